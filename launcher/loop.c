@@ -1,0 +1,149 @@
+/* loop.c - one epoll loop with timerfd timers. */
+#include "loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static int epfd = -1;
+static bool quitting;
+
+int loop_open(void)
+{
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	return epfd < 0 ? -errno : 0;
+}
+
+void loop_close(void)
+{
+	if (epfd >= 0)
+		close(epfd);
+	epfd = -1;
+}
+
+static int ctl(int op, int fd, uint32_t events, struct loop_watch *w)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop_add(int fd, uint32_t events, struct loop_watch *w)
+{
+	return ctl(EPOLL_CTL_ADD, fd, events, w);
+}
+
+int loop_mod(int fd, uint32_t events, struct loop_watch *w)
+{
+	return ctl(EPOLL_CTL_MOD, fd, events, w);
+}
+
+void loop_del(int fd)
+{
+	if (fd >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void loop_quit(void)
+{
+	quitting = true;
+}
+
+int loop_run(void)
+{
+	struct epoll_event evs[32];
+
+	quitting = false;
+	while (!quitting) {
+		int n = epoll_wait(epfd, evs, 32, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* A handler may free another source whose event is already in evs;
+		 * sources are therefore only freed from a deferred point (see
+		 * vm.c) or unregister themselves before this batch is reached. */
+		for (int i = 0; i < n && !quitting; i++) {
+			struct loop_watch *w = evs[i].data.ptr;
+
+			w->cb(w, evs[i].events);
+		}
+	}
+	return 0;
+}
+
+static void timer_cb(struct loop_watch *w, uint32_t events)
+{
+	struct loop_timer *t = container_of(w, struct loop_timer, w);
+	uint64_t n;
+
+	(void)events;
+	if (read(t->fd, &n, sizeof(n)) != sizeof(n))
+		return; /* disarmed in the meantime */
+	t->fire(t);
+}
+
+void loop_timer_init(struct loop_timer *t, void (*fire)(struct loop_timer *t))
+{
+	t->w.cb = timer_cb;
+	t->fd = -1;
+	t->fire = fire;
+}
+
+int loop_timer_arm(struct loop_timer *t, uint64_t ms)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 + (ms ? 0 : 1) },
+	};
+
+	if (t->fd < 0) {
+		t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (t->fd < 0)
+			return -errno;
+		int r = loop_add(t->fd, EPOLLIN, &t->w);
+		if (r < 0) {
+			close(t->fd);
+			t->fd = -1;
+			return r;
+		}
+	}
+	return timerfd_settime(t->fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+void loop_timer_disarm(struct loop_timer *t)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (t->fd >= 0)
+		timerfd_settime(t->fd, 0, &its, NULL);
+}
+
+bool loop_timer_armed(const struct loop_timer *t)
+{
+	struct itimerspec its;
+
+	return t->fd >= 0 && timerfd_gettime(t->fd, &its) == 0 &&
+	       (its.it_value.tv_sec || its.it_value.tv_nsec);
+}
+
+void loop_timer_close(struct loop_timer *t)
+{
+	if (t->fd >= 0) {
+		loop_del(t->fd);
+		close(t->fd);
+	}
+	t->fd = -1;
+}
+
+uint64_t loop_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

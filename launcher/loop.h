@@ -1,0 +1,44 @@
+/* loop.h - the supervisor's one epoll loop.
+ *
+ * Every source embeds a struct loop_watch and is registered with its fd; the
+ * loop calls watch->cb with the epoll events.  Handlers must not block.  There
+ * is one loop per process, so the verbs take no handle.
+ */
+#ifndef N3X_LOOP_H
+#define N3X_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct loop_watch {
+	void (*cb)(struct loop_watch *w, uint32_t events);
+};
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
+
+int loop_open(void);                 /* 0 or -errno */
+void loop_close(void);
+int loop_add(int fd, uint32_t events, struct loop_watch *w);
+int loop_mod(int fd, uint32_t events, struct loop_watch *w);
+void loop_del(int fd);               /* before closing fd */
+int loop_run(void);                  /* until loop_quit(); 0 or -errno */
+void loop_quit(void);
+
+/* A one-shot timer on a timerfd.  fire runs from the loop. */
+struct loop_timer {
+	struct loop_watch w;
+	int fd;
+	void (*fire)(struct loop_timer *t);
+};
+
+void loop_timer_init(struct loop_timer *t, void (*fire)(struct loop_timer *t));
+int loop_timer_arm(struct loop_timer *t, uint64_t ms);  /* re-arming replaces */
+void loop_timer_disarm(struct loop_timer *t);
+void loop_timer_close(struct loop_timer *t);
+bool loop_timer_armed(const struct loop_timer *t);
+
+uint64_t loop_now_ms(void);          /* CLOCK_MONOTONIC in ms */
+
+#endif

@@ -1,0 +1,125 @@
+/* topology.h - topology.conf parsed into a plain data model.
+ *
+ * topo_load() parses the INI file with inih, validates every key and reports
+ * every problem in one pass as "FILE:LINE: message" lines.  Nothing in the
+ * model refers back to the parser; the model owns all of its strings.
+ */
+#ifndef N3X_TOPOLOGY_H
+#define N3X_TOPOLOGY_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TOPO_NAME_MAX 31    /* fabric, network, profile names */
+#define TOPO_VM_NAME_MAX 12 /* "VM-nN" must fit IFNAMSIZ (15 + NUL) */
+#define TOPO_MAX_VLANS 64
+
+enum topo_switch { TOPO_SWITCH_OVS, TOPO_SWITCH_LINUX_BRIDGE };
+enum topo_arch { TOPO_ARCH_X86_64, TOPO_ARCH_AARCH64 };
+enum topo_accel { TOPO_ACCEL_AUTO, TOPO_ACCEL_KVM, TOPO_ACCEL_TCG };
+enum topo_disk_mode { TOPO_DISK_PERSISTENT, TOPO_DISK_EPHEMERAL };
+enum topo_restart { TOPO_RESTART_NO, TOPO_RESTART_ON_FAILURE, TOPO_RESTART_ALWAYS };
+
+struct topo_fabric {
+	char *name;      /* default "n3x" */
+	bool netns_host; /* netns = host; default auto */
+	char *profile;   /* default "default" */
+	int line;
+};
+
+struct topo_network {
+	char *name;
+	enum topo_switch sw;    /* default ovs */
+	char *bridge;           /* default "br-NAME" */
+	char *host_interface;   /* default: the bridge name */
+	bool has_address;
+	struct in_addr address; /* host interface address */
+	int prefix;             /* 0..32 */
+	bool has_dhcp;
+	struct in_addr dhcp_start, dhcp_end;
+	char *dhcp_lease;       /* "12h", "infinite", ... as dnsmasq takes it; default "12h" */
+	char *domain;           /* default NULL: no DNS domain */
+	bool stp;               /* default off */
+	int line;
+};
+
+struct topo_nic {
+	int index;                     /* N in VM-nN, in file order */
+	char *network;                 /* as written */
+	struct topo_network *net;      /* resolved; owned by the topology */
+	uint8_t mac[6];                /* given, else derived from VM name + index */
+	bool has_ip;
+	struct in_addr ip;
+	int nvlans;                    /* 0: untagged; 1: access port; >1: trunk */
+	uint16_t vlans[TOPO_MAX_VLANS];
+	int line;
+};
+
+struct topo_vm {
+	char *name;
+	enum topo_arch arch;           /* default x86_64 */
+	enum topo_accel accel;         /* default auto */
+	char *role;                    /* default "" */
+	uint64_t memory_mib;           /* default 1024 */
+	int vcpus;                     /* default 1 */
+	char *disk;                    /* absolute path of the base image, or NULL */
+	enum topo_disk_mode disk_mode; /* default persistent */
+	uint64_t data_disk_bytes;      /* 0: none */
+	char *kernel, *initrd, *append;/* absolute paths; append as written */
+	int nnics;
+	struct topo_nic *nics;
+	enum topo_restart restart;     /* default no */
+	bool autostart;                /* default yes */
+	int stop_timeout_s;            /* stop-timeout, default 30 */
+	int line;
+};
+
+/* One "KEY = RULE" line of a [profile NAME] section, kept as text: the rule
+ * language belongs to tc/.  key is a VM name, "VM/N" or "*". */
+struct topo_rule {
+	char *key;
+	char *rule;
+	int line;
+};
+
+struct topo_profile {
+	char *name;
+	int nrules;
+	struct topo_rule *rules;
+	int line;
+};
+
+struct topology {
+	char *path;   /* as given to topo_load */
+	char *dir;    /* absolute directory of the file: relative paths are resolved against it */
+	struct topo_fabric fabric;
+	int nnetworks;
+	struct topo_network *networks;
+	int nvms;
+	struct topo_vm *vms;
+	int nprofiles;
+	struct topo_profile *profiles;
+};
+
+/* Parse and validate PATH.  On success returns 0 and *out owns a topology the
+ * caller frees with topo_free().  On failure prints one "PATH:LINE: message"
+ * line per problem to err (every problem, not just the first) and returns
+ * -EINVAL (or -errno when the file cannot be read, printed as "PATH: strerror").
+ * The QEMU binary for each VM's arch is looked up on $PATH. */
+int topo_load(const char *path, FILE *err, struct topology **out);
+void topo_free(struct topology *t);
+
+struct topo_vm *topo_find_vm(const struct topology *t, const char *name);
+struct topo_network *topo_find_network(const struct topology *t, const char *name);
+struct topo_profile *topo_find_profile(const struct topology *t, const char *name);
+
+const char *topo_arch_name(enum topo_arch a);       /* "x86_64", "aarch64" */
+const char *topo_qemu_binary(enum topo_arch a);     /* "qemu-system-x86_64", ... */
+const char *topo_qemu_package(enum topo_arch a);    /* "qemu-system-x86", "qemu-system-arm" */
+
+/* "52:54:00:12:34:01" into buf (at least 18 bytes); returns buf. */
+char *topo_format_mac(const uint8_t mac[6], char *buf);
+
+#endif

@@ -1,0 +1,57 @@
+/* qmp.h - a non-blocking QMP client for one QEMU monitor.
+ *
+ * The client does no I/O on its own: the owner registers qmp_fd() with its
+ * event loop and calls qmp_io() when it is readable (or writable, when
+ * qmp_want_write() says output is queued).  After the greeting the client
+ * negotiates capabilities by itself; commands sent before that are queued and
+ * go out once it is done.  Replies are matched to commands by "id", in any
+ * order; events between replies go to the event callback.
+ */
+#ifndef N3X_QMP_H
+#define N3X_QMP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct qmp;
+
+/* reply: the whole reply object ({"return":...} or {"error":{"class","desc"}}),
+ * borrowed for the duration of the call; NULL when the connection failed or
+ * closed before the reply came (then err is a -errno: -EPIPE, -EPROTO, ...). */
+typedef void (*qmp_reply_fn)(void *opaque, json_t *reply, int err);
+/* event: the name ("SHUTDOWN"), data (may be NULL), the whole message; borrowed. */
+typedef void (*qmp_event_fn)(void *opaque, const char *event, json_t *data, json_t *msg);
+/* The greeting was received and qmp_capabilities accepted. */
+typedef void (*qmp_ready_fn)(void *opaque);
+
+struct qmp_callbacks {
+	qmp_event_fn event;
+	qmp_ready_fn ready;
+	void *opaque;
+};
+
+/* Takes ownership of fd (made non-blocking).  Returns NULL on ENOMEM. */
+struct qmp *qmp_new(int fd, const struct qmp_callbacks *cb);
+int qmp_fd(const struct qmp *q);
+bool qmp_is_ready(const struct qmp *q);
+bool qmp_want_write(const struct qmp *q);
+
+/* Do the reads and writes that do not block and dispatch what arrived.
+ * Returns 0, or -errno when the connection is finished (-EPIPE when the peer
+ * closed, -EPROTO on malformed JSON or a reply nobody asked for); then every
+ * pending command's callback has been called with err and the client must
+ * only be freed. */
+int qmp_io(struct qmp *q);
+
+/* Queue {"execute": cmd, "arguments": args, "id": N}.  args may be NULL and is
+ * stolen.  cb (may be NULL) is called exactly once.  Returns 0 or -errno. */
+int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque);
+
+/* Queue a command object as a user wrote it ({"execute":..., "arguments":...});
+ * an "id" of theirs is replaced by ours and restored in the reply handed to cb. */
+int qmp_send_raw(struct qmp *q, json_t *cmd, qmp_reply_fn cb, void *opaque);
+
+/* Close the fd; pending callbacks are called with -ECANCELED. */
+void qmp_free(struct qmp *q);
+
+#endif

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian packages n3x-launch needs to build, test and run its demo.
+# Idempotent: only packages dpkg does not report as installed are fetched, and
+# `apt-get update` runs only when something is missing.
+set -eu
+
+pkgs="build-essential pkg-config git
+  qemu-system-x86 qemu-system-arm qemu-utils qemu-efi-aarch64
+  libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmnl-dev libjansson-dev
+  libinih-dev libcriterion-dev
+  socat busybox-static cpio kmod iproute2 procps zstd xz-utils"
+
+missing=""
+for p in $pkgs; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+
+# The aarch64 demo image is built from arm64 .debs fetched with apt-get download,
+# which needs arm64 in apt's architecture list (nothing arm64 gets installed).
+need_update=""
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	dpkg --add-architecture arm64
+	need_update=1
+fi
+
+if [ -n "$missing" ] || [ -n "$need_update" ]; then
+	echo "deps: installing:${missing:- (none; refreshing arm64 lists)}" >&2
+	apt-get update -q
+	if [ -n "$missing" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+	fi
+fi
