@@ -1,0 +1,85 @@
+/* accel.c - KVM or TCG. */
+#include "accel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+void accel_probe(struct accel_host *h)
+{
+	struct utsname u;
+	int fd;
+
+	memset(h, 0, sizeof(*h));
+	if (uname(&u) == 0) {
+		if (strcmp(u.machine, "x86_64") == 0) {
+			h->arch = TOPO_ARCH_X86_64;
+			h->arch_known = true;
+		} else if (strcmp(u.machine, "aarch64") == 0) {
+			h->arch = TOPO_ARCH_AARCH64;
+			h->arch_known = true;
+		}
+	}
+	h->kvm_dev = exists("/dev/kvm");
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	h->kvm_errno = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	/* PVM (pagetable-based virtual machine) serves /dev/kvm without VT-x/SVM
+	 * and only runs PVM-enabled guest kernels: an ordinary kernel hangs, and
+	 * `-cpu host` aborts on MSR 0x10a.  It cannot be told from a KVM ioctl,
+	 * only from which module provides /dev/kvm. */
+	h->kvm_pvm_only = exists("/sys/module/kvm_pvm") &&
+			  !exists("/sys/module/kvm_intel") &&
+			  !exists("/sys/module/kvm_amd");
+}
+
+/* Why KVM cannot run a guest of arch, or NULL when it can. */
+static const char *kvm_unusable(const struct accel_host *h, enum topo_arch arch,
+				char *buf, size_t size)
+{
+	if (!h->arch_known || h->arch != arch) {
+		snprintf(buf, size, "%s guest on a different host arch", topo_arch_name(arch));
+		return buf;
+	}
+	if (!h->kvm_dev)
+		return "/dev/kvm is absent";
+	if (h->kvm_pvm_only)
+		return "/dev/kvm is PVM-only (kvm_pvm): ordinary guest kernels hang under it";
+	if (h->kvm_errno) {
+		snprintf(buf, size, "/dev/kvm: %s", strerror(h->kvm_errno));
+		return buf;
+	}
+	return NULL;
+}
+
+int accel_decide(const struct accel_host *h, enum topo_arch arch,
+		 enum topo_accel want, struct accel_choice *out)
+{
+	char buf[sizeof(out->reason)];
+	const char *why;
+
+	memset(out, 0, sizeof(*out));
+	if (want == TOPO_ACCEL_TCG) {
+		snprintf(out->reason, sizeof(out->reason), "accel=tcg");
+		return 0;
+	}
+	why = kvm_unusable(h, arch, buf, sizeof(buf));
+	if (why) {
+		snprintf(out->reason, sizeof(out->reason), "%s", why);
+		return want == TOPO_ACCEL_KVM ? -ENODEV : 0;
+	}
+	out->kvm = true;
+	return 0;
+}

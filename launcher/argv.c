@@ -1,0 +1,300 @@
+/* argv.c - QEMU argv and disk preparation for one VM. */
+#include "argv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int strv_add(struct strv *s, const char *arg)
+{
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		char **v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	if (!(s->v[s->n] = strdup(arg)))
+		return -ENOMEM;
+	s->v[++s->n] = NULL;
+	return 0;
+}
+
+int strv_addf(struct strv *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *arg;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&arg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = strv_add(s, arg);
+	free(arg);
+	return r;
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+char *strv_quote(const char *arg)
+{
+	size_t n = 3;
+	char *q, *p;
+
+	if (*arg && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"0123456789-_=,./:@+%") == strlen(arg))
+		return strdup(arg);
+	for (const char *a = arg; *a; a++)
+		n += *a == '\'' ? 4 : 1;
+	if (!(q = p = malloc(n)))
+		return NULL;
+	*p++ = '\'';
+	for (const char *a = arg; *a; a++) {
+		if (*a == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else {
+			*p++ = *a;
+		}
+	}
+	*p++ = '\'';
+	*p = '\0';
+	return q;
+}
+
+/* qemu-img needs the backing format spelled out (-F) since QEMU 6.1; a
+ * qcow2 file starts with "QFI\xfb", anything else is taken as raw. */
+static const char *image_format(const char *path)
+{
+	unsigned char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = read(fd, magic, sizeof(magic));
+		close(fd);
+	}
+	return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+}
+
+static struct plan_step *add_step(struct vm_plan *p)
+{
+	struct plan_step *s = &p->steps[p->nsteps++];
+
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+static int disk_steps(const struct topo_vm *vm, const struct vm_dirs *d, struct vm_plan *p)
+{
+	struct plan_step *s;
+	int r = 0;
+
+	if (vm->disk) {
+		s = add_step(p);
+		if (asprintf(&s->creates, "%s/overlay.qcow2", d->state) < 0)
+			return -ENOMEM;
+		/* The base is only ever a backing file, which QEMU opens read-only. */
+		s->always = vm->disk_mode == TOPO_DISK_EPHEMERAL;
+		r |= strv_add(&s->argv, "qemu-img");
+		r |= strv_add(&s->argv, "create");
+		r |= strv_add(&s->argv, "-q");
+		r |= strv_add(&s->argv, "-f");
+		r |= strv_add(&s->argv, "qcow2");
+		r |= strv_add(&s->argv, "-F");
+		r |= strv_add(&s->argv, image_format(vm->disk));
+		r |= strv_add(&s->argv, "-b");
+		r |= strv_add(&s->argv, vm->disk);
+		r |= strv_add(&s->argv, s->creates);
+	}
+	if (vm->data_disk_bytes) {
+		s = add_step(p);
+		if (asprintf(&s->creates, "%s/data.qcow2", d->state) < 0)
+			return -ENOMEM;
+		r |= strv_add(&s->argv, "qemu-img");
+		r |= strv_add(&s->argv, "create");
+		r |= strv_add(&s->argv, "-q");
+		r |= strv_add(&s->argv, "-f");
+		r |= strv_add(&s->argv, "qcow2");
+		r |= strv_add(&s->argv, s->creates);
+		r |= strv_addf(&s->argv, "%llu", (unsigned long long)vm->data_disk_bytes);
+	}
+	if (vm->arch == TOPO_ARCH_AARCH64 && !vm->kernel) {
+		/* UEFI keeps its variables (boot order) in a per-VM copy. */
+		s = add_step(p);
+		if (asprintf(&s->creates, "%s/efivars.fd", d->state) < 0 ||
+		    !(s->copy_from = strdup(AAVMF_VARS)))
+			return -ENOMEM;
+	}
+	return r ? -ENOMEM : 0;
+}
+
+static int machine_args(const struct topo_vm *vm, const struct accel_choice *ac, struct strv *q)
+{
+	int r = 0;
+
+	if (vm->arch == TOPO_ARCH_X86_64) {
+		r |= strv_add(q, "-machine");
+		r |= strv_add(q, "q35");
+		r |= strv_add(q, "-cpu");
+		r |= strv_add(q, ac->kvm ? "host" : "max");
+	} else {
+		r |= strv_add(q, "-machine");
+		r |= strv_add(q, "virt,gic-version=3");
+		r |= strv_add(q, "-cpu");
+		r |= strv_add(q, ac->kvm ? "host" : "cortex-a57");
+	}
+	r |= strv_add(q, "-accel");
+	r |= strv_add(q, ac->kvm ? "kvm" : "tcg");
+	return r ? -ENOMEM : 0;
+}
+
+static int drive_args(const struct topo_vm *vm, const struct vm_plan *p, struct strv *q)
+{
+	int r = 0, n = 0;
+
+	for (int i = 0; i < p->nsteps; i++) {
+		const struct plan_step *s = &p->steps[i];
+
+		if (s->copy_from) {
+			r |= strv_add(q, "-drive");
+			r |= strv_add(q, "if=pflash,format=raw,unit=0,readonly=on,file=" AAVMF_CODE);
+			r |= strv_add(q, "-drive");
+			r |= strv_addf(q, "if=pflash,format=raw,unit=1,file=%s", s->creates);
+			continue;
+		}
+		r |= strv_add(q, "-drive");
+		r |= strv_addf(q, "file=%s,format=qcow2,if=none,id=disk%d,discard=unmap", s->creates, n);
+		r |= strv_add(q, "-device");
+		if (n == 0 && vm->disk)
+			r |= strv_addf(q, "virtio-blk-pci,drive=disk%d,bootindex=0", n);
+		else
+			r |= strv_addf(q, "virtio-blk-pci,drive=disk%d", n);
+		n++;
+	}
+	return r ? -ENOMEM : 0;
+}
+
+int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
+	       const struct vm_dirs *d, struct vm_plan *p)
+{
+	struct strv *q = &p->qemu;
+	int r = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (disk_steps(vm, d, p) < 0)
+		return -ENOMEM;
+	r |= strv_add(q, topo_qemu_binary(vm->arch));
+	r |= strv_add(q, "-nodefaults");
+	r |= strv_add(q, "-no-user-config");
+	r |= strv_add(q, "-name");
+	r |= strv_addf(q, "%s,debug-threads=on", vm->name);
+	r |= machine_args(vm, ac, q);
+	r |= strv_add(q, "-m");
+	r |= strv_addf(q, "%llu", (unsigned long long)vm->memory_mib);
+	r |= strv_add(q, "-smp");
+	r |= strv_addf(q, "%d", vm->vcpus);
+	r |= strv_add(q, "-display");
+	r |= strv_add(q, "none");
+	r |= strv_add(q, "-object");
+	r |= strv_add(q, "rng-random,id=rng0,filename=/dev/urandom");
+	r |= strv_add(q, "-device");
+	r |= strv_add(q, "virtio-rng-pci,rng=rng0");
+	/* The guest learns its name the way a libvirt guest learns its SMBIOS
+	 * serial: the demo init reads it from sysfs; real images ignore it. */
+	r |= strv_add(q, "-fw_cfg");
+	r |= strv_addf(q, "name=opt/n3x/hostname,string=%s", vm->name);
+	r |= strv_add(q, "-chardev");
+	r |= strv_addf(q, "socket,id=serial0,fd=%d", QEMU_FD_SERIAL);
+	r |= strv_add(q, "-serial");
+	r |= strv_add(q, "chardev:serial0");
+	r |= strv_add(q, "-chardev");
+	r |= strv_addf(q, "socket,id=qmp0,fd=%d", QEMU_FD_QMP);
+	r |= strv_add(q, "-mon");
+	r |= strv_add(q, "chardev=qmp0,mode=control");
+	r |= strv_add(q, "-chardev");
+	r |= strv_addf(q, "socket,id=qmp1,path=%s/qmp.sock,server=on,wait=off", d->run);
+	r |= strv_add(q, "-mon");
+	r |= strv_add(q, "chardev=qmp1,mode=control");
+	r |= drive_args(vm, p, q);
+	if (vm->kernel) {
+		r |= strv_add(q, "-kernel");
+		r |= strv_add(q, vm->kernel);
+		if (vm->initrd) {
+			r |= strv_add(q, "-initrd");
+			r |= strv_add(q, vm->initrd);
+		}
+		if (vm->append) {
+			r |= strv_add(q, "-append");
+			r |= strv_add(q, vm->append);
+		}
+	}
+	return r ? -ENOMEM : 0;
+}
+
+void plan_free(struct vm_plan *p)
+{
+	strv_free(&p->qemu);
+	for (int i = 0; i < p->nsteps; i++) {
+		strv_free(&p->steps[i].argv);
+		free(p->steps[i].creates);
+		free(p->steps[i].copy_from);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+static void print_quoted(FILE *out, const char *arg)
+{
+	char *q = strv_quote(arg);
+
+	fputs(q ? q : arg, out);
+	free(q);
+}
+
+void plan_print(const struct vm_plan *p, FILE *out)
+{
+	for (int i = 0; i < p->nsteps; i++) {
+		const struct plan_step *s = &p->steps[i];
+
+		if (s->copy_from) {
+			fprintf(out, "test -e %s || cp %s %s\n", s->creates, s->copy_from, s->creates);
+			continue;
+		}
+		if (!s->always)
+			fprintf(out, "test -e %s || ", s->creates);
+		for (size_t j = 0; j < s->argv.n; j++) {
+			if (j)
+				fputc(' ', out);
+			print_quoted(out, s->argv.v[j]);
+		}
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < p->qemu.n; i++) {
+		const char *a = p->qemu.v[i];
+
+		if (i == 0) {
+			print_quoted(out, a);
+		} else if (a[0] == '-') {
+			fputs(" \\\n    ", out);
+			print_quoted(out, a);
+		} else {
+			fputc(' ', out);
+			print_quoted(out, a);
+		}
+	}
+	fputc('\n', out);
+}

@@ -1,0 +1,64 @@
+/* argv.h - the plan for one VM: the QEMU argv and the disk preparation.
+ *
+ * Everything is derived from the topology, the accel choice and the VM's run
+ * and state directories, so `--check` prints exactly what a start runs.  File
+ * descriptors QEMU inherits sit at fixed numbers in the child (see below), so
+ * the argv does not depend on which fds the supervisor happened to get.
+ */
+#ifndef N3X_ARGV_H
+#define N3X_ARGV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "accel.h"
+#include "topology.h"
+
+#define QEMU_FD_SERIAL 3 /* the guest's serial port; the other end is the console */
+#define QEMU_FD_QMP 4    /* the supervisor's private QMP monitor */
+
+#define AAVMF_CODE "/usr/share/AAVMF/AAVMF_CODE.fd"
+#define AAVMF_VARS "/usr/share/AAVMF/AAVMF_VARS.fd"
+
+/* A NULL-terminated, growable argv. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+int strv_add(struct strv *s, const char *arg);
+int strv_addf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strv_free(struct strv *s);
+/* Quote for a POSIX shell when needed, for printing plans: a new string. */
+char *strv_quote(const char *arg);
+
+/* A step before QEMU starts: run argv (qemu-img) unless `creates` exists and
+ * `always` is false, or copy `copy_from` to `creates` when argv is empty. */
+struct plan_step {
+	struct strv argv;
+	char *creates;
+	char *copy_from;
+	bool always;
+};
+
+struct vm_plan {
+	struct strv qemu;
+	int nsteps;
+	struct plan_step steps[4];
+};
+
+struct vm_dirs {
+	char run[256];   /* $RUN/vm/NAME */
+	char state[256]; /* $STATE/vm/NAME */
+};
+
+/* Build the plan for vm.  Returns 0 or -ENOMEM / -ENAMETOOLONG; free with
+ * plan_free() either way. */
+int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
+	       const struct vm_dirs *dirs, struct vm_plan *plan);
+void plan_free(struct vm_plan *plan);
+
+/* Print the plan as shell commands, one option group per line. */
+void plan_print(const struct vm_plan *plan, FILE *out);
+
+#endif

@@ -1,0 +1,46 @@
+/* child.h - processes the supervisor starts and reaps itself.
+ *
+ * Each child is watched through a pidfd in the loop and reaped with
+ * waitid(P_PIDFD): this host's PID 1 reaps orphans only every ~2 s, and a
+ * SIGCHLD handler would have to find which child it was.  The child's stderr
+ * goes through a pipe into the supervisor's log, prefixed with its tag, and
+ * the last line is kept so a failure can say what the program said.
+ */
+#ifndef N3X_CHILD_H
+#define N3X_CHILD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct child {
+	const char *tag;                        /* "vm n100-1: qemu", for the log */
+	void (*exited)(struct child *c, int wstatus);
+	void *opaque;                           /* for the owner */
+	/* private */
+	pid_t pid;
+	int pidfd;
+	int errfd;
+	struct loop_watch pid_w, err_w;
+	char buf[512];
+	size_t len;
+	char last_line[256];
+};
+
+/* Start argv[0] (looked up on $PATH) with fds[i] as fd 3+i in the child,
+ * stdin on /dev/null, stdout and stderr into the log.  The child starts a new
+ * session (a Ctrl-C on the supervisor's terminal is the supervisor's to
+ * handle) and gets SIGTERM when the supervisor dies: its monitor and console
+ * are socketpairs that only this process holds, so nobody could adopt it.
+ * Returns 0, or -errno (including exec failures, reported from the child
+ * through a close-on-exec pipe). */
+int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds);
+
+bool child_running(const struct child *c);
+int child_signal(struct child *c, int sig);   /* 0 or -errno */
+
+/* Describe a wait status: "exited with status 1", "killed by SIGKILL". */
+const char *child_status_str(int wstatus, char *buf, size_t size);
+
+#endif

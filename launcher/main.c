@@ -1,0 +1,48 @@
+/* main.c - n3x-launch [OPTIONS] TOPOLOGY.conf */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "supervisor.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: n3x-launch [OPTIONS] TOPOLOGY.conf\n"
+	      "  --check          validate and print the plan (every QEMU argv); start nothing\n"
+	      "  --daemon         detach once the VMs are started; log to $STATE/launcher.log\n"
+	      "  --profile NAME   the tc profile to apply (default: [fabric] profile)\n"
+	      "  --only VM,...    run only these VMs\n"
+	      "  -h, --help       this text\n"
+	      "Control it with n3x-ctl (n3x-ctl --help).\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "check", no_argument, NULL, 'c' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct sup_options o = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.check = 1; break;
+		case 'd': o.daemon = 1; break;
+		case 'p': o.profile = optarg; break;
+		case 'o': o.only = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	o.topology = argv[optind];
+	return supervisor_main(&o);
+}

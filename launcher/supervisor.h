@@ -1,0 +1,19 @@
+/* supervisor.h - the fabric: its VMs, the control socket, signals, shutdown. */
+#ifndef N3X_SUPERVISOR_H
+#define N3X_SUPERVISOR_H
+
+#include <stdbool.h>
+
+struct sup_options {
+	const char *topology;
+	const char *profile; /* --profile, or NULL for the fabric's */
+	const char *only;    /* --only VM,..., or NULL for every VM */
+	bool check;          /* print the plan, start nothing */
+	bool daemon;         /* detach once the VMs are started */
+};
+
+/* Run the supervisor; returns the process exit code (0, 1, or 2 for bad
+ * input, reported on stderr before anything was started). */
+int supervisor_main(const struct sup_options *opt);
+
+#endif

@@ -1,0 +1,72 @@
+/* vm.h - one VM's lifecycle: disk preparation, the QEMU process, its QMP
+ * monitor and console, the restart policy and graceful stop.
+ *
+ * State changes come only from QMP events, process exits and timers, through
+ * one state x event table (vm.c).  The supervisor learns of every change
+ * through the observer and answers waiting clients from there.
+ */
+#ifndef N3X_VM_H
+#define N3X_VM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "accel.h"
+#include "qmp.h"
+#include "topology.h"
+
+enum vm_state {
+	VM_STOPPED,
+	VM_STARTING, /* preparing disks, QEMU starting, QMP not answered yet */
+	VM_RUNNING,
+	VM_PAUSED,
+	VM_STOPPING, /* powerdown sent; quit and SIGKILL follow on timeouts */
+	VM_CRASHED,  /* QEMU died on its own; a restart may be pending */
+	VM_NSTATES
+};
+
+struct vm;
+
+struct vm_observer {
+	/* Called after every state change; why is a short reason for the log. */
+	void (*state)(struct vm *vm, enum vm_state from, const char *why);
+	/* Called with every complete console line (no line ending). */
+	void (*console_line)(struct vm *vm, const char *line);
+};
+
+void vm_set_observer(const struct vm_observer *obs);
+
+/* Create the VM (stopped) and its console socket under run_dir/vm/NAME.
+ * cfg and the topology stay owned by the caller and must outlive the VM. */
+int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
+	   const char *run_dir, const char *state_dir, struct vm **out);
+/* Stop nothing: the caller stops the VM first.  Removes its sockets. */
+void vm_free(struct vm *vm);
+
+const char *vm_name(const struct vm *vm);
+enum vm_state vm_state(const struct vm *vm);
+const char *vm_state_name(enum vm_state s);
+/* One line: why the last start failed or why QEMU died, or "". */
+const char *vm_last_error(const struct vm *vm);
+
+/* Verbs; each returns 0 when the request was taken (the state moves later),
+ * or -errno: -EALREADY when nothing is to be done, -EBUSY when the current
+ * state does not allow it, -ENOTCONN when QMP is not up. */
+int vm_start(struct vm *vm);
+int vm_stop(struct vm *vm);      /* ACPI powerdown, quit after stop-timeout, then SIGKILL */
+int vm_kill(struct vm *vm);      /* SIGKILL now, no restart */
+int vm_restart(struct vm *vm);   /* stop, then start again */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+
+/* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
+int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque);
+
+/* Call fn on each complete console line since the current QEMU started (or
+ * the guest last reset), oldest first, until it returns true; returns that. */
+bool vm_console_scan(const struct vm *vm, bool (*fn)(const char *line, void *opaque), void *opaque);
+
+/* The status object described in control.h; a new reference. */
+json_t *vm_status_json(const struct vm *vm);
+
+#endif

@@ -1,0 +1,191 @@
+/* test_argv.c - the QEMU plan per arch, accel and boot mode, against golden
+ * files in tests/data/argv (diffed exactly), and the accel decision. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "argv.h"
+
+static const struct vm_dirs dirs = {
+	.run = "/run/n3x/demo/vm/t",
+	.state = "/var/lib/n3x/demo/vm/t",
+};
+
+static struct topo_vm base_vm(enum topo_arch arch)
+{
+	struct topo_vm vm = {
+		.name = "t", .arch = arch, .memory_mib = 512, .vcpus = 2,
+		.restart = TOPO_RESTART_NO, .autostart = true, .stop_timeout_s = 30,
+	};
+	return vm;
+}
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	getdelim(&buf, &len, '\0', f);
+	fclose(f);
+	return buf;
+}
+
+static void check_golden(const struct topo_vm *vm, bool kvm, const char *name)
+{
+	struct accel_choice ac = { .kvm = kvm };
+	struct vm_plan plan;
+	char *got = NULL, *want, path[512];
+	size_t len = 0;
+	FILE *out = open_memstream(&got, &len);
+
+	cr_assert_eq(plan_build(vm, &ac, &dirs, &plan), 0);
+	plan_print(&plan, out);
+	fclose(out);
+	plan_free(&plan);
+	snprintf(path, sizeof(path), "%s/argv/%s.plan", TEST_DATA, name);
+	if (getenv("N3X_UPDATE_GOLDEN")) {
+		FILE *g = fopen(path, "w");
+		fputs(got, g);
+		fclose(g);
+	}
+	want = read_all(path);
+	cr_assert_not_null(want, "missing golden %s", path);
+	cr_expect_str_eq(got, want, "plan differs from %s", path);
+	free(got);
+	free(want);
+}
+
+Test(argv, x86_64_tcg_kernel_boot)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+
+	vm.kernel = "/img/vmlinuz";
+	vm.initrd = "/img/initrd.img";
+	vm.append = "console=ttyS0 quiet";
+	check_golden(&vm, false, "x86_64-tcg-kernel");
+}
+
+Test(argv, x86_64_kvm_disk_boot_with_data_disk)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+
+	vm.disk = "/img/base image.qcow2"; /* not there: taken as raw */
+	vm.data_disk_bytes = 10ULL << 30;
+	check_golden(&vm, true, "x86_64-kvm-disk");
+}
+
+Test(argv, x86_64_ephemeral_overlay_is_always_recreated)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+	struct accel_choice ac = { 0 };
+	struct vm_plan plan;
+
+	vm.disk = "/img/base.qcow2";
+	vm.disk_mode = TOPO_DISK_EPHEMERAL;
+	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
+	cr_assert_eq(plan.nsteps, 1);
+	cr_expect(plan.steps[0].always);
+	cr_expect_str_eq(plan.steps[0].creates, "/var/lib/n3x/demo/vm/t/overlay.qcow2");
+	plan_free(&plan);
+}
+
+Test(argv, aarch64_tcg_kernel_boot)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_AARCH64);
+
+	vm.kernel = "/img/a/vmlinuz";
+	vm.initrd = "/img/a/initrd.img";
+	vm.append = "console=ttyAMA0";
+	check_golden(&vm, false, "aarch64-tcg-kernel");
+}
+
+Test(argv, aarch64_tcg_uefi_disk_boot)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_AARCH64);
+
+	vm.disk = "/img/jetson.qcow2";
+	check_golden(&vm, false, "aarch64-tcg-uefi");
+}
+
+Test(argv, qcow2_base_is_detected_for_the_backing_format)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+	struct accel_choice ac = { 0 };
+	char tmpl[] = "/tmp/n3x-argv-XXXXXX";
+	int fd = mkstemp(tmpl);
+	struct vm_plan plan;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "QFI\xfb\0\0\0\3", 8), 8);
+	close(fd);
+	vm.disk = tmpl;
+	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
+	unlink(tmpl);
+	cr_expect_str_eq(plan.steps[0].argv.v[6], "qcow2");
+	plan_free(&plan);
+}
+
+Test(argv, quoting)
+{
+	char *q = strv_quote("it's a test");
+
+	cr_expect_str_eq(q, "'it'\\''s a test'");
+	free(q);
+	q = strv_quote("plain,value=1");
+	cr_expect_str_eq(q, "plain,value=1");
+	free(q);
+	q = strv_quote("");
+	cr_expect_str_eq(q, "''");
+	free(q);
+}
+
+static const struct accel_host x86_hw = { .arch = TOPO_ARCH_X86_64, .arch_known = true, .kvm_dev = true };
+
+Test(accel, auto_uses_kvm_for_the_host_arch)
+{
+	struct accel_choice c;
+
+	cr_assert_eq(accel_decide(&x86_hw, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c), 0);
+	cr_expect(c.kvm);
+	cr_expect_str_eq(c.reason, "");
+}
+
+Test(accel, auto_falls_back_to_tcg_with_a_reason)
+{
+	struct accel_host pvm = x86_hw, none = x86_hw, denied = x86_hw;
+	struct accel_choice c;
+
+	pvm.kvm_pvm_only = true;
+	none.kvm_dev = false;
+	denied.kvm_errno = EACCES;
+	cr_assert_eq(accel_decide(&x86_hw, TOPO_ARCH_AARCH64, TOPO_ACCEL_AUTO, &c), 0);
+	cr_expect(!c.kvm);
+	cr_expect_str_eq(c.reason, "aarch64 guest on a different host arch");
+	cr_assert_eq(accel_decide(&pvm, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c), 0);
+	cr_expect(!c.kvm);
+	cr_expect_str_eq(c.reason, "/dev/kvm is PVM-only (kvm_pvm): ordinary guest kernels hang under it");
+	cr_assert_eq(accel_decide(&none, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c), 0);
+	cr_expect_str_eq(c.reason, "/dev/kvm is absent");
+	cr_assert_eq(accel_decide(&denied, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c), 0);
+	cr_expect_str_eq(c.reason, "/dev/kvm: Permission denied");
+}
+
+Test(accel, explicit_kvm_that_cannot_work_is_an_error)
+{
+	struct accel_host pvm = x86_hw;
+	struct accel_choice c;
+
+	pvm.kvm_pvm_only = true;
+	cr_expect_eq(accel_decide(&pvm, TOPO_ARCH_X86_64, TOPO_ACCEL_KVM, &c), -ENODEV);
+	cr_expect_eq(accel_decide(&x86_hw, TOPO_ARCH_X86_64, TOPO_ACCEL_KVM, &c), 0);
+	cr_expect(c.kvm);
+	cr_expect_eq(accel_decide(&x86_hw, TOPO_ARCH_X86_64, TOPO_ACCEL_TCG, &c), 0);
+	cr_expect(!c.kvm);
+}
