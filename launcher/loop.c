@@ -51,29 +51,41 @@ void loop_quit(void)
 	quitting = true;
 }
 
-int loop_run(void)
+/* One epoll_wait batch: the number of events, 0 on EINTR, or -errno. */
+static int run_batch(int timeout_ms)
 {
 	struct epoll_event evs[32];
+	int n = epoll_wait(epfd, evs, 32, timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* A handler may free another source whose event is already in evs;
+	 * sources are therefore only freed from a deferred point (see
+	 * vm.c) or unregister themselves before this batch is reached. */
+	for (int i = 0; i < n && !quitting; i++) {
+		struct loop_watch *w = evs[i].data.ptr;
+
+		w->cb(w, evs[i].events);
+	}
+	return n;
+}
+
+int loop_run(void)
+{
 	quitting = false;
 	while (!quitting) {
-		int n = epoll_wait(epfd, evs, 32, -1);
+		int r = run_batch(-1);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		/* A handler may free another source whose event is already in evs;
-		 * sources are therefore only freed from a deferred point (see
-		 * vm.c) or unregister themselves before this batch is reached. */
-		for (int i = 0; i < n && !quitting; i++) {
-			struct loop_watch *w = evs[i].data.ptr;
-
-			w->cb(w, evs[i].events);
-		}
+		if (r < 0)
+			return r;
 	}
 	return 0;
+}
+
+int loop_run_once(int timeout_ms)
+{
+	quitting = false;
+	return run_batch(timeout_ms);
 }
 
 static void timer_cb(struct loop_watch *w, uint32_t events)

@@ -24,6 +24,10 @@ int loop_add(int fd, uint32_t events, struct loop_watch *w);
 int loop_mod(int fd, uint32_t events, struct loop_watch *w);
 void loop_del(int fd);               /* before closing fd */
 int loop_run(void);                  /* until loop_quit(); 0 or -errno */
+/* Wait up to timeout_ms (-1: forever) for one epoll_wait batch and run its
+ * handlers.  Returns the number of events (0 on timeout or EINTR) or -errno.
+ * For tests and shutdown drains; clears a pending loop_quit() first. */
+int loop_run_once(int timeout_ms);
 void loop_quit(void);
 
 /* A one-shot timer on a timerfd.  fire runs from the loop. */

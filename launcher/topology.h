@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define TOPO_NAME_MAX 31    /* fabric, network, profile names */
+#define TOPO_NAME_MAX 31    /* fabric and profile names */
 #define TOPO_VM_NAME_MAX 12 /* "VM-nN" must fit IFNAMSIZ (15 + NUL) */
+#define TOPO_IFNAME_MAX 15  /* network, bridge, host-interface and tap names */
 #define TOPO_MAX_VLANS 64
 
 enum topo_switch { TOPO_SWITCH_OVS, TOPO_SWITCH_LINUX_BRIDGE };
@@ -50,6 +51,7 @@ struct topo_nic {
 	char *network;                 /* as written */
 	struct topo_network *net;      /* resolved; owned by the topology */
 	uint8_t mac[6];                /* given, else derived from VM name + index */
+	bool mac_derived;              /* no mac= given: 52:54:00 + FNV-1a("VM/INDEX") */
 	bool has_ip;
 	struct in_addr ip;
 	int nvlans;                    /* 0: untagged; 1: access port; >1: trunk */
@@ -103,11 +105,14 @@ struct topology {
 	struct topo_profile *profiles;
 };
 
-/* Parse and validate PATH.  On success returns 0 and *out owns a topology the
- * caller frees with topo_free().  On failure prints one "PATH:LINE: message"
- * line per problem to err (every problem, not just the first) and returns
- * -EINVAL (or -errno when the file cannot be read, printed as "PATH: strerror").
- * The QEMU binary for each VM's arch is looked up on $PATH. */
+/* Parse and validate PATH.  On success returns 0, prints nothing, and *out
+ * owns a topology the caller frees with topo_free(): every default is filled
+ * in (each network has its bridge and host_interface, each NIC its net and
+ * mac).  On failure *out is NULL; prints one "PATH:LINE: message" line per
+ * problem to err (stderr when NULL), every problem in line order, and returns
+ * -EINVAL; or -errno when the file cannot be read ("PATH: strerror").
+ * The QEMU binary for each VM's arch is looked up on $PATH.  Not thread-safe:
+ * inih's options are process-wide globals (set for the parse, then restored). */
 int topo_load(const char *path, FILE *err, struct topology **out);
 void topo_free(struct topology *t);
 

@@ -30,28 +30,42 @@ struct qmp_callbacks {
 	void *opaque;
 };
 
-/* Takes ownership of fd (made non-blocking).  Returns NULL on ENOMEM. */
+/* Takes ownership of fd (made non-blocking) and closes it in qmp_free().
+ * Returns NULL with errno set (ENOMEM, or fcntl's) and fd still the caller's. */
 struct qmp *qmp_new(int fd, const struct qmp_callbacks *cb);
 int qmp_fd(const struct qmp *q);
 bool qmp_is_ready(const struct qmp *q);
+/* Output is queued that the socket did not take: poll for writability.
+ * Check it after qmp_io(), qmp_execute() and qmp_send_raw(). */
 bool qmp_want_write(const struct qmp *q);
 
 /* Do the reads and writes that do not block and dispatch what arrived.
  * Returns 0, or -errno when the connection is finished (-EPIPE when the peer
- * closed, -EPROTO on malformed JSON or a reply nobody asked for); then every
- * pending command's callback has been called with err and the client must
- * only be freed. */
+ * closed, -EPROTO on malformed JSON, a reply nobody asked for or a refused
+ * qmp_capabilities, -EMSGSIZE on a line over 16 MiB, -ENOMEM); then every
+ * pending command's callback has been called with err, later calls return
+ * the same err, and the client must only be freed.
+ * Callbacks run from here (and from qmp_free) only.  A callback may queue
+ * commands or call qmp_free(q); in the latter case q is gone when qmp_io
+ * returns, and it returns -ECANCELED. */
 int qmp_io(struct qmp *q);
 
-/* Queue {"execute": cmd, "arguments": args, "id": N}.  args may be NULL and is
- * stolen.  cb (may be NULL) is called exactly once.  Returns 0 or -errno. */
+/* Queue {"execute": cmd, "arguments": args, "id": N}.  args may be NULL, must
+ * otherwise be an object, and is stolen even on failure.  Returns 0, and then
+ * cb (may be NULL) is called exactly once, with the reply still carrying our
+ * id; or -errno (-EINVAL, -ENOMEM, or the error that finished the
+ * connection), and then cb is never called.  Tries to write at once. */
 int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque);
 
 /* Queue a command object as a user wrote it ({"execute":..., "arguments":...});
- * an "id" of theirs is replaced by ours and restored in the reply handed to cb. */
+ * an "id" of theirs is replaced by ours and restored in the reply handed to cb
+ * (no "id" in the reply if they gave none).  cmd must be an object (-EINVAL)
+ * and is stolen even on failure; it is not modified.  Returns and calls cb as
+ * qmp_execute does. */
 int qmp_send_raw(struct qmp *q, json_t *cmd, qmp_reply_fn cb, void *opaque);
 
-/* Close the fd; pending callbacks are called with -ECANCELED. */
+/* Close the fd; pending callbacks are called with -ECANCELED (callbacks
+ * already called with an error are not called again).  NULL is a no-op. */
 void qmp_free(struct qmp *q);
 
 #endif
