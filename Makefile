@@ -51,9 +51,14 @@ deps:
 images: deps
 	@images/build.sh $(B)/images
 
+# Criterion runs each test in a child and does not fail it on a sanitizer
+# report, so the reports themselves fail the run.
 unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; \
-		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t --jobs 1; done
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t --jobs 1 2>&1 | tee $(B)/tests/last.log; \
+		if grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error:' $(B)/tests/last.log; then \
+			echo "$$t: sanitizer report above" >&2; exit 1; fi; \
+		tail -n 1 $(B)/tests/last.log | grep -q 'Failing: 0 | Crashing: 0' || exit 1; done
 
 integration: all images
 	@tests/integration/run.sh

@@ -1,0 +1,25 @@
+#!/bin/sh
+# `make demo`: start the example cluster in the background, wait until every
+# guest is up, and show where things are.
+set -eu
+cd "$(dirname "$0")/.."
+conf=examples/n3x-cluster.conf
+ctl="build/n3x-ctl -f $conf"
+
+if $ctl status >/dev/null 2>&1; then
+	echo "The demo cluster is already running:"
+else
+	build/n3x-launch --daemon "$conf"
+	for vm in n100-1 n100-2 n100-3 jetson-1; do
+		$ctl wait "$vm" --console 'n3x-guest: ready' --timeout 300
+	done
+fi
+$ctl status
+cat <<EOT
+
+Every VM is booted (login root / test).  Try:
+  build/n3x-ctl console n100-1          # Ctrl-] detaches
+  build/n3x-ctl qmp jetson-1 '{"execute":"query-status"}'
+  build/n3x-ctl stop n100-3 ; build/n3x-ctl start n100-3
+  build/n3x-ctl shutdown                # stops every VM and the supervisor
+EOT

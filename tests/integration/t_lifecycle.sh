@@ -1,0 +1,79 @@
+# Boot an x86_64 and an aarch64 demo VM under the supervisor and drive them as
+# a user would: wait for the ready line, QMP, two console clients, pause and
+# resume, a QEMU killed with restart=on-failure, a graceful stop, and SIGTERM
+# to the supervisor leaving nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+conf=$(write_conf life "[fabric]
+name = it-life
+$(vm_block x1 x86_64 'restart = on-failure')
+$(vm_block a1 aarch64)")
+start_launcher "$conf"
+RUN=$XDG_RUNTIME_DIR/n3x/it-life
+
+for vm in x1 a1; do
+	line=$(ctl wait "$vm" --console 'n3x-guest: ready' --timeout 120) || fail "$vm never got ready"
+	note "$vm: $line"
+done
+expect_eq "$(ctl wait x1 --console 'n3x-guest: ready' --timeout 5)" "n3x-guest: ready x1 x86_64" "x1 ready line"
+expect_eq "$(ctl wait a1 --console 'n3x-guest: ready' --timeout 5)" "n3x-guest: ready a1 aarch64" "a1 ready line"
+
+# QMP through the supervisor, and the scripts' own socket.
+ctl qmp x1 '{"execute":"query-status"}' | grep -q '"status": *"running"' || fail "query-status over n3x-ctl"
+printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n' |
+	socat -t 2 - "unix-connect:$RUN/vm/a1/qmp.sock" | grep -q '"status": "running"' ||
+	fail "query-status on qmp.sock"
+ctl hmp a1 'info status' | grep -q 'VM status: running' || fail "hmp info status"
+ctl status | grep -E '^x1 +running +x86_64 +tcg' >/dev/null || { ctl status; fail "status table"; }
+expect_eq "$(status_field a1 accel)" "tcg" "a1 accel"
+
+# Two console clients see the same live output.
+socat -u "unix-connect:$RUN/vm/x1/console.sock" - >"$TMP/c1" & EXTRA_PIDS="$!"
+socat -u "unix-connect:$RUN/vm/x1/console.sock" - >"$TMP/c2" & EXTRA_PIDS="$EXTRA_PIDS $!"
+sleep 0.5
+printf 'root\n' | socat -t 1 - "unix-connect:$RUN/vm/x1/console.sock" >/dev/null
+ctl wait x1 --console 'Password' --timeout 20 >/dev/null || fail "no password prompt after typing root"
+sleep 0.5
+for f in c1 c2; do
+	grep -q 'n3x-guest: ready x1 x86_64' "$TMP/$f" || fail "$f: no replay of the boot"
+	grep -q 'Password' "$TMP/$f" || fail "$f: did not see the live password prompt"
+done
+kill $EXTRA_PIDS; EXTRA_PIDS=
+
+# pause / resume
+ctl pause a1 >/dev/null
+expect_eq "$(status_field a1 state)" "paused" "after pause"
+ctl qmp a1 '{"execute":"query-status"}' | grep -q '"status": *"paused"' || fail "QMP does not say paused"
+ctl resume a1 >/dev/null
+expect_eq "$(status_field a1 state)" "running" "after resume"
+
+# kill -9 of QEMU with restart=on-failure brings it back.
+old=$(status_field x1 pid)
+kill -9 "$old"
+ctl wait x1 --state crashed --timeout 10 >/dev/null || fail "x1 not seen crashed"
+ctl wait x1 --state running --timeout 30 >/dev/null || fail "x1 did not come back"
+new=$(status_field x1 pid)
+[ "$new" != "$old" ] || fail "x1 has the same pid after restart"
+expect_eq "$(status_field x1 restarts)" "1" "restarts"
+ctl wait x1 --console 'n3x-guest: ready' --timeout 120 >/dev/null || fail "x1 did not boot again"
+note "x1 restarted: pid $old -> $new"
+
+# stop is graceful: the guest sees the power button and logs its shutdown.
+t0=$(date +%s)
+ctl stop a1 >/dev/null || fail "stop a1"
+expect_eq "$(status_field a1 state)" "stopped" "after stop"
+grep -q 'n3x-guest: powering off' "$XDG_STATE_HOME/n3x/it-life/vm/a1/console.log" || fail "a1 did not log its shutdown"
+grep -q 'QEMU exited with status 0' "$XDG_STATE_HOME/n3x/it-life/vm/a1/console.log" || fail "a1 QEMU did not exit cleanly"
+grep -q 'did not power off' "$XDG_STATE_HOME/n3x/it-life/vm/a1/console.log" && fail "a1 needed a forced quit"
+note "a1 stopped gracefully in $(( $(date +%s) - t0 )) s"
+ctl start a1 >/dev/null
+ctl wait a1 --console 'n3x-guest: ready' --timeout 120 >/dev/null || fail "a1 did not start again"
+
+# SIGTERM: every VM stopped, nothing left.
+qpids="$(status_field x1 pid) $(status_field a1 pid)"
+kill -TERM "$LPID"
+wait_gone "$LPID" 60 || fail "n3x-launch still running 60 s after SIGTERM"
+for p in $qpids; do kill -0 "$p" 2>/dev/null && fail "QEMU $p left running"; done
+[ ! -e "$RUN" ] || { find "$RUN"; fail "runtime dir left behind"; }
+grep -q 'n3x-guest: powering off' "$XDG_STATE_HOME/n3x/it-life/vm/x1/console.log" || fail "x1 not stopped gracefully on SIGTERM"
+note "SIGTERM: clean"
