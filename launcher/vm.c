@@ -187,7 +187,7 @@ bool vm_console_scan(const struct vm *vm, bool (*fn)(const char *line, void *opa
 
 static int dispatch(struct vm *vm, enum vm_event ev);
 
-static void qmp_update_events(struct vm *vm)
+static void mon_update_events(struct vm *vm)
 {
 	uint32_t want;
 
@@ -198,7 +198,7 @@ static void qmp_update_events(struct vm *vm)
 		vm->qmp_events = want;
 }
 
-static void qmp_drop(struct vm *vm)
+static void mon_drop(struct vm *vm)
 {
 	if (!vm->qmp)
 		return;
@@ -208,15 +208,15 @@ static void qmp_drop(struct vm *vm)
 	vm->qmp_fd = -1;
 }
 
-static void qmp_cb(struct loop_watch *w, uint32_t events)
+static void mon_cb(struct loop_watch *w, uint32_t events)
 {
 	struct vm *vm = container_of(w, struct vm, qmp_w);
 
 	(void)events;
 	if (qmp_io(vm->qmp) < 0)
-		qmp_drop(vm); /* QEMU is going away; its exit drives the state */
+		mon_drop(vm); /* QEMU is going away; its exit drives the state */
 	else
-		qmp_update_events(vm);
+		mon_update_events(vm);
 }
 
 static int execute(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque)
@@ -228,7 +228,7 @@ static int execute(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb
 		return -ENOTCONN;
 	}
 	r = qmp_execute(vm->qmp, cmd, args, cb, opaque);
-	qmp_update_events(vm);
+	mon_update_events(vm);
 	return r;
 }
 
@@ -242,14 +242,14 @@ static void status_reply(void *opaque, json_t *reply, int err)
 	dispatch(vm, strcmp(st, "running") == 0 ? EV_QMP_RUNNING : EV_QMP_STOP);
 }
 
-static void qmp_ready(void *opaque)
+static void mon_ready(void *opaque)
 {
 	struct vm *vm = opaque;
 
 	execute(vm, "query-status", NULL, status_reply, vm);
 }
 
-static void qmp_event(void *opaque, const char *event, json_t *data, json_t *msg)
+static void mon_event(void *opaque, const char *event, json_t *data, json_t *msg)
 {
 	struct vm *vm = opaque;
 
@@ -339,7 +339,7 @@ static int prepare_next(struct vm *vm)
 static int spawn_qemu(struct vm *vm)
 {
 	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, r;
-	struct qmp_callbacks cbs = { .event = qmp_event, .ready = qmp_ready, .opaque = vm };
+	struct qmp_callbacks cbs = { .event = mon_event, .ready = mon_ready, .opaque = vm };
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ser) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mon) < 0) {
@@ -541,7 +541,7 @@ static int on_exit_qemu(struct vm *vm)
 	child_status_str(vm->wstatus, how, sizeof(how));
 	console_note(vm->console, "QEMU %s", how);
 	console_detach(vm->console);
-	qmp_drop(vm);
+	mon_drop(vm);
 	loop_timer_disarm(&vm->stop_timer);
 	unlink(vm->qmp_sock);
 	vm->up_since_ms = 0;
@@ -674,7 +674,7 @@ int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque)
 		return -ENOTCONN;
 	}
 	r = qmp_send_raw(vm->qmp, cmd, cb, opaque);
-	qmp_update_events(vm);
+	mon_update_events(vm);
 	return r;
 }
 
@@ -693,7 +693,7 @@ int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
 	vm->cfg = cfg;
 	vm->accel = *ac;
 	vm->qmp_fd = -1;
-	vm->qmp_w.cb = qmp_cb;
+	vm->qmp_w.cb = mon_cb;
 	vm->qemu.pidfd = vm->prep.pidfd = vm->qemu.errfd = vm->prep.errfd = -1;
 	vm->qemu.exited = vm->prep.exited = exited;
 	vm->qemu.opaque = vm->prep.opaque = vm;
@@ -723,7 +723,7 @@ void vm_free(struct vm *vm)
 {
 	if (!vm)
 		return;
-	qmp_drop(vm);
+	mon_drop(vm);
 	loop_timer_close(&vm->stop_timer);
 	loop_timer_close(&vm->backoff_timer);
 	if (vm->console)
