@@ -1,0 +1,6 @@
+# The demo images on their own: each arch boots to its ready line, takes a
+# DHCP lease on its NIC (QEMU's restricted user network: nothing leaves it)
+# and powers off on system_powerdown.
+. "$(dirname "$0")/lib.sh"
+
+"$SRC/images/smoke-test.sh" "$IMG" || fail "images/smoke-test.sh"
