@@ -20,7 +20,7 @@ struct accel_host {
 
 struct accel_choice {
 	bool kvm;              /* else TCG */
-	char reason[160];      /* why TCG, when auto chose it; "" otherwise */
+	char reason[160];      /* why TCG ("accel=tcg" when asked for); "" with KVM */
 };
 
 void accel_probe(struct accel_host *h);

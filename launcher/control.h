@@ -9,8 +9,11 @@
  *       -> {"ok":true,"fabric":{"name","netns","profile","run_dir","state_dir",
  *           "pid"},"vms":[VM...]} where VM is
  *          {"name","state","arch","accel","accel_reason","pid" (null when not
- *           running),"role","uptime_s","restarts","console_log","qmp_socket",
- *           "console_socket","nics":[{"index","network","tap","mac","ip","lease"}]}
+ *           running),"role","uptime_s","restarts","last_error","console_log",
+ *           "qmp_socket","console_socket",
+ *           "nics":[{"index","network","tap","mac","ip","lease"}]}
+ *       accel_reason says why auto chose TCG ("" otherwise); last_error is
+ *       "" when nothing failed; paths are absolute.
  *   {"cmd":"start"|"stop"|"restart"|"kill"|"pause"|"resume",
  *    "vms":["a","b"]} or {"cmd":..., "all":true}
  *       -> {"ok":true,"vms":[{"name","state"}]} once every VM named has
@@ -21,37 +24,70 @@
  *          (a QMP error is a reply, not a failure of the request)
  *   {"cmd":"hmp","vm":"a","command":"info status"} -> {"ok":true,"output":"..."}
  *   {"cmd":"wait","vm":"a","console":"REGEX"|"state":"running","timeout":S}
- *       -> {"ok":true,"match":"the console line"|"state":"running"} or, when
+ *       -> {"ok":true,"state":"running","match":"the console line" (with
+ *          --console),"vms":[{"name","state"}]} or, when
  *          the timeout (seconds, default 60, 0 = forever) passes,
  *          {"ok":false,"error":"...timed out...","code":1}.  The console regex
  *          (POSIX extended) is matched line by line against everything the
- *          guest printed since the VM's current QEMU started, so a line that
- *          came before the request counts.
+ *          guest printed since the VM's current QEMU started or the guest
+ *          last reset, so a line that came before the request counts; an
+ *          unfinished last line (a prompt) counts once output pauses 100 ms.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
+ *
+ * A line that is not a JSON object with a string "cmd" is answered
+ * {"ok":false,...,"code":2} by this module without reaching the dispatcher.
+ * Requests are handled one at a time per client: the next line is read only
+ * after the previous request's reply, so replies come back in request order
+ * even when the client pipelines.  A client that shuts down its write side
+ * still gets the replies to what it sent, then the connection is closed.  A
+ * client that closes entirely gets no replies; what it sent is dispatched up
+ * to the first request answered later, the rest is dropped.
+ * Only the supervisor's uid and root may connect (SO_PEERCRED).
  */
 #ifndef N3X_CONTROL_H
 #define N3X_CONTROL_H
 
 #include <jansson.h>
 
+#define CONTROL_LINE_MAX (1024 * 1024) /* longer requests are refused, code 2 */
+
 struct control_client;
 
-/* Listen on path (0600).  Requests are handed to control_dispatch(). */
-int control_open(const char *path);
+/* Handle req (borrowed; incref to keep it) and answer, now or from a later
+ * loop iteration, with exactly one control_reply()/control_reply_error().
+ * The pending request holds a reference on c until that reply, so the
+ * dispatcher may keep c without taking one of its own. */
+typedef void (*control_dispatch_fn)(struct control_client *c, json_t *req);
+
+/* Listen on path (AF_UNIX stream, 0600) and register with the loop.  A stale
+ * socket file is replaced only after connect() to it is refused.  Returns 0,
+ * -EADDRINUSE when a live supervisor answers on path, -EEXIST when path is
+ * not a socket, -ENAMETOOLONG, or -errno. */
+int control_open(const char *path, control_dispatch_fn dispatch);
+
+/* Stop listening, unlink the socket, and disconnect every client after one
+ * non-blocking attempt to flush its queued replies (so a "shutdown" reply
+ * sent just before the loop ends still goes out).  Clients with a pending
+ * request stay allocated until it is answered (the reply is then dropped).
+ * Call it outside loop handlers, e.g. after loop_run() returns. */
 void control_close(void);
 
-/* Implemented by the supervisor (supervisor.c): handle req, and answer now
- * or later with control_reply().  req is borrowed. */
-void control_dispatch(struct control_client *c, json_t *req);
-
 /* Send a reply (stolen) and resume reading the client's next request.  A
- * client that went away in the meantime makes this a no-op: callers holding a
- * client across loop iterations take a reference with control_client_ref(). */
+ * client that went away in the meantime makes this a no-op apart from
+ * releasing the request's reference.  Buffered requests that follow are
+ * dispatched from a later loop iteration, never from inside this call. */
 void control_reply(struct control_client *c, json_t *reply);
 void control_reply_error(struct control_client *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Extra references for holders other than the pending request (e.g. a
+ * subscriber of an event stream); the last unref of a disconnected client
+ * frees it. */
 void control_client_ref(struct control_client *c);
 void control_client_unref(struct control_client *c);
+
+/* Client structures alive: connected, or disconnected but still referenced. */
+int control_nclients(void);
 
 #endif

@@ -1,0 +1,496 @@
+/* control.c - the control socket: JSON lines in, one request at a time per
+ * client, replies out in order.
+ *
+ * A client is freed only where no epoll event can still name it: its own
+ * callback closes the fd, and the struct goes when the last reference goes
+ * (the connection holds one, a pending request another).  control_reply()
+ * therefore never closes or frees a live client, and never dispatches: it
+ * queues the reply and asks for EPOLLOUT, and the client's next callback
+ * picks up any request already buffered.  That keeps the dispatcher free of
+ * re-entry (a reply sent while walking a list of waiters cannot add to it).
+ */
+#include "control.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+#define OUT_HIGH (256 * 1024)   /* queued reply bytes before we stop taking requests */
+#define ACCEPT_BACKOFF_MS 100   /* after EMFILE & co, instead of spinning on EPOLLIN */
+
+struct control_client {
+	struct loop_watch w;
+	int fd;                     /* -1 once disconnected */
+	int refs;
+	uint32_t events;            /* as registered with the loop */
+	bool pending;               /* a request is with the dispatcher */
+	bool eof;                   /* the peer shut down its write side */
+	bool closing;               /* close once the output is flushed */
+	bool kick;                  /* look at buffered input on the next callback */
+	bool in_cb;                 /* our callback is on the stack */
+	char *in, *out;
+	size_t in_len, in_cap, out_off, out_len, out_cap;
+	struct control_client *next, **pprev;
+};
+
+static struct {
+	struct loop_watch w;
+	struct loop_timer backoff;
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	control_dispatch_fn dispatch;
+	struct control_client *clients;
+	int nclients;
+} ctl = { .fd = -1 };
+
+int control_nclients(void)
+{
+	return ctl.nclients;
+}
+
+static void client_free(struct control_client *c)
+{
+	free(c->in);
+	free(c->out);
+	free(c);
+	ctl.nclients--;
+}
+
+void control_client_ref(struct control_client *c)
+{
+	c->refs++;
+}
+
+void control_client_unref(struct control_client *c)
+{
+	/* refs only reach 0 after drop() closed the fd, so no event is pending
+	 * for c; inside c's own callback the callback frees it on the way out. */
+	if (--c->refs == 0 && !c->in_cb)
+		client_free(c);
+}
+
+/* Close the connection; the struct lives on while references remain. */
+static void drop(struct control_client *c)
+{
+	if (c->fd < 0)
+		return;
+	loop_del(c->fd);
+	close(c->fd);
+	c->fd = -1;
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
+	control_client_unref(c);
+}
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 4096;
+	char *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static void queue_text(struct control_client *c, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (grow(&c->out, &c->out_cap, c->out_len + len + 1) < 0) {
+		c->closing = true; /* cannot answer: better a closed socket than a lost reply */
+		return;
+	}
+	memcpy(c->out + c->out_len, s, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+}
+
+static void queue(struct control_client *c, json_t *reply)
+{
+	char *s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	queue_text(c, s ? s : "{\"ok\":false,\"error\":\"the reply could not be encoded\",\"code\":1}");
+	free(s);
+}
+
+static void queue_error(struct control_client *c, int code, const char *msg)
+{
+	json_t *r = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code);
+
+	if (r)
+		queue(c, r);
+	json_decref(r);
+}
+
+/* Write what the socket takes now: 0, or -errno when the peer is gone. */
+static int flush(struct control_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		c->out_off += n;
+	}
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+static bool has_line(const struct control_client *c)
+{
+	return c->in_len && memchr(c->in, '\n', c->in_len);
+}
+
+static void update_events(struct control_client *c)
+{
+	uint32_t want = 0;
+
+	/* Not reading while a request is out is what orders the replies; the
+	 * kernel still reports EPOLLHUP, so a vanished client is noticed. */
+	if (!c->pending && !c->eof && !c->closing && !has_line(c))
+		want |= EPOLLIN | EPOLLRDHUP;
+	if (c->out_len || c->kick)
+		want |= EPOLLOUT;
+	if (want != c->events && loop_mod(c->fd, want, &c->w) == 0)
+		c->events = want;
+}
+
+/* Parse one line; dispatch it or answer the error ourselves. */
+static void handle_line(struct control_client *c, const char *line, size_t len)
+{
+	json_error_t err;
+	json_t *req, *cmd;
+
+	if (strspn(line, " \t\r") == len)
+		return; /* blank lines are harmless keep-alives from hand-typed sessions */
+	req = json_loadb(line, len, 0, &err);
+	if (!req) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "bad request: %s (column %d)", err.text, err.column);
+		queue_error(c, 2, msg);
+		return;
+	}
+	cmd = json_object_get(req, "cmd");
+	if (!json_is_object(req) || !json_is_string(cmd)) {
+		queue_error(c, 2, "bad request: not a JSON object with a string \"cmd\"");
+	} else {
+		c->pending = true;
+		c->refs++; /* the request's reference, dropped by control_reply() */
+		ctl.dispatch(c, req);
+	}
+	json_decref(req);
+}
+
+static void process(struct control_client *c)
+{
+	while (!c->pending && !c->closing && c->out_len < OUT_HIGH) {
+		char *nl = c->in_len ? memchr(c->in, '\n', c->in_len) : NULL;
+		size_t len;
+
+		if (!nl) {
+			if (c->in_len > CONTROL_LINE_MAX) {
+				char msg[64];
+
+				snprintf(msg, sizeof(msg), "bad request: longer than %d bytes",
+					 CONTROL_LINE_MAX);
+				queue_error(c, 2, msg);
+				c->closing = true;
+			}
+			return;
+		}
+		len = nl - c->in;
+		*nl = '\0';
+		handle_line(c, c->in, len);
+		memmove(c->in, nl + 1, c->in_len - len - 1);
+		c->in_len -= len + 1;
+	}
+}
+
+static int read_some(struct control_client *c)
+{
+	ssize_t n;
+
+	if (grow(&c->in, &c->in_cap, c->in_len + READ_CHUNK + 1) < 0)
+		return -ENOMEM;
+	do
+		n = recv(c->fd, c->in + c->in_len, READ_CHUNK, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		c->eof = true;
+	c->in_len += n;
+	return 0;
+}
+
+static void client_cb(struct loop_watch *w, uint32_t events)
+{
+	struct control_client *c = container_of(w, struct control_client, w);
+
+	c->in_cb = true;
+	c->kick = false;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* Fully closed, so no reply can be read.  What the peer sent
+		 * before going still counts (a fire-and-forget "stop"), but
+		 * only up to the first request that is answered later: there
+		 * is no socket left to wake us for the rest. */
+		for (int i = 0; i < 16 && !(events & EPOLLERR) && !c->pending && !c->eof; i++)
+			if (read_some(c) < 0)
+				break;
+		process(c);
+		drop(c);
+		goto out;
+	}
+	if ((events & EPOLLIN) && !c->pending && !has_line(c) && read_some(c) < 0) {
+		drop(c);
+		goto out;
+	}
+	process(c);
+	if (flush(c) < 0 ||
+	    (c->out_len == 0 && (c->closing || (c->eof && !c->pending && !has_line(c))))) {
+		drop(c);
+		goto out;
+	}
+	update_events(c);
+out:
+	c->in_cb = false;
+	if (c->refs == 0)
+		client_free(c);
+}
+
+void control_reply(struct control_client *c, json_t *reply)
+{
+	if (!c->pending) {
+		json_decref(reply); /* a second reply to one request: ignore it */
+		return;
+	}
+	c->pending = false;
+	if (c->fd >= 0) {
+		queue(c, reply);
+		if (!c->in_cb) {
+			/* A write error shows up as EPOLLHUP/EPOLLERR in the callback,
+			 * which is the one place that closes a client. */
+			flush(c);
+			c->kick = true;
+			update_events(c);
+		}
+	}
+	json_decref(reply);
+	control_client_unref(c);
+}
+
+void control_reply_error(struct control_client *c, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	control_reply(c, json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code));
+}
+
+/* Only our own uid and root: the socket's 0600 mode says the same, but a
+ * directory with looser modes must not turn into a way in. */
+static bool peer_allowed(int fd, char *why, size_t size)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(why, size, "cannot check the peer's credentials: %s", strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	snprintf(why, size, "permission denied: uid %u is neither root nor the supervisor's uid %u",
+		 (unsigned)cred.uid, (unsigned)geteuid());
+	return false;
+}
+
+static void accept_one(int fd)
+{
+	struct control_client *c;
+	char why[160];
+
+	if (!peer_allowed(fd, why, sizeof(why))) {
+		char line[256];
+		int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\",\"code\":1}\n", why);
+
+		send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w.cb = client_cb;
+	c->fd = fd;
+	c->refs = 1; /* the connection's */
+	c->events = EPOLLIN | EPOLLRDHUP;
+	if (loop_add(fd, c->events, &c->w) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	ctl.nclients++;
+	c->next = ctl.clients;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &ctl.clients;
+	ctl.clients = c;
+}
+
+static void backoff_fire(struct loop_timer *t)
+{
+	(void)t;
+	if (ctl.fd >= 0)
+		loop_mod(ctl.fd, EPOLLIN, &ctl.w);
+}
+
+static void listen_cb(struct loop_watch *w, uint32_t events)
+{
+	(void)w;
+	(void)events;
+	while (ctl.fd >= 0) {
+		int fd = accept4(ctl.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd >= 0) {
+			accept_one(fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && loop_mod(ctl.fd, 0, &ctl.w) == 0 &&
+		    loop_timer_arm(&ctl.backoff, ACCEPT_BACKOFF_MS) < 0)
+			loop_mod(ctl.fd, EPOLLIN, &ctl.w); /* no timer: spinning beats deafness */
+		return;
+	}
+}
+
+/* 0 when something listens on sa, else -errno from connect(). */
+static int probe(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
+	close(fd);
+	/* A full backlog (EAGAIN) is a live listener too. */
+	return r == -EAGAIN || r == -EINPROGRESS ? 0 : r;
+}
+
+static int remove_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int r;
+
+	if (lstat(sa->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	r = probe(sa);
+	if (r == 0)
+		return -EADDRINUSE;
+	if (r == -ENOENT)
+		return 0;
+	if (r != -ECONNREFUSED)
+		return r;
+	return unlink(sa->sun_path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int control_open(const char *path, control_dispatch_fn dispatch)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	bool bound;
+	mode_t old;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	r = remove_stale(&sa);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* Born 0600 rather than chmod()ed after bind: no window with a wider
+	 * mode.  umask is per process; the supervisor is single-threaded. */
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(old);
+	bound = r == 0;
+	if (r == 0 && listen(fd, 64) < 0)
+		r = -errno;
+	if (r == 0 && stat(path, &st) < 0)
+		r = -errno;
+	ctl.w.cb = listen_cb;
+	if (r == 0)
+		r = loop_add(fd, EPOLLIN, &ctl.w);
+	if (r < 0) {
+		/* bind() fails with EADDRINUSE when another supervisor won the
+		 * race since remove_stale(): that socket is theirs. */
+		if (bound)
+			unlink(path);
+		close(fd);
+		return r;
+	}
+	ctl.fd = fd;
+	strcpy(ctl.path, path);
+	ctl.dev = st.st_dev;
+	ctl.ino = st.st_ino;
+	ctl.dispatch = dispatch;
+	loop_timer_init(&ctl.backoff, backoff_fire);
+	return 0;
+}
+
+void control_close(void)
+{
+	struct stat st;
+
+	if (ctl.fd >= 0) {
+		loop_del(ctl.fd);
+		close(ctl.fd);
+		ctl.fd = -1;
+		/* Unlink only our own socket, never a successor's. */
+		if (stat(ctl.path, &st) == 0 && st.st_dev == ctl.dev && st.st_ino == ctl.ino)
+			unlink(ctl.path);
+		loop_timer_close(&ctl.backoff);
+	}
+	while (ctl.clients) {
+		struct control_client *c = ctl.clients;
+
+		flush(c);
+		drop(c);
+	}
+}

@@ -1,0 +1,591 @@
+/* ctl.c - n3x-ctl, the supervisor's command-line client (SPEC "Commands").
+ *
+ * Every verb is one JSON-lines request on $RUN/control.sock (control.h),
+ * except that console and log then go to the files the status reply names.
+ * Errors are printed here, once, as one "n3x-ctl: ..." line; the exit code
+ * says who failed: 1 the operation, 2 the user, 3 the supervisor's socket.
+ */
+#include "ctlfmt.h"
+#include "ctlio.h"
+#include "paths.h"
+#include "topology.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+#define QUICK_TIMEOUT_MS 60000   /* status, qmp, hmp: the supervisor answers from memory or QMP */
+#define WAIT_MARGIN_S 30         /* wait: the supervisor's own timeout must fire first */
+
+struct ctl {
+	char sock[PATHS_MAX];   /* $RUN/control.sock */
+	char fabric[PATHS_MAX]; /* name, or "" with --run-dir */
+	int fd;                 /* -1 until the first request */
+};
+
+struct ctl_cmd {
+	const char *name;
+	int (*fn)(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+	const char *usage;      /* what follows the name */
+	int min_args;           /* after the name */
+	const char *help;
+};
+
+static const struct ctl_cmd ctl_commands[];
+
+__attribute__((format(printf, 2, 3)))
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("n3x-ctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static int usage_error(const struct ctl_cmd *cmd)
+{
+	return fail(EXIT_USAGE, "usage: n3x-ctl %s%s%s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
+}
+
+/* ---- the control socket ---- */
+
+static int ctl_connect(struct ctl *c)
+{
+	int fd = c->fd >= 0 ? c->fd : ctlio_connect(c->sock);
+
+	if (fd < 0)
+		return fd;
+	c->fd = fd;
+	return 0;
+}
+
+/* Send req (stolen) and wait up to timeout_ms (-1: forever) for the reply.
+ * Returns 0 with *reply for {"ok":true}, else prints the error and returns
+ * the exit code. */
+static int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply)
+{
+	char *s, *line = NULL;
+	json_error_t err;
+	json_t *r, *code;
+	int ret;
+
+	/* json_pack refuses strings that are not UTF-8: the only way a
+	 * request built from arguments goes missing, short of memory. */
+	if (!req)
+		return fail(EXIT_USAGE, "the arguments are not valid UTF-8 text");
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!s)
+		return fail(EXIT_FAIL, "out of memory");
+	ret = ctl_connect(c);
+	if (ret == 0) {
+		size_t n = strlen(s);
+
+		s[n] = '\n'; /* over the NUL: s is sent as n + 1 bytes, not used as a string */
+		ret = ctlio_exchange(c->fd, s, n + 1, timeout_ms, &line);
+	}
+	free(s);
+	if (ret == -ETIMEDOUT)
+		return fail(EXIT_UNREACHABLE, "no reply from the supervisor at %s within %d s",
+			    c->sock, timeout_ms / 1000);
+	if (ret == -EPIPE)
+		return fail(EXIT_UNREACHABLE, "the supervisor at %s closed the connection without replying",
+			    c->sock);
+	if (ret < 0)
+		return fail(EXIT_UNREACHABLE, "cannot reach the supervisor at %s: %s", c->sock, strerror(-ret));
+	r = json_loads(line, 0, &err);
+	free(line);
+	if (!json_is_object(r)) {
+		json_decref(r);
+		return fail(EXIT_FAIL, "bad reply from the supervisor at %s: %s", c->sock,
+			    r ? "not an object" : err.text);
+	}
+	if (json_is_true(json_object_get(r, "ok"))) {
+		*reply = r;
+		return 0;
+	}
+	code = json_object_get(r, "code");
+	ret = json_integer_value(code) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
+	fail(ret, "%s", json_string_value(json_object_get(r, "error")) ?: "the supervisor gave no reason");
+	json_decref(r);
+	return ret;
+}
+
+/* The status entry of one VM, as a new reference. */
+static int status_vm(struct ctl *c, const char *name, json_t **vm)
+{
+	json_t *st, *v;
+	size_t i;
+	int r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st);
+
+	if (r)
+		return r;
+	json_array_foreach(json_object_get(st, "vms"), i, v) {
+		if (json_is_string(json_object_get(v, "name")) &&
+		    strcmp(json_string_value(json_object_get(v, "name")), name) == 0) {
+			*vm = json_incref(v);
+			json_decref(st);
+			return 0;
+		}
+	}
+	json_decref(st);
+	return fail(EXIT_USAGE, "no VM named '%s' in %s", name, c->sock);
+}
+
+static const char *vm_path(const json_t *vm, const char *key)
+{
+	const char *s = json_string_value(json_object_get(vm, key));
+
+	return s && s[0] ? s : NULL;
+}
+
+/* ---- verbs ---- */
+
+static int cmd_status(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	bool as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	json_t *st;
+	int r;
+
+	if (argc > 2 || (argc == 2 && !as_json))
+		return usage_error(cmd);
+	r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st);
+	if (r)
+		return r;
+	if (as_json) {
+		/* A script interface: the reply minus "ok", keys in the
+		 * supervisor's order. */
+		json_object_del(st, "ok");
+		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else if (ctlfmt_status(stdout, st) < 0) {
+		r = fail(EXIT_FAIL, "the status reply from %s has no \"vms\" list", c->sock);
+	}
+	json_decref(st);
+	return r;
+}
+
+/* start, stop, restart, kill, pause, resume: VM... | --all */
+static int cmd_lifecycle(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	json_t *req = json_pack("{s:s}", "cmd", cmd->name), *names = json_array(), *reply, *v;
+	bool all = false, dashdash = false, bad = false;
+	size_t i;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--all") == 0)
+			all = true;
+		else if (!dashdash && strcmp(argv[i], "--") == 0)
+			dashdash = true;
+		else if (!dashdash && argv[i][0] == '-')
+			bad = true;
+		else if (json_array_append_new(names, json_string(argv[i])) < 0)
+			bad = true; /* not UTF-8 */
+	}
+	if (bad || all == (json_array_size(names) > 0)) {
+		json_decref(req);
+		json_decref(names);
+		return usage_error(cmd);
+	}
+	if (all) {
+		json_object_set_new(req, "all", json_true());
+		json_decref(names);
+	} else {
+		json_object_set_new(req, "vms", names);
+	}
+	/* No client timeout: stop waits for every guest's graceful timeout,
+	 * which the supervisor bounds. */
+	r = request(c, req, -1, &reply);
+	if (r)
+		return r;
+	json_array_foreach(json_object_get(reply, "vms"), i, v)
+		printf("%s: %s\n", json_string_value(json_object_get(v, "name")) ?: "-",
+		       json_string_value(json_object_get(v, "state")) ?: "-");
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_qmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	json_t *command, *reply, *qr, *qerr;
+	json_error_t err;
+	char *s;
+	int r;
+
+	if (argc != 3)
+		return usage_error(cmd);
+	command = json_loads(argv[2], JSON_REJECT_DUPLICATES, &err);
+	if (!command)
+		return fail(EXIT_USAGE, "qmp: bad JSON at column %d: %s", err.column, err.text);
+	if (!json_is_object(command)) {
+		json_decref(command);
+		return fail(EXIT_USAGE, "qmp: the command must be an object, e.g. '{\"execute\":\"query-status\"}'");
+	}
+	r = request(c, json_pack("{s:s, s:s, s:o}", "cmd", "qmp", "vm", argv[1], "command", command),
+		    QUICK_TIMEOUT_MS, &reply);
+	if (r)
+		return r;
+	qr = json_object_get(reply, "reply");
+	s = json_dumps(qr ? qr : json_null(), JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	puts(s ? s : "null");
+	free(s);
+	qerr = json_object_get(qr, "error");
+	if (qerr)
+		r = fail(EXIT_FAIL, "%s: QMP error: %s", argv[1],
+			 json_string_value(json_object_get(qerr, "desc")) ?: "no description");
+	json_decref(reply);
+	return r;
+}
+
+static int cmd_hmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	char line[4096] = "";
+	size_t len = 0;
+	json_t *reply;
+	int r;
+
+	if (argc < 3)
+		return usage_error(cmd);
+	/* `hmp vm info status` and `hmp vm 'info status'` mean the same. */
+	for (int i = 2; i < argc; i++) {
+		int n = snprintf(line + len, sizeof(line) - len, "%s%s", i > 2 ? " " : "", argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(line) - len)
+			return fail(EXIT_USAGE, "hmp: the command is longer than %zu bytes", sizeof(line) - 1);
+		len += n;
+	}
+	r = request(c, json_pack("{s:s, s:s, s:s}", "cmd", "hmp", "vm", argv[1], "command", line),
+		    QUICK_TIMEOUT_MS, &reply);
+	if (r)
+		return r;
+	fputs(json_string_value(json_object_get(reply, "output")) ?: "", stdout);
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	const char *vm = NULL, *console = NULL, *state = NULL;
+	long timeout = 60;
+	long long wait_ms;
+	json_t *req, *reply;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dst = strcmp(a, "--console") == 0 ? &console :
+				   strcmp(a, "--state") == 0 ? &state : NULL;
+
+		if (dst && i + 1 < argc) {
+			*dst = argv[++i];
+		} else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			timeout = strtol(argv[++i], &end, 10);
+			if (errno || *end || end == argv[i] || timeout < 0 || timeout > 1000000000)
+				return fail(EXIT_USAGE, "wait: --timeout takes whole seconds (0: forever), not '%s'",
+					    argv[i]);
+		} else if (a[0] != '-' && !vm) {
+			vm = a;
+		} else {
+			return usage_error(cmd);
+		}
+	}
+	if (!vm || !console == !state)
+		return usage_error(cmd);
+	if (console) {
+		/* Check the regex here so a typo is exit 2 at once, not a timeout. */
+		char msg[256];
+		regex_t re;
+		int e = regcomp(&re, console, REG_EXTENDED | REG_NOSUB);
+
+		if (e) {
+			regerror(e, &re, msg, sizeof(msg));
+			return fail(EXIT_USAGE, "wait: bad regular expression '%s': %s", console, msg);
+		}
+		regfree(&re);
+	}
+	req = json_pack("{s:s, s:s, s:s, s:I}", "cmd", "wait", "vm", vm,
+			console ? "console" : "state", console ? console : state, "timeout", (json_int_t)timeout);
+	wait_ms = timeout ? (timeout + WAIT_MARGIN_S) * 1000LL : -1;
+	r = request(c, req, wait_ms > INT_MAX ? -1 : (int)wait_ms, &reply);
+	if (r)
+		return r;
+	puts(json_string_value(json_object_get(reply, console ? "match" : "state")) ?: "");
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_shutdown(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	json_t *reply;
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(cmd);
+	r = request(c, json_pack("{s:s}", "cmd", "shutdown"), -1, &reply);
+	if (r == 0)
+		json_decref(reply);
+	return r;
+}
+
+static int cmd_console(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	const char *path;
+	json_t *vm;
+	int fd, r;
+
+	if (argc != 2)
+		return usage_error(cmd);
+	r = status_vm(c, argv[1], &vm);
+	if (r)
+		return r;
+	path = vm_path(vm, "console_socket");
+	fd = path ? ctlio_connect(path) : -ENOENT;
+	if (fd < 0) {
+		r = fail(EXIT_FAIL, "%s: cannot connect to the console at %s: %s", argv[1],
+			 path ? path : "(none reported)", strerror(-fd));
+		json_decref(vm);
+		return r;
+	}
+	json_decref(vm);
+	r = ctlio_console(argv[1], fd);
+	close(fd);
+	if (r == -EPIPE)
+		return fail(EXIT_FAIL, "%s: the console connection was closed by the supervisor", argv[1]);
+	return r < 0 ? fail(EXIT_FAIL, "%s: console: %s", argv[1], strerror(-r)) : 0;
+}
+
+static int show_log(const char *vm, const char *path, bool follow)
+{
+	int r = ctlio_log(path, follow);
+
+	return r < 0 ? fail(EXIT_FAIL, "%s: console log %s: %s", vm, path, strerror(-r)) : 0;
+}
+
+static int cmd_log(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	const char *name = NULL;
+	char path[PATHS_MAX];
+	bool follow = false;
+	json_t *vm;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
+			follow = true;
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else
+			return usage_error(cmd);
+	}
+	if (!name)
+		return usage_error(cmd);
+	/* The log outlives the supervisor: without one, use the fabric's
+	 * state dir when the fabric is known by name. */
+	if (c->fabric[0] && ctl_connect(c) < 0) {
+		char dir[PATHS_MAX];
+
+		if (paths_state_dir(c->fabric, dir, sizeof(dir)) < 0 ||
+		    paths_join(path, sizeof(path), "%s/vm/%s/console.log", dir, name) < 0)
+			return fail(EXIT_USAGE, "log: path too long for fabric %s", c->fabric);
+		return show_log(name, path, follow);
+	}
+	r = status_vm(c, name, &vm);
+	if (r)
+		return r;
+	r = vm_path(vm, "console_log") ? paths_join(path, sizeof(path), "%s", vm_path(vm, "console_log")) : -ENOENT;
+	json_decref(vm);
+	if (r < 0)
+		return fail(EXIT_FAIL, "%s: the supervisor reports no usable console log", name);
+	return show_log(name, path, follow);
+}
+
+/* ---- main ---- */
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: n3x-ctl [-f TOPOLOGY | -n NAME | --run-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
+	for (const struct ctl_cmd *cmd = ctl_commands; cmd->name; cmd++) {
+		char left[80];
+
+		snprintf(left, sizeof(left), "%s %s", cmd->name, cmd->usage);
+		if (strlen(left) > 32) /* a long synopsis gets its own line */
+			fprintf(out, "  %s\n%35s%s\n", left, "", cmd->help);
+		else
+			fprintf(out, "  %-32s %s\n", left, cmd->help);
+	}
+	fprintf(out, "\nexit status: 0 ok, 1 operation failed, 2 bad usage or topology,"
+		     " 3 supervisor unreachable\n");
+}
+
+static int cmd_help(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	(void)c, (void)cmd, (void)argc, (void)argv;
+	print_usage(stdout);
+	return 0;
+}
+
+static const struct ctl_cmd ctl_commands[] = {
+	{ "status", cmd_status, "[--json]", 0, "one row per VM: state, accel, pid, uptime, NICs" },
+	{ "start", cmd_lifecycle, "VM... | --all", 1, "start VMs" },
+	{ "stop", cmd_lifecycle, "VM... | --all", 1, "ACPI powerdown, forced off after the stop timeout" },
+	{ "restart", cmd_lifecycle, "VM... | --all", 1, "stop, then start" },
+	{ "kill", cmd_lifecycle, "VM... | --all", 1, "force off at once" },
+	{ "pause", cmd_lifecycle, "VM... | --all", 1, "freeze the vCPUs (QMP stop)" },
+	{ "resume", cmd_lifecycle, "VM... | --all", 1, "thaw them (QMP cont)" },
+	{ "console", cmd_console, "VM", 1, "attach to the serial console; Ctrl-] detaches" },
+	{ "log", cmd_log, "VM [-f]", 1, "print the console log; -f follows it" },
+	{ "qmp", cmd_qmp, "VM JSON", 2, "one QMP command; the reply on stdout" },
+	{ "hmp", cmd_hmp, "VM 'COMMAND'", 2, "one human-monitor command; its output" },
+	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE) [--timeout S]", 2,
+	  "until a console line matches or the VM is in STATE (60 s; 0: forever)" },
+	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
+	{ "help", cmd_help, "", 0, "this text" },
+	{ NULL, NULL, NULL, 0, NULL },
+};
+
+/* No -f/-n/--run-dir: the one fabric that has a control socket, else "n3x". */
+static void default_fabric(char *name, size_t size)
+{
+	char base[PATHS_MAX], sock[PATHS_MAX * 2];
+	struct dirent *e;
+	struct stat st;
+	int found = 0;
+	DIR *d;
+
+	paths_run_base(base, sizeof(base));
+	snprintf(name, size, "n3x");
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    paths_join(sock, sizeof(sock), "%s/%s/control.sock", base, e->d_name) < 0 ||
+		    stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (found++ == 0)
+			snprintf(name, size, "%s", e->d_name);
+	}
+	closedir(d);
+	if (found > 1)
+		snprintf(name, size, "n3x");
+}
+
+/* The [fabric] name of a topology file.  topo_load reports every problem
+ * as a "FILE:LINE: message" line; each gets our prefix.  0 or EXIT_USAGE. */
+static int fabric_of(const char *topo, char *name, size_t size)
+{
+	struct topology *t = NULL;
+	char *msgs = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&msgs, &len);
+	int r = err ? topo_load(topo, err, &t) : -ENOMEM;
+
+	if (err)
+		fclose(err);
+	for (line = msgs ? strtok_r(msgs, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+		fail(EXIT_USAGE, "%s", line);
+	free(msgs);
+	if (r < 0) {
+		if (!len)
+			fail(EXIT_USAGE, "%s: %s", topo, strerror(-r));
+		return EXIT_USAGE;
+	}
+	snprintf(name, size, "%s", t->fabric.name);
+	topo_free(t);
+	return 0;
+}
+
+static int select_fabric(struct ctl *c, const char *topo, const char *name, const char *run_dir)
+{
+	char dir[PATHS_MAX];
+
+	if (!!topo + !!name + !!run_dir > 1)
+		return fail(EXIT_USAGE, "-f, -n and --run-dir each name the fabric: give one");
+	if (topo) {
+		int r = fabric_of(topo, c->fabric, sizeof(c->fabric));
+
+		if (r)
+			return r;
+	} else if (name) {
+		snprintf(c->fabric, sizeof(c->fabric), "%s", name);
+	} else if (!run_dir) {
+		default_fabric(c->fabric, sizeof(c->fabric));
+	}
+	if (run_dir) {
+		if (paths_join(c->sock, sizeof(c->sock), "%s/control.sock", run_dir) < 0)
+			return fail(EXIT_USAGE, "--run-dir %s: path too long", run_dir);
+		return 0;
+	}
+	if (strchr(c->fabric, '/') || !c->fabric[0])
+		return fail(EXIT_USAGE, "bad fabric name '%s'", c->fabric);
+	if (paths_run_dir(c->fabric, dir, sizeof(dir)) < 0 ||
+	    paths_join(c->sock, sizeof(c->sock), "%s/control.sock", dir) < 0)
+		return fail(EXIT_USAGE, "fabric %s: run directory path too long", c->fabric);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *topo = NULL, *name = NULL, *run_dir = NULL;
+	struct ctl c = { .fd = -1 };
+	const struct ctl_cmd *cmd;
+	int opt, r;
+
+	opterr = 0; /* our own one-line messages, without argv[0]'s path */
+	/* '+': stop at COMMAND, whose own options belong to it. */
+	while ((opt = getopt_long(argc, argv, "+f:n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': topo = optarg; break;
+		case 'n': name = optarg; break;
+		case 'r': run_dir = optarg; break;
+		case 'h': print_usage(stdout); return 0;
+		default:
+			return fail(EXIT_USAGE, "bad option '%s'; n3x-ctl --help lists the options",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return fail(EXIT_USAGE, "no COMMAND; n3x-ctl --help lists the commands");
+	for (cmd = ctl_commands; cmd->name && strcmp(cmd->name, argv[optind]) != 0; cmd++)
+		;
+	if (!cmd->name)
+		return fail(EXIT_USAGE, "unknown command '%s'; n3x-ctl --help lists the commands", argv[optind]);
+	if (argc - optind - 1 < cmd->min_args)
+		return usage_error(cmd);
+	if (cmd->fn != cmd_help) {
+		r = select_fabric(&c, topo, name, run_dir);
+		if (r)
+			return r;
+	}
+	r = cmd->fn(&c, cmd, argc - optind, argv + optind);
+	if (c.fd >= 0)
+		close(c.fd);
+	if (fflush(stdout) == EOF && r == 0)
+		r = fail(EXIT_FAIL, "writing to stdout: %s", strerror(errno));
+	return r;
+}

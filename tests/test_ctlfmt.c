@@ -1,0 +1,90 @@
+/* test_ctlfmt.c - n3x-ctl's status table, diffed exactly. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctlfmt.h"
+
+static char *render(const char *reply_json, int *ret)
+{
+	json_error_t err;
+	json_t *reply = json_loads(reply_json, 0, &err);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	cr_assert_not_null(reply, "fixture: %s", err.text);
+	out = open_memstream(&text, &len);
+	cr_assert_not_null(out);
+	*ret = ctlfmt_status(out, reply);
+	fclose(out);
+	json_decref(reply);
+	return text;
+}
+
+Test(ctlfmt, status_table)
+{
+	static const char reply[] =
+		"{\"ok\":true,"
+		" \"fabric\":{\"name\":\"n3x\",\"netns\":\"n3x-n3x\",\"profile\":\"default\","
+		"             \"run_dir\":\"/run/n3x/n3x\",\"pid\":4242},"
+		" \"vms\":["
+		"  {\"name\":\"n100-1\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"tcg\","
+		"   \"accel_reason\":\"/dev/kvm is PVM-only\",\"pid\":1234,\"role\":\"k3s-server\","
+		"   \"uptime_s\":312.7,\"last_error\":\"\","
+		"   \"nics\":[{\"index\":0,\"network\":\"lan\",\"tap\":\"n100-1-n0\","
+		"             \"mac\":\"52:54:00:12:34:01\",\"ip\":\"192.168.100.10\",\"lease\":true}]},"
+		"  {\"name\":\"jetson-1\",\"state\":\"stopped\",\"arch\":\"aarch64\",\"accel\":\"tcg\","
+		"   \"accel_reason\":\"\",\"pid\":null,\"role\":\"\",\"uptime_s\":0,"
+		"   \"last_error\":\"qemu exited with status 1\","
+		"   \"nics\":[{\"index\":0,\"network\":\"lan\",\"tap\":null,"
+		"             \"mac\":\"52:54:00:12:34:04\",\"ip\":null,\"lease\":false}]}]}";
+	static const char want[] =
+		"fabric n3x  profile default  netns n3x-n3x  supervisor pid 4242\n"
+		"\n"
+		"NAME      STATE    ARCH     ACCEL  PID   UPTIME  ROLE\n"
+		"n100-1    running  x86_64   tcg    1234  5m12s   k3s-server\n"
+		"jetson-1  stopped  aarch64  tcg    -     -       -\n"
+		"\n"
+		"n100-1: tcg (/dev/kvm is PVM-only)\n"
+		"jetson-1: last error: qemu exited with status 1\n"
+		"\n"
+		"VM        NIC  NETWORK  TAP        MAC                IP              LEASE\n"
+		"n100-1    0    lan      n100-1-n0  52:54:00:12:34:01  192.168.100.10  yes\n"
+		"jetson-1  0    lan      -          52:54:00:12:34:04  -               no\n";
+	int r;
+	char *got = render(reply, &r);
+
+	cr_assert_eq(r, 0);
+	cr_assert_str_eq(got, want, "got:\n%s", got);
+	free(got);
+}
+
+Test(ctlfmt, no_vms_and_bad_shape)
+{
+	int r;
+	char *got = render("{\"ok\":true,\"fabric\":{\"name\":\"x\"},\"vms\":[]}", &r);
+
+	cr_assert_eq(r, 0);
+	cr_assert_str_eq(got, "fabric x\n\nno VMs\n");
+	free(got);
+	got = render("{\"ok\":true}", &r);
+	cr_assert_eq(r, -EINVAL);
+	cr_assert_str_eq(got, "");
+	free(got);
+}
+
+Test(ctlfmt, uptime)
+{
+	char buf[16];
+
+	cr_assert_str_eq(ctlfmt_uptime(-1, buf, sizeof(buf)), "-");
+	cr_assert_str_eq(ctlfmt_uptime(0.4, buf, sizeof(buf)), "0s");
+	cr_assert_str_eq(ctlfmt_uptime(59.9, buf, sizeof(buf)), "59s");
+	cr_assert_str_eq(ctlfmt_uptime(60, buf, sizeof(buf)), "1m00s");
+	cr_assert_str_eq(ctlfmt_uptime(3599, buf, sizeof(buf)), "59m59s");
+	cr_assert_str_eq(ctlfmt_uptime(3600 + 180, buf, sizeof(buf)), "1h03m");
+	cr_assert_str_eq(ctlfmt_uptime(3 * 86400 + 4 * 3600 + 59, buf, sizeof(buf)), "3d04h");
+}
