@@ -45,10 +45,11 @@ struct waiter {
 	struct vm *vm;
 	unsigned ok, fail;             /* state bitmasks */
 	bool console;
+	bool says_state;               /* `wait`: the reply names the state reached */
 	regex_t re;
 	char *match;
 	struct loop_timer timeout;
-	const char *what;              /* for the timeout message */
+	char *what;                    /* for the timeout message */
 };
 
 static struct {
@@ -110,6 +111,20 @@ static void op_fail(struct op *op, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Console text as a JSON string: guests print what they like, and bytes
+ * that are not UTF-8 (a garbled baud rate, a binary) become '?'. */
+static json_t *text_json(char *s)
+{
+	json_t *j = json_string(s);
+
+	if (j)
+		return j;
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return json_string(s);
+}
+
 static void waiter_done(struct waiter *w)
 {
 	struct waiter **pp;
@@ -123,11 +138,14 @@ static void waiter_done(struct waiter *w)
 			      json_pack("{s:s, s:s}", "name", vm_name(w->vm),
 					"state", vm_state_name(vm_state(w->vm))));
 	if (w->match)
-		json_object_set_new(w->op->reply, "match", json_string(w->match));
+		json_object_set_new(w->op->reply, "match", text_json(w->match));
+	if (w->says_state)
+		json_object_set_new(w->op->reply, "state", json_string(vm_state_name(vm_state(w->vm))));
 	loop_timer_close(&w->timeout);
 	if (w->console)
 		regfree(&w->re);
 	free(w->match);
+	free(w->what);
 	w->op->pending--;
 	op_maybe_done(w->op);
 	free(w);
@@ -422,7 +440,12 @@ static void cmd_wait(struct control_client *c, json_t *req)
 		control_reply_error(c, 1, "out of memory");
 		return;
 	}
-	w->what = state ? state : regex;
+	w->says_state = true;
+	if (!(w->what = strdup(state ? state : regex))) {
+		op_fail(op, 1, "out of memory");
+		waiter_done(w);
+		return;
+	}
 	if (regex) {
 		if ((e = regcomp(&w->re, regex, REG_EXTENDED | REG_NOSUB)) != 0) {
 			char msg[128];

@@ -22,6 +22,7 @@
 
 #define BOOT_TEXT_MAX (64 * 1024)
 #define LINE_MAX_LEN 1024
+#define PARTIAL_LINE_MS 100 /* quiet time after which an unfinished line counts */
 #define QUIT_GRACE_MS 5000
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -65,7 +66,7 @@ struct vm {
 	bool want_up;          /* started by the user and not stopped since */
 	bool restart_pending;  /* restart: start again once stopped */
 	enum stop_phase stop_phase;
-	struct loop_timer stop_timer, backoff_timer;
+	struct loop_timer stop_timer, backoff_timer, partial_timer;
 	unsigned backoff_ms;
 	unsigned restarts;
 	uint64_t up_since_ms;  /* when QMP first said running */
@@ -161,6 +162,21 @@ static void console_output(void *opaque, const char *buf, size_t len)
 			vm->line[vm->line_len++] = ch;
 		}
 	}
+	/* Prompts ("login: ") do not end their line: once the output has
+	 * paused, the line so far is offered too.  Offered at once, a line
+	 * the guest writes in several pieces would match half-printed. */
+	if (vm->line_len)
+		loop_timer_arm(&vm->partial_timer, PARTIAL_LINE_MS);
+}
+
+static void partial_fire(struct loop_timer *t)
+{
+	struct vm *vm = container_of(t, struct vm, partial_timer);
+
+	if (vm->line_len && observer.console_line) {
+		vm->line[vm->line_len] = '\0';
+		observer.console_line(vm, vm->line);
+	}
 }
 
 bool vm_console_scan(const struct vm *vm, bool (*fn)(const char *line, void *opaque), void *opaque)
@@ -180,7 +196,8 @@ bool vm_console_scan(const struct vm *vm, bool (*fn)(const char *line, void *opa
 			line[n++] = ch;
 		}
 	}
-	return false;
+	line[n] = '\0';
+	return n && fn(line, opaque);
 }
 
 /* ---- QMP ---- */
@@ -703,6 +720,7 @@ int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
 	vm->prep.tag = vm->prep_tag;
 	loop_timer_init(&vm->stop_timer, stop_fire);
 	loop_timer_init(&vm->backoff_timer, backoff_fire);
+	loop_timer_init(&vm->partial_timer, partial_fire);
 	if ((r = paths_join(vm->dirs.run, sizeof(vm->dirs.run), "%s/vm/%s", run_dir, cfg->name)) < 0 ||
 	    (r = paths_join(vm->dirs.state, sizeof(vm->dirs.state), "%s/vm/%s", state_dir, cfg->name)) < 0 ||
 	    (r = paths_join(vm->console_sock, sizeof(vm->console_sock), "%s/console.sock", vm->dirs.run)) < 0 ||
@@ -726,6 +744,7 @@ void vm_free(struct vm *vm)
 	mon_drop(vm);
 	loop_timer_close(&vm->stop_timer);
 	loop_timer_close(&vm->backoff_timer);
+	loop_timer_close(&vm->partial_timer);
 	if (vm->console)
 		console_free(vm->console);
 	if (vm->qmp_sock[0])

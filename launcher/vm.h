@@ -30,7 +30,8 @@ struct vm;
 struct vm_observer {
 	/* Called after every state change; why is a short reason for the log. */
 	void (*state)(struct vm *vm, enum vm_state from, const char *why);
-	/* Called with every complete console line (no line ending). */
+	/* Called with every console line (no line ending), and with the line
+	 * so far whenever output stops in the middle of one (a prompt). */
 	void (*console_line)(struct vm *vm, const char *line);
 };
 
@@ -62,8 +63,9 @@ int vm_resume(struct vm *vm);
 /* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
 int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque);
 
-/* Call fn on each complete console line since the current QEMU started (or
- * the guest last reset), oldest first, until it returns true; returns that. */
+/* Call fn on each console line since the current QEMU started (or the guest
+ * last reset), oldest first, the unfinished last one included, until it
+ * returns true; returns that. */
 bool vm_console_scan(const struct vm *vm, bool (*fn)(const char *line, void *opaque), void *opaque);
 
 /* The status object described in control.h; a new reference. */

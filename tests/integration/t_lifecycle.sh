@@ -27,16 +27,21 @@ ctl hmp a1 'info status' | grep -q 'VM status: running' || fail "hmp info status
 ctl status | grep -E '^x1 +running +x86_64 +tcg' >/dev/null || { ctl status; fail "status table"; }
 expect_eq "$(status_field a1 accel)" "tcg" "a1 accel"
 
-# Two console clients see the same live output.
+# Two console clients see the same live output while a third logs in.
 socat -u "unix-connect:$RUN/vm/x1/console.sock" - >"$TMP/c1" & EXTRA_PIDS="$!"
 socat -u "unix-connect:$RUN/vm/x1/console.sock" - >"$TMP/c2" & EXTRA_PIDS="$EXTRA_PIDS $!"
-sleep 0.5
-printf 'root\n' | socat -t 1 - "unix-connect:$RUN/vm/x1/console.sock" >/dev/null
-ctl wait x1 --console 'Password' --timeout 20 >/dev/null || fail "no password prompt after typing root"
-sleep 0.5
+type_in() { printf '%s\r' "$1" | socat -t 0.5 - "unix-connect:$RUN/vm/x1/console.sock" >/dev/null; }
+ctl wait x1 --console 'login: *$' --timeout 30 >/dev/null || fail "no login prompt"
+type_in root
+ctl wait x1 --console 'Password: *$' --timeout 20 >/dev/null || fail "no password prompt"
+type_in test
+ctl wait x1 --console 'root@x1:~# ' --timeout 20 >/dev/null || fail "root/test did not log in"
+type_in 'echo answer-$((6 * 7))'
+ctl wait x1 --console '^answer-42$' --timeout 20 >/dev/null || fail "the shell did not answer"
+sleep 0.3
 for f in c1 c2; do
 	grep -q 'n3x-guest: ready x1 x86_64' "$TMP/$f" || fail "$f: no replay of the boot"
-	grep -q 'Password' "$TMP/$f" || fail "$f: did not see the live password prompt"
+	grep -q '^answer-42' "$TMP/$f" || fail "$f: did not see the live shell output"
 done
 kill $EXTRA_PIDS; EXTRA_PIDS=
 
