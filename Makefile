@@ -45,6 +45,14 @@ $(B)/tests/%: tests/%.c $(SAN_OBJ)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags criterion) \
 		-DTEST_DATA='"$(CURDIR)/tests/data"' -o $@ $< $(SAN_OBJ) $(PKG_LIBS) $(shell pkg-config --libs criterion)
 
+# The integration tests drive sanitized binaries, so a memory error in the
+# supervisor fails them even when its behaviour looks right.
+$(B)/san/n3x-launch: launcher/main.c $(SAN_OBJ)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/san/n3x-ctl: launcher/ctl.c $(SAN_OBJ)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -60,8 +68,8 @@ unit: $(TEST_BIN)
 			echo "$$t: sanitizer report above" >&2; exit 1; fi; \
 		tail -n 1 $(B)/tests/last.log | grep -q 'Failing: 0 | Crashing: 0' || exit 1; done
 
-integration: all images
-	@tests/integration/run.sh
+integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl
+	@N3X_BIN=$(CURDIR)/$(B)/san tests/integration/run.sh
 
 # `make check` and `make demo` are the README's two commands: each installs
 # what is missing first, then builds from scratch what it needs.

@@ -180,7 +180,8 @@ static int drive_args(const struct topo_vm *vm, const struct vm_plan *p, struct 
 		r |= strv_add(q, "-drive");
 		r |= strv_addf(q, "file=%s,format=qcow2,if=none,id=disk%d,discard=unmap", s->creates, n);
 		r |= strv_add(q, "-device");
-		if (n == 0 && vm->disk)
+		/* With -kernel, QEMU's linuxboot ROM holds boot index 0. */
+		if (n == 0 && vm->disk && !vm->kernel)
 			r |= strv_addf(q, "virtio-blk-pci,drive=disk%d,bootindex=0", n);
 		else
 			r |= strv_addf(q, "virtio-blk-pci,drive=disk%d", n);

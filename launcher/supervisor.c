@@ -206,13 +206,31 @@ static struct waiter *waiter_add(struct op *op, struct vm *vm, unsigned ok, unsi
 	return w;
 }
 
+/* A console that will print nothing more: the VM is down and no restart
+ * policy brings it back. */
+static bool console_over(struct vm *vm)
+{
+	enum vm_state s = vm_state(vm);
+
+	return s == VM_STOPPED ||
+	       (s == VM_CRASHED && topo_find_vm(sup.topo, vm_name(vm))->restart == TOPO_RESTART_NO);
+}
+
 static void on_state(struct vm *vm, enum vm_state from, const char *why)
 {
 	(void)from, (void)why;
 	for (struct waiter *w = sup.waiters, *next; w; w = next) {
 		next = w->next;
-		if (w->vm == vm && !w->console)
+		if (w->vm != vm)
+			continue;
+		if (!w->console) {
 			waiter_check_state(w);
+		} else if (console_over(vm)) {
+			op_fail(w->op, 1, "%s: %s before the console matched %s%s%s", vm_name(vm),
+				vm_state_name(vm_state(vm)), w->what, *vm_last_error(vm) ? ": " : "",
+				vm_last_error(vm));
+			waiter_done(w);
+		}
 	}
 }
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$SRC/build
+BIN=${N3X_BIN:-$SRC/build}
 IMG=$SRC/build/images
 TMP=$(mktemp -d /tmp/n3x-it.XXXXXX)
 export XDG_RUNTIME_DIR=$TMP/run XDG_STATE_HOME=$TMP/state
@@ -33,7 +33,14 @@ cleanup() {
 		kill -KILL "$LPID" 2>/dev/null || true
 	fi
 	for p in ${EXTRA_PIDS:-}; do kill "$p" 2>/dev/null || true; done
+	local rc=0
+	if grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
+		echo "FAIL: sanitizer report from n3x-launch:" >&2
+		grep -hA30 -E 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$TMP"/*.log >&2
+		rc=1
+	fi
 	rm -rf "$TMP"
+	[ "$rc" -eq 0 ] || exit "$rc"
 }
 trap cleanup EXIT
 
