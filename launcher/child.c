@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,7 +96,7 @@ static void pid_cb(struct loop_watch *w, uint32_t events)
 
 /* In the child, between fork and exec: only async-signal-safe calls.  Every
  * fd is first lifted above the target range so no dup2 clobbers another. */
-static int child_setup(int report, const int *fds, int nfds, int errw, pid_t parent)
+static int child_setup(int report, const int *fds, int nfds, int errw, pid_t parent, int netns)
 {
 	enum { HIGH = 64 };
 	int moved[16], e;
@@ -107,6 +108,8 @@ static int child_setup(int report, const int *fds, int nfds, int errw, pid_t par
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(127);
+	if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+		goto fail;
 	report = fcntl(report, F_DUPFD_CLOEXEC, HIGH);
 	errw = fcntl(errw, F_DUPFD, HIGH);
 	for (int i = 0; i < nfds; i++)
@@ -154,7 +157,7 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 	if (pid == 0) {
 		close(report[0]);
 		close(errp[0]);
-		int rep = child_setup(report[1], fds, nfds, errp[1], parent);
+		int rep = child_setup(report[1], fds, nfds, errp[1], parent, c->netns);
 
 		execvp(argv[0], argv);
 		e = errno;
@@ -200,6 +203,15 @@ out_report:
 	if (report[1] >= 0)
 		close(report[1]);
 	return r;
+}
+
+void child_init(struct child *c, const char *tag, void (*exited)(struct child *, int), void *opaque)
+{
+	memset(c, 0, sizeof(*c));
+	c->tag = tag;
+	c->exited = exited;
+	c->opaque = opaque;
+	c->pidfd = c->errfd = c->netns = -1;
 }
 
 bool child_running(const struct child *c)

@@ -18,6 +18,7 @@ struct child {
 	const char *tag;                        /* "vm n100-1: qemu", for the log */
 	void (*exited)(struct child *c, int wstatus);
 	void *opaque;                           /* for the owner */
+	int netns;                              /* >= 0: setns() into it before exec */
 	/* private */
 	pid_t pid;
 	int pidfd;
@@ -36,6 +37,9 @@ struct child {
  * Returns 0, or -errno (including exec failures, reported from the child
  * through a close-on-exec pipe). */
 int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds);
+
+/* Set the fields a child needs before its first spawn (no netns). */
+void child_init(struct child *c, const char *tag, void (*exited)(struct child *, int), void *opaque);
 
 bool child_running(const struct child *c);
 int child_signal(struct child *c, int sig);   /* 0 or -errno */

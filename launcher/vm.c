@@ -711,13 +711,10 @@ int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
 	vm->accel = *ac;
 	vm->qmp_fd = -1;
 	vm->qmp_w.cb = mon_cb;
-	vm->qemu.pidfd = vm->prep.pidfd = vm->qemu.errfd = vm->prep.errfd = -1;
-	vm->qemu.exited = vm->prep.exited = exited;
-	vm->qemu.opaque = vm->prep.opaque = vm;
 	snprintf(vm->qemu_tag, sizeof(vm->qemu_tag), "vm %s: qemu", cfg->name);
 	snprintf(vm->prep_tag, sizeof(vm->prep_tag), "vm %s: qemu-img", cfg->name);
-	vm->qemu.tag = vm->qemu_tag;
-	vm->prep.tag = vm->prep_tag;
+	child_init(&vm->qemu, vm->qemu_tag, exited, vm);
+	child_init(&vm->prep, vm->prep_tag, exited, vm);
 	loop_timer_init(&vm->stop_timer, stop_fire);
 	loop_timer_init(&vm->backoff_timer, backoff_fire);
 	loop_timer_init(&vm->partial_timer, partial_fire);

@@ -8,7 +8,8 @@ pkgs="build-essential pkg-config git
   qemu-system-x86 qemu-system-arm qemu-utils qemu-efi-aarch64
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmnl-dev libjansson-dev
   libinih-dev libcriterion-dev
-  socat busybox-static cpio kmod iproute2 procps zstd xz-utils python3"
+  socat busybox-static cpio kmod iproute2 procps zstd xz-utils python3
+  openvswitch-switch dnsmasq-base"
 
 missing=""
 for p in $pkgs; do
