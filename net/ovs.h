@@ -1,0 +1,102 @@
+/* ovs.h - the Open vSwitch part of a fabric, over OVSDB (ovsdb.h).
+ *
+ * One handle per fabric: the connection to the OVS the fabric uses (the
+ * system one when it can open the fabric's taps, else a private one, see
+ * ovsd.h), and a monitor on the Interface table that learns when ports go
+ * live.  Every row we create (Bridge, Port, Interface, QoS) carries
+ * external_ids:n3x-fabric=FABRIC, VM ports also n3x-vm=VM, so the rows can
+ * be found again and removed by a later supervisor.  Each change is one
+ * "transact" that guards itself with "wait" operations and mutates the
+ * parent's set (never rewrites it), so concurrent clients are not clobbered.
+ *
+ * Verbs block on the OVSDB round trip (bounded); only liveness is
+ * asynchronous: ovs_ports_wait() for it synchronously, or the port callback
+ * from the loop.  Every failure leaves one line in ovs_error().
+ */
+#ifndef N3X_OVS_H
+#define N3X_OVS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "topology.h"
+
+struct ovs;
+
+struct ovs_callbacks {
+	/* A port added by ovs_bridge_add()/ovs_port_add() went live (ofport
+	 * > 0, error NULL) or failed (ofport -1, error from OVS, e.g. "could
+	 * not open network device n100-1-n0 (No such device)").  From the
+	 * loop, or from inside ovs_ports_wait(). */
+	void (*port)(void *opaque, const char *port, int ofport, const char *error);
+	/* A private daemon ("ovsdb-server", "ovs-vswitchd") exited; expected
+	 * after ovs_stop().  After an unexpected exit the fabric is down. */
+	void (*exited)(void *opaque, const char *daemon, int wstatus, bool expected);
+	void *opaque;
+};
+
+/* Connect to the OVS for fabric: the system one (see ovsd_system_sock),
+ * else a private one started under run_dir/ovs inside netns_fd (-1: our
+ * namespace).  Initialises the Open_vSwitch row if the database is empty,
+ * starts the Interface monitor and clears rows a killed supervisor of this
+ * fabric left.  The loop must be open (the private daemons and the OVSDB
+ * connection register with it).  Blocks (20-50 ms for a private OVS).
+ * 0 and *out, or -errno with one line in err ("Open vSwitch: ..."). */
+int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
+	     struct ovs **out, char *err, size_t errsize);
+
+const char *ovs_datapath(const struct ovs *o);   /* "system" (kernel) or "netdev" (userspace) */
+bool ovs_is_private(const struct ovs *o);
+const char *ovs_db_sock(const struct ovs *o);    /* the db.sock we talk to */
+const char *ovs_error(const struct ovs *o);      /* the last failure, one line */
+
+/* 0 when no bridge of that name exists in OVS or it is ours; -EEXIST when
+ * another owner's does (the message names it).  Creates nothing. */
+int ovs_bridge_check(struct ovs *o, const char *bridge);
+
+/* Create net->bridge (datapath per ovs_datapath(), fail_mode=standalone,
+ * stp_enable from net->stp, other_config:forward-bpdu=true) with its own
+ * internal port and the internal port net->host_interface (one port when
+ * they share the name).  -EEXIST when the bridge exists.  ovs-vswitchd
+ * creates the internal ports' devices: ovs_ports_wait() before giving the
+ * host interface its address. */
+int ovs_bridge_add(struct ovs *o, const struct topo_network *net);
+
+/* Add the existing device port (a tap) to bridge for vm: nvlans 0 untagged,
+ * 1 an access port (tag), more a trunk (trunks).  Its Port refers to a QoS
+ * of type linux-noop, so OVS leaves the device's qdiscs to us.  Returns
+ * once committed; liveness comes later (ovs_ports_wait, the callback).
+ * -ENODEV when the bridge does not exist, -EEXIST when the port does. */
+int ovs_port_add(struct ovs *o, const char *bridge, const char *port, const char *vm,
+		 const uint16_t *vlans, int nvlans);
+
+/* Remove our port (with its Interface and QoS); 0 also when it is gone. */
+int ovs_port_del(struct ovs *o, const char *port);
+/* Remove every port of ours tagged n3x-vm=vm. */
+int ovs_vm_del(struct ovs *o, const char *vm);
+/* Remove every row tagged n3x-fabric=FABRIC: bridges, ports, interfaces,
+ * QoS.  Done by ovs_open() and ovs_stop(); safe to repeat. */
+int ovs_clear_fabric(struct ovs *o);
+
+/* 1 when port is live, 0 while OVS has not opened it yet, -EIO when it
+ * failed (ovs_error() says why), -ENOENT when it is no port we added. */
+int ovs_port_state(struct ovs *o, const char *port);
+/* Block until every port added and not yet reported is live or failed, at
+ * most timeout_ms.  0; -EIO naming the first failed port; -ETIMEDOUT naming
+ * the ports still waited for. */
+int ovs_ports_wait(struct ovs *o, int timeout_ms);
+
+/* Shutdown from the loop: remove the fabric's rows, disconnect and SIGTERM
+ * the private daemons; their exits come through the loop (the exited
+ * callback, expected=true).  Then ovs_close() once !ovs_running(). */
+void ovs_stop(struct ovs *o);
+bool ovs_running(const struct ovs *o);   /* a private daemon still runs */
+
+/* Shutdown when the loop no longer runs, or after ovs_stop(): remove the
+ * fabric's rows (if still connected), disconnect, stop the private daemons
+ * (SIGTERM, SIGKILL after 3 s, reaped here without callbacks) and free o.
+ * Blocks.  NULL is a no-op. */
+void ovs_close(struct ovs *o);
+
+#endif

@@ -1,0 +1,316 @@
+/* test_ovs.c - the fabric on a real private Open vSwitch.
+ *
+ * Each test creates its own named network namespace n3x-test-PID (deleted in
+ * fini, however the test ends), starts the private OVS inside it through
+ * ovs_open(), and checks what was built with ovs-vsctl as an independent
+ * client (tests only: the product never runs it).  Taps come from
+ * `ip tuntap add` inside the namespace.  Skipped unless root with Open
+ * vSwitch installed.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "ovs.h"
+
+#define FABRIC "t"
+
+static char ns_name[32], run_dir[64], db_arg[160];
+static int ns_fd = -1;
+static struct ovs *o;
+static int exits, expected_exits;
+static char failed_port[32], failed_error[256];
+
+/* Run argv, its stdout into out (may be NULL); the exit status. */
+static int run(char *const argv[], char *out, size_t size)
+{
+	int p[2], status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((n = read(p[0], out ? out + len : (char[256]){ 0 }, out ? size - 1 - len : 256)) > 0)
+		if (out)
+			len += (size_t)n;
+	close(p[0]);
+	if (out)
+		out[len] = '\0';
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* ovs-vsctl ARGS... inside the namespace, against our db.sock; its stdout. */
+static char *vsctl_argv(const char **args)
+{
+	static char out[16384];
+	char *argv[32] = { "ip", "netns", "exec", ns_name, "ovs-vsctl", db_arg };
+	int n = 6;
+
+	while (*args && n < 31)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	cr_assert_eq(run(argv, out, sizeof(out)), 0, "ovs-vsctl %s failed", argv[6]);
+	return out;
+}
+
+#define vsctl(...) vsctl_argv((const char *[]){ __VA_ARGS__, NULL })
+
+static void tap_add(const char *name)
+{
+	char *add[] = { "ip", "-n", ns_name, "tuntap", "add", (char *)name, "mode", "tap", NULL };
+	char *up[] = { "ip", "-n", ns_name, "link", "set", (char *)name, "up", NULL };
+
+	cr_assert_eq(run(add, NULL, 0), 0);
+	cr_assert_eq(run(up, NULL, 0), 0);
+}
+
+/* Processes whose command line names our run dir: the private daemons. */
+static int our_processes(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d))) {
+		char path[300], cmd[4096] = "";
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		len = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < len; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		if (len > 0 && strstr(cmd, run_dir) && strstr(cmd, "ovs"))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Sockets left under $RUN/ovs (the daemons remove theirs on SIGTERM). */
+static int sockets_left(void)
+{
+	char dir[128], path[400];
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/ovs", run_dir);
+	cr_assert_not_null(d = opendir(dir));
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void on_port(void *opaque, const char *port, int ofport, const char *error)
+{
+	(void)opaque;
+	if (ofport < 0) {
+		snprintf(failed_port, sizeof(failed_port), "%s", port);
+		snprintf(failed_error, sizeof(failed_error), "%s", error);
+	}
+}
+
+static void on_exited(void *opaque, const char *daemon, int wstatus, bool expected)
+{
+	(void)opaque;
+	(void)daemon;
+	(void)wstatus;
+	exits++;
+	expected_exits += expected;
+}
+
+static void setup(void)
+{
+	char path[64];
+
+	if (geteuid() != 0 || access("/usr/sbin/ovs-vswitchd", X_OK) != 0)
+		cr_skip_test("needs root and Open vSwitch");
+	snprintf(ns_name, sizeof(ns_name), "n3x-test-%d", (int)getpid());
+	snprintf(run_dir, sizeof(run_dir), "/tmp/n3x-ovs-test.%d", (int)getpid());
+	snprintf(db_arg, sizeof(db_arg), "--db=unix:%s/ovs/db.sock", run_dir);
+	char *add[] = { "ip", "netns", "add", ns_name, NULL };
+	cr_assert_eq(run(add, NULL, 0), 0);
+	snprintf(path, sizeof(path), "/run/netns/%s", ns_name);
+	ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(ns_fd, 0);
+	cr_assert_eq(loop_open(), 0);
+}
+
+static void teardown(void)
+{
+	char *del[] = { "ip", "netns", "del", ns_name, NULL };
+	char *rm[] = { "rm", "-rf", run_dir, NULL };
+
+	ovs_close(o);    /* stops the daemons if a test failed before it did */
+	loop_close();
+	if (ns_fd >= 0)
+		close(ns_fd);
+	if (ns_name[0])
+		run(del, NULL, 0);
+	if (run_dir[0])
+		run(rm, NULL, 0);
+}
+
+TestSuite(ovs, .init = setup, .fini = teardown, .timeout = 60);
+
+static void open_private(void)
+{
+	struct ovs_callbacks cb = { .port = on_port, .exited = on_exited };
+	char err[512];
+
+	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, &cb, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert(ovs_is_private(o));
+	cr_assert_str_eq(ovs_datapath(o), access("/sys/module/openvswitch", F_OK) ? "netdev" : "system");
+}
+
+static void stop_and_check_nothing_left(void)
+{
+	ovs_stop(o);
+	for (int i = 0; i < 100 && ovs_running(o); i++)
+		loop_run_once(100);
+	cr_assert_not(ovs_running(o));
+	cr_assert_eq(exits, 2);
+	cr_assert_eq(expected_exits, 2);
+	cr_assert_eq(our_processes(), 0);
+	cr_assert_eq(sockets_left(), 0);
+	ovs_close(o);
+	o = NULL;
+}
+
+Test(ovs, build_inspect_and_clear)
+{
+	struct topo_network net = { .bridge = "ovsbr0", .host_interface = "ovshost0", .stp = true };
+	uint16_t access = 100, trunk[] = { 100, 200 };
+	char *out, *show[] = { "ip", "-n", ns_name, "link", "show", "ovshost0", NULL };
+
+	open_private();
+	cr_assert_eq(our_processes(), 2);
+	cr_assert_eq(ovs_bridge_check(o, "ovsbr0"), 0);
+	cr_assert_eq(ovs_bridge_add(o, &net), 0, "%s", ovs_error(o));
+	tap_add("vm-a-n0");
+	tap_add("vm-b-n0");
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &access, 1), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-b-n0", "vm-b", trunk, 2), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_ports_wait(o, 10000), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_port_state(o, "vm-a-n0"), 1);
+	/* ovs-vswitchd made the internal host port in the namespace. */
+	cr_assert_eq(run(show, NULL, 0), 0);
+
+	out = vsctl("show");
+	cr_assert(strstr(out, "Bridge ovsbr0"), "%s", out);
+	cr_assert(strstr(out, "Port ovshost0"), "%s", out);
+	cr_assert(strstr(out, "tag: 100"), "%s", out);
+	cr_assert(strstr(out, "trunks: [100, 200]"), "%s", out);
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "external_ids"),
+			 "{n3x-fabric=t, n3x-vm=vm-a}\n");
+	cr_assert_str_eq(vsctl("get", "Interface", "vm-b-n0", "external_ids"),
+			 "{n3x-fabric=t, n3x-vm=vm-b}\n");
+	cr_assert_str_eq(vsctl("get", "Interface", "ovshost0", "type"), "internal\n");
+	cr_assert_str_eq(vsctl("get", "Bridge", "ovsbr0", "fail_mode"), "standalone\n");
+	cr_assert_str_eq(vsctl("get", "Bridge", "ovsbr0", "stp_enable"), "true\n");
+	cr_assert_str_eq(vsctl("get", "Bridge", "ovsbr0", "other_config:forward-bpdu"), "\"true\"\n");
+	cr_assert_str_eq(vsctl("get", "Bridge", "ovsbr0", "external_ids"), "{n3x-fabric=t}\n");
+	cr_assert_str_eq(vsctl("--bare", "--columns=type", "list", "QoS"), "linux-noop\n\nlinux-noop\n");
+	cr_assert_str_neq(vsctl("get", "Port", "vm-a-n0", "qos"), "[]\n");
+
+	/* A device that is not there: the port fails, named. */
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "nodev0", "vm-c", NULL, 0), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_ports_wait(o, 10000), -EIO);
+	cr_assert(strstr(ovs_error(o), "port nodev0: could not open network device nodev0"), "%s",
+		  ovs_error(o));
+	cr_assert_str_eq(failed_port, "nodev0");
+	cr_assert(strstr(failed_error, "could not open network device"));
+
+	/* Refusals, each with its message and nothing changed. */
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", NULL, 0), -EEXIST);
+	cr_assert_str_eq(ovs_error(o), "add port vm-a-n0 to bridge ovsbr0: the port exists already");
+	cr_assert_eq(ovs_port_add(o, "nobr", "vm-x-n0", "vm-x", NULL, 0), -ENODEV);
+	cr_assert_str_eq(ovs_error(o), "add port vm-x-n0 to bridge nobr: no such bridge");
+	cr_assert_eq(ovs_bridge_add(o, &net), -EEXIST);
+	cr_assert_str_eq(ovs_error(o), "create bridge ovsbr0: it exists already");
+
+	/* A VM's ports, then one port, then the rest. */
+	cr_assert_eq(ovs_vm_del(o, "vm-a"), 0, "%s", ovs_error(o));
+	out = vsctl("--bare", "--columns=name", "list", "Port");
+	cr_assert_null(strstr(out, "vm-a-n0"), "%s", out);
+	cr_assert(strstr(out, "vm-b-n0"), "%s", out);
+	cr_assert_eq(ovs_port_del(o, "vm-b-n0"), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_port_del(o, "vm-b-n0"), 0);
+	cr_assert_str_eq(vsctl("--bare", "--columns=type", "list", "QoS"), "linux-noop\n");
+	cr_assert_eq(ovs_clear_fabric(o), 0, "%s", ovs_error(o));
+	cr_assert_str_eq(vsctl("list-br"), "");
+	cr_assert_str_eq(vsctl("list", "QoS"), "");
+	cr_assert_str_eq(vsctl("list", "Interface"), "");
+	cr_assert_str_eq(vsctl("list", "Port"), "");
+	stop_and_check_nothing_left();
+}
+
+Test(ovs, other_owners_rows_are_left_alone)
+{
+	struct topo_network net = { .bridge = "br-t", .host_interface = "br-t" };
+
+	open_private();
+	cr_assert_eq(ovs_bridge_add(o, &net), 0, "%s", ovs_error(o));
+	/* Someone else's bridge, and another fabric's. */
+	vsctl("add-br", "foreign", "--", "set", "Bridge", "foreign", "datapath_type=netdev");
+	vsctl("add-br", "br-u", "--", "set", "Bridge", "br-u", "datapath_type=netdev",
+	      "external_ids:n3x-fabric=u");
+	cr_assert_eq(ovs_bridge_check(o, "foreign"), -EEXIST);
+	cr_assert_str_eq(ovs_error(o), "bridge foreign exists in Open vSwitch and is not fabric t's");
+	cr_assert_eq(ovs_bridge_check(o, "br-u"), -EEXIST);
+	cr_assert_eq(ovs_bridge_check(o, "br-t"), 0);
+	cr_assert_eq(ovs_ports_wait(o, 10000), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_clear_fabric(o), 0, "%s", ovs_error(o));
+	cr_assert_str_eq(vsctl("list-br"), "br-u\nforeign\n");
+	/* The synchronous way out, as when the loop has stopped. */
+	ovs_close(o);
+	o = NULL;
+	cr_assert_eq(our_processes(), 0);
+	cr_assert_eq(sockets_left(), 0);
+	cr_assert_eq(exits, 0);
+}
+
+Test(ovs, a_running_private_instance_is_not_clobbered)
+{
+	struct ovs *second = NULL;
+	char err[512];
+
+	open_private();
+	/* Same run dir: its db.sock answers, so the second start gives up
+	 * after waiting for it to go, and the first keeps working. */
+	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, NULL, &second, err, sizeof(err)), -EBUSY);
+	cr_assert_null(second);
+	cr_assert(strstr(err, "an earlier private OVS still answers at"), "%s", err);
+	cr_assert_eq(ovs_bridge_check(o, "ovsbr0"), 0, "%s", ovs_error(o));
+	cr_assert_eq(our_processes(), 2);
+	stop_and_check_nothing_left();
+}
