@@ -1,18 +1,18 @@
 # n3x-launch - see README.md.  `make` builds build/n3x-launch and build/n3x-ctl;
 # `make demo` and `make check` also install what is missing (scripts/deps.sh).
 
-PKGS     := inih jansson libnl-3.0 libnl-route-3.0 libmnl
+PKGS     := inih jansson libnl-3.0 libnl-route-3.0 libnl-genl-3.0 libmnl
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-CPPFLAGS += -Ilauncher -Iqmp
+CPPFLAGS += -Ilauncher -Iqmp -Inet
 
 B := build
 
 # Every module; the two programs add their main.
-LIB_SRC := $(filter-out launcher/main.c launcher/ctl.c,$(wildcard launcher/*.c qmp/*.c))
+LIB_SRC := $(filter-out launcher/main.c launcher/ctl.c,$(wildcard launcher/*.c qmp/*.c net/*.c))
 LAUNCH_SRC := launcher/main.c $(LIB_SRC)
 CTL_SRC := launcher/ctl.c $(LIB_SRC)
 
@@ -20,7 +20,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 
 all: $(B)/n3x-launch $(B)/n3x-ctl
 
-$(B)/obj/%.o: %.c $(wildcard launcher/*.h qmp/*.h)
+$(B)/obj/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -36,7 +36,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
 
-$(B)/san/%.o: %.c $(wildcard launcher/*.h qmp/*.h)
+$(B)/san/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -52,6 +52,15 @@ $(B)/san/n3x-launch: launcher/main.c $(SAN_OBJ)
 
 $(B)/san/n3x-ctl: launcher/ctl.c $(SAN_OBJ)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# bench/fabric drives the OVSDB client through this.
+$(B)/bench/fabric_drv: bench/fabric_drv.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
+
+bench: all $(B)/bench/fabric_drv images
+	bench/launch
+	bench/fabric
 
 deps:
 	@scripts/deps.sh
@@ -83,6 +92,6 @@ demo: deps
 	@examples/demo.sh
 
 clean:
-	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/n3x-launch $(B)/n3x-ctl
+	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/n3x-launch $(B)/n3x-ctl
 
-.PHONY: all deps images unit integration check demo clean
+.PHONY: all deps images unit integration check demo clean bench

@@ -99,7 +99,7 @@ static struct plan_step *add_step(struct vm_plan *p)
 	return s;
 }
 
-static int disk_steps(const struct topo_vm *vm, const struct vm_dirs *d, struct vm_plan *p)
+static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct vm_plan *p)
 {
 	struct plan_step *s;
 	int r = 0;
@@ -191,7 +191,7 @@ static int drive_args(const struct topo_vm *vm, const struct vm_plan *p, struct 
 }
 
 int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
-	       const struct vm_dirs *d, struct vm_plan *p)
+	       const struct plan_env *d, struct vm_plan *p)
 {
 	struct strv *q = &p->qemu;
 	int r = 0;
@@ -232,6 +232,24 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	r |= strv_add(q, "-mon");
 	r |= strv_add(q, "chardev=qmp1,mode=control");
 	r |= drive_args(vm, p, q);
+	/* Taps are made and wired by the supervisor; QEMU only gets their fds
+	 * and needs no network privileges.  virtio-net-pci on both machines:
+	 * q35 and virt both have PCIe. */
+	for (int i = 0; i < vm->nnics; i++) {
+		char mac[18];
+
+		r |= strv_add(q, "-netdev");
+		r |= strv_addf(q, "tap,id=net%d,fd=%d", i, QEMU_FD_NIC0 + i);
+		/* OVS's userspace datapath reads taps through AF_PACKET, without
+		 * the virtio-net header: a checksum the guest left to the host
+		 * would reach the other side unfinished and be dropped.  So
+		 * guests on such a switch compute their own. */
+		bool no_offload = d->ovs_userspace && vm->nics[i].net && vm->nics[i].net->sw == TOPO_SWITCH_OVS;
+
+		r |= strv_add(q, "-device");
+		r |= strv_addf(q, "virtio-net-pci,netdev=net%d,mac=%s%s", i, topo_format_mac(vm->nics[i].mac, mac),
+			       no_offload ? ",csum=off,guest_csum=off" : "");
+	}
 	if (vm->kernel) {
 		r |= strv_add(q, "-kernel");
 		r |= strv_add(q, vm->kernel);

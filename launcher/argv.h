@@ -16,6 +16,7 @@
 
 #define QEMU_FD_SERIAL 3 /* the guest's serial port; the other end is the console */
 #define QEMU_FD_QMP 4    /* the supervisor's private QMP monitor */
+#define QEMU_FD_NIC0 5   /* tap of NIC n at QEMU_FD_NIC0 + n */
 
 #define AAVMF_CODE "/usr/share/AAVMF/AAVMF_CODE.fd"
 #define AAVMF_VARS "/usr/share/AAVMF/AAVMF_VARS.fd"
@@ -47,15 +48,17 @@ struct vm_plan {
 	struct plan_step steps[4];
 };
 
-struct vm_dirs {
-	char run[256];   /* $RUN/vm/NAME */
-	char state[256]; /* $STATE/vm/NAME */
+/* Where the VM's files go, and what the host's switch can take. */
+struct plan_env {
+	char run[256];       /* $RUN/vm/NAME */
+	char state[256];     /* $STATE/vm/NAME */
+	bool ovs_userspace;  /* OVS runs the userspace (netdev) datapath */
 };
 
 /* Build the plan for vm.  Returns 0 or -ENOMEM / -ENAMETOOLONG; free with
  * plan_free() either way. */
 int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
-	       const struct vm_dirs *dirs, struct vm_plan *plan);
+	       const struct plan_env *dirs, struct vm_plan *plan);
 void plan_free(struct vm_plan *plan);
 
 /* Print the plan as shell commands, one option group per line. */

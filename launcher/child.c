@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -73,6 +74,17 @@ static void err_cb(struct loop_watch *w, uint32_t events)
 	drain_err(container_of(w, struct child, err_w));
 }
 
+static void forget(struct child *c)
+{
+	if (c->errfd >= 0)
+		drain_err(c);
+	close_err(c);
+	loop_del(c->pidfd);
+	close(c->pidfd);
+	c->pidfd = -1;
+	c->pid = 0;
+}
+
 static void pid_cb(struct loop_watch *w, uint32_t events)
 {
 	struct child *c = container_of(w, struct child, pid_w);
@@ -84,13 +96,7 @@ static void pid_cb(struct loop_watch *w, uint32_t events)
 	if (waitid(P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
-	if (c->errfd >= 0)
-		drain_err(c);
-	close_err(c);
-	loop_del(c->pidfd);
-	close(c->pidfd);
-	c->pidfd = -1;
-	c->pid = 0;
+	forget(c);
 	c->exited(c, status);
 }
 
@@ -224,6 +230,21 @@ int child_signal(struct child *c, int sig)
 	if (c->pidfd < 0)
 		return -ESRCH;
 	return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+void child_stop_sync(struct child *c, int timeout_ms)
+{
+	struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+	siginfo_t si;
+
+	if (c->pidfd < 0)
+		return;
+	pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
+	if (poll(&p, 1, timeout_ms) <= 0)
+		pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, c->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	forget(c);
 }
 
 const char *child_status_str(int wstatus, char *buf, size_t size)

@@ -42,6 +42,10 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds);
 void child_init(struct child *c, const char *tag, void (*exited)(struct child *, int), void *opaque);
 
 bool child_running(const struct child *c);
+
+/* For teardown, when the loop no longer runs: SIGTERM, up to timeout_ms for
+ * the child to exit, then SIGKILL; reaps it without calling exited. */
+void child_stop_sync(struct child *c, int timeout_ms);
 int child_signal(struct child *c, int sig);   /* 0 or -errno */
 
 /* Describe a wait status: "exited with status 1", "killed by SIGKILL". */

@@ -11,6 +11,8 @@
 #include "topology.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -279,9 +281,21 @@ static int cmd_hmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
 	return 0;
 }
 
+/* wait --lease: "VM/N IP" for each NIC that has one. */
+static void print_leases(json_t *reply, const char *vm)
+{
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "leases"), i, l)
+		printf("%s/%d %s\n", vm, (int)json_integer_value(json_object_get(l, "index")),
+		       json_string_value(json_object_get(l, "ip")) ?: "?");
+}
+
 static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	const char *vm = NULL, *console = NULL, *state = NULL;
+	bool lease = false;
 	long timeout = 60;
 	long long wait_ms;
 	json_t *req, *reply;
@@ -294,6 +308,8 @@ static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
 
 		if (dst && i + 1 < argc) {
 			*dst = argv[++i];
+		} else if (strcmp(a, "--lease") == 0) {
+			lease = true;
 		} else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
 			char *end;
 
@@ -308,7 +324,7 @@ static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
 			return usage_error(cmd);
 		}
 	}
-	if (!vm || !console == !state)
+	if (!vm || !!console + !!state + lease != 1)
 		return usage_error(cmd);
 	if (console) {
 		/* Check the regex here so a typo is exit 2 at once, not a timeout. */
@@ -322,15 +338,71 @@ static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
 		}
 		regfree(&re);
 	}
-	req = json_pack("{s:s, s:s, s:s, s:I}", "cmd", "wait", "vm", vm,
-			console ? "console" : "state", console ? console : state, "timeout", (json_int_t)timeout);
+	req = json_pack("{s:s, s:s, s:I}", "cmd", "wait", "vm", vm, "timeout", (json_int_t)timeout);
+	if (lease)
+		json_object_set_new(req, "lease", json_true());
+	else
+		json_object_set_new(req, console ? "console" : "state", json_string(console ? console : state));
 	wait_ms = timeout ? (timeout + WAIT_MARGIN_S) * 1000LL : -1;
 	r = request(c, req, wait_ms > INT_MAX ? -1 : (int)wait_ms, &reply);
 	if (r)
 		return r;
-	puts(json_string_value(json_object_get(reply, console ? "match" : "state")) ?: "");
+	if (lease)
+		print_leases(reply, vm);
+	else
+		puts(json_string_value(json_object_get(reply, console ? "match" : "state")) ?: "");
 	json_decref(reply);
 	return 0;
+}
+
+static int cmd_graph(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	json_t *st;
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(cmd);
+	if ((r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st)))
+		return r;
+	ctlfmt_graph(stdout, st);
+	json_decref(st);
+	return 0;
+}
+
+/* Like `ip netns exec NS $SHELL`: the namespace is a file under /run/netns. */
+static int cmd_shell(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	const char *ns, *shell = getenv("SHELL");
+	char path[PATHS_MAX];
+	json_t *st;
+	int r, fd;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(cmd);
+	if ((r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st)))
+		return r;
+	ns = json_string_value(json_object_get(json_object_get(st, "fabric"), "netns"));
+	if (!ns) {
+		json_decref(st);
+		return fail(EXIT_FAIL, "this fabric has no network namespace of its own (netns = host)");
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		r = fail(EXIT_FAIL, "cannot enter network namespace %s: %s", ns, strerror(errno));
+		json_decref(st);
+		return r;
+	}
+	close(fd);
+	setenv("N3X_NETNS", ns, 1);
+	fprintf(stderr, "n3x-ctl: shell in network namespace %s; exit to leave\n", ns);
+	json_decref(st);
+	if (!shell || !*shell)
+		shell = "bash";
+	execlp(shell, shell, (char *)NULL);
+	return fail(EXIT_FAIL, "cannot run %s: %s", shell, strerror(errno));
 }
 
 static int cmd_shutdown(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
@@ -456,8 +528,10 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "log", cmd_log, "VM [-f]", 1, "print the console log; -f follows it" },
 	{ "qmp", cmd_qmp, "VM JSON", 2, "one QMP command; the reply on stdout" },
 	{ "hmp", cmd_hmp, "VM 'COMMAND'", 2, "one human-monitor command; its output" },
-	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE) [--timeout S]", 2,
+	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE | --lease) [--timeout S]", 2,
 	  "until a console line matches or the VM is in STATE (60 s; 0: forever)" },
+	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
+	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
 	{ "help", cmd_help, "", 0, "this text" },
 	{ NULL, NULL, NULL, 0, NULL },

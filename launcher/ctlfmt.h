@@ -18,4 +18,8 @@ int ctlfmt_status(FILE *out, const json_t *status);
 /* "45s", "5m07s", "2h03m", "3d04h"; "-" for a negative value.  Returns buf. */
 char *ctlfmt_uptime(double seconds, char *buf, size_t size);
 
+/* The fabric of a status reply as a Graphviz graph: bridges, host
+ * interfaces, VMs (role, arch, state) and one edge per NIC (MAC, IP, VLAN). */
+void ctlfmt_graph(FILE *out, const json_t *status);
+
 #endif

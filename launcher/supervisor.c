@@ -7,6 +7,7 @@
  */
 #include "supervisor.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -23,6 +24,8 @@
 #include "accel.h"
 #include "argv.h"
 #include "control.h"
+#include "fabric.h"
+#include "ovsd.h"
 #include "loop.h"
 #include "paths.h"
 #include "topology.h"
@@ -45,6 +48,7 @@ struct waiter {
 	struct vm *vm;
 	unsigned ok, fail;             /* state bitmasks */
 	bool console;
+	bool lease;                    /* `wait --lease`: any NIC of the VM has one */
 	bool says_state;               /* `wait`: the reply names the state reached */
 	regex_t re;
 	char *match;
@@ -59,6 +63,7 @@ static struct {
 	char control_path[PATHS_MAX], pid_path[PATHS_MAX];
 	int nvms;
 	struct vm **vms;
+	struct fabric *fabric;         /* NULL when no VM has a NIC */
 	struct waiter *waiters;
 	int sigfd;
 	struct loop_watch sig_w;
@@ -125,6 +130,8 @@ static json_t *text_json(char *s)
 	return json_string(s);
 }
 
+static json_t *leases_json(const struct vm *vm);
+
 static void waiter_done(struct waiter *w)
 {
 	struct waiter **pp;
@@ -141,6 +148,8 @@ static void waiter_done(struct waiter *w)
 		json_object_set_new(w->op->reply, "match", text_json(w->match));
 	if (w->says_state)
 		json_object_set_new(w->op->reply, "state", json_string(vm_state_name(vm_state(w->vm))));
+	if (w->lease && !w->op->code)
+		json_object_set_new(w->op->reply, "leases", leases_json(w->vm));
 	loop_timer_close(&w->timeout);
 	if (w->console)
 		regfree(&w->re);
@@ -223,15 +232,64 @@ static void on_state(struct vm *vm, enum vm_state from, const char *why)
 		next = w->next;
 		if (w->vm != vm)
 			continue;
-		if (!w->console) {
+		if (!w->console && !w->lease) {
 			waiter_check_state(w);
 		} else if (console_over(vm)) {
-			op_fail(w->op, 1, "%s: %s before the console matched %s%s%s", vm_name(vm),
+			op_fail(w->op, 1, "%s: %s while waiting for %s%s%s", vm_name(vm),
 				vm_state_name(vm_state(vm)), w->what, *vm_last_error(vm) ? ": " : "",
 				vm_last_error(vm));
 			waiter_done(w);
 		}
 	}
+}
+
+static bool vm_has_lease(const struct vm *vm)
+{
+	const struct topo_vm *cfg = vm_config(vm);
+
+	char ip[INET_ADDRSTRLEN];
+
+	for (int i = 0; sup.fabric && i < cfg->nnics; i++)
+		if (fabric_lease(sup.fabric, cfg->nics[i].mac, ip))
+			return true;
+	return false;
+}
+
+static json_t *leases_json(const struct vm *vm)
+{
+	const struct topo_vm *cfg = vm_config(vm);
+	json_t *a = json_array();
+	char mac[18], buf[INET_ADDRSTRLEN];
+
+	for (int i = 0; sup.fabric && i < cfg->nnics; i++) {
+		const char *ip = fabric_lease(sup.fabric, cfg->nics[i].mac, buf);
+
+		if (ip)
+			json_array_append_new(a, json_pack("{s:i, s:s, s:s}", "index", i, "mac",
+							   topo_format_mac(cfg->nics[i].mac, mac), "ip", ip));
+	}
+	return a;
+}
+
+/* dnsmasq's lease file changed. */
+static void on_lease(void *opaque)
+{
+	(void)opaque;
+	for (struct waiter *w = sup.waiters, *next; w; w = next) {
+		next = w->next;
+		if (w->lease && vm_has_lease(w->vm))
+			waiter_done(w);
+	}
+}
+
+static int on_nics_up(struct vm *vm, int *fds, char *why)
+{
+	return fabric_attach(sup.fabric, vm_config(vm), fds, why);
+}
+
+static void on_nics_down(struct vm *vm)
+{
+	fabric_detach(sup.fabric, vm_config(vm));
 }
 
 static void on_console_line(struct vm *vm, const char *line)
@@ -253,16 +311,46 @@ static struct vm *find_vm(const char *name)
 	return NULL;
 }
 
+/* What the fabric knows of a VM's NICs: its taps while QEMU runs, leases. */
+static void status_nics(const struct vm *vm, json_t *vmj)
+{
+	const struct topo_vm *cfg = vm_config(vm);
+	json_t *nics = json_object_get(vmj, "nics");
+	bool up = json_is_integer(json_object_get(vmj, "pid"));
+
+	for (int i = 0; sup.fabric && i < cfg->nnics; i++) {
+		json_t *n = json_array_get(nics, i);
+		char tap[32], buf[INET_ADDRSTRLEN];
+		const char *ip = fabric_lease(sup.fabric, cfg->nics[i].mac, buf);
+
+		snprintf(tap, sizeof(tap), "%s-n%d", cfg->name, i);
+		json_object_set_new(n, "tap", up ? json_string(tap) : json_null());
+		json_object_set_new(n, "lease", json_boolean(ip != NULL));
+		if (ip)
+			json_object_set_new(n, "ip", json_string(ip));
+	}
+}
+
 static json_t *status_json(void)
 {
-	json_t *vms = json_array();
+	json_t *vms = json_array(), *fab;
 
-	for (int i = 0; i < sup.nvms; i++)
-		json_array_append_new(vms, vm_status_json(sup.vms[i]));
-	return json_pack("{s:b, s:{s:s, s:n, s:s, s:s, s:s, s:i}, s:o}", "ok", 1,
-			 "fabric", "name", sup.topo->fabric.name, "netns",
-			 "profile", sup.profile, "run_dir", sup.run, "state_dir", sup.state,
-			 "pid", (int)getpid(), "vms", vms);
+	for (int i = 0; i < sup.nvms; i++) {
+		json_t *v = vm_status_json(sup.vms[i]);
+
+		status_nics(sup.vms[i], v);
+		json_array_append_new(vms, v);
+	}
+	fab = json_pack("{s:s, s:n, s:s, s:s, s:s, s:i}", "name", sup.topo->fabric.name, "netns",
+			"profile", sup.profile, "run_dir", sup.run, "state_dir", sup.state,
+			"pid", (int)getpid());
+	if (sup.fabric) {
+		json_t *f = fabric_status_json(sup.fabric);
+
+		json_object_update(fab, f);
+		json_decref(f);
+	}
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "fabric", fab, "vms", vms);
 }
 
 struct verb {
@@ -430,6 +518,7 @@ static void cmd_wait(struct control_client *c, json_t *req)
 	struct vm *vm = request_vm(c, req);
 	const char *regex = json_string_value(json_object_get(req, "console"));
 	const char *state = json_string_value(json_object_get(req, "state"));
+	bool lease = json_is_true(json_object_get(req, "lease"));
 	json_t *tj = json_object_get(req, "timeout");
 	double timeout = json_is_number(tj) ? json_number_value(tj) : 60;
 	struct waiter *w;
@@ -439,8 +528,12 @@ static void cmd_wait(struct control_client *c, json_t *req)
 
 	if (!vm)
 		return;
-	if (!regex == !state) {
-		control_reply_error(c, 2, "wait needs one of --console REGEX or --state STATE");
+	if (!!regex + !!state + lease != 1) {
+		control_reply_error(c, 2, "wait needs one of --console REGEX, --state STATE or --lease");
+		return;
+	}
+	if (lease && !sup.fabric) {
+		control_reply_error(c, 2, "%s has no NIC: no lease to wait for", vm_name(vm));
 		return;
 	}
 	if (state) {
@@ -459,7 +552,8 @@ static void cmd_wait(struct control_client *c, json_t *req)
 		return;
 	}
 	w->says_state = true;
-	if (!(w->what = strdup(state ? state : regex))) {
+	w->lease = lease;
+	if (!(w->what = strdup(state ? state : regex ? regex : "a DHCP lease"))) {
 		op_fail(op, 1, "out of memory");
 		waiter_done(w);
 		return;
@@ -470,7 +564,6 @@ static void cmd_wait(struct control_client *c, json_t *req)
 
 			regerror(e, &w->re, msg, sizeof(msg));
 			op_fail(op, 2, "bad regex \"%s\": %s", regex, msg);
-			regfree(&w->re);
 			waiter_done(w);
 			return;
 		}
@@ -478,9 +571,9 @@ static void cmd_wait(struct control_client *c, json_t *req)
 	}
 	if (timeout > 0)
 		loop_timer_arm(&w->timeout, (uint64_t)(timeout * 1000));
-	if (w->console ? vm_console_scan(vm, line_matches, w) : false)
+	if (w->console ? vm_console_scan(vm, line_matches, w) : lease ? vm_has_lease(vm) : false)
 		waiter_done(w);
-	else if (!w->console)
+	else if (state)
 		waiter_check_state(w);
 }
 
@@ -636,14 +729,23 @@ static int check_vms(const struct topology *t, const struct accel_host *host, co
 	return bad;
 }
 
+/* Networks without a VM on them still get built: the host side is usable. */
+static bool needs_fabric(const struct topology *t)
+{
+	return t->nnetworks > 0;
+}
+
 static int print_plan(const struct topology *t, const char *only, const struct accel_choice *choices)
 {
+	/* Without the kernel module, a private OVS runs the userspace datapath. */
+	bool userspace = ovsd_kernel_datapath() != 1;
+
 	printf("# n3x-launch plan for %s: fabric %s, profile %s\n", t->path, t->fabric.name, sup.profile);
 	printf("# run %s, state %s\n", sup.run, sup.state);
 	for (int i = 0; i < t->nvms; i++) {
 		const struct topo_vm *vm = &t->vms[i];
 		struct vm_plan plan;
-		struct vm_dirs d;
+		struct plan_env d = { .ovs_userspace = userspace };
 
 		if (!selected(only, vm->name))
 			continue;
@@ -663,6 +765,8 @@ static int print_plan(const struct topology *t, const char *only, const struct a
 		plan_print(&plan, stdout);
 		plan_free(&plan);
 	}
+	if (needs_fabric(t))
+		fabric_print_plan(t, only, stdout);
 	return 0;
 }
 
@@ -712,6 +816,9 @@ static void teardown(void)
 	free(sup.vms);
 	sup.vms = NULL;
 	sup.nvms = 0;
+	if (sup.fabric)
+		fabric_close(sup.fabric);
+	sup.fabric = NULL;
 	control_close();
 	unlink(sup.pid_path);
 	char vmdir[PATHS_MAX + 8];
@@ -770,7 +877,10 @@ static void daemon_log(void)
 
 static int build_vms(const struct topology *t, const char *only, const struct accel_choice *choices)
 {
-	static const struct vm_observer obs = { .state = on_state, .console_line = on_console_line };
+	static const struct vm_observer obs = {
+		.state = on_state, .console_line = on_console_line,
+		.nics_up = on_nics_up, .nics_down = on_nics_down,
+	};
 	int r;
 
 	vm_set_observer(&obs);
@@ -780,7 +890,8 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 	for (int i = 0; i < t->nvms; i++) {
 		if (!selected(only, t->vms[i].name))
 			continue;
-		if ((r = vm_new(&t->vms[i], &choices[i], sup.run, sup.state, &sup.vms[sup.nvms])) < 0) {
+		if ((r = vm_new(&t->vms[i], &choices[i], sup.run, sup.state,
+				sup.fabric && fabric_ovs_userspace(sup.fabric), &sup.vms[sup.nvms])) < 0) {
 			fprintf(stderr, "n3x-launch: vm %s: %s\n", t->vms[i].name, strerror(-r));
 			return r;
 		}
@@ -812,7 +923,8 @@ int supervisor_main(const struct sup_options *opt)
 	}
 	accel_probe(&host);
 	choices = calloc(sup.topo->nvms + 1, sizeof(*choices));
-	if (!choices || check_only(sup.topo, opt->only) + check_vms(sup.topo, &host, opt->only, choices))
+	if (!choices || check_only(sup.topo, opt->only) + check_vms(sup.topo, &host, opt->only, choices) +
+			fabric_check(sup.topo, stderr))
 		goto out;
 	if (opt->check) {
 		rc = print_plan(sup.topo, opt->only, choices);
@@ -843,6 +955,9 @@ int supervisor_main(const struct sup_options *opt)
 		fprintf(stderr, "n3x-launch: %s: %s\n", sup.pid_path, strerror(-r));
 		goto out_teardown;
 	}
+	if (needs_fabric(sup.topo) &&
+	    fabric_open(sup.topo, sup.run, sup.state, on_lease, NULL, &sup.fabric) < 0)
+		goto out_teardown;
 	if (build_vms(sup.topo, opt->only, choices) < 0)
 		goto out_teardown;
 	fprintf(stderr, "n3x-launch: fabric %s: %d VMs, control %s\n", sup.topo->fabric.name,

@@ -426,7 +426,10 @@ static void nic_key(struct topo_parser *p, struct topo_sect *s, struct topo_vm *
 	nic->network = topo_strdup(p, w);
 	while (ok && (w = strtok_r(NULL, " \t", &save)))
 		ok = nic_option(p, s, nic, w, &given);
-	if (ok && strlen(vm->name) <= TOPO_VM_NAME_MAX &&
+	if (ok && nic->index >= TOPO_MAX_NICS) {
+		topo_sect_msg(p, s, p->line, "nic: at most %d NICs per VM", TOPO_MAX_NICS);
+		ok = false;
+	} else if (ok && strlen(vm->name) <= TOPO_VM_NAME_MAX &&
 	    snprintf(NULL, 0, "%s-n%d", vm->name, nic->index) > TOPO_IFNAME_MAX) {
 		topo_sect_msg(p, s, p->line, "nic: too many NICs: tap name \"%s-n%d\" is longer than %d characters",
 			vm->name, nic->index, TOPO_IFNAME_MAX);

@@ -46,7 +46,7 @@ enum stop_phase { STOP_NONE, STOP_POWERDOWN, STOP_QUIT, STOP_KILL };
 struct vm {
 	const struct topo_vm *cfg;
 	struct accel_choice accel;
-	struct vm_dirs dirs;
+	struct plan_env dirs;
 	char console_sock[PATHS_MAX], console_log[PATHS_MAX], qmp_sock[PATHS_MAX];
 	enum vm_state state;
 	struct console *console;
@@ -96,6 +96,7 @@ const char *vm_state_name(enum vm_state s)
 }
 
 const char *vm_name(const struct vm *vm) { return vm->cfg->name; }
+const struct topo_vm *vm_config(const struct vm *vm) { return vm->cfg; }
 enum vm_state vm_state(const struct vm *vm) { return vm->state; }
 const char *vm_last_error(const struct vm *vm) { return vm->last_error; }
 
@@ -355,17 +356,29 @@ static int prepare_next(struct vm *vm)
 
 static int spawn_qemu(struct vm *vm)
 {
-	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, r;
+	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, r, nfds = 2;
 	struct qmp_callbacks cbs = { .event = mon_event, .ready = mon_ready, .opaque = vm };
+	int fds[2 + TOPO_MAX_NICS];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ser) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mon) < 0) {
 		r = -errno;
 		goto out;
 	}
-	r = child_spawn(&vm->qemu, vm->plan.qemu.v, (int[]){ ser[1], mon[1] }, 2);
+	fds[0] = ser[1];
+	fds[1] = mon[1];
+	if (vm->cfg->nnics) {
+		if ((r = observer.nics_up(vm, fds + 2, vm->last_error)) < 0)
+			goto out;
+		nfds += vm->cfg->nnics;
+	}
+	r = child_spawn(&vm->qemu, vm->plan.qemu.v, fds, nfds);
+	for (int i = 2; i < nfds; i++)
+		close(fds[i]); /* QEMU holds the taps now: they go when it does */
 	if (r < 0) {
 		fail(vm, "cannot run %s: %s", vm->plan.qemu.v[0], strerror(-r));
+		if (vm->cfg->nnics)
+			observer.nics_down(vm);
 		goto out;
 	}
 	boot_reset(vm);
@@ -559,6 +572,8 @@ static int on_exit_qemu(struct vm *vm)
 	console_note(vm->console, "QEMU %s", how);
 	console_detach(vm->console);
 	mon_drop(vm);
+	if (vm->cfg->nnics)
+		observer.nics_down(vm);
 	loop_timer_disarm(&vm->stop_timer);
 	unlink(vm->qmp_sock);
 	vm->up_since_ms = 0;
@@ -698,7 +713,7 @@ int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque)
 /* ---- life and death of the object ---- */
 
 int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
-	   const char *run_dir, const char *state_dir, struct vm **out)
+	   const char *run_dir, const char *state_dir, bool ovs_userspace, struct vm **out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int r;
@@ -710,6 +725,7 @@ int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
 	vm->cfg = cfg;
 	vm->accel = *ac;
 	vm->qmp_fd = -1;
+	vm->dirs.ovs_userspace = ovs_userspace;
 	vm->qmp_w.cb = mon_cb;
 	snprintf(vm->qemu_tag, sizeof(vm->qemu_tag), "vm %s: qemu", cfg->name);
 	snprintf(vm->prep_tag, sizeof(vm->prep_tag), "vm %s: qemu-img", cfg->name);
@@ -766,11 +782,16 @@ json_t *vm_status_json(const struct vm *vm)
 	for (int i = 0; i < c->nnics; i++) {
 		const struct topo_nic *n = &c->nics[i];
 
-		json_array_append_new(nics, json_pack("{s:i, s:s, s:n, s:s, s:o, s:b}",
+		char vlans[TOPO_MAX_VLANS * 5 + 1] = "";
+
+		for (int v = 0; v < n->nvlans; v++)
+			snprintf(vlans + strlen(vlans), sizeof(vlans) - strlen(vlans), "%s%u", v ? "," : "",
+				 n->vlans[v]);
+		json_array_append_new(nics, json_pack("{s:i, s:s, s:n, s:s, s:o, s:b, s:s?}",
 			"index", n->index, "network", n->network, "tap",
 			"mac", topo_format_mac(n->mac, mac),
 			"ip", n->has_ip ? json_string(inet_ntop(AF_INET, &n->ip, ip, sizeof(ip))) : json_null(),
-			"lease", 0));
+			"lease", 0, "vlan", n->nvlans ? vlans : NULL));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o}",
 		"name", c->name,

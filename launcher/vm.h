@@ -33,6 +33,12 @@ struct vm_observer {
 	/* Called with every console line (no line ending), and with the line
 	 * so far whenever output stops in the middle of one (a prompt). */
 	void (*console_line)(struct vm *vm, const char *line);
+	/* Before QEMU starts: make and wire a tap per NIC, fds[i] for NIC i
+	 * (the VM closes them once QEMU holds them).  0, or -errno with a
+	 * one-line reason in why (size 256). */
+	int (*nics_up)(struct vm *vm, int *fds, char *why);
+	/* After QEMU exited: unwire what nics_up made. */
+	void (*nics_down)(struct vm *vm);
 };
 
 void vm_set_observer(const struct vm_observer *obs);
@@ -40,11 +46,12 @@ void vm_set_observer(const struct vm_observer *obs);
 /* Create the VM (stopped) and its console socket under run_dir/vm/NAME.
  * cfg and the topology stay owned by the caller and must outlive the VM. */
 int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
-	   const char *run_dir, const char *state_dir, struct vm **out);
+	   const char *run_dir, const char *state_dir, bool ovs_userspace, struct vm **out);
 /* Stop nothing: the caller stops the VM first.  Removes its sockets. */
 void vm_free(struct vm *vm);
 
 const char *vm_name(const struct vm *vm);
+const struct topo_vm *vm_config(const struct vm *vm);
 enum vm_state vm_state(const struct vm *vm);
 const char *vm_state_name(enum vm_state s);
 /* One line: why the last start failed or why QEMU died, or "". */

@@ -10,7 +10,7 @@
 #include "accel.h"
 #include "argv.h"
 
-static const struct vm_dirs dirs = {
+static const struct plan_env dirs = {
 	.run = "/run/n3x/demo/vm/t",
 	.state = "/var/lib/n3x/demo/vm/t",
 };
@@ -99,7 +99,13 @@ Test(argv, x86_64_ephemeral_overlay_is_always_recreated)
 Test(argv, aarch64_tcg_kernel_boot)
 {
 	struct topo_vm vm = base_vm(TOPO_ARCH_AARCH64);
+	struct topo_nic nics[2] = {
+		{ .index = 0, .network = "lan", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x10 } },
+		{ .index = 1, .network = "lan", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x11 }, .nvlans = 1, .vlans = { 100 } },
+	};
 
+	vm.nics = nics; /* taps at fds 5 and 6, after serial and monitor */
+	vm.nnics = 2;
 	vm.kernel = "/img/a/vmlinuz";
 	vm.initrd = "/img/a/initrd.img";
 	vm.append = "console=ttyAMA0";

@@ -93,3 +93,33 @@ wait_gone() {
 	for _ in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
 	return 1
 }
+
+# ---- driving a guest over its serial console, as a person would ----
+# (RUN must be the fabric's runtime dir.)
+
+type_in() { printf '%s\r' "$2" | socat -t 0.3 - "unix-connect:$RUN/vm/$1/console.sock" >/dev/null; }
+
+guest_login() {
+	ctl wait "$1" --console 'login: *$' --timeout 90 >/dev/null || fail "$1: no login prompt"
+	type_in "$1" root
+	ctl wait "$1" --console 'Password: *$' --timeout 20 >/dev/null || fail "$1: no password prompt"
+	type_in "$1" test
+	ctl wait "$1" --console "root@$1:~# " --timeout 20 >/dev/null || fail "$1: root/test did not log in"
+}
+
+# guest_run VM CMD [TIMEOUT]: run CMD in the logged-in shell, print its exit
+# code.  Called as $(guest_run ...), so the marker cannot come from a counter
+# (a subshell's increments are lost): a random one per call.
+guest_run() {
+	local tag=$RANDOM$RANDOM line
+	type_in "$1" "$2; echo @@$tag=\$?"
+	line=$(ctl wait "$1" --console "^@@$tag=[0-9]+" --timeout "${3:-30}") || fail "$1: '$2' did not finish"
+	echo "${line#*=}"
+}
+
+# nothing_left NAME: no namespace, link, process or runtime file of fabric NAME.
+nothing_left() {
+	! ip netns list | grep -qw "n3x-$1" || fail "namespace n3x-$1 left behind"
+	[ ! -e "$XDG_RUNTIME_DIR/n3x/$1" ] || { find "$XDG_RUNTIME_DIR/n3x/$1"; fail "runtime dir left behind"; }
+	! pgrep -f -- "$XDG_RUNTIME_DIR/n3x/$1/" >/dev/null || { pgrep -af -- "$XDG_RUNTIME_DIR/n3x/$1/"; fail "processes of $1 left"; }
+}

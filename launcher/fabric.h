@@ -1,0 +1,55 @@
+/* fabric.h - the switch fabric of one topology: its network namespace, the
+ * bridges (Open vSwitch or Linux), host interfaces, taps and dnsmasq.
+ *
+ * Built before any VM starts and torn down after the last one stopped;
+ * leftovers of a supervisor that was killed are found by name and tags and
+ * cleared first.  Every change to links happens inside the fabric's
+ * namespace; QEMU stays outside and gets its taps as fds.
+ */
+#ifndef N3X_FABRIC_H
+#define N3X_FABRIC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "topology.h"
+
+struct fabric;
+
+/* Checks that need the host, before anything is created: with netns=host,
+ * a bridge or host interface that exists and is not ours.  Prints one
+ * "FILE:LINE: ..." line per problem; returns how many. */
+int fabric_check(const struct topology *t, FILE *err);
+
+/* Print what fabric_open and the VMs' starts would create, for --check:
+ * namespace, bridges, host interfaces, taps and ports (of the VMs in only,
+ * a comma-separated list, or all when NULL), dnsmasq. */
+void fabric_print_plan(const struct topology *t, const char *only, FILE *out);
+
+/* Build the fabric (clearing leftovers first).  on_lease is called from the
+ * loop whenever dnsmasq's lease file changes.  0 or -errno, with a one-line
+ * reason printed to stderr. */
+int fabric_open(const struct topology *t, const char *run_dir, const char *state_dir,
+		void (*on_lease)(void *opaque), void *opaque, struct fabric **out);
+
+/* Tear everything down; waits (bounded) for the fabric's own children. */
+void fabric_close(struct fabric *f);
+
+/* Make and wire a tap per NIC of vm: fds[i] for NIC i, owned by the caller.
+ * 0, or -errno with a one-line reason in why (256 bytes). */
+int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, char *why);
+/* Unwire vm's ports (the taps themselves go with QEMU's fds). */
+void fabric_detach(struct fabric *f, const struct topo_vm *vm);
+
+/* Whether the fabric's Open vSwitch runs the userspace datapath. */
+bool fabric_ovs_userspace(const struct fabric *f);
+
+/* The address dnsmasq leased to mac into ip (INET_ADDRSTRLEN bytes);
+ * returns ip, or NULL when mac has no lease. */
+const char *fabric_lease(const struct fabric *f, const uint8_t mac[6], char *ip);
+
+/* {"netns":..., "datapath":..., "networks":[...]} for status; a new reference. */
+json_t *fabric_status_json(const struct fabric *f);
+
+#endif

@@ -1,0 +1,75 @@
+# The body of t_fabric_ovs and t_fabric_bridge (SWITCH set by them): three
+# demo VMs, one of them aarch64, on one switch in the fabric's own network
+# namespace; each gets exactly its reserved address from dnsmasq, they ping
+# each other by name and the host interface; independent clients (ovs-vsctl,
+# bridge) see one port per NIC; a supervisor killed with SIGKILL is followed
+# by one that comes up clean; shutdown leaves nothing.
+. "$(dirname "$0")/lib.sh"
+
+name=it-$SWITCH
+case $SWITCH in ovs) br=ovsbr0 hif=ovshost0 ;; *) br=n3xbr0 hif=n3xbr0 ;; esac
+conf=$(write_conf fabric "[fabric]
+name = $name
+[network lan]
+switch = $SWITCH
+bridge = $br
+host-interface = $hif
+address = 192.168.100.1/24
+dhcp = 192.168.100.100,192.168.100.200,1h
+domain = local
+$(vm_block v1 x86_64 'nic = lan mac=52:54:00:aa:00:01 ip=192.168.100.10')
+$(vm_block v2 x86_64 'nic = lan mac=52:54:00:aa:00:02 ip=192.168.100.11')
+$(vm_block j1 aarch64 'nic = lan mac=52:54:00:aa:00:10 ip=192.168.100.20')")
+RUN=$XDG_RUNTIME_DIR/n3x/$name
+NS=n3x-$name
+start_launcher "$conf"
+
+declare -A want=([v1]=192.168.100.10 [v2]=192.168.100.11 [j1]=192.168.100.20)
+for vm in v1 v2 j1; do
+	got=$(ctl wait "$vm" --lease --timeout 120) || fail "$vm: no lease"
+	expect_eq "$got" "$vm/0 ${want[$vm]}" "$vm lease"
+done
+ctl status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["fabric"]["netns"] == sys.argv[1], d["fabric"]
+for vm in d["vms"]:
+    n = vm["nics"][0]
+    assert n["lease"] and n["tap"] == vm["name"] + "-n0", n' "$NS" || fail "status --json"
+
+# Independent clients see the ports.
+if [ "$SWITCH" = ovs ]; then
+	ports=$(ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" list-ports "$br" | sort | tr '\n' ' ')
+	expect_eq "$ports" "j1-n0 ovshost0 v1-n0 v2-n0 " "ovs ports"
+	ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" get Bridge "$br" external_ids |
+		grep -q "n3x-fabric=\"\?$name" || fail "bridge not tagged"
+else
+	for t in v1-n0 v2-n0 j1-n0; do
+		ip netns exec "$NS" bridge link show dev "$t" | grep -q "master $br" || fail "$t not on $br"
+	done
+fi
+
+# From inside the guests: by name, and the host interface.
+for vm in v1 j1; do guest_login "$vm"; done
+expect_eq "$(guest_run v1 'ping -c 2 -W 3 v2.local >/dev/null')" 0 "v1 -> v2.local"
+expect_eq "$(guest_run v1 'ping -c 2 -W 3 j1.local >/dev/null')" 0 "v1 -> j1.local"
+expect_eq "$(guest_run j1 'ping -c 2 -W 3 v1.local >/dev/null')" 0 "j1 -> v1.local"
+expect_eq "$(guest_run j1 'ping -c 2 -W 3 192.168.100.1 >/dev/null')" 0 "j1 -> host interface"
+expect_eq "$(guest_run v1 'ping -c 1 -W 2 192.168.100.99 >/dev/null')" 1 "v1 -> nobody (the check can fail)"
+# ...and the host side, inside the namespace.
+ip netns exec "$NS" ping -c 1 -W 3 192.168.100.10 >/dev/null || fail "namespace -> v1"
+note "leases, DNS names and pings on $SWITCH: ok"
+
+# A supervisor killed with SIGKILL: its QEMUs and helpers die with it, the
+# namespace stays; the next one clears it and comes up clean.
+kill -KILL "$LPID"
+wait_gone "$LPID" 10 || fail "SIGKILL did not end n3x-launch"
+for _ in $(seq 1 50); do pgrep -f -- "$RUN/" >/dev/null || break; sleep 0.1; done
+start_launcher "$conf"
+ctl wait v2 --lease --timeout 120 >/dev/null || fail "no lease after the restart"
+grep -q "left by an earlier run" "$TMP/launcher.log" || fail "leftovers were not reported"
+
+kill -TERM "$LPID"
+wait_gone "$LPID" 90 || fail "n3x-launch still running after SIGTERM"
+nothing_left "$name"
+note "restart after SIGKILL and shutdown: clean"
