@@ -11,7 +11,7 @@ if $ctl status >/dev/null 2>&1; then
 else
 	build/n3x-launch --daemon "$conf"
 	for vm in n100-1 n100-2 n100-3 jetson-1; do
-		$ctl wait "$vm" --console 'n3x-guest: ready' --timeout 300
+		$ctl wait "$vm" --lease --timeout 300
 	done
 fi
 $ctl status
@@ -21,5 +21,7 @@ Every VM is booted (login root / test).  Try:
   build/n3x-ctl console n100-1          # Ctrl-] detaches
   build/n3x-ctl qmp jetson-1 '{"execute":"query-status"}'
   build/n3x-ctl stop n100-3 ; build/n3x-ctl start n100-3
+  build/n3x-ctl shell                   # in the fabric: ping n100-2.local, ovs-vsctl ...
+  build/n3x-ctl graph
   build/n3x-ctl shutdown                # stops every VM and the supervisor
 EOT

@@ -23,9 +23,10 @@
  *       -> {"ok":true,"reply":{"return":...}} or {"ok":true,"reply":{"error":...}}
  *          (a QMP error is a reply, not a failure of the request)
  *   {"cmd":"hmp","vm":"a","command":"info status"} -> {"ok":true,"output":"..."}
- *   {"cmd":"wait","vm":"a","console":"REGEX"|"state":"running","timeout":S}
+ *   {"cmd":"wait","vm":"a","console":"REGEX"|"state":"running"|"lease":true,"timeout":S}
  *       -> {"ok":true,"state":"running","match":"the console line" (with
- *          --console),"vms":[{"name","state"}]} or, when
+ *          --console),"leases":[{"index","mac","ip"}] (with --lease),
+ *          "vms":[{"name","state"}]} or, when
  *          the timeout (seconds, default 60, 0 = forever) passes,
  *          {"ok":false,"error":"...timed out...","code":1}.  The console regex
  *          (POSIX extended) is matched line by line against everything the

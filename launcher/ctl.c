@@ -397,6 +397,13 @@ static int cmd_shell(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **
 	}
 	close(fd);
 	setenv("N3X_NETNS", ns, 1);
+	/* ovs-vsctl finds a private OVS's db.sock through OVS_RUNDIR. */
+	snprintf(path, sizeof(path), "%s/ovs/db.sock",
+		 json_string_value(json_object_get(json_object_get(st, "fabric"), "run_dir")) ?: "");
+	if (access(path, F_OK) == 0) {
+		*strrchr(path, '/') = '\0';
+		setenv("OVS_RUNDIR", path, 1);
+	}
 	fprintf(stderr, "n3x-ctl: shell in network namespace %s; exit to leave\n", ns);
 	json_decref(st);
 	if (!shell || !*shell)

@@ -49,6 +49,13 @@ else
 	done
 fi
 
+# n3x-ctl shell is a shell in the namespace; graph draws the fabric.
+echo "ip -o addr show dev $hif" | SHELL=bash ctl shell 2>/dev/null | grep -q '192.168.100.1/24' ||
+	fail "n3x-ctl shell does not see $hif"
+ctl graph >"$TMP/graph.dot"
+grep -q "\"vm:j1\" -- \"br:$br\" \[label=\"n0 52:54:00:aa:00:10\\\\n192.168.100.20" "$TMP/graph.dot" ||
+	{ cat "$TMP/graph.dot"; fail "graph: no edge j1 -- $br"; }
+
 # From inside the guests: by name, and the host interface.
 for vm in v1 j1; do guest_login "$vm"; done
 expect_eq "$(guest_run v1 'ping -c 2 -W 3 v2.local >/dev/null')" 0 "v1 -> v2.local"
