@@ -64,6 +64,7 @@ static struct {
 	int nvms;
 	struct vm **vms;
 	struct fabric *fabric;         /* NULL when no VM has a NIC */
+	struct control_client *shutdown_client; /* answered at the end of teardown */
 	struct waiter *waiters;
 	int sigfd;
 	struct loop_watch sig_w;
@@ -90,6 +91,11 @@ static void op_maybe_done(struct op *op)
 {
 	if (op->pending > 0)
 		return;
+	if (op->quit_after && op->client && !op->code) {
+		/* `shutdown` answers once the fabric is gone too (teardown). */
+		sup.shutdown_client = op->client;
+		op->client = NULL;
+	}
 	if (op->client) {
 		if (op->code)
 			control_reply_error(op->client, op->code, "%s", op->error);
@@ -819,6 +825,10 @@ static void teardown(void)
 	if (sup.fabric)
 		fabric_close(sup.fabric);
 	sup.fabric = NULL;
+	if (sup.shutdown_client) {
+		control_reply(sup.shutdown_client, json_pack("{s:b}", "ok", 1));
+		control_client_unref(sup.shutdown_client);
+	}
 	control_close();
 	unlink(sup.pid_path);
 	char vmdir[PATHS_MAX + 8];
