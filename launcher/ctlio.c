@@ -1,5 +1,6 @@
 /* ctlio.c - n3x-ctl's socket exchange, console pump and log follower. */
 #include "ctlio.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,20 +39,7 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int ctlio_connect(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	r = -errno;
-	close(fd);
-	return r;
+	return unix_connect(path);
 }
 
 static long long now_ms(void)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "buf.h"
 #include "argv.h"
 #include "control.h"
 #include "fabric.h"
@@ -779,22 +780,18 @@ static int print_plan(const struct topology *t, const char *only, const struct a
 /* A live supervisor answers on control.sock; a stale file does not. */
 static pid_t running_supervisor(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	pid_t pid = 0;
+	int fd = unix_connect(sup.control_path);
+	pid_t pid = -1;
 	FILE *f;
 
-	if (fd >= 0 && paths_join(sa.sun_path, sizeof(sa.sun_path), "%s", sup.control_path) == 0 &&
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		pid = -1;
-		if ((f = fopen(sup.pid_path, "re"))) {
-			if (fscanf(f, "%d", &pid) != 1)
-				pid = -1;
-			fclose(f);
-		}
+	if (fd < 0)
+		return 0;
+	close(fd);
+	if ((f = fopen(sup.pid_path, "re"))) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = -1;
+		fclose(f);
 	}
-	if (fd >= 0)
-		close(fd);
 	return pid;
 }
 

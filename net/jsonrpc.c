@@ -6,6 +6,8 @@
  */
 #include "jsonrpc.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,12 +17,6 @@
 
 #define READ_CHUNK 65536u
 
-/* Bytes p[off, off + len) are live; cap is the allocation. */
-struct buf {
-	char *p;
-	size_t off, len, cap;
-};
-
 struct jsonrpc {
 	int fd;
 	struct buf in, out;
@@ -29,36 +25,6 @@ struct jsonrpc {
 	int depth;
 	bool in_str, esc;
 };
-
-static int buf_reserve(struct buf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->off + b->len + more <= b->cap)
-		return 0;
-	if (b->off) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-		if (b->len + more <= b->cap)
-			return 0;
-	}
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void buf_consume(struct buf *b, size_t n)
-{
-	b->len -= n;
-	b->off = b->len ? b->off + n : 0;
-}
 
 struct jsonrpc *jsonrpc_new(int fd)
 {
@@ -199,7 +165,7 @@ void jsonrpc_free(struct jsonrpc *j)
 		return;
 	if (j->fd >= 0)
 		close(j->fd);
-	free(j->in.p);
-	free(j->out.p);
+	buf_free(&j->in);
+	buf_free(&j->out);
 	free(j);
 }

@@ -1,5 +1,6 @@
 /* ovsd.c - a system Open vSwitch, or a private ovsdb-server + ovs-vswitchd. */
 #include "ovsd.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,19 +54,12 @@ int ovsd_kernel_datapath(void)
  * (-ENOENT: no socket, -ECONNREFUSED: a stale one). */
 static int answers(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r = 0;
+	int fd = unix_connect(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		r = -errno;
+		return fd;
 	close(fd);
-	return r;
+	return 0;
 }
 
 static int same_netns(pid_t pid, int netns_fd)

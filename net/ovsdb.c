@@ -8,6 +8,7 @@
  * stack unwinds.
  */
 #include "ovsdb.h"
+#include "buf.h"
 #include "jsonrpc.h"
 
 #include <errno.h>
@@ -283,19 +284,13 @@ struct ovsdb *ovsdb_new(int fd, const struct ovsdb_callbacks *cb)
 
 int ovsdb_connect(const char *path, const struct ovsdb_callbacks *cb, struct ovsdb **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
+	/* A unix connect completes or fails at once; no need to make it async. */
+	int fd = unix_connect(path), r;
 
 	*out = NULL;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	/* A unix connect completes or fails at once; no need to make it async. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    !(*out = ovsdb_new(fd, cb))) {
+		return fd;
+	if (!(*out = ovsdb_new(fd, cb))) {
 		r = -errno;
 		close(fd);
 		return r;

@@ -12,6 +12,8 @@
  */
 #include "qmp.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -25,11 +27,6 @@
 #define QMP_READ_CHUNK 65536u
 
 /* Bytes p[off, off + len) are live; cap is the allocation. */
-struct buf {
-	char *p;
-	size_t off, len, cap;
-};
-
 enum cmd_kind {
 	CMD_EXECUTE,    /* qmp_execute: the reply keeps our id */
 	CMD_RAW,        /* qmp_send_raw: the reply gets the user's id back */
@@ -61,55 +58,6 @@ struct qmp {
 	bool closing;           /* qmp_free() was called */
 	bool not_socket;        /* send() said ENOTSOCK: use write() */
 };
-
-static int buf_reserve(struct buf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->off + b->len + more <= b->cap)
-		return 0;
-	if (b->off) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-		if (b->len + more <= b->cap)
-			return 0;
-	}
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static int buf_append(struct buf *b, const char *s, size_t n)
-{
-	int r = n ? buf_reserve(b, n) : 0;
-
-	if (r < 0 || !n)
-		return r;
-	memcpy(b->p + b->off + b->len, s, n);
-	b->len += n;
-	return 0;
-}
-
-static void buf_consume(struct buf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
-	if (!b->len)
-		b->off = 0;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	*b = (struct buf){ 0 };
-}
 
 static void cmd_free(struct qmp_cmd *c)
 {
