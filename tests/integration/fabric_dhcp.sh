@@ -45,13 +45,13 @@ if [ "$SWITCH" = ovs ]; then
 		grep -q "n3x-fabric=\"\?$name" || fail "bridge not tagged"
 else
 	for t in v1-n0 v2-n0 j1-n0; do
-		ip netns exec "$NS" bridge link show dev "$t" | grep -q "master $br" || fail "$t not on $br"
+		ip netns exec "$NS" bridge link show dev "$t" | contains "master $br" || fail "$t not on $br"
 	done
 fi
 
 # n3x-ctl shell is a shell in the namespace; graph draws the fabric.
-echo "ip -o addr show dev $hif" | SHELL=bash ctl shell 2>/dev/null | grep -q '192.168.100.1/24' ||
-	fail "n3x-ctl shell does not see $hif"
+echo "ip -o addr show dev $hif" | SHELL=bash ctl shell >"$TMP/shell.out" 2>&1
+grep -q '192.168.100.1/24' "$TMP/shell.out" || { cat "$TMP/shell.out"; fail "n3x-ctl shell does not see $hif"; }
 ctl graph >"$TMP/graph.dot"
 grep -q "\"vm:j1\" -- \"br:$br\" \[label=\"n0 52:54:00:aa:00:10\\\\n192.168.100.20" "$TMP/graph.dot" ||
 	{ cat "$TMP/graph.dot"; fail "graph: no edge j1 -- $br"; }
@@ -66,6 +66,18 @@ expect_eq "$(guest_run v1 'ping -c 1 -W 2 192.168.100.99 >/dev/null')" 1 "v1 -> 
 # ...and the host side, inside the namespace.
 ip netns exec "$NS" ping -c 1 -W 3 192.168.100.10 >/dev/null || fail "namespace -> v1"
 note "leases, DNS names and pings on $SWITCH: ok"
+
+# dnsmasq dying is logged and it comes back, still serving names.
+old=$(cat "$RUN/dnsmasq.pid")
+kill "$old"
+for _ in $(seq 1 50); do
+	new=$(cat "$RUN/dnsmasq.pid" 2>/dev/null || true)
+	[ -n "$new" ] && [ "$new" != "$old" ] && kill -0 "$new" 2>/dev/null && break
+	sleep 0.1
+done
+[ "$new" != "$old" ] || fail "dnsmasq was not restarted"
+grep -q "dnsmasq .*restarting it" "$TMP/launcher.log" || fail "dnsmasq's death was not logged"
+expect_eq "$(guest_run v1 'ping -c 1 -W 3 j1.local >/dev/null')" 0 "v1 -> j1.local after dnsmasq restarted"
 
 # A supervisor killed with SIGKILL: its QEMUs and helpers die with it, the
 # namespace stays; the next one clears it and comes up clean.

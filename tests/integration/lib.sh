@@ -119,7 +119,15 @@ guest_run() {
 
 # nothing_left NAME: no namespace, link, process or runtime file of fabric NAME.
 nothing_left() {
-	! ip netns list | grep -qw "n3x-$1" || fail "namespace n3x-$1 left behind"
+	! ip netns list | contains -w "n3x-$1" || fail "namespace n3x-$1 left behind"
 	[ ! -e "$XDG_RUNTIME_DIR/n3x/$1" ] || { find "$XDG_RUNTIME_DIR/n3x/$1"; fail "runtime dir left behind"; }
 	! pgrep -f -- "$XDG_RUNTIME_DIR/n3x/$1/" >/dev/null || { pgrep -af -- "$XDG_RUNTIME_DIR/n3x/$1/"; fail "processes of $1 left"; }
+}
+
+# PRODUCER | contains [GREP-OPTIONS] PATTERN: reads all of its input first, so
+# the producer never dies of SIGPIPE under pipefail the way `| grep -q` can.
+contains() {
+	local all
+	all=$(cat)
+	grep -q "$@" <<<"$all"
 }

@@ -11,7 +11,7 @@ bad() { # bad NAME BODY REGEX
 	expect_eq "$rc" 2 "$1: exit code"
 	grep -qE "^$conf:[0-9]+: .*$3" "$TMP/err" || { cat "$TMP/err"; fail "$1: no file:line error matching '$3'"; }
 	[ ! -e "$XDG_RUNTIME_DIR/n3x/it-bad" ] || fail "$1: runtime dir created"
-	! ip netns list | grep -qw n3x-it-bad || fail "$1: namespace created"
+	! ip netns list | contains -w n3x-it-bad || fail "$1: namespace created"
 }
 net='[fabric]
 name = it-bad

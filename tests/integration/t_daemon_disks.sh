@@ -19,9 +19,9 @@ ctl wait d1 --console 'n3x-guest: ready' --timeout 120 >/dev/null || fail "d1 no
 ctl hmp d1 'info block' >"$TMP/block"
 grep -q "disk0.*overlay.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "overlay not attached"; }
 grep -q "disk1.*data.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "data disk not attached"; }
-qemu-img info -U "$STATE/vm/d1/overlay.qcow2" | grep -q "backing file: $TMP/base.qcow2" ||
+qemu-img info -U "$STATE/vm/d1/overlay.qcow2" | contains "backing file: $TMP/base.qcow2" ||
 	fail "overlay does not have the base as backing file"
-ctl log d1 | grep -q 'n3x-guest: ready d1 x86_64' || fail "log does not show the boot"
+ctl log d1 | contains 'n3x-guest: ready d1 x86_64' || fail "log does not show the boot"
 
 # An old mtime on the overlay: a new file made at the next boot will not have it
 # (inode numbers are reused, so they cannot tell).

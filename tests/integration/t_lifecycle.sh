@@ -19,11 +19,11 @@ expect_eq "$(ctl wait x1 --console 'n3x-guest: ready' --timeout 5)" "n3x-guest: 
 expect_eq "$(ctl wait a1 --console 'n3x-guest: ready' --timeout 5)" "n3x-guest: ready a1 aarch64" "a1 ready line"
 
 # QMP through the supervisor, and the scripts' own socket.
-ctl qmp x1 '{"execute":"query-status"}' | grep -q '"status": *"running"' || fail "query-status over n3x-ctl"
+ctl qmp x1 '{"execute":"query-status"}' | contains '"status": *"running"' || fail "query-status over n3x-ctl"
 printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n' |
-	socat -t 2 - "unix-connect:$RUN/vm/a1/qmp.sock" | grep -q '"status": "running"' ||
+	socat -t 2 - "unix-connect:$RUN/vm/a1/qmp.sock" | contains '"status": "running"' ||
 	fail "query-status on qmp.sock"
-ctl hmp a1 'info status' | grep -q 'VM status: running' || fail "hmp info status"
+ctl hmp a1 'info status' | contains 'VM status: running' || fail "hmp info status"
 ctl status | grep -E '^x1 +running +x86_64 +tcg' >/dev/null || { ctl status; fail "status table"; }
 expect_eq "$(status_field a1 accel)" "tcg" "a1 accel"
 
@@ -48,7 +48,7 @@ kill $EXTRA_PIDS; EXTRA_PIDS=
 # pause / resume
 ctl pause a1 >/dev/null
 expect_eq "$(status_field a1 state)" "paused" "after pause"
-ctl qmp a1 '{"execute":"query-status"}' | grep -q '"status": *"paused"' || fail "QMP does not say paused"
+ctl qmp a1 '{"execute":"query-status"}' | contains '"status": *"paused"' || fail "QMP does not say paused"
 ctl resume a1 >/dev/null
 expect_eq "$(status_field a1 state)" "running" "after resume"
 
