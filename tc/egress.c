@@ -1,0 +1,285 @@
+/* egress.c - one shape on one link's egress, and what the kernel holds.
+ *
+ * The tree, when a rate comes with delay or loss:
+ *
+ *     netem 1: (root)  --  1:1  --  tbf 10:
+ *
+ * Packets are delayed (and dropped, duplicated...) first, then wait in
+ * tbf's byte queue for the rate.  The other order, the rate limiter at the
+ * root with netem as its child as Mininet's TCLink builds it with htb, has
+ * the limiter pull packets from netem, which stamps each packet's send time
+ * when it arrives: a packet that waits behind the rate limit spends that
+ * wait inside its delay instead of after it, so under load the delay
+ * vanishes into the queue (a 20 ms delay plus 30 ms of queue gives 30 ms,
+ * not 50).  With netem at the root the two add up, as on a real link whose
+ * propagation delay follows its bottleneck.  tbf's limit (bytes) then bounds
+ * the bottleneck queue, netem's (packets) only what is in flight.
+ *
+ * A rate alone is tbf at the root (2:), nothing else alone is netem (1:).
+ * Kernels without netem still get rate-only shapes.
+ */
+#include "tc.h"
+
+#include <errno.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/tc.h>
+
+#include "nl.h"
+
+#define REPLACE (NLM_F_CREATE | NLM_F_REPLACE)
+
+static int report(char *err, size_t errsize, const char *ifname, const char *what, int r,
+		  const char *why)
+{
+	const char *config = !strcmp(what, "netem") ? "CONFIG_NET_SCH_NETEM" :
+			     !strcmp(what, "tbf") ? "CONFIG_NET_SCH_TBF" : NULL;
+
+	if (r == -ENOENT && config && strstr(why, "qdisc kind is unknown"))
+		snprintf(err, errsize, "%s: %s: %s (the kernel lacks %s)", ifname, what, why, config);
+	else if (*why)
+		snprintf(err, errsize, "%s: %s: %s", ifname, what, why);
+	else
+		snprintf(err, errsize, "%s: %s: %s", ifname, what, strerror(-r));
+	return r;
+}
+
+/* The first word of s that needs netem, for the error that names it. */
+static const char *netem_word(const struct tc_shape *s)
+{
+	return s->delay_us ? "delay" : s->jitter_us ? "jitter" : s->loss > 0 ? "loss" :
+	       s->duplicate > 0 ? "duplicate" : s->corrupt > 0 ? "corrupt" :
+	       s->reorder > 0 ? "reorder" : "distribution";
+}
+
+/* Refuse before touching anything what this kernel cannot do. */
+static int check_kernel(const char *ifname, const struct tc_shape *s, char *err, size_t errsize)
+{
+	bool seed = false;
+	int r = tc_netem_caps(&seed);
+
+	if (r < 0) {
+		snprintf(err, errsize, "%s: netem: cannot ask the kernel whether it has netem: %s",
+			 ifname, strerror(-r));
+		return r;
+	}
+	if (!r) {
+		snprintf(err, errsize, "%s: %s needs netem: Specified qdisc kind is unknown (the "
+			 "kernel lacks CONFIG_NET_SCH_NETEM; rate alone works, with tbf)",
+			 ifname, netem_word(s));
+		return -EOPNOTSUPP;
+	}
+	if (s->has_seed && !seed) {
+		snprintf(err, errsize, "%s: seed needs Linux 6.3 or later (TCA_NETEM_PRNG_SEED); "
+			 "this kernel would ignore it", ifname);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int send_msg(struct mnl_socket *nl, struct tc_msg *m, const char *ifname,
+		    const char *what, char *err, size_t errsize)
+{
+	char why[TC_ERR_MAX];
+	int r = tc_nl_talk(nl, m->nlh, NULL, NULL, why, sizeof(why));
+
+	tc_msg_free(m);
+	return r ? report(err, errsize, ifname, what, r, why) : 0;
+}
+
+static int apply(struct mnl_socket *nl, const char *ifname, int idx, const struct tc_shape *s,
+		 char *err, size_t errsize)
+{
+	char kind[16] = "", why[TC_ERR_MAX];
+	bool netem_root, ours;
+	uint32_t handle = 0;
+	struct tc_msg m;
+	int r;
+
+	r = tc_nl_get(nl, idx, TC_H_ROOT, kind, &handle);
+	if (r && r != -ENOENT)
+		return report(err, errsize, ifname, "root qdisc", r, "");
+	netem_root = !strcmp(kind, "netem") && handle == TC_NETEM_HANDLE;
+	ours = netem_root || (!strcmp(kind, "tbf") && handle == TC_TBF_HANDLE);
+
+	if (tc_shape_empty(s)) {
+		/* Deleting the root brings back the kernel's default qdisc. */
+		if (!ours)
+			return 0;
+		r = tc_nl_del(nl, idx, TC_H_ROOT, 0, why, sizeof(why));
+		return r && r != -ENOENT ? report(err, errsize, ifname, kind, r, why) : 0;
+	}
+	if (!tc_shape_needs_netem(s)) {
+		r = tc_tbf_build(&m, idx, TC_H_ROOT, TC_TBF_HANDLE, s, false,
+				 REPLACE, why, sizeof(why));
+		if (r)
+			return report(err, errsize, ifname, "tbf", r, why);
+		return send_msg(nl, &m, ifname, "tbf", err, errsize);
+	}
+	/* netem changes in place when it is already there (keeping what it
+	 * holds in flight), otherwise it replaces the root in one graft. */
+	r = tc_netem_build(&m, idx, s, REPLACE, netem_root, why, sizeof(why));
+	if (r)
+		return report(err, errsize, ifname, "netem", r, why);
+	if ((r = send_msg(nl, &m, ifname, "netem", err, errsize)))
+		return r;
+	if (s->rate_bps) {
+		r = tc_tbf_build(&m, idx, TC_NETEM_CLASS, TC_TBF_CHILD, s, true,
+				 REPLACE, why, sizeof(why));
+		if (r)
+			return report(err, errsize, ifname, "tbf", r, why);
+		return send_msg(nl, &m, ifname, "tbf", err, errsize);
+	}
+	if (netem_root) {
+		/* A rate that was there before goes; netem queues by itself. */
+		r = tc_nl_del(nl, idx, TC_NETEM_CLASS, 0, why, sizeof(why));
+		if (r && r != -ENOENT)
+			return report(err, errsize, ifname, "tbf", r, why);
+	}
+	return 0;
+}
+
+int tc_egress_apply(const char *ifname, const struct tc_shape *s, char *err, size_t errsize)
+{
+	struct mnl_socket *nl = NULL;
+	int idx = (int)if_nametoindex(ifname), r;
+
+	if (errsize)
+		err[0] = '\0';
+	if (!idx) {
+		snprintf(err, errsize, "%s: no such link", ifname);
+		return -ENODEV;
+	}
+	if (tc_shape_needs_netem(s) && (r = check_kernel(ifname, s, err, errsize)))
+		return r;
+	r = tc_nl_open(&nl);
+	if (r) {
+		snprintf(err, errsize, "%s: rtnetlink: %s", ifname, strerror(-r));
+		return r;
+	}
+	r = apply(nl, ifname, idx, s, err, errsize);
+	tc_nl_close(nl);
+	return r;
+}
+
+static void put_pct(json_t *o, const char *key, double v)
+{
+	if (v > 0)
+		json_object_set_new(o, key, json_real(v));
+}
+
+static json_t *params(const char *kind, const struct tc_shape *s)
+{
+	json_t *p = json_object();
+	char seed[24];
+
+	if (!strcmp(kind, "tbf")) {
+		json_object_set_new(p, "rate_bps", json_integer((json_int_t)s->rate_bps));
+		json_object_set_new(p, "burst_bytes", json_integer(s->burst_bytes));
+		json_object_set_new(p, "limit_bytes", json_integer(s->limit));
+		return p;
+	}
+	if (strcmp(kind, "netem"))
+		return p;
+	json_object_set_new(p, "limit", json_integer(s->limit));
+	if (s->delay_us)
+		json_object_set_new(p, "delay_us", json_integer((json_int_t)s->delay_us));
+	if (s->jitter_us)
+		json_object_set_new(p, "jitter_us", json_integer((json_int_t)s->jitter_us));
+	put_pct(p, "loss_pct", s->loss);
+	put_pct(p, "loss_corr_pct", s->loss_corr);
+	put_pct(p, "duplicate_pct", s->duplicate);
+	put_pct(p, "duplicate_corr_pct", s->duplicate_corr);
+	put_pct(p, "corrupt_pct", s->corrupt);
+	put_pct(p, "corrupt_corr_pct", s->corrupt_corr);
+	put_pct(p, "reorder_pct", s->reorder);
+	put_pct(p, "reorder_corr_pct", s->reorder_corr);
+	/* A string: the kernel's own seeds use all 64 bits, JSON numbers
+	 * (and jansson) stop at 63. */
+	if (s->has_seed) {
+		snprintf(seed, sizeof(seed), "%llu", (unsigned long long)s->seed);
+		json_object_set_new(p, "seed", json_string(seed));
+	}
+	return p;
+}
+
+static void handle_str(uint32_t h, char *buf, size_t size)
+{
+	if (h == TC_H_ROOT)
+		snprintf(buf, size, "root");
+	else if (TC_H_MIN(h))
+		snprintf(buf, size, "%x:%x", TC_H_MAJ(h) >> 16, TC_H_MIN(h));
+	else
+		snprintf(buf, size, "%x:", TC_H_MAJ(h) >> 16);
+}
+
+static void add_qdisc(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg)
+{
+	struct rtnl_tc *tc = TC_CAST(q);
+	const char *kind = rtnl_tc_get_kind(tc) ?: "";
+	uint32_t handle = rtnl_tc_get_handle(tc);
+	struct tc_shape s = { 0 };
+	char h[16], parent[16], text[256];
+	json_t *stats;
+
+	/* Handle 0: the kernel's own default (noqueue, pfifo_fast, mq...);
+	 * ingress and clsact carry the redirect, not a shape. */
+	if (!handle || !strcmp(kind, "ingress") || !strcmp(kind, "clsact"))
+		return;
+	if (!strcmp(kind, "netem"))
+		tc_netem_read(q, opts, &s);
+	else if (!strcmp(kind, "tbf"))
+		tc_tbf_read(q, opts, &s);
+	handle_str(handle, h, sizeof(h));
+	handle_str(rtnl_tc_get_parent(tc), parent, sizeof(parent));
+	stats = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
+			  "bytes", (json_int_t)rtnl_tc_get_stat(tc, RTNL_TC_BYTES),
+			  "packets", (json_int_t)rtnl_tc_get_stat(tc, RTNL_TC_PACKETS),
+			  "drops", (json_int_t)rtnl_tc_get_stat(tc, RTNL_TC_DROPS),
+			  "overlimits", (json_int_t)rtnl_tc_get_stat(tc, RTNL_TC_OVERLIMITS),
+			  "backlog_bytes", (json_int_t)rtnl_tc_get_stat(tc, RTNL_TC_BACKLOG),
+			  "backlog_packets", (json_int_t)rtnl_tc_get_stat(tc, RTNL_TC_QLEN));
+	json_array_append_new(arg, json_pack("{s:s,s:s,s:s,s:o,s:s,s:o}", "kind", kind,
+					     "handle", h, "parent", parent,
+					     "params", params(kind, &s),
+					     "text", tc_shape_format(&s, text, sizeof(text)),
+					     "stats", stats));
+}
+
+static int dump_link(const char *name, json_t **arr)
+{
+	int idx = (int)if_nametoindex(name);
+
+	*arr = json_array();
+	if (!*arr)
+		return -ENOMEM;
+	return idx ? tc_nl_dump(idx, add_qdisc, *arr) : -ENODEV;
+}
+
+int tc_link_dump(const char *ifname, json_t **out)
+{
+	char ifb[IF_NAMESIZE];
+	json_t *to = NULL, *from = NULL;
+	int r = dump_link(ifname, &to);
+
+	if (!r) {
+		/* No ifb: nothing shapes traffic from the VM. */
+		tc_ifb_name(ifname, ifb, sizeof(ifb));
+		r = dump_link(ifb, &from);
+		if (r == -ENODEV)
+			r = 0;
+	}
+	if (r) {
+		json_decref(to);
+		json_decref(from);
+		return r;
+	}
+	*out = json_pack("{s:o,s:o}", "to_vm", to, "from_vm", from);
+	return *out ? 0 : -ENOMEM;
+}

@@ -1,0 +1,397 @@
+/* netem.c - netem: encode (libnl's rtnl_netem_* plus what libnl lacks),
+ * read back, and ask the kernel whether it has netem at all.
+ *
+ * The request is the one iproute2's tc/q_netem.c sends for the same words:
+ * TCA_OPTIONS holds struct tc_netem_qopt followed by TCA_NETEM_CORR,
+ * _REORDER, _CORRUPT and _DELAY_DIST, and its length covers them all.
+ * tests/test_tcencode.c compares it with tc's, attribute by attribute.
+ * Three attributes libnl does not know are appended with libmnl:
+ *  - TCA_NETEM_PRNG_SEED (Linux 6.3) for "seed";
+ *  - TCA_NETEM_LATENCY64 / _JITTER64 (ns, Linux 4.15) only when the delay
+ *    does not fit the 32-bit tick field (about 274 s).  tc 6.1 never sends
+ *    them; tc 6.9+ always does.  Below that limit the tick field is exact
+ *    to 64 ns, and leaving them out keeps our bytes equal to tc 6.1's.
+ *  - TCA_NETEM_RATE64 is not needed: rates go to tbf, not netem's own
+ *    rate emulation (see egress.c).
+ */
+#include "nl.h"
+#include "tc.h"
+
+#include <errno.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <netlink/errno.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/netem.h>
+#include <netlink/route/tc.h>
+
+#define MAX_DIST (16 * 1024)            /* iproute2's and the kernel's NETEM_DIST_MAX */
+#define UNIFORM_SIZE 4096
+#define TICKS_MAX_US 274877906ULL       /* UINT32_MAX ticks of 64 ns, in us */
+
+/* Where iproute2 installs its tables.  libnl looks only in /usr/lib/tc,
+ * /usr/lib64/tc and /usr/local/lib/tc, none of which Debian uses. */
+static const char *const dist_dirs[] = {
+#if defined(__x86_64__)
+	"/usr/lib/x86_64-linux-gnu/tc",
+#elif defined(__aarch64__)
+	"/usr/lib/aarch64-linux-gnu/tc",
+#endif
+	"/usr/lib/tc", "/usr/lib64/tc", "/usr/share/tc", "/usr/local/lib/tc",
+};
+
+struct table {
+	int16_t *data;
+	size_t n;
+};
+
+/* tc's get_distribution: numbers (strtol base 0) on lines that do not
+ * start with '#', kept as __s16. */
+static int read_table(const char *path, struct table *t)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 0;
+	char *line = NULL;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	t->data = calloc(MAX_DIST, sizeof(*t->data));
+	t->n = 0;
+	if (!t->data)
+		err = -ENOMEM;
+	while (!err && getline(&line, &cap, f) != -1) {
+		char *p = line, *end;
+
+		if (*line == '\n' || *line == '#')
+			continue;
+		for (long x = strtol(p, &end, 0); end != p; x = strtol(p, &end, 0)) {
+			if (t->n >= MAX_DIST) {
+				err = -E2BIG;
+				break;
+			}
+			t->data[t->n++] = (int16_t)x;
+			p = end;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (!err && !t->n)
+		err = -ENODATA;
+	if (err) {
+		free(t->data);
+		t->data = NULL;
+	}
+	return err;
+}
+
+/* Tables are read once per process and kept: they are the same every time
+ * and a profile switch should not reread 8 KB per link. */
+static int table(enum tc_dist d, const int16_t **data, size_t *n, char *err, size_t errsize)
+{
+	static struct table cache[TC_DIST_PARETONORMAL + 1];
+	static const char *const names[] = {
+		[TC_DIST_NORMAL] = "normal", [TC_DIST_PARETO] = "pareto",
+		[TC_DIST_PARETONORMAL] = "paretonormal",
+	};
+	const char *env = getenv("TC_LIB_DIR");
+	char path[512], tried[256] = "";
+	int r = -ENOENT;
+
+	if (cache[d].data)
+		goto out;
+	for (int i = -1; i < (int)(sizeof(dist_dirs) / sizeof(dist_dirs[0])); i++) {
+		const char *dir = i < 0 ? env : dist_dirs[i];
+
+		if (!dir || !*dir)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.dist", dir, names[d]);
+		r = read_table(path, &cache[d]);
+		if (r != -ENOENT)
+			break;
+		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
+			 *tried ? ", " : "", dir);
+	}
+	if (r == -ENOENT) {
+		snprintf(err, errsize, "distribution %s: no %s.dist in %s (iproute2 installs them)",
+			 names[d], names[d], tried);
+		return r;
+	}
+	if (r) {
+		snprintf(err, errsize, "distribution %s: %s: %s", names[d], path,
+			 r == -E2BIG ? "more than 16384 values" : r == -ENODATA ? "no values" :
+			 strerror(-r));
+		return r;
+	}
+out:
+	*data = cache[d].data;
+	*n = cache[d].n;
+	return 0;
+}
+
+/* Uniform in [-1, 1) of the jitter, in netem's table scale (8192 = one
+ * jitter).  The kernel draws uniformly itself when it has no table, but a
+ * change cannot take a table away, so this stands in for "none". */
+static const int16_t *uniform_table(void)
+{
+	static int16_t t[UNIFORM_SIZE];
+
+	if (!t[0])
+		for (int i = 0; i < UNIFORM_SIZE; i++)
+			t[i] = (int16_t)(-8190 + 4 * i);
+	return t;
+}
+
+/* The nested attribute type inside netem's options, or NULL. */
+static const struct nlattr *netem_attr(const struct nlattr *opts, uint16_t type)
+{
+	const char *p = (const char *)mnl_attr_get_payload(opts);
+	size_t len = mnl_attr_get_payload_len(opts);
+	size_t off = NLA_ALIGN(sizeof(struct tc_netem_qopt));
+
+	while (off + NLA_HDRLEN <= len) {
+		const struct nlattr *a = (const void *)(p + off);
+
+		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > len)
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == type)
+			return a;
+		off += NLA_ALIGN(a->nla_len);
+	}
+	return NULL;
+}
+
+/* Options netem keeps across a change when the request leaves them out
+ * (sch_netem.c netem_change: "if (tb[TCA_NETEM_CORR]) ..."). */
+static int put_resets(struct tc_msg *m, const struct nlattr *opts)
+{
+	static const struct {
+		uint16_t type;
+		size_t len;
+	} keep[] = {
+		{ TCA_NETEM_CORR, sizeof(struct tc_netem_corr) },
+		{ TCA_NETEM_REORDER, sizeof(struct tc_netem_reorder) },
+		{ TCA_NETEM_CORRUPT, sizeof(struct tc_netem_corrupt) },
+	};
+	static const char zero[sizeof(struct tc_netem_corr)];
+	int err = 0;
+
+	for (size_t i = 0; !err && i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (!netem_attr(opts, keep[i].type))
+			err = tc_msg_put(m, keep[i].type, keep[i].len, zero);
+	return err;
+}
+
+int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int flags,
+		   bool reset, char *err, size_t errsize)
+{
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	struct rtnl_tc *tc = TC_CAST(q);
+	const int16_t *dist = NULL;
+	size_t ndist = 0;
+	struct nlattr *opts;
+	int r;
+
+	m->nlh = NULL;
+	if (!q)
+		return -ENOMEM;
+	rtnl_tc_set_ifindex(tc, ifindex);
+	rtnl_tc_set_parent(tc, TC_H_ROOT);
+	rtnl_tc_set_handle(tc, TC_NETEM_HANDLE);
+	r = tc_nl_errno(rtnl_tc_set_kind(tc, "netem"));
+	if (r)
+		goto out;
+	rtnl_netem_set_limit(q, s->limit ? (int)s->limit : 1000);
+	/* libnl converts microseconds to ticks the way tc does (us * 15.625,
+	 * truncated); past the tick field the 64-bit attribute takes over. */
+	if (s->delay_us)
+		rtnl_netem_set_delay(q, (int)(s->delay_us < TICKS_MAX_US ? s->delay_us : TICKS_MAX_US));
+	if (s->jitter_us)
+		rtnl_netem_set_jitter(q, (int)s->jitter_us);
+	/* libnl's setters take the kernel's scaled u32 through an int. */
+	if (s->loss > 0)
+		rtnl_netem_set_loss(q, (int)tc_percent_u32(s->loss));
+	if (s->loss_corr > 0)
+		rtnl_netem_set_loss_correlation(q, (int)tc_percent_u32(s->loss_corr));
+	if (s->duplicate > 0)
+		rtnl_netem_set_duplicate(q, (int)tc_percent_u32(s->duplicate));
+	if (s->duplicate_corr > 0)
+		rtnl_netem_set_duplicate_correlation(q, (int)tc_percent_u32(s->duplicate_corr));
+	if (s->reorder > 0)
+		rtnl_netem_set_reorder_probability(q, (int)tc_percent_u32(s->reorder));
+	if (s->reorder_corr > 0)
+		rtnl_netem_set_reorder_correlation(q, (int)tc_percent_u32(s->reorder_corr));
+	if (s->corrupt > 0)
+		rtnl_netem_set_corruption_probability(q, (int)tc_percent_u32(s->corrupt));
+	if (s->corrupt_corr > 0)
+		rtnl_netem_set_corruption_correlation(q, (int)tc_percent_u32(s->corrupt_corr));
+	if (s->jitter_us && s->dist >= TC_DIST_NORMAL) {
+		r = table(s->dist, &dist, &ndist, err, errsize);
+		if (r)
+			goto out;
+	} else if (s->jitter_us && reset) {
+		dist = uniform_table();
+		ndist = UNIFORM_SIZE;
+	}
+	if (dist && (r = tc_nl_errno(rtnl_netem_set_delay_distribution_data(q, dist, ndist))))
+		goto out;
+	r = tc_msg_qdisc(m, q, RTM_NEWQDISC, flags, 128);
+	if (r)
+		goto out;
+	opts = tc_msg_attr(m->nlh, TCA_OPTIONS);
+	if (!opts) {
+		r = -EPROTO;
+		goto out;
+	}
+	if (s->delay_us >= TICKS_MAX_US) {
+		int64_t ns = (int64_t)s->delay_us * 1000;
+
+		r = tc_msg_put(m, TCA_NETEM_LATENCY64, sizeof(ns), &ns);
+	}
+	if (!r && reset)
+		r = put_resets(m, opts);
+	if (!r && s->has_seed)
+		r = tc_msg_put(m, TC_NETEM_PRNG_SEED, sizeof(s->seed), &s->seed);
+	if (!r)
+		tc_msg_extend(m, opts);
+out:
+	if (r && m->nlh)
+		tc_msg_free(m);
+	if (r && errsize && !err[0])
+		snprintf(err, errsize, "netem: %s", strerror(-r));
+	rtnl_qdisc_put(q);
+	return r;
+}
+
+/* libnl's getters return the kernel's u32 through an int, and a small
+ * negative -NLE_* when the attribute was not dumped. */
+static uint32_t got(int v)
+{
+	return v < 0 && v > -64 ? 0 : (uint32_t)v;
+}
+
+void tc_netem_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_shape *s)
+{
+	const struct nlattr *a;
+
+	s->limit = got(rtnl_netem_get_limit(q));
+	s->delay_us = got(rtnl_netem_get_delay(q));
+	s->jitter_us = got(rtnl_netem_get_jitter(q));
+	s->loss = tc_u32_percent(got(rtnl_netem_get_loss(q)));
+	s->loss_corr = tc_u32_percent(got(rtnl_netem_get_loss_correlation(q)));
+	s->duplicate = tc_u32_percent(got(rtnl_netem_get_duplicate(q)));
+	s->duplicate_corr = tc_u32_percent(got(rtnl_netem_get_duplicate_correlation(q)));
+	s->reorder = tc_u32_percent(got(rtnl_netem_get_reorder_probability(q)));
+	s->reorder_corr = tc_u32_percent(got(rtnl_netem_get_reorder_correlation(q)));
+	s->corrupt = tc_u32_percent(got(rtnl_netem_get_corruption_probability(q)));
+	s->corrupt_corr = tc_u32_percent(got(rtnl_netem_get_corruption_correlation(q)));
+	if (!opts)
+		return;
+	/* Exact nanoseconds (and past 274 s) where the kernel dumps them. */
+	if ((a = netem_attr(opts, TCA_NETEM_LATENCY64)) && mnl_attr_get_payload_len(a) == 8)
+		s->delay_us = (mnl_attr_get_u64(a) + 500) / 1000;
+	if ((a = netem_attr(opts, TCA_NETEM_JITTER64)) && mnl_attr_get_payload_len(a) == 8)
+		s->jitter_us = (mnl_attr_get_u64(a) + 500) / 1000;
+	if ((a = netem_attr(opts, TC_NETEM_PRNG_SEED)) && mnl_attr_get_payload_len(a) == 8) {
+		s->has_seed = true;
+		s->seed = mnl_attr_get_u64(a);
+	}
+}
+
+struct probe {
+	int netem;      /* 1, 0, -errno */
+	bool seed;
+};
+
+static void probe_reply(const struct nlmsghdr *h, void *arg)
+{
+	const struct nlattr *opts = tc_msg_attr(h, TCA_OPTIONS);
+	struct probe *p = arg;
+
+	if (h->nlmsg_type == RTM_NEWQDISC && opts && netem_attr(opts, TC_NETEM_PRNG_SEED))
+		p->seed = true;
+}
+
+/* Runs on its own thread: unshare() moves only this thread into a new,
+ * empty network namespace, whose loopback takes the trial netem.  Nothing
+ * the caller can see changes, the namespace dies with the thread, and no
+ * child process appears for the supervisor's SIGCHLD handling to reap.
+ * Asking the kernel is the only answer that covers netem built in, as a
+ * module it will load on demand, or missing; /proc/modules and
+ * /lib/modules say nothing of the first and are absent on hosts like the
+ * one this was written on. */
+static void *probe_main(void *arg)
+{
+	struct tc_shape s = { .has_seed = true, .seed = 1 };
+	struct probe *p = arg;
+	struct mnl_socket *nl = NULL;
+	struct tc_msg m = { 0 };
+	char why[128];
+	int lo, r;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		p->netem = -errno;
+		return NULL;
+	}
+	lo = (int)if_nametoindex("lo");
+	r = lo ? tc_nl_open(&nl) : -ENODEV;
+	if (!r)
+		r = tc_netem_build(&m, lo, &s, NLM_F_CREATE | NLM_F_EXCL, false, why, sizeof(why));
+	if (!r)
+		r = tc_nl_talk(nl, m.nlh, NULL, NULL, why, sizeof(why));
+	p->netem = r == 0 ? 1 : r == -ENOENT ? 0 : r;
+	if (r == 0) {
+		/* The seed took if the kernel dumps it back. */
+		char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct tcmsg *t;
+
+		nlh->nlmsg_type = RTM_GETQDISC;
+		nlh->nlmsg_flags = NLM_F_ECHO; /* see tc_nl_get */
+		t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+		t->tcm_ifindex = lo;
+		t->tcm_parent = TC_H_ROOT;
+		tc_nl_talk(nl, nlh, probe_reply, p, NULL, 0);
+	}
+	tc_msg_free(&m);
+	tc_nl_close(nl);
+	return NULL;
+}
+
+int tc_netem_caps(bool *seed)
+{
+	/* Probed once: the answer does not change while we run (a module,
+	 * once loaded for the probe, stays). */
+	static struct probe known;
+	static bool asked;
+	struct probe p = { 0 };
+	pthread_t th;
+	int r;
+
+	if (!asked) {
+		r = pthread_create(&th, NULL, probe_main, &p);
+		if (r)
+			return -r;
+		pthread_join(th, NULL);
+		if (p.netem < 0)
+			return p.netem;
+		known = p;
+		asked = true;
+	}
+	if (seed)
+		*seed = known.seed;
+	return known.netem;
+}
+
+int tc_netem_available(void)
+{
+	return tc_netem_caps(NULL);
+}

@@ -1,0 +1,50 @@
+/* tc.h - impairment on one link, over rtnetlink (no tc processes).
+ *
+ * A link is a tap in the fabric namespace.  Its egress carries traffic to
+ * the VM; its ingress (traffic from the VM) is redirected by an ingress
+ * qdisc + u32 match-all filter + mirred action to an ifb, whose egress is
+ * shaped the same way.  On each egress: tbf alone for a rate-only shape,
+ * netem (root, handle 1:) with tbf as its child (10:) when delay or loss
+ * come with a rate, netem alone otherwise (see tc_egress_apply).  Every
+ * call works in the calling thread's namespace.  0 or -errno; on failure
+ * err holds one line naming the link and the qdisc or word that failed.
+ */
+#ifndef N3X_TC_H
+#define N3X_TC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rule.h"
+
+#define TC_ERR_MAX 256
+
+/* 1 when the kernel can run netem (sch_netem is built in or loadable), 0 when
+ * not, -errno when it could not be asked.  Rules that need netem fail before
+ * anything changes on kernels without it, naming CONFIG_NET_SCH_NETEM. */
+int tc_netem_available(void);
+
+/* Make ifname's egress carry shape s exactly: an empty shape removes our
+ * root qdisc.  Replaces what is there (NLM_F_REPLACE), so a switch between
+ * two shapes never leaves the link unshaped in between. */
+int tc_egress_apply(const char *ifname, const struct tc_shape *s, char *err, size_t errsize);
+
+/* The name of the ifb that carries ifname's ingress ("ifb" + ifname, cut
+ * to IFNAMSIZ). */
+void tc_ifb_name(const char *ifname, char *buf, size_t size);
+
+/* Shape traffic from the VM: make the ifb (if missing), redirect ifname's
+ * ingress to it and apply s on the ifb's egress.  An empty shape removes the
+ * redirect, the ingress qdisc and the ifb. */
+int tc_ingress_apply(const char *ifname, const struct tc_shape *s, char *err, size_t errsize);
+
+/* Read back from the kernel what ifname holds, per direction:
+ * {"to_vm": [QDISC...], "from_vm": [QDISC...]} where QDISC is
+ * {"kind":"netem"|"tbf"|..., "handle":"1:", "parent":"root",
+ *  "params":{...as tc prints them, e.g. "delay_us", "rate_bps", "loss_pct", "seed"},
+ *  "stats":{"bytes","packets","drops","overlimits","backlog_bytes","backlog_packets"}}.
+ * A new reference in *out. */
+int tc_link_dump(const char *ifname, json_t **out);
+
+#endif
