@@ -1,0 +1,155 @@
+/* tc_driver.c - the tc/ module from the command line, for
+ * tests/integration/t_tc_rate.sh and bench/tc.  Works in the namespace it
+ * runs in (`ip netns exec NS tc_driver ...`).
+ *
+ *   tc_driver apply IFACE 'RULE'   shape IFACE both ways as the rule says
+ *   tc_driver clear IFACE          no qdisc, no ifb
+ *   tc_driver dump IFACE           tc_link_dump as JSON
+ *   tc_driver bench N ROUNDS 'RULE_A' 'RULE_B'
+ *       N one-NIC VMs on taps bt0..bt(N-1) (the caller makes them), two
+ *       profiles "* = RULE_A" and "* = RULE_B"; switch between them ROUNDS
+ *       times each way through tc_profile_switch and print
+ *       "N median_ms min_ms max_ms" over every switch; ends on default.
+ *
+ * Exit 0, 1 when the module failed (its message on stderr), 2 on usage.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "profile.h"
+#include "tc.h"
+#include "topology.h"
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: tc_driver apply IFACE RULE | clear IFACE | dump IFACE |\n"
+			"       bench N ROUNDS RULE_A RULE_B\n");
+	return 2;
+}
+
+static int shape(const char *iface, const struct tc_rule *r)
+{
+	char err[TC_ERR_MAX];
+
+	if (tc_egress_apply(iface, &r->to_vm, err, sizeof(err)) ||
+	    tc_ingress_apply(iface, &r->from_vm, err, sizeof(err))) {
+		fprintf(stderr, "tc_driver: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int bench(int n, int rounds, const char *rule_a, const char *rule_b)
+{
+	struct topo_rule rules[2] = { { .key = "*", .rule = (char *)rule_a, .line = 2 },
+				      { .key = "*", .rule = (char *)rule_b, .line = 4 } };
+	struct topo_profile profiles[2] = { { .name = "a", .nrules = 1, .rules = &rules[0], .line = 1 },
+					    { .name = "b", .nrules = 1, .rules = &rules[1], .line = 3 } };
+	struct topology t = { .path = "bench", .nvms = n, .nprofiles = 2, .profiles = profiles };
+	struct tc_profile_link *links = calloc(n, sizeof(*links));
+	char (*names)[2][16] = calloc(n, sizeof(*names));
+	double *ms = calloc(2 * rounds, sizeof(*ms));
+	struct topo_nic *nics = calloc(n, sizeof(*nics));
+	char err[TC_ERR_MAX * 4];
+	struct tc_profile *p = NULL;
+	int rc = 1;
+
+	if (!(t.vms = calloc(n, sizeof(*t.vms))) || !links || !names || !ms || !nics)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i][0], sizeof(names[i][0]), "vm%d", i);
+		snprintf(names[i][1], sizeof(names[i][1]), "bt%d", i);
+		t.vms[i] = (struct topo_vm){ .name = names[i][0], .nnics = 1, .nics = &nics[i] };
+		links[i] = (struct tc_profile_link){ .vm = names[i][0], .nic = 0, .tap = names[i][1] };
+	}
+	if (tc_profile_new(&t, TC_PROFILE_DEFAULT, &p, err, sizeof(err)))
+		goto fail;
+	for (int r = 0; r < 2 * rounds; r++) {
+		double t0 = now_ms();
+
+		if (tc_profile_switch(p, r % 2 ? "b" : "a", links, n, err, sizeof(err)))
+			goto fail;
+		ms[r] = now_ms() - t0;
+	}
+	if (tc_profile_switch(p, TC_PROFILE_DEFAULT, links, n, err, sizeof(err)))
+		goto fail;
+	/* The first switch shapes bare links (it makes the ifbs); the rest
+	 * replace one shape with another, which is what is timed. */
+	qsort(ms + 1, 2 * rounds - 1, sizeof(*ms), cmp);
+	printf("%d %.2f %.2f %.2f\n", n, ms[1 + (2 * rounds - 1) / 2], ms[1], ms[2 * rounds - 1]);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "tc_driver: %s\n", err);
+out:
+	tc_profile_free(p);
+	free(t.vms);
+	free(links);
+	free(names);
+	free(ms);
+	free(nics);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char err[TC_ERR_MAX];
+	struct tc_rule r;
+	json_t *j;
+	int e;
+
+	if (argc == 4 && !strcmp(argv[1], "apply")) {
+		if (tc_rule_parse(argv[3], &r, err, sizeof(err))) {
+			fprintf(stderr, "tc_driver: %s\n", err);
+			return 2;
+		}
+		if (tc_shape_needs_netem(&r.to_vm) || tc_shape_needs_netem(&r.from_vm)) {
+			if ((e = tc_netem_available()) <= 0) {
+				fprintf(stderr, "tc_driver: the rule needs netem (CONFIG_NET_SCH_NETEM)%s%s\n",
+					e < 0 ? ": " : "", e < 0 ? strerror(-e) : "");
+				return 1;
+			}
+		}
+		return shape(argv[2], &r);
+	}
+	if (argc == 3 && !strcmp(argv[1], "clear")) {
+		memset(&r, 0, sizeof(r));
+		return shape(argv[2], &r);
+	}
+	if (argc == 3 && !strcmp(argv[1], "dump")) {
+		if ((e = tc_link_dump(argv[2], &j)) < 0) {
+			fprintf(stderr, "tc_driver: %s: %s\n", argv[2], strerror(-e));
+			return 1;
+		}
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+		return 0;
+	}
+	if (argc == 6 && !strcmp(argv[1], "bench")) {
+		int n = atoi(argv[2]), rounds = atoi(argv[3]);
+
+		if (n < 1 || rounds < 1)
+			return usage();
+		return bench(n, rounds, argv[4], argv[5]);
+	}
+	return usage();
+}
