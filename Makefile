@@ -7,12 +7,12 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-CPPFLAGS += -Ilauncher -Iqmp -Inet
+CPPFLAGS += -Ilauncher -Iqmp -Inet -Itc
 
 B := build
 
 # Every module; the two programs add their main.
-LIB_SRC := $(filter-out launcher/main.c launcher/ctl.c,$(wildcard launcher/*.c qmp/*.c net/*.c))
+LIB_SRC := $(filter-out launcher/main.c launcher/ctl.c,$(wildcard launcher/*.c qmp/*.c net/*.c tc/*.c))
 LAUNCH_SRC := launcher/main.c $(LIB_SRC)
 CTL_SRC := launcher/ctl.c $(LIB_SRC)
 
@@ -20,7 +20,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 
 all: $(B)/n3x-launch $(B)/n3x-ctl
 
-$(B)/obj/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h)
+$(B)/obj/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h tc/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -36,7 +36,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
 
-$(B)/san/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h)
+$(B)/san/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h tc/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -53,14 +53,21 @@ $(B)/san/n3x-launch: launcher/main.c $(SAN_OBJ)
 $(B)/san/n3x-ctl: launcher/ctl.c $(SAN_OBJ)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The tc test driver: our tc/ code on one link, for t_tc_rate, the netem VM
+# test and bench/tc.
+$(B)/tests/tc_driver: tests/tc_driver.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
+
 # bench/fabric drives the OVSDB client through this.
 $(B)/bench/fabric_drv: bench/fabric_drv.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
 
-bench: all $(B)/bench/fabric_drv images
+bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 	bench/launch
 	bench/fabric
+	bench/tc
 
 deps:
 	@scripts/deps.sh
@@ -77,7 +84,7 @@ unit: $(TEST_BIN)
 			echo "$$t: sanitizer report above" >&2; exit 1; fi; \
 		tail -n 1 $(B)/tests/last.log | grep -q 'Failing: 0 | Crashing: 0' || exit 1; done
 
-integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl
+integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver
 	@N3X_BIN=$(CURDIR)/$(B)/san tests/integration/run.sh
 
 # `make check` and `make demo` are the README's two commands: each installs

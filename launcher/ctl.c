@@ -355,6 +355,48 @@ static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
 	return 0;
 }
 
+/* tc PROFILE | tc status [--json] | tc set KEY RULE... | tc clear [VM] */
+static int cmd_tc(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	const char *sub = argv[1];
+	bool as_json = false;
+	json_t *req, *reply;
+	int r;
+
+	if (strcmp(sub, "status") == 0 && argc <= 3) {
+		as_json = argc == 3 && strcmp(argv[2], "--json") == 0;
+		if (argc == 3 && !as_json)
+			return usage_error(cmd);
+		req = json_pack("{s:s, s:b}", "cmd", "tc", "status", 1);
+	} else if (strcmp(sub, "set") == 0 && argc >= 4) {
+		char rule[1024] = "";
+
+		for (int i = 3; i < argc; i++)
+			snprintf(rule + strlen(rule), sizeof(rule) - strlen(rule), "%s%s", i > 3 ? " " : "", argv[i]);
+		req = json_pack("{s:s, s:{s:s, s:s}}", "cmd", "tc", "set", "key", argv[2], "rule", rule);
+	} else if (strcmp(sub, "clear") == 0 && argc <= 3) {
+		req = json_pack("{s:s, s:b}", "cmd", "tc", "clear", 1);
+		if (argc == 3)
+			json_object_set_new(req, "vm", json_string(argv[2]));
+	} else if (argc == 2 && sub[0] != '-') {
+		req = json_pack("{s:s, s:s}", "cmd", "tc", "profile", sub);
+	} else {
+		return usage_error(cmd);
+	}
+	if ((r = request(c, req, QUICK_TIMEOUT_MS, &reply)))
+		return r;
+	if (as_json) {
+		json_dumpf(json_object_get(reply, "tc"), stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else if (json_object_get(reply, "tc")) {
+		ctlfmt_tc(stdout, json_object_get(reply, "tc"));
+	} else {
+		printf("profile %s\n", json_string_value(json_object_get(reply, "profile")) ?: "?");
+	}
+	json_decref(reply);
+	return 0;
+}
+
 static int cmd_graph(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	json_t *st;
@@ -537,6 +579,8 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "hmp", cmd_hmp, "VM 'COMMAND'", 2, "one human-monitor command; its output" },
 	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE | --lease) [--timeout S]", 2,
 	  "until a console line matches or the VM is in STATE (60 s; 0: forever)" },
+	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
+	  "switch the impairment profile, read it back from the kernel, or change one link" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },

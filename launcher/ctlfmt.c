@@ -270,3 +270,57 @@ void ctlfmt_graph(FILE *out, const json_t *status)
 	}
 	fputs("}\n", out);
 }
+
+static void tc_qdiscs(FILE *out, const json_t *list)
+{
+	const json_t *q, *v;
+	const char *k;
+	size_t i;
+
+	if (!json_array_size(list)) {
+		fputs(" -", out);
+		return;
+	}
+	json_array_foreach(list, i, q) {
+		const json_t *st = json_object_get(q, "stats");
+
+		fprintf(out, " %s%s", i ? "+ " : "", json_string_value(json_object_get(q, "kind")) ?: "?");
+		json_object_foreach((json_t *)json_object_get(q, "params"), k, v) {
+			if (json_is_integer(v))
+				fprintf(out, " %s=%lld", k, (long long)json_integer_value(v));
+			else if (json_is_real(v))
+				fprintf(out, " %s=%g", k, json_real_value(v));
+			else if (json_is_string(v))
+				fprintf(out, " %s=%s", k, json_string_value(v));
+		}
+		fprintf(out, " [sent %lld pkt, dropped %lld, overlimits %lld, backlog %lldb]",
+			(long long)json_integer_value(json_object_get(st, "packets")),
+			(long long)json_integer_value(json_object_get(st, "drops")),
+			(long long)json_integer_value(json_object_get(st, "overlimits")),
+			(long long)json_integer_value(json_object_get(st, "backlog_bytes")));
+	}
+}
+
+void ctlfmt_tc(FILE *out, const json_t *tc)
+{
+	const json_t *link, *seed = json_object_get(tc, "seed");
+	const char *key;
+
+	fprintf(out, "profile %s%s", json_string_value(json_object_get(tc, "profile")) ?: "?",
+		json_is_true(json_object_get(tc, "modified")) ? " (changed since by tc set/clear)" : "");
+	if (json_is_integer(seed))
+		fprintf(out, ", seed %lld", (long long)json_integer_value(seed));
+	fputc('\n', out);
+	json_object_foreach((json_t *)json_object_get(tc, "links"), key, link) {
+		const json_t *rule = json_object_get(link, "rule");
+
+		fprintf(out, "%s (%s)\n", key, json_string_value(json_object_get(link, "tap")) ?: "-");
+		fprintf(out, "  to-vm   rule: %s\n          kernel:",
+			json_string_value(json_object_get(rule, "to_vm")) ?: "-");
+		tc_qdiscs(out, json_object_get(link, "to_vm"));
+		fprintf(out, "\n  from-vm rule: %s\n          kernel:",
+			json_string_value(json_object_get(rule, "from_vm")) ?: "-");
+		tc_qdiscs(out, json_object_get(link, "from_vm"));
+		fputc('\n', out);
+	}
+}

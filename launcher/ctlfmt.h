@@ -22,4 +22,8 @@ char *ctlfmt_uptime(double seconds, char *buf, size_t size);
  * interfaces, VMs (role, arch, state) and one edge per NIC (MAC, IP, VLAN). */
 void ctlfmt_graph(FILE *out, const json_t *status);
 
+/* A `tc status` reply's "tc" object: the profile, then per link and
+ * direction the rule from memory and the qdiscs the kernel holds. */
+void ctlfmt_tc(FILE *out, const json_t *tc);
+
 #endif

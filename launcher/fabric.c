@@ -526,6 +526,18 @@ void fabric_detach(struct fabric *f, const struct topo_vm *vm)
 		ovs_vm_del(f->ovs, vm->name);
 }
 
+int fabric_enter(const struct fabric *f, int *saved)
+{
+	*saved = -1;
+	return f->nsfd >= 0 ? netns_enter(f->nsfd, saved) : 0;
+}
+
+void fabric_leave(int saved)
+{
+	if (saved >= 0)
+		netns_leave(saved);
+}
+
 bool fabric_ovs_userspace(const struct fabric *f)
 {
 	return f->ovs && strcmp(ovs_datapath(f->ovs), "netdev") == 0;

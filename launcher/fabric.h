@@ -42,6 +42,11 @@ int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, char *wh
 /* Unwire vm's ports (the taps themselves go with QEMU's fds). */
 void fabric_detach(struct fabric *f, const struct topo_vm *vm);
 
+/* Run the calling thread in the fabric's namespace until fabric_leave(saved);
+ * both do nothing with netns = host.  0 or -errno. */
+int fabric_enter(const struct fabric *f, int *saved);
+void fabric_leave(int saved);
+
 /* Whether the fabric's Open vSwitch runs the userspace datapath. */
 bool fabric_ovs_userspace(const struct fabric *f);
 

@@ -26,7 +26,9 @@
 #include "argv.h"
 #include "control.h"
 #include "fabric.h"
+#include "impair.h"
 #include "ovsd.h"
+#include "profile.h"
 #include "loop.h"
 #include "paths.h"
 #include "topology.h"
@@ -289,13 +291,24 @@ static void on_lease(void *opaque)
 	}
 }
 
+/* A (re)started VM gets its taps wired and then its impairment back. */
 static int on_nics_up(struct vm *vm, int *fds, char *why)
 {
-	return fabric_attach(sup.fabric, vm_config(vm), fds, why);
+	const struct topo_vm *cfg = vm_config(vm);
+	int r = fabric_attach(sup.fabric, cfg, fds, why);
+
+	if (r == 0 && (r = impair_vm_up(cfg, why)) < 0) {
+		impair_vm_down(cfg);
+		for (int i = 0; i < cfg->nnics; i++)
+			close(fds[i]);
+		fabric_detach(sup.fabric, cfg);
+	}
+	return r;
 }
 
 static void on_nics_down(struct vm *vm)
 {
+	impair_vm_down(vm_config(vm));
 	fabric_detach(sup.fabric, vm_config(vm));
 }
 
@@ -349,7 +362,7 @@ static json_t *status_json(void)
 		json_array_append_new(vms, v);
 	}
 	fab = json_pack("{s:s, s:n, s:s, s:s, s:s, s:i}", "name", sup.topo->fabric.name, "netns",
-			"profile", sup.profile, "run_dir", sup.run, "state_dir", sup.state,
+			"profile", impair_profile(), "run_dir", sup.run, "state_dir", sup.state,
 			"pid", (int)getpid());
 	if (sup.fabric) {
 		json_t *f = fabric_status_json(sup.fabric);
@@ -621,6 +634,8 @@ static void dispatch(struct control_client *c, json_t *req)
 		cmd_hmp(c, req);
 	else if (strcmp(cmd, "wait") == 0)
 		cmd_wait(c, req);
+	else if (strcmp(cmd, "tc") == 0)
+		impair_request(c, req);
 	else if (strcmp(cmd, "shutdown") == 0)
 		sup.shutting_down ? control_reply_error(c, 1, "already shutting down") : shutdown_all(c);
 	else
@@ -931,7 +946,11 @@ int supervisor_main(const struct sup_options *opt)
 	accel_probe(&host);
 	choices = calloc(sup.topo->nvms + 1, sizeof(*choices));
 	if (!choices || check_only(sup.topo, opt->only) + check_vms(sup.topo, &host, opt->only, choices) +
-			fabric_check(sup.topo, stderr))
+			fabric_check(sup.topo, stderr) + (tc_profile_check(sup.topo, stderr) < 0))
+		goto out;
+	/* Resolving the profile touches no link, and a rule this kernel cannot
+	 * run (netem) is found before anything starts. */
+	if (needs_fabric(sup.topo) && impair_open(sup.topo, sup.profile) < 0)
 		goto out;
 	if (opt->check) {
 		rc = print_plan(sup.topo, opt->only, choices);
@@ -965,6 +984,7 @@ int supervisor_main(const struct sup_options *opt)
 	if (needs_fabric(sup.topo) &&
 	    fabric_open(sup.topo, sup.run, sup.state, on_lease, NULL, &sup.fabric) < 0)
 		goto out_teardown;
+	impair_set_fabric(sup.fabric);
 	if (build_vms(sup.topo, opt->only, choices) < 0)
 		goto out_teardown;
 	fprintf(stderr, "n3x-launch: fabric %s: %d VMs, control %s\n", sup.topo->fabric.name,
@@ -995,6 +1015,7 @@ out:
 		(void)!write(notify, &code, 1);
 		close(notify);
 	}
+	impair_close();
 	free(choices);
 	topo_free(sup.topo);
 	return rc;

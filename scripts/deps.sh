@@ -9,7 +9,7 @@ pkgs="build-essential pkg-config git
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmnl-dev libjansson-dev
   libinih-dev libcriterion-dev
   socat busybox-static cpio kmod iproute2 procps zstd xz-utils python3
-  openvswitch-switch dnsmasq-base iputils-ping"
+  openvswitch-switch dnsmasq-base iputils-ping iperf3"
 
 missing=""
 for p in $pkgs; do

@@ -1,0 +1,83 @@
+# Impairment through the supervisor: profiles switch live, tc status reads the
+# kernel back, a VM restart gets its shaping back, OVS reconfiguring the
+# bridge leaves our qdiscs alone (linux-noop QoS), a netem rule on this
+# netem-less kernel fails naming CONFIG_NET_SCH_NETEM with nothing changed,
+# and "default" leaves no qdisc and no ifb.
+. "$(dirname "$0")/lib.sh"
+
+conf=$(write_conf tc "[fabric]
+name = it-tc
+profile = slow
+[network lan]
+switch = ovs
+bridge = tcbr0
+host-interface = tchost0
+address = 192.168.100.1/24
+$(vm_block t1 x86_64 'nic = lan')
+$(vm_block t2 x86_64 'nic = lan')
+[profile slow]
+t1 = rate 10mbit
+* = from-vm: rate 20mbit
+[profile fast]
+* = rate 50mbit
+[profile lag]
+t1 = delay 5ms")
+RUN=$XDG_RUNTIME_DIR/n3x/it-tc
+NS=n3x-it-tc
+start_launcher "$conf"
+ctl wait t1 --state running --timeout 30 >/dev/null
+ctl wait t2 --state running --timeout 30 >/dev/null
+
+qdiscs() { ip netns exec "$NS" tc -j qdisc show dev "$1"; }
+rate_of() { # rate_of DEV: the tbf rate the kernel holds, bits/s, or none
+	qdiscs "$1" | python3 -c 'import json,sys
+q=[x for x in json.load(sys.stdin) if x["kind"]=="tbf"]
+print(q[0]["options"]["rate"]*8 if q and isinstance(q[0]["options"]["rate"], int) else (q[0]["options"]["rate"] if q else "none"))'
+}
+status_rate() { # status_rate VM/N DIR
+	ctl tc status --json | python3 -c 'import json,sys
+l=json.load(sys.stdin)["links"][sys.argv[1]][sys.argv[2]]
+print(l[0]["params"]["rate_bps"] if l else "none")' "$1" "$2"
+}
+
+expect_eq "$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fabric"]["profile"])')" slow "status profile"
+expect_eq "$(status_rate t1/0 to_vm)" 10000000 "slow: t1 to-vm"
+expect_eq "$(status_rate t1/0 from_vm)" 10000000 "slow: t1 from-vm"
+expect_eq "$(status_rate t2/0 to_vm)" none "slow: t2 to-vm"
+expect_eq "$(status_rate t2/0 from_vm)" 20000000 "slow: t2 from-vm"
+ifb=$(ip netns exec "$NS" ip -o link show type ifb | awk -F': ' '{print $2}' | sort | tr '\n' ' ')
+[ -n "$ifb" ] || fail "no ifb for the from-vm direction"
+
+ctl tc fast >/dev/null
+expect_eq "$(status_rate t2/0 to_vm)" 50000000 "fast: t2 to-vm"
+expect_eq "$(status_rate t1/0 from_vm)" 50000000 "fast: t1 from-vm"
+
+# OVS reconfigures the bridge (STP on, then off): our qdiscs stay.
+db="unix:$RUN/ovs/db.sock"
+ip netns exec "$NS" ovs-vsctl --db="$db" set Bridge tcbr0 stp_enable=true
+ip netns exec "$NS" ovs-vsctl --db="$db" set Bridge tcbr0 stp_enable=false
+ip netns exec "$NS" ovs-vsctl --db="$db" get Port t1-n0 qos | contains -E '^[0-9a-f-]{36}$' || fail "no QoS row on t1-n0"
+sleep 0.5
+expect_eq "$(status_rate t1/0 to_vm)" 50000000 "after OVS reconfigured: t1 to-vm"
+
+# netem on a kernel without it: refused, nothing changed.
+set +e
+ctl tc lag 2>"$TMP/err"
+rc=$?
+set -e
+expect_eq "$rc" 1 "tc lag exit code (the operation failed)"
+grep -q "CONFIG_NET_SCH_NETEM" "$TMP/err" || { cat "$TMP/err"; fail "netem error does not name CONFIG_NET_SCH_NETEM"; }
+expect_eq "$(status_rate t1/0 to_vm)" 50000000 "after the refused switch"
+
+# A restarted VM gets its shaping back on its new tap.
+ctl tc set t1 to-vm: rate 5mbit >/dev/null
+ctl restart t1 >/dev/null
+expect_eq "$(status_rate t1/0 to_vm)" 5000000 "t1 to-vm after restart"
+
+# default: no qdisc of ours, no ifb.
+ctl tc default >/dev/null
+for t in t1-n0 t2-n0; do
+	qdiscs "$t" | contains -E '"kind":"(tbf|netem|ingress)"' && fail "$t still has a qdisc of ours"
+done
+[ -z "$(ip netns exec "$NS" ip -o link show type ifb)" ] || fail "an ifb is left"
+note "profiles slow -> fast -> (lag refused) -> default: ok"
