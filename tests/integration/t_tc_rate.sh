@@ -9,7 +9,7 @@
 # as iproute2 sees it.  Needs root and iperf3.
 . "$(dirname "$0")/lib.sh"
 
-DRV=${TC_DRIVER:-$BIN/tests/tc_driver}
+DRV=${TC_DRIVER:-$SRC/build/tests/tc_driver}
 [ -x "$DRV" ] || fail "$DRV is not built (make build/tests/tc_driver)"
 command -v iperf3 >/dev/null || fail "iperf3 is not installed (scripts/deps.sh)"
 
