@@ -96,7 +96,7 @@ static int send_msg(struct mnl_socket *nl, struct tc_msg *m, const char *ifname,
 static int apply(struct mnl_socket *nl, const char *ifname, int idx, const struct tc_shape *s,
 		 char *err, size_t errsize)
 {
-	char kind[16] = "", why[TC_ERR_MAX];
+	char kind[16] = "", why[TC_ERR_MAX] = "";
 	bool netem_root, ours;
 	uint32_t handle = 0;
 	struct tc_msg m;
@@ -168,45 +168,13 @@ int tc_egress_apply(const char *ifname, const struct tc_shape *s, char *err, siz
 	return r;
 }
 
-static void put_pct(json_t *o, const char *key, double v)
-{
-	if (v > 0)
-		json_object_set_new(o, key, json_real(v));
-}
-
 static json_t *params(const char *kind, const struct tc_shape *s)
 {
-	json_t *p = json_object();
-	char seed[24];
-
-	if (!strcmp(kind, "tbf")) {
-		json_object_set_new(p, "rate_bps", json_integer((json_int_t)s->rate_bps));
-		json_object_set_new(p, "burst_bytes", json_integer(s->burst_bytes));
-		json_object_set_new(p, "limit_bytes", json_integer(s->limit));
-		return p;
-	}
-	if (strcmp(kind, "netem"))
-		return p;
-	json_object_set_new(p, "limit", json_integer(s->limit));
-	if (s->delay_us)
-		json_object_set_new(p, "delay_us", json_integer((json_int_t)s->delay_us));
-	if (s->jitter_us)
-		json_object_set_new(p, "jitter_us", json_integer((json_int_t)s->jitter_us));
-	put_pct(p, "loss_pct", s->loss);
-	put_pct(p, "loss_corr_pct", s->loss_corr);
-	put_pct(p, "duplicate_pct", s->duplicate);
-	put_pct(p, "duplicate_corr_pct", s->duplicate_corr);
-	put_pct(p, "corrupt_pct", s->corrupt);
-	put_pct(p, "corrupt_corr_pct", s->corrupt_corr);
-	put_pct(p, "reorder_pct", s->reorder);
-	put_pct(p, "reorder_corr_pct", s->reorder_corr);
-	/* A string: the kernel's own seeds use all 64 bits, JSON numbers
-	 * (and jansson) stop at 63. */
-	if (s->has_seed) {
-		snprintf(seed, sizeof(seed), "%llu", (unsigned long long)s->seed);
-		json_object_set_new(p, "seed", json_string(seed));
-	}
-	return p;
+	if (!strcmp(kind, "netem"))
+		return tc_netem_params(s);
+	if (!strcmp(kind, "tbf"))
+		return tc_tbf_params(s);
+	return json_object();
 }
 
 static void handle_str(uint32_t h, char *buf, size_t size)

@@ -201,6 +201,8 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	int r;
 
 	m->nlh = NULL;
+	if (errsize)
+		err[0] = '\0';
 	if (!q)
 		return -ENOMEM;
 	rtnl_tc_set_ifindex(tc, ifindex);
@@ -266,7 +268,7 @@ out:
 	if (r && m->nlh)
 		tc_msg_free(m);
 	if (r && errsize && !err[0])
-		snprintf(err, errsize, "netem: %s", strerror(-r));
+		snprintf(err, errsize, "%s", strerror(-r));
 	rtnl_qdisc_put(q);
 	return r;
 }
@@ -304,6 +306,39 @@ void tc_netem_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_sh
 		s->has_seed = true;
 		s->seed = mnl_attr_get_u64(a);
 	}
+}
+
+static void put_pct(json_t *o, const char *key, double v)
+{
+	if (v > 0)
+		json_object_set_new(o, key, json_real(v));
+}
+
+json_t *tc_netem_params(const struct tc_shape *s)
+{
+	json_t *p = json_object();
+	char seed[24];
+
+	json_object_set_new(p, "limit", json_integer(s->limit));
+	if (s->delay_us)
+		json_object_set_new(p, "delay_us", json_integer((json_int_t)s->delay_us));
+	if (s->jitter_us)
+		json_object_set_new(p, "jitter_us", json_integer((json_int_t)s->jitter_us));
+	put_pct(p, "loss_pct", s->loss);
+	put_pct(p, "loss_corr_pct", s->loss_corr);
+	put_pct(p, "duplicate_pct", s->duplicate);
+	put_pct(p, "duplicate_corr_pct", s->duplicate_corr);
+	put_pct(p, "corrupt_pct", s->corrupt);
+	put_pct(p, "corrupt_corr_pct", s->corrupt_corr);
+	put_pct(p, "reorder_pct", s->reorder);
+	put_pct(p, "reorder_corr_pct", s->reorder_corr);
+	/* A string: the kernel's own seeds use all 64 bits, JSON numbers
+	 * (and jansson) stop at 63. */
+	if (s->has_seed) {
+		snprintf(seed, sizeof(seed), "%llu", (unsigned long long)s->seed);
+		json_object_set_new(p, "seed", json_string(seed));
+	}
+	return p;
 }
 
 struct probe {

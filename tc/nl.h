@@ -72,13 +72,17 @@ double tc_u32_percent(uint32_t v);
  * changes a netem that is already there, so it also states the options
  * left off (zero correlations, no reorder or corrupt, a uniform table),
  * which netem would otherwise keep from before.  0 or -errno, err says
- * why (a distribution table that cannot be read). */
+ * why (a distribution table that cannot be read), without the link or kind:
+ * the caller adds those. */
 int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int flags,
 		   bool reset, char *err, size_t errsize);
 
 /* Fill the netem part of s from a dumped qdisc: libnl's view and the raw
  * TCA_OPTIONS (for the 64-bit delay and the seed, which libnl skips). */
 void tc_netem_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_shape *s);
+
+/* netem's part of s as tc_link_dump's "params" (keys in tc.h); new ref. */
+json_t *tc_netem_params(const struct tc_shape *s);
 
 /* Whether this kernel runs netem, and takes its seed; probed once. */
 int tc_netem_caps(bool *seed);
@@ -90,6 +94,7 @@ int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle
 		 const struct tc_shape *s, bool child, int flags, char *err, size_t errsize);
 void tc_tbf_defaults(const struct tc_shape *s, bool child, uint32_t *burst, uint32_t *limit);
 void tc_tbf_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_shape *s);
+json_t *tc_tbf_params(const struct tc_shape *s);
 
 /* nl.c: the exchange.  A socket in the calling thread's namespace. */
 int tc_nl_open(struct mnl_socket **out);

@@ -351,6 +351,11 @@ static int check(struct parser *p, const struct tc_shape *s, unsigned seen, cons
 		return fail(p, "distribution needs jitter%s%s%s", in, dir, out);
 	if ((seen & W_BURST) && !s->rate_bps)
 		return fail(p, "burst needs rate%s%s%s", in, dir, out);
+	/* With rate alone, limit is tbf's queue in bytes: below a frame it
+	 * would drop every full-size packet. */
+	if ((seen & W_LIMIT) && s->rate_bps && !tc_shape_needs_netem(s) && s->limit < MIN_BURST)
+		return fail(p, "limit %" PRIu32 " is below one Ethernet frame (%d bytes): with rate "
+			    "alone, limit is tbf's queue in bytes", s->limit, MIN_BURST);
 	if ((seen & W_BURST) && s->burst_bytes < MIN_BURST)
 		return fail(p, "burst %" PRIu32 " is below one Ethernet frame (%d bytes): tbf would "
 			    "drop every full-size packet", s->burst_bytes, MIN_BURST);

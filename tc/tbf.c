@@ -41,7 +41,8 @@ void tc_tbf_defaults(const struct tc_shape *s, bool child, uint32_t *burst, uint
 	if (b > UINT32_MAX)
 		b = UINT32_MAX;
 	/* tbf's queue in bytes.  Under netem, s->limit is netem's (packets). */
-	l = !child && s->limit ? s->limit : b + bytes * QUEUE_MS / 1000;
+	l = !child && s->limit ? s->limit :
+	    b + (bytes > UINT64_MAX / QUEUE_MS ? UINT32_MAX : bytes * QUEUE_MS / 1000);
 	*burst = (uint32_t)b;
 	*limit = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
 }
@@ -64,13 +65,15 @@ int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle
 	int r, cell_log = 0;
 
 	m->nlh = NULL;
+	if (errsize)
+		err[0] = '\0';
 	if (!q)
 		return -ENOMEM;
 	tc_tbf_defaults(s, child, &burst, &limit);
 	opt.rate.rate = rate64 >= (1ULL << 32) ? ~0U : (uint32_t)rate64;
 	/* The kernel keeps the bucket as time in 32-bit ticks of 64 ns. */
 	if (!rate64 || (double)burst / opt.rate.rate > 274.0) {
-		snprintf(err, errsize, "tbf: burst %u is too large for rate %llu bit/s",
+		snprintf(err, errsize, "burst %u is too large for rate %llu bit/s",
 			 burst, (unsigned long long)s->rate_bps);
 		rtnl_qdisc_put(q);
 		return -EINVAL;
@@ -115,7 +118,7 @@ int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle
 out:
 	if (r) {
 		tc_msg_free(m);
-		snprintf(err, errsize, "tbf: %s", strerror(-r));
+		snprintf(err, errsize, "%s", strerror(-r));
 	}
 	return r;
 }
@@ -145,4 +148,10 @@ void tc_tbf_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_shap
 		ns_per_tick = nl_ticks2us(1000000) / 1000.;
 		s->burst_bytes = (uint32_t)(opt->buffer * ns_per_tick * (double)bytes / 1e9 + 0.5);
 	}
+}
+
+json_t *tc_tbf_params(const struct tc_shape *s)
+{
+	return json_pack("{s:I,s:I,s:I}", "rate_bps", (json_int_t)s->rate_bps,
+			 "burst_bytes", (json_int_t)s->burst_bytes, "limit_bytes", (json_int_t)s->limit);
 }

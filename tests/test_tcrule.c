@@ -166,6 +166,9 @@ Test(tcrule, bad_values_name_the_word)
 	bad("rate 1mbit burst 10q", "bad burst \"10q\" (use 1000, 32kb, 1mb)");
 	bad("rate 1mbit burst 1000",
 	    "burst 1000 is below one Ethernet frame (1514 bytes): tbf would drop every full-size packet");
+	bad("rate 1mbit limit 100",
+	    "limit 100 is below one Ethernet frame (1514 bytes): with rate alone, limit is tbf's queue in bytes");
+	cr_expect_eq(both("rate 1mbit delay 1ms limit 100").limit, 100, "with netem, limit is packets");
 	bad("loss 1% seed -1", "bad seed \"-1\" (use a number, 0 to 18446744073709551615)");
 	bad("loss 1% seed 18446744073709551616",
 	    "bad seed \"18446744073709551616\" (use a number, 0 to 18446744073709551615)");
