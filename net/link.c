@@ -25,10 +25,7 @@
  * the request still fits a MNL_SOCKET_BUFFER_SIZE receive buffer. */
 #define VLANS_PER_MSG 256
 
-/* libnl folds errno into its own codes; unfold them at the module edge.
- * The fold is lossy (ENOENT and ESRCH are both OBJ_NOTFOUND), so the
- * mapping picks the errno a link operation means. */
-static int nl_errno(int nle)
+int link_nl_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
 	case 0:                  return 0;
@@ -37,6 +34,7 @@ static int nl_errno(int nle)
 	case NLE_OBJ_NOTFOUND:   return -ENOENT;
 	case NLE_NOMEM:          return -ENOMEM;
 	case NLE_INVAL:          return -EINVAL;
+	case NLE_MISSING_ATTR:   return -EINVAL;
 	case NLE_RANGE:          return -ERANGE;
 	case NLE_BUSY:           return -EBUSY;
 	case NLE_PERM:           return -EPERM;
@@ -65,7 +63,7 @@ static int sock_open(struct nl_sock **out)
 	err = nl_connect(sk, NETLINK_ROUTE);
 	if (err < 0) {
 		nl_socket_free(sk);
-		return nl_errno(err);
+		return link_nl_errno(err);
 	}
 	*out = sk;
 	return 0;
@@ -88,7 +86,7 @@ static int lookup(struct nl_sock *sk, const char *name, struct rtnl_link **out)
 	 * reads that way whichever code libnl folded it into. */
 	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
 		return -ENODEV;
-	return nl_errno(err);
+	return link_nl_errno(err);
 }
 
 int link_ifindex(const char *name)
@@ -134,7 +132,7 @@ static int change(const char *name, void (*fill)(struct rtnl_link *, const void 
 		goto out;
 	}
 	fill(ch, arg);
-	err = nl_errno(rtnl_link_change(sk, orig, ch, 0));
+	err = link_nl_errno(rtnl_link_change(sk, orig, ch, 0));
 out:
 	if (ch)
 		rtnl_link_put(ch);
@@ -257,7 +255,7 @@ int link_get_master(const char *name, char *buf, size_t size)
 	idx = rtnl_link_get_master(link);
 	rtnl_link_put(link);
 	if (idx > 0) {
-		err = nl_errno(rtnl_link_get_kernel(sk, idx, NULL, &m));
+		err = link_nl_errno(rtnl_link_get_kernel(sk, idx, NULL, &m));
 		if (!err) {
 			snprintf(buf, size, "%s", rtnl_link_get_name(m));
 			rtnl_link_put(m);
@@ -277,7 +275,7 @@ int link_delete(const char *name)
 	if ((err = sock_open(&sk)))
 		return err;
 	if (!(err = lookup(sk, name, &link))) {
-		err = nl_errno(rtnl_link_delete(sk, link));
+		err = link_nl_errno(rtnl_link_delete(sk, link));
 		if (err == -ENOENT) /* gone between the lookup and the delete */
 			err = -ENODEV;
 		rtnl_link_put(link);
@@ -307,7 +305,7 @@ int link_addr_add(const char *name, struct in_addr addr, int prefix)
 	}
 	nl_addr_set_prefixlen(local, prefix);
 	rtnl_addr_set_ifindex(ra, idx);
-	if ((err = nl_errno(rtnl_addr_set_local(ra, local))))
+	if ((err = link_nl_errno(rtnl_addr_set_local(ra, local))))
 		goto out;
 	/* /31 and /32 have no broadcast address (RFC 3021). */
 	if (prefix < 31) {
@@ -321,7 +319,7 @@ int link_addr_add(const char *name, struct in_addr addr, int prefix)
 		}
 		rtnl_addr_set_broadcast(ra, brd);
 	}
-	err = nl_errno(rtnl_addr_add(sk, ra, 0));
+	err = link_nl_errno(rtnl_addr_add(sk, ra, 0));
 	if (err == -EEXIST)
 		err = 0;
 out:
@@ -345,7 +343,7 @@ int link_list_by_alias(const char *prefix, link_visit_fn *fn, void *arg)
 
 	if ((err = sock_open(&sk)))
 		return err;
-	err = nl_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
+	err = link_nl_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
 	nl_socket_free(sk);
 	if (err)
 		return err;

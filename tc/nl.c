@@ -59,7 +59,7 @@ int tc_msg_qdisc(struct tc_msg *m, struct rtnl_qdisc *q, int type, int flags, si
 	else
 		err = rtnl_qdisc_build_add_request(q, flags, &msg);
 	if (err < 0)
-		return tc_nl_errno(err);
+		return link_nl_errno(err);
 	h = nlmsg_hdr(msg);
 	len = real_len(h);
 	m->cap = NLMSG_ALIGN(len) + room;
@@ -118,29 +118,6 @@ double tc_u32_percent(uint32_t v)
 
 	snprintf(buf, sizeof(buf), "%g", v * 100. / UINT32_MAX);
 	return strtod(buf, NULL);
-}
-
-int tc_nl_errno(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case 0:                  return 0;
-	case NLE_EXIST:          return -EEXIST;
-	case NLE_NODEV:          return -ENODEV;
-	case NLE_OBJ_NOTFOUND:   return -ENOENT;
-	case NLE_NOMEM:          return -ENOMEM;
-	case NLE_INVAL:          return -EINVAL;
-	case NLE_MISSING_ATTR:   return -EINVAL;
-	case NLE_RANGE:          return -ERANGE;
-	case NLE_BUSY:           return -EBUSY;
-	case NLE_PERM:           return -EPERM;
-	case NLE_NOACCESS:       return -EACCES;
-	case NLE_OPNOTSUPP:      return -EOPNOTSUPP;
-	case NLE_AGAIN:          return -EAGAIN;
-	case NLE_INTR:           return -EINTR;
-	case NLE_MSGSIZE:        return -EMSGSIZE;
-	case NLE_BAD_SOCK:       return -EBADF;
-	default:                 return -EIO;
-	}
 }
 
 int tc_nl_open(struct mnl_socket **out)
@@ -349,5 +326,5 @@ int tc_nl_dump(int ifindex, tc_nl_qdisc_fn *fn, void *arg)
 	if (err >= 0)
 		err = nl_recvmsgs_default(sk);
 	nl_socket_free(sk);
-	return err < 0 ? tc_nl_errno(err) : 0;
+	return err < 0 ? link_nl_errno(err) : 0;
 }

@@ -123,7 +123,6 @@ int tc_nl_del(struct mnl_socket *nl, int ifindex, uint32_t parent, uint32_t hand
 typedef void tc_nl_qdisc_fn(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg);
 int tc_nl_dump(int ifindex, tc_nl_qdisc_fn *fn, void *arg);
 
-/* libnl's -NLE_* as -errno. */
-int tc_nl_errno(int nle);
+#include "link.h" /* link_nl_errno: libnl's -NLE_* as -errno */
 
 #endif
