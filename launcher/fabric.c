@@ -119,20 +119,6 @@ int fabric_check(const struct topology *t, FILE *err)
 	return bad;
 }
 
-static bool selected(const char *only, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = only; p && *p;) {
-		const char *e = strchrnul(p, ',');
-
-		if ((size_t)(e - p) == n && strncmp(p, name, n) == 0)
-			return true;
-		p = *e ? e + 1 : e;
-	}
-	return !only;
-}
-
 static void print_vlans(const struct topo_nic *nic, FILE *out)
 {
 	if (nic->nvlans == 1) {
@@ -165,7 +151,7 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 		for (int v = 0; v < t->nvms; v++) {
 			const struct topo_vm *vm = &t->vms[v];
 
-			if (!selected(only, vm->name))
+			if (!topo_selected(only, vm->name))
 				continue;
 			for (int j = 0; j < vm->nnics; j++) {
 				const struct topo_nic *nic = &vm->nics[j];

@@ -690,22 +690,6 @@ static int signals_open(void)
 
 /* ---- start-up checks: everything that can fail is found before anything starts ---- */
 
-static bool selected(const char *only, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!only)
-		return true;
-	for (const char *p = only; *p;) {
-		const char *e = strchrnul(p, ',');
-
-		if ((size_t)(e - p) == n && strncmp(p, name, n) == 0)
-			return true;
-		p = *e ? e + 1 : e;
-	}
-	return false;
-}
-
 static int check_only(const struct topology *t, const char *only)
 {
 	int bad = 0;
@@ -734,7 +718,7 @@ static int check_vms(const struct topology *t, const struct accel_host *host, co
 		const struct topo_vm *vm = &t->vms[i];
 		char sock[PATHS_MAX + 32];
 
-		if (!selected(only, vm->name))
+		if (!topo_selected(only, vm->name))
 			continue;
 		if (accel_decide(host, vm->arch, vm->accel, &choices[i]) < 0) {
 			fprintf(stderr, "%s:%d: vm %s: accel=kvm is not usable here: %s (use accel=auto or tcg)\n",
@@ -769,7 +753,7 @@ static int print_plan(const struct topology *t, const char *only, const struct a
 		struct vm_plan plan;
 		struct plan_env d = { .ovs_userspace = userspace };
 
-		if (!selected(only, vm->name))
+		if (!topo_selected(only, vm->name))
 			continue;
 		paths_join(d.run, sizeof(d.run), "%s/vm/%s", sup.run, vm->name);
 		paths_join(d.state, sizeof(d.state), "%s/vm/%s", sup.state, vm->name);
@@ -910,7 +894,7 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 	if (!sup.vms)
 		return -ENOMEM;
 	for (int i = 0; i < t->nvms; i++) {
-		if (!selected(only, t->vms[i].name))
+		if (!topo_selected(only, t->vms[i].name))
 			continue;
 		if ((r = vm_new(&t->vms[i], &choices[i], sup.run, sup.state,
 				sup.fabric && fabric_ovs_userspace(sup.fabric), &sup.vms[sup.nvms])) < 0) {

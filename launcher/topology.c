@@ -593,3 +593,19 @@ struct topo_profile *topo_find_profile(const struct topology *t, const char *nam
 			return &t->profiles[i];
 	return NULL;
 }
+
+bool topo_selected(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!only)
+		return true;
+	for (const char *p = only; *p;) {
+		const char *e = strchrnul(p, ',');
+
+		if ((size_t)(e - p) == n && strncmp(p, name, n) == 0)
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}

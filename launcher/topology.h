@@ -121,6 +121,9 @@ struct topo_vm *topo_find_vm(const struct topology *t, const char *name);
 struct topo_network *topo_find_network(const struct topology *t, const char *name);
 struct topo_profile *topo_find_profile(const struct topology *t, const char *name);
 
+/* Whether name is in only, a comma-separated list (--only); NULL is every VM. */
+bool topo_selected(const char *only, const char *name);
+
 const char *topo_arch_name(enum topo_arch a);       /* "x86_64", "aarch64" */
 const char *topo_qemu_binary(enum topo_arch a);     /* "qemu-system-x86_64", ... */
 const char *topo_qemu_package(enum topo_arch a);    /* "qemu-system-x86", "qemu-system-arm" */
