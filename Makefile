@@ -7,62 +7,95 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-CPPFLAGS += -Ilauncher -Iqmp -Inet -Itc
+CPPFLAGS += -I.
 
 B := build
 
-# Every module; the two programs add their main.
-LIB_SRC := $(filter-out launcher/main.c launcher/ctl.c,$(wildcard launcher/*.c qmp/*.c net/*.c tc/*.c))
-LAUNCH_SRC := launcher/main.c $(LIB_SRC)
-CTL_SRC := launcher/ctl.c $(LIB_SRC)
+# One archive per layer (SPEC "Code layers").  Linking from archives takes
+# only what a program calls, and a unit test links only its own layer and
+# the ones below it, so a wrong-way call fails to link.
+TOPO_SRC := launcher/topology.c launcher/topology_keys.c launcher/topology_check.c
+SRC_base := $(wildcard base/*.c)
+SRC_qmp := $(wildcard qmp/*.c)
+SRC_net := $(wildcard net/*.c)
+SRC_tc := $(wildcard tc/*.c)
+SRC_topo := $(TOPO_SRC)
+SRC_launcher := $(filter-out launcher/main.c $(TOPO_SRC),$(wildcard launcher/*.c))
+SRC_ctl := $(filter-out ctl/main.c,$(wildcard ctl/*.c))
+LIBS := launcher ctl topo tc net qmp base
+HDRS := $(wildcard $(addsuffix /*.h,base qmp net tc launcher ctl tests))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+# What each program and unit test links, highest layer first.
+LINK_launch := launcher topo tc net qmp base
+LINK_ctl := ctl topo base
+lib = $(foreach l,$(LINK_$(1)),$(B)/$(2)/lib$(l).a)
 
 all: $(B)/n3x-launch $(B)/n3x-ctl
 
-$(B)/obj/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h tc/*.h)
+$(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(B)/n3x-launch: $(B)/obj/launcher/main.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(B)/n3x-ctl: $(B)/obj/launcher/ctl.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
-
-# Unit tests: one Criterion suite per module, built with ASan + UBSan.
+# Unit tests and the integration tests' binaries are built with ASan + UBSan.
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-TEST_SRC := $(wildcard tests/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
-SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
-
-$(B)/san/%.o: %.c $(wildcard launcher/*.h qmp/*.h net/*.h tc/*.h)
+$(B)/san/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(B)/tests/%: tests/%.c $(SAN_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags criterion) \
-		-DTEST_DATA='"$(CURDIR)/tests/data"' -o $@ $< $(SAN_OBJ) $(PKG_LIBS) $(shell pkg-config --libs criterion)
+define layer_lib
+$(B)/obj/lib$(1).a: $(SRC_$(1):%.c=$(B)/obj/%.o)
+	@rm -f $$@; ar rcs $$@ $$^
+$(B)/san/lib$(1).a: $(SRC_$(1):%.c=$(B)/san/%.o)
+	@rm -f $$@; ar rcs $$@ $$^
+endef
+$(foreach l,$(LIBS),$(eval $(call layer_lib,$(l))))
+
+$(B)/n3x-launch: $(B)/obj/launcher/main.o $(call lib,launch,obj)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The integration tests drive sanitized binaries, so a memory error in the
 # supervisor fails them even when its behaviour looks right.
-$(B)/san/n3x-launch: launcher/main.c $(SAN_OBJ)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/san/n3x-launch: $(B)/san/launcher/main.o $(call lib,launch,san)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
-$(B)/san/n3x-ctl: launcher/ctl.c $(SAN_OBJ)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/san/n3x-ctl: $(B)/san/ctl/main.o $(call lib,ctl,san)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests: one Criterion suite per module.  A test's layer is the first
+# word of its name that names one (test_tcrule -> tc); the rest are the
+# launcher's.
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+LINK_test_base := base
+LINK_test_qmp := qmp base
+LINK_test_net := net base
+LINK_test_tc := tc base
+LINK_test_ctl := ctl topo base
+LINK_test_topo := topo base
+LINK_test_launcher := $(LINK_launch)
+test_layer = $(or $(firstword $(foreach l,base qmp tc ctl topo,$(if $(filter test_$(l)%,$(1)),$(l)))),$(if $(filter $(1),$(NET_TESTS)),net,launcher))
+NET_TESTS := test_link test_netns test_tap test_ovs test_ovsdb test_ovsops test_dnsmasq
+
+.SECONDEXPANSION:
+$(B)/tests/%: tests/%.c $$(call lib,test_$$(call test_layer,$$*),san) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags criterion) \
+		-DTEST_DATA='"$(CURDIR)/tests/data"' -o $@ $< $(call lib,test_$(call test_layer,$*),san) \
+		$(PKG_LIBS) $(shell pkg-config --libs criterion)
 
 # The tc test driver: our tc/ code on one link, for t_tc_rate, the netem VM
 # test and bench/tc.
-$(B)/tests/tc_driver: tests/tc_driver.c $(LIB_OBJ)
+$(B)/tests/tc_driver: tests/tc_driver.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
 
 # bench/fabric drives the OVSDB client through this.
-$(B)/bench/fabric_drv: bench/fabric_drv.c $(LIB_OBJ)
+$(B)/bench/fabric_drv: bench/fabric_drv.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
 
 bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 	bench/launch
@@ -90,6 +123,7 @@ integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_drive
 # `make check` and `make demo` are the README's two commands: each installs
 # what is missing first, then builds from scratch what it needs.
 check: deps
+	@scripts/layers.sh
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
@@ -101,4 +135,7 @@ demo: deps
 clean:
 	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/n3x-launch $(B)/n3x-ctl
 
-.PHONY: all deps images unit integration check demo clean bench
+layers:
+	@scripts/layers.sh
+
+.PHONY: all deps images unit integration check demo clean bench layers

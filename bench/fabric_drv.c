@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "ovs.h"
+#include "base/loop.h"
+#include "net/ovs.h"
 
 #define FABRIC "bench"
 #define BRIDGE "benchbr0"

@@ -1,5 +1,5 @@
 /* accel.c - KVM or TCG. */
-#include "accel.h"
+#include "launcher/accel.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "topology.h"
+#include "launcher/topology.h"
 
 struct accel_host {
 	enum topo_arch arch;   /* the host's arch */

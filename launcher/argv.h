@@ -11,8 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "accel.h"
-#include "topology.h"
+#include "base/strv.h"
+#include "launcher/accel.h"
+#include "launcher/topology.h"
 
 #define QEMU_FD_SERIAL 3 /* the guest's serial port; the other end is the console */
 #define QEMU_FD_QMP 4    /* the supervisor's private QMP monitor */
@@ -20,18 +21,6 @@
 
 #define AAVMF_CODE "/usr/share/AAVMF/AAVMF_CODE.fd"
 #define AAVMF_VARS "/usr/share/AAVMF/AAVMF_VARS.fd"
-
-/* A NULL-terminated, growable argv. */
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-int strv_add(struct strv *s, const char *arg);
-int strv_addf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strv_free(struct strv *s);
-/* Quote for a POSIX shell when needed, for printing plans: a new string. */
-char *strv_quote(const char *arg);
 
 /* A step before QEMU starts: run argv (qemu-img) unless `creates` exists and
  * `always` is false, or copy `copy_from` to `creates` when argv is empty. */

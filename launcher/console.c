@@ -7,8 +7,9 @@
  * the client's own handler, so a failing client is freed only while handling
  * its own event; no other entry of the current epoll batch can point at it.
  */
-#include "console.h"
-#include "loop.h"
+#include "launcher/console.h"
+#include "base/loop.h"
+#include "base/sock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -377,18 +378,6 @@ drop:
 	client_free(cl);
 }
 
-/* Only our own uid (or root) may see and type into a console, whatever the
- * socket's mode ended up as. */
-static bool peer_allowed(int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
-}
-
 static void client_add(struct console *c, int fd)
 {
 	struct client *cl = calloc(1, sizeof(*cl));
@@ -431,58 +420,16 @@ static void listen_cb(struct loop_watch *w, uint32_t events)
 				continue;
 			return; /* EAGAIN, or EMFILE: retried on the next event */
 		}
-		if (!peer_allowed(fd)) {
+		/* Only our own uid (or root) may see and type into a
+		 * console, whatever the socket's mode ended up as. */
+		uid_t uid;
+
+		if (!unix_peer_allowed(fd, &uid)) {
 			close(fd);
 			continue;
 		}
 		client_add(c, fd);
 	}
-}
-
-/* Bind sock_path, first removing a socket nobody answers on. */
-static int listen_at(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-		close(fd);
-		if (r != -ECONNREFUSED) /* answered: another supervisor's VM */
-			return r == 0 ? -EADDRINUSE : r;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
-	}
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* The mode is set by bind() from the umask; fchmod() on a socket does
-	 * not reach the file, and chmod() afterwards leaves a window.  The
-	 * supervisor is single-threaded, so changing the umask here is safe. */
-	mode_t old = umask(0177);
-
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-	umask(old);
-	if (r == 0 && listen(fd, 16) < 0) {
-		r = -errno;
-		unlink(path);
-	}
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
 }
 
 int console_new(const char *sock_path, const char *log_path,
@@ -510,7 +457,7 @@ int console_new(const char *sock_path, const char *log_path,
 	if (r < 0)
 		goto fail;
 
-	r = listen_at(sock_path);
+	r = unix_listen(sock_path, 16);
 	if (r < 0)
 		goto fail;
 	c->listen_fd = r; /* from here the path is ours to unlink */

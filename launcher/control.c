@@ -9,8 +9,9 @@
  * picks up any request already buffered.  That keeps the dispatcher free of
  * re-entry (a reply sent while walking a list of waiters cannot add to it).
  */
-#include "control.h"
-#include "loop.h"
+#include "launcher/control.h"
+#include "base/loop.h"
+#include "base/sock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -318,17 +319,15 @@ void control_reply_error(struct control_client *c, int code, const char *fmt, ..
  * directory with looser modes must not turn into a way in. */
 static bool peer_allowed(int fd, char *why, size_t size)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	uid_t uid;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		snprintf(why, size, "cannot check the peer's credentials: %s", strerror(errno));
-		return false;
-	}
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (unix_peer_allowed(fd, &uid))
 		return true;
-	snprintf(why, size, "permission denied: uid %u is neither root nor the supervisor's uid %u",
-		 (unsigned)cred.uid, (unsigned)geteuid());
+	if (uid == (uid_t)-1)
+		snprintf(why, size, "cannot check the peer's credentials: %s", strerror(errno));
+	else
+		snprintf(why, size, "permission denied: uid %u is neither root nor the supervisor's uid %u",
+			 (unsigned)uid, (unsigned)geteuid());
 	return false;
 }
 
@@ -394,74 +393,22 @@ static void listen_cb(struct loop_watch *w, uint32_t events)
 	}
 }
 
-/* 0 when something listens on sa, else -errno from connect(). */
-static int probe(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int r;
-
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
-	close(fd);
-	/* A full backlog (EAGAIN) is a live listener too. */
-	return r == -EAGAIN || r == -EINPROGRESS ? 0 : r;
-}
-
-static int remove_stale(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int r;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	r = probe(sa);
-	if (r == 0)
-		return -EADDRINUSE;
-	if (r == -ENOENT)
-		return 0;
-	if (r != -ECONNREFUSED)
-		return r;
-	return unlink(sa->sun_path) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 int control_open(const char *path, control_dispatch_fn dispatch)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	bool bound;
-	mode_t old;
 	int fd, r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(ctl.path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	r = remove_stale(&sa);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = unix_listen(path, 64);
 	if (fd < 0)
-		return -errno;
-	/* Born 0600 rather than chmod()ed after bind: no window with a wider
-	 * mode.  umask is per process; the supervisor is single-threaded. */
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-	umask(old);
-	bound = r == 0;
-	if (r == 0 && listen(fd, 64) < 0)
-		r = -errno;
-	if (r == 0 && stat(path, &st) < 0)
-		r = -errno;
+		return fd;
+	r = stat(path, &st) < 0 ? -errno : 0;
 	ctl.w.cb = listen_cb;
 	if (r == 0)
 		r = loop_add(fd, EPOLLIN, &ctl.w);
 	if (r < 0) {
-		/* bind() fails with EADDRINUSE when another supervisor won the
-		 * race since remove_stale(): that socket is theirs. */
-		if (bound)
-			unlink(path);
+		unlink(path);
 		close(fd);
 		return r;
 	}

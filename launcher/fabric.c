@@ -1,5 +1,5 @@
 /* fabric.c - namespace, bridges, host interfaces, taps and dnsmasq. */
-#include "fabric.h"
+#include "launcher/fabric.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,15 +15,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "argv.h"
-#include "child.h"
-#include "dnsmasq.h"
-#include "link.h"
-#include "loop.h"
-#include "netns.h"
-#include "ovs.h"
-#include "paths.h"
-#include "tap.h"
+#include "launcher/argv.h"
+#include "base/child.h"
+#include "net/dnsmasq.h"
+#include "net/link.h"
+#include "base/loop.h"
+#include "net/netns.h"
+#include "net/ovs.h"
+#include "base/paths.h"
+#include "net/tap.h"
 
 #define DNSMASQ_RESTART_MS 1000
 #define CHILD_STOP_MS 5000

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "topology.h"
+#include "launcher/topology.h"
 
 struct fabric;
 

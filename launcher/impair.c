@@ -1,5 +1,5 @@
 /* impair.c - tc profiles on the fabric's live links. */
-#include "impair.h"
+#include "launcher/impair.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
+#include "tc/profile.h"
 
 static struct {
 	const struct topology *t;

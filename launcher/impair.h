@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-#include "control.h"
-#include "fabric.h"
-#include "topology.h"
+#include "launcher/control.h"
+#include "launcher/fabric.h"
+#include "launcher/topology.h"
 
 /* Resolve profile (or the fabric's) for every NIC; touches no link.  On
  * failure (bad rule, no such profile, netem missing for one of its rules)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "supervisor.h"
+#include "launcher/supervisor.h"
 
 static void usage(FILE *out)
 {

@@ -5,7 +5,7 @@
  * console line is offered to the waiters of that VM, and the op replies when
  * its last waiter is done.
  */
-#include "supervisor.h"
+#include "launcher/supervisor.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,18 +21,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "accel.h"
-#include "buf.h"
-#include "argv.h"
-#include "control.h"
-#include "fabric.h"
-#include "impair.h"
-#include "ovsd.h"
-#include "profile.h"
-#include "loop.h"
-#include "paths.h"
-#include "topology.h"
-#include "vm.h"
+#include "launcher/accel.h"
+#include "base/buf.h"
+#include "base/sock.h"
+#include "launcher/argv.h"
+#include "launcher/control.h"
+#include "launcher/fabric.h"
+#include "launcher/impair.h"
+#include "net/ovsd.h"
+#include "tc/profile.h"
+#include "base/loop.h"
+#include "base/paths.h"
+#include "launcher/topology.h"
+#include "launcher/vm.h"
 
 #define STATE_BIT(s) (1u << (s))
 

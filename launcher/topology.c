@@ -14,7 +14,7 @@
  * in topology_check.c; every message is collected, sorted by line and printed
  * at the end, so one pass reports everything.
  */
-#include "topology_impl.h"
+#include "launcher/topology_impl.h"
 
 #include <ctype.h>
 #include <errno.h>

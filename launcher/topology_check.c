@@ -6,7 +6,7 @@
  * Sections that were themselves in error were parsed into p->junk and take
  * no part here; neither do NICs whose line was in error (network NULL).
  */
-#include "topology_impl.h"
+#include "launcher/topology_impl.h"
 
 #include <arpa/inet.h>
 #include <limits.h>

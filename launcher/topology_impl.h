@@ -6,7 +6,7 @@
 #ifndef N3X_TOPOLOGY_IMPL_H
 #define N3X_TOPOLOGY_IMPL_H
 
-#include "topology.h"
+#include "launcher/topology.h"
 
 #include <stdbool.h>
 #include <stddef.h>

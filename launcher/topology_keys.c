@@ -5,7 +5,7 @@
  * in topology_check.c.  A bad value leaves the default in place and adds one
  * message, so the rest of the file is still checked.
  */
-#include "topology_impl.h"
+#include "launcher/topology_impl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /* vm.c - one VM's lifecycle as a state x event table. */
-#include "vm.h"
+#include "launcher/vm.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,11 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "argv.h"
-#include "child.h"
-#include "console.h"
-#include "loop.h"
-#include "paths.h"
+#include "launcher/argv.h"
+#include "base/child.h"
+#include "launcher/console.h"
+#include "base/loop.h"
+#include "base/paths.h"
 
 #define BOOT_TEXT_MAX (64 * 1024)
 #define LINE_MAX_LEN 1024

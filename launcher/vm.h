@@ -11,9 +11,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "accel.h"
-#include "qmp.h"
-#include "topology.h"
+#include "launcher/accel.h"
+#include "qmp/qmp.h"
+#include "launcher/topology.h"
 
 enum vm_state {
 	VM_STOPPED,

@@ -1,5 +1,5 @@
 /* dnsmasq.c - dnsmasq config generation, lease file parsing and watching. */
-#include "dnsmasq.h"
+#include "net/dnsmasq.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "base/loop.h"
 
 /* ---- config ---- */
 

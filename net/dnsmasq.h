@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "argv.h"
-#include "topology.h"
+#include "base/strv.h"
+#include "launcher/topology.h"
 
 #define DNSMASQ_LEASES "dnsmasq.leases" /* in $STATE (SPEC "Runtime layout") */
 

@@ -4,9 +4,9 @@
  * its state survives between reads, so a message split over many reads is
  * scanned once.  Each complete message is then parsed on its own.
  */
-#include "jsonrpc.h"
+#include "net/jsonrpc.h"
 
-#include "buf.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* link.c - rtnetlink link helpers: libnl-route-3 for links and addresses,
  * libmnl for the bridge attributes libnl cannot set (see link.h). */
-#include "link.h"
+#include "net/link.h"
+#include "base/nlerr.h"
 
 #include <errno.h>
 #include <linux/if_bridge.h>
@@ -25,32 +26,6 @@
  * the request still fits a MNL_SOCKET_BUFFER_SIZE receive buffer. */
 #define VLANS_PER_MSG 256
 
-int link_nl_errno(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case 0:                  return 0;
-	case NLE_EXIST:          return -EEXIST;
-	case NLE_NODEV:          return -ENODEV;
-	case NLE_OBJ_NOTFOUND:   return -ENOENT;
-	case NLE_NOMEM:          return -ENOMEM;
-	case NLE_INVAL:          return -EINVAL;
-	case NLE_MISSING_ATTR:   return -EINVAL;
-	case NLE_RANGE:          return -ERANGE;
-	case NLE_BUSY:           return -EBUSY;
-	case NLE_PERM:           return -EPERM;
-	case NLE_NOACCESS:       return -EACCES;
-	case NLE_OPNOTSUPP:      return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT:   return -EAFNOSUPPORT;
-	case NLE_NOADDR:         return -EADDRNOTAVAIL;
-	case NLE_AGAIN:          return -EAGAIN;
-	case NLE_INTR:           return -EINTR;
-	case NLE_MSGSIZE:        return -EMSGSIZE;
-	case NLE_BAD_SOCK:       return -EBADF;
-	case NLE_PROTO_MISMATCH: return -EPROTONOSUPPORT;
-	default:                 return -EIO;
-	}
-}
-
 /* A fresh socket per call: a netlink socket stays in the namespace it was
  * created in, and callers move between namespaces (netns_enter). */
 static int sock_open(struct nl_sock **out)
@@ -58,12 +33,14 @@ static int sock_open(struct nl_sock **out)
 	struct nl_sock *sk = nl_socket_alloc();
 	int err;
 
+	*out = NULL;
 	if (!sk)
 		return -ENOMEM;
 	err = nl_connect(sk, NETLINK_ROUTE);
 	if (err < 0) {
 		nl_socket_free(sk);
-		return link_nl_errno(err);
+		err = nlerr_errno(err);
+		return err < 0 ? err : -EIO;
 	}
 	*out = sk;
 	return 0;
@@ -86,7 +63,7 @@ static int lookup(struct nl_sock *sk, const char *name, struct rtnl_link **out)
 	 * reads that way whichever code libnl folded it into. */
 	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
 		return -ENODEV;
-	return link_nl_errno(err);
+	return nlerr_errno(err);
 }
 
 int link_ifindex(const char *name)
@@ -132,7 +109,7 @@ static int change(const char *name, void (*fill)(struct rtnl_link *, const void 
 		goto out;
 	}
 	fill(ch, arg);
-	err = link_nl_errno(rtnl_link_change(sk, orig, ch, 0));
+	err = nlerr_errno(rtnl_link_change(sk, orig, ch, 0));
 out:
 	if (ch)
 		rtnl_link_put(ch);
@@ -255,7 +232,7 @@ int link_get_master(const char *name, char *buf, size_t size)
 	idx = rtnl_link_get_master(link);
 	rtnl_link_put(link);
 	if (idx > 0) {
-		err = link_nl_errno(rtnl_link_get_kernel(sk, idx, NULL, &m));
+		err = nlerr_errno(rtnl_link_get_kernel(sk, idx, NULL, &m));
 		if (!err) {
 			snprintf(buf, size, "%s", rtnl_link_get_name(m));
 			rtnl_link_put(m);
@@ -275,7 +252,7 @@ int link_delete(const char *name)
 	if ((err = sock_open(&sk)))
 		return err;
 	if (!(err = lookup(sk, name, &link))) {
-		err = link_nl_errno(rtnl_link_delete(sk, link));
+		err = nlerr_errno(rtnl_link_delete(sk, link));
 		if (err == -ENOENT) /* gone between the lookup and the delete */
 			err = -ENODEV;
 		rtnl_link_put(link);
@@ -305,7 +282,7 @@ int link_addr_add(const char *name, struct in_addr addr, int prefix)
 	}
 	nl_addr_set_prefixlen(local, prefix);
 	rtnl_addr_set_ifindex(ra, idx);
-	if ((err = link_nl_errno(rtnl_addr_set_local(ra, local))))
+	if ((err = nlerr_errno(rtnl_addr_set_local(ra, local))))
 		goto out;
 	/* /31 and /32 have no broadcast address (RFC 3021). */
 	if (prefix < 31) {
@@ -319,7 +296,7 @@ int link_addr_add(const char *name, struct in_addr addr, int prefix)
 		}
 		rtnl_addr_set_broadcast(ra, brd);
 	}
-	err = link_nl_errno(rtnl_addr_add(sk, ra, 0));
+	err = nlerr_errno(rtnl_addr_add(sk, ra, 0));
 	if (err == -EEXIST)
 		err = 0;
 out:
@@ -343,7 +320,7 @@ int link_list_by_alias(const char *prefix, link_visit_fn *fn, void *arg)
 
 	if ((err = sock_open(&sk)))
 		return err;
-	err = link_nl_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
+	err = nlerr_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
 	nl_socket_free(sk);
 	if (err)
 		return err;

@@ -21,12 +21,6 @@
 
 #define LINK_ALIAS_MAX 128 /* IFALIASZ is 256; ours are "n3x:" + a fabric name */
 
-/* libnl folds errno into its own codes; this unfolds them at a module's
- * edge (link, tc).  The fold is lossy (ENOENT and ESRCH are both
- * OBJ_NOTFOUND), so the mapping picks the errno a link or qdisc operation
- * means.  nle may be negative; returns -errno, 0 for 0. */
-int link_nl_errno(int nle);
-
 /* 1 if a link with that name exists, 0 if not, -errno if we could not ask. */
 int link_exists(const char *name);
 

@@ -1,6 +1,6 @@
 /* netns.c - named network namespaces under /run/netns, as iproute2 keeps them. */
-#include "netns.h"
-#include "link.h"
+#include "net/netns.h"
+#include "net/link.h"
 
 #include <errno.h>
 #include <fcntl.h>

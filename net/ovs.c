@@ -6,11 +6,11 @@
  * has opened the device, or ofport -1 and error when it could not; a port we
  * added stays "pending" until one of the two shows.
  */
-#include "ovs.h"
-#include "loop.h"
-#include "ovsd.h"
-#include "ovsdb.h"
-#include "ovsops.h"
+#include "net/ovs.h"
+#include "base/loop.h"
+#include "net/ovsd.h"
+#include "net/ovsdb.h"
+#include "net/ovsops.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "topology.h"
+#include "launcher/topology.h"
 
 struct ovs;
 

@@ -1,6 +1,7 @@
 /* ovsd.c - a system Open vSwitch, or a private ovsdb-server + ovs-vswitchd. */
-#include "ovsd.h"
-#include "buf.h"
+#include "net/ovsd.h"
+#include "base/buf.h"
+#include "base/sock.h"
 
 #include <errno.h>
 #include <fcntl.h>

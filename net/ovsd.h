@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "child.h"
-#include "paths.h"
+#include "base/child.h"
+#include "base/paths.h"
 
 struct ovsd {
 	/* set by the owner before ovsd_start() */

@@ -7,9 +7,10 @@
  * callback may free the client, which is then deferred until the I/O on the
  * stack unwinds.
  */
-#include "ovsdb.h"
-#include "buf.h"
-#include "jsonrpc.h"
+#include "net/ovsdb.h"
+#include "base/buf.h"
+#include "base/sock.h"
+#include "net/jsonrpc.h"
 
 #include <errno.h>
 #include <poll.h>

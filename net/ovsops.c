@@ -1,5 +1,5 @@
 /* ovsops.c - the OVSDB transactions that build and clear a fabric. */
-#include "ovsops.h"
+#include "net/ovsops.h"
 
 #include <stdio.h>
 #include <string.h>

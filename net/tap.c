@@ -1,6 +1,6 @@
 /* tap.c - taps for QEMU, set up over rtnetlink (link.c). */
-#include "tap.h"
-#include "link.h"
+#include "net/tap.h"
+#include "net/link.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,9 +10,9 @@
  * commands or call qmp_free(); the latter is deferred until qmp_io() unwinds,
  * because qmp_io() still holds q on its stack.
  */
-#include "qmp.h"
+#include "qmp/qmp.h"
 
-#include "buf.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,7 +18,7 @@
  * A rate alone is tbf at the root (2:), nothing else alone is netem (1:).
  * Kernels without netem still get rate-only shapes.
  */
-#include "tc.h"
+#include "tc/tc.h"
 
 #include <errno.h>
 #include <linux/pkt_sched.h>
@@ -31,7 +31,7 @@
 #include <netlink/route/qdisc.h>
 #include <netlink/route/tc.h>
 
-#include "nl.h"
+#include "tc/nl.h"
 
 #define REPLACE (NLM_F_CREATE | NLM_F_REPLACE)
 

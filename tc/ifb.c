@@ -19,8 +19,9 @@
  * something else is refused instead of silently shared, and every ifb we
  * made can be found again (link_list_by_alias) after a crash.
  */
-#include "tc.h"
-#include "nl.h"
+#include "tc/tc.h"
+#include "base/nlerr.h"
+#include "tc/nl.h"
 
 #include <errno.h>
 #include <linux/if_ether.h>
@@ -85,7 +86,7 @@ static int sock_open(struct nl_sock **out)
 		return -ENOMEM;
 	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0) {
 		nl_socket_free(sk);
-		return link_nl_errno(err);
+		return nlerr_errno(err);
 	}
 	*out = sk;
 	return 0;
@@ -101,7 +102,7 @@ static int get_link(struct nl_sock *sk, const char *name, struct rtnl_link **out
 	err = rtnl_link_get_kernel(sk, 0, name, out);
 	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
 		return -ENODEV;
-	return link_nl_errno(err);
+	return nlerr_errno(err);
 }
 
 /* Whether link is tap's ifb: an ifb with our alias, or with none (made by
@@ -132,7 +133,7 @@ static int ifb_ensure(struct nl_sock *sk, const char *ifb, const char *tap, bool
 		rtnl_link_set_name(ch, ifb);
 		rtnl_link_set_type(ch, "ifb");
 		rtnl_link_set_flags(ch, IFF_UP);
-		err = link_nl_errno(rtnl_link_add(sk, ch, NLM_F_CREATE | NLM_F_EXCL));
+		err = nlerr_errno(rtnl_link_add(sk, ch, NLM_F_CREATE | NLM_F_EXCL));
 		rtnl_link_put(ch);
 		ch = NULL;
 		if (err)
@@ -155,7 +156,7 @@ static int ifb_ensure(struct nl_sock *sk, const char *ifb, const char *tap, bool
 	if (!rtnl_link_get_ifalias(link) || !(rtnl_link_get_flags(link) & IFF_UP)) {
 		rtnl_link_set_ifalias(ch, alias);
 		rtnl_link_set_flags(ch, IFF_UP);
-		if ((err = link_nl_errno(rtnl_link_change(sk, link, ch, 0))))
+		if ((err = nlerr_errno(rtnl_link_change(sk, link, ch, 0))))
 			goto out;
 	}
 	err = rtnl_link_get_ifindex(link);
@@ -188,7 +189,7 @@ static int ifb_delete(struct nl_sock *sk, const char *ifb, const char *tap)
 		return err;
 	if (!ifb_is_ours(link, tap))
 		err = -EEXIST;
-	else if ((err = link_nl_errno(rtnl_link_delete(sk, link))) == -ENODEV)
+	else if ((err = nlerr_errno(rtnl_link_delete(sk, link))) == -ENODEV)
 		err = 0;
 	rtnl_link_put(link);
 	return err;
@@ -208,12 +209,12 @@ static int ingress_qdisc(struct nl_sock *sk, int ifindex, bool add)
 	if (add) {
 		rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
 		rtnl_tc_set_kind(TC_CAST(q), "ingress");
-		err = link_nl_errno(rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_REPLACE));
+		err = nlerr_errno(rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_REPLACE));
 	} else {
 		/* No handle: with none the kernel says ENOENT for a missing
 		 * ingress qdisc; with ffff: it says EINVAL ("Invalid handle")
 		 * once one has been deleted, which we could not tell apart. */
-		err = link_nl_errno(rtnl_qdisc_delete(sk, q));
+		err = nlerr_errno(rtnl_qdisc_delete(sk, q));
 		if (err == -ENOENT)
 			err = 0;
 	}
@@ -244,11 +245,11 @@ static int redirect_add(struct nl_sock *sk, int ifindex, int ifb_index)
 	rtnl_mirred_set_policy(act, TC_ACT_STOLEN);
 	rtnl_mirred_set_ifindex(act, ifb_index);
 
-	if ((err = link_nl_errno(rtnl_u32_add_key_uint32(cls, 0, 0, 0, 0))) ||
-	    (err = link_nl_errno(rtnl_u32_set_cls_terminal(cls))) ||
-	    (err = link_nl_errno(rtnl_u32_add_action(cls, act))))
+	if ((err = nlerr_errno(rtnl_u32_add_key_uint32(cls, 0, 0, 0, 0))) ||
+	    (err = nlerr_errno(rtnl_u32_set_cls_terminal(cls))) ||
+	    (err = nlerr_errno(rtnl_u32_add_action(cls, act))))
 		goto out;
-	err = link_nl_errno(rtnl_cls_add(sk, cls, NLM_F_CREATE));
+	err = nlerr_errno(rtnl_cls_add(sk, cls, NLM_F_CREATE));
 out:
 	if (act)
 		rtnl_act_put(act); /* the classifier holds its own reference */

@@ -14,8 +14,9 @@
  *  - TCA_NETEM_RATE64 is not needed: rates go to tbf, not netem's own
  *    rate emulation (see egress.c).
  */
-#include "nl.h"
-#include "tc.h"
+#include "tc/nl.h"
+#include "base/nlerr.h"
+#include "tc/tc.h"
 
 #include <errno.h>
 #include <linux/pkt_sched.h>
@@ -208,7 +209,7 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	rtnl_tc_set_ifindex(tc, ifindex);
 	rtnl_tc_set_parent(tc, TC_H_ROOT);
 	rtnl_tc_set_handle(tc, TC_NETEM_HANDLE);
-	r = link_nl_errno(rtnl_tc_set_kind(tc, "netem"));
+	r = nlerr_errno(rtnl_tc_set_kind(tc, "netem"));
 	if (r)
 		goto out;
 	rtnl_netem_set_limit(q, s->limit ? (int)s->limit : 1000);
@@ -243,7 +244,7 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 		dist = uniform_table();
 		ndist = UNIFORM_SIZE;
 	}
-	if (dist && (r = link_nl_errno(rtnl_netem_set_delay_distribution_data(q, dist, ndist))))
+	if (dist && (r = nlerr_errno(rtnl_netem_set_delay_distribution_data(q, dist, ndist))))
 		goto out;
 	r = tc_msg_qdisc(m, q, RTM_NEWQDISC, flags, 128);
 	if (r)

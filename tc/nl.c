@@ -1,5 +1,6 @@
 /* nl.c - the netlink plumbing shared by the qdisc kinds (see nl.h). */
-#include "nl.h"
+#include "tc/nl.h"
+#include "base/nlerr.h"
 
 #include <errno.h>
 #include <linux/pkt_sched.h>
@@ -59,7 +60,7 @@ int tc_msg_qdisc(struct tc_msg *m, struct rtnl_qdisc *q, int type, int flags, si
 	else
 		err = rtnl_qdisc_build_add_request(q, flags, &msg);
 	if (err < 0)
-		return link_nl_errno(err);
+		return nlerr_errno(err);
 	h = nlmsg_hdr(msg);
 	len = real_len(h);
 	m->cap = NLMSG_ALIGN(len) + room;
@@ -326,5 +327,5 @@ int tc_nl_dump(int ifindex, tc_nl_qdisc_fn *fn, void *arg)
 	if (err >= 0)
 		err = nl_recvmsgs_default(sk);
 	nl_socket_free(sk);
-	return err < 0 ? link_nl_errno(err) : 0;
+	return err < 0 ? nlerr_errno(err) : 0;
 }

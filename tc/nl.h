@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rule.h"
+#include "tc/rule.h"
 
 struct mnl_socket;
 struct nl_msg;
@@ -122,7 +122,5 @@ int tc_nl_del(struct mnl_socket *nl, int ifindex, uint32_t parent, uint32_t hand
  * NULL), valid only during the call.  0 or -errno. */
 typedef void tc_nl_qdisc_fn(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg);
 int tc_nl_dump(int ifindex, tc_nl_qdisc_fn *fn, void *arg);
-
-#include "link.h" /* link_nl_errno: libnl's -NLE_* as -errno */
 
 #endif

@@ -7,7 +7,7 @@
  * failure can put back every link already changed.  Only a plan that went
  * through whole is committed to memory.
  */
-#include "profile.h"
+#include "tc/profile.h"
 
 #include <errno.h>
 #include <stdio.h>

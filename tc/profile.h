@@ -39,8 +39,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tc.h"
-#include "topology.h"
+#include "tc/tc.h"
+#include "launcher/topology.h"
 
 #define TC_PROFILE_DEFAULT "default" /* built in: nothing anywhere */
 

@@ -8,7 +8,7 @@
  * burst below one Ethernet frame is refused (tbf would drop every full-size
  * packet, where tc only warns in the kernel log).
  */
-#include "rule.h"
+#include "tc/rule.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
  * tc/q_tbf.c does: TCA_TBF_PARMS (linklayer ethernet), TCA_TBF_BURST,
  * TCA_TBF_RATE64 past 32 bits, TCA_TBF_RTAB.
  */
-#include "nl.h"
+#include "tc/nl.h"
 
 #include <errno.h>
 #include <linux/pkt_sched.h>

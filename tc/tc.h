@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rule.h"
+#include "tc/rule.h"
 
 #define TC_ERR_MAX 256
 

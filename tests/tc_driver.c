@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "profile.h"
-#include "tc.h"
-#include "topology.h"
+#include "tc/profile.h"
+#include "tc/tc.h"
+#include "launcher/topology.h"
 
 static int usage(void)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "accel.h"
-#include "argv.h"
+#include "launcher/accel.h"
+#include "launcher/argv.h"
 
 static const struct plan_env dirs = {
 	.run = "/run/n3x/demo/vm/t",

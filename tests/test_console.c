@@ -1,7 +1,7 @@
 /* test_console.c - the replay ring, and the console driven through real
  * sockets: a socketpair plays QEMU's serial end, unix clients play socat. */
-#include "console.h"
-#include "loop.h"
+#include "launcher/console.h"
+#include "base/loop.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

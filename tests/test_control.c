@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "loop.h"
+#include "launcher/control.h"
+#include "base/loop.h"
 
 static char dir[64];
 static char sock_path[128];

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ctlfmt.h"
+#include "ctl/ctlfmt.h"
 
 static char *render(const char *reply_json, int *ret)
 {

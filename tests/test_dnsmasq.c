@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "dnsmasq.h"
-#include "loop.h"
-#include "topology.h"
+#include "base/child.h"
+#include "net/dnsmasq.h"
+#include "base/loop.h"
+#include "launcher/topology.h"
 
 #define DATA TEST_DATA "/dnsmasq"
 

@@ -1,9 +1,9 @@
 /* test_link.c - the rtnetlink helpers against the real kernel, each test in
  * a network namespace of its own; iproute2 (`ip -j`, `bridge -j`) reads back
  * what we set, and ping checks that a bridge really forwards. */
-#include "link.h"
-#include "netns.h"
-#include "net_helpers.h"
+#include "net/link.h"
+#include "net/netns.h"
+#include "tests/net_helpers.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>

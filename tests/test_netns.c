@@ -1,9 +1,9 @@
 /* test_netns.c - named namespaces in /run/netns, checked with iproute2's
  * `ip netns` as the independent reader.  Every name is n3x-test-PID-*, and
  * the fixture deletes them even when an assertion fails. */
-#include "link.h"
-#include "netns.h"
-#include "net_helpers.h"
+#include "net/link.h"
+#include "net/netns.h"
+#include "tests/net_helpers.h"
 
 #include <limits.h>
 #include <sys/stat.h>

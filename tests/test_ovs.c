@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "ovs.h"
+#include "base/loop.h"
+#include "net/ovs.h"
 
 #define FABRIC "t"
 

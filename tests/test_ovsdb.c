@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ovsdb.h"
+#include "net/ovsdb.h"
 
 #define TIMEOUT_MS 5000
 

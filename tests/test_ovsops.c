@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ovsops.h"
+#include "net/ovsops.h"
 
 static json_t *parse(const char *text)
 {

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qmp.h"
+#include "qmp/qmp.h"
 
 #define TIMEOUT_MS 5000
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, \"capabilities\": []}}\r\n"

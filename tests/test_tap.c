@@ -1,7 +1,7 @@
 /* test_tap.c - taps made in a private namespace, read back with `ip -j`. */
-#include "link.h"
-#include "tap.h"
-#include "net_helpers.h"
+#include "net/link.h"
+#include "net/tap.h"
+#include "tests/net_helpers.h"
 
 #include <linux/if_tun.h>
 #include <net/if.h>

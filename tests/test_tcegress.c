@@ -14,9 +14,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "net_helpers.h"
-#include "rule.h"
-#include "tc.h"
+#include "tests/net_helpers.h"
+#include "tc/rule.h"
+#include "tc/tc.h"
 
 #define TC_BIN "/usr/sbin/tc"
 

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nl.h"
-#include "rule.h"
+#include "tc/nl.h"
+#include "tc/rule.h"
 
 #define GOLDEN TEST_DATA "/tc"
 #define REPLACE (NLM_F_CREATE | NLM_F_REPLACE)

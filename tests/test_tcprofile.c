@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net_helpers.h"
-#include "profile.h"
-#include "tc.h"
-#include "topology.h"
+#include "tests/net_helpers.h"
+#include "tc/profile.h"
+#include "tc/tc.h"
+#include "launcher/topology.h"
 
 #define TC_BIN "/usr/sbin/tc"
 #define KERNEL TEST_DATA "/topology/vmlinuz-test"

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "rule.h"
+#include "tc/rule.h"
 
 static struct tc_rule ok(const char *text)
 {

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "topology.h"
+#include "launcher/topology.h"
 
 #define DATA TEST_DATA "/topology"
 #define MIB (1024ULL * 1024)

@@ -1,6 +1,7 @@
 /* ctlio.c - n3x-ctl's socket exchange, console pump and log follower. */
-#include "ctlio.h"
-#include "buf.h"
+#include "ctl/ctlio.h"
+#include "base/buf.h"
+#include "base/sock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* child.c - fork/exec with a pidfd, stderr captured into the log. */
-#include "child.h"
+#include "base/child.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* loop.c - one epoll loop with timerfd timers. */
-#include "loop.h"
+#include "base/loop.h"
 
 #include <errno.h>
 #include <string.h>

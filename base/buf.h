@@ -19,8 +19,4 @@ int buf_append(struct buf *b, const char *s, size_t n);   /* 0 or -ENOMEM */
 void buf_consume(struct buf *b, size_t n);                 /* drop n live bytes from the front */
 void buf_free(struct buf *b);
 
-/* Connect a SOCK_STREAM|SOCK_CLOEXEC unix socket to path: the fd, or -errno
- * (-ENAMETOOLONG when path does not fit sun_path). */
-int unix_connect(const char *path);
-
 #endif

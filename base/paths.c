@@ -1,5 +1,5 @@
 /* paths.c - runtime and state directories. */
-#include "paths.h"
+#include "base/paths.h"
 
 #include <errno.h>
 #include <stdarg.h>

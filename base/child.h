@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "loop.h"
+#include "base/loop.h"
 
 struct child {
 	const char *tag;                        /* "vm n100-1: qemu", for the log */

@@ -1,12 +1,9 @@
-/* buf.c - growable byte queue; unix socket connect. */
-#include "buf.h"
+/* buf.c - growable byte queue. */
+#include "base/buf.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 int buf_reserve(struct buf *b, size_t more)
 {
@@ -53,22 +50,4 @@ void buf_free(struct buf *b)
 {
 	free(b->p);
 	*b = (struct buf){ 0 };
-}
-
-int unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	r = -errno;
-	close(fd);
-	return r;
 }

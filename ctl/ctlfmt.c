@@ -1,5 +1,5 @@
 /* ctlfmt.c - n3x-ctl's tables. */
-#include "ctlfmt.h"
+#include "ctl/ctlfmt.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -5,10 +5,10 @@
  * Errors are printed here, once, as one "n3x-ctl: ..." line; the exit code
  * says who failed: 1 the operation, 2 the user, 3 the supervisor's socket.
  */
-#include "ctlfmt.h"
-#include "ctlio.h"
-#include "paths.h"
-#include "topology.h"
+#include "ctl/ctlfmt.h"
+#include "ctl/ctlio.h"
+#include "base/paths.h"
+#include "launcher/topology.h"
 
 #include <dirent.h>
 #include <fcntl.h>
