@@ -101,6 +101,7 @@ bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 	bench/launch
 	bench/fabric
 	bench/tc
+	bench/ctl
 
 deps:
 	@scripts/deps.sh
