@@ -9,6 +9,28 @@
 
 static int epfd = -1;
 static bool quitting;
+static struct loop_deferred *deferred, **deferred_tail = &deferred;
+
+void loop_defer(struct loop_deferred *d, void (*fn)(struct loop_deferred *d))
+{
+	d->fn = fn;
+	d->next = NULL;
+	*deferred_tail = d;
+	deferred_tail = &d->next;
+}
+
+/* Until the queue is empty: a deferred call may defer another. */
+static void run_deferred(void)
+{
+	while (deferred) {
+		struct loop_deferred *d = deferred;
+
+		deferred = d->next;
+		if (!deferred)
+			deferred_tail = &deferred;
+		d->fn(d);
+	}
+}
 
 int loop_open(void)
 {
@@ -18,6 +40,7 @@ int loop_open(void)
 
 void loop_close(void)
 {
+	run_deferred();
 	if (epfd >= 0)
 		close(epfd);
 	epfd = -1;
@@ -59,14 +82,15 @@ static int run_batch(int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	/* A handler may free another source whose event is already in evs;
-	 * sources are therefore only freed from a deferred point (see
-	 * vm.c) or unregister themselves before this batch is reached. */
+	/* A handler may release another source whose event is already in
+	 * evs: that source leaves epoll at once but its memory is freed only
+	 * by run_deferred(), after the last handler of this batch. */
 	for (int i = 0; i < n && !quitting; i++) {
 		struct loop_watch *w = evs[i].data.ptr;
 
 		w->cb(w, evs[i].events);
 	}
+	run_deferred();
 	return n;
 }
 

@@ -19,6 +19,7 @@ struct loop_watch {
 	((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
 
 int loop_open(void);                 /* 0 or -errno */
+/* Runs the deferred calls still queued (see loop_defer), then closes. */
 void loop_close(void);
 int loop_add(int fd, uint32_t events, struct loop_watch *w);
 int loop_mod(int fd, uint32_t events, struct loop_watch *w);
@@ -29,6 +30,22 @@ int loop_run(void);                  /* until loop_quit(); 0 or -errno */
  * For tests and shutdown drains; clears a pending loop_quit() first. */
 int loop_run_once(int timeout_ms);
 void loop_quit(void);
+
+/* Deferred release.  One epoll_wait batch may hold events for several
+ * sources; a handler that frees another source's object (a waiter whose
+ * timer is in the same batch) would leave the loop calling freed memory.
+ * Such objects unregister their fds at once and hand the free to
+ * loop_defer(): fn runs after every handler of the current batch, in the
+ * order deferred (queued outside a batch: after the next batch, or from
+ * loop_close()).
+ * The node lives in the object, so deferring cannot fail.  fn may defer
+ * more; those run in the same pass.  A node must not be queued twice. */
+struct loop_deferred {
+	struct loop_deferred *next;
+	void (*fn)(struct loop_deferred *d);
+};
+
+void loop_defer(struct loop_deferred *d, void (*fn)(struct loop_deferred *d));
 
 /* A one-shot timer on a timerfd.  fire runs from the loop. */
 struct loop_timer {

@@ -54,13 +54,14 @@ static long long now_ms(void)
 int ctlio_exchange(int fd, const char *req, size_t len, int timeout_ms, char **reply)
 {
 	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	size_t have = 0, cap = 0;
-	char *buf = NULL, *nl = NULL;
+	struct buf b = { 0 };     /* never consumed from, so the line starts at b.p */
+	char *nl = NULL;
 	int r = write_all(fd, req, len);
 
 	while (r == 0 && !nl) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long long left = deadline < 0 ? -1 : deadline - now_ms();
+		char *end;
 		ssize_t n;
 
 		if (deadline >= 0 && left <= 0) {
@@ -72,21 +73,13 @@ int ctlio_exchange(int fd, const char *req, size_t len, int timeout_ms, char **r
 			r = -errno;
 		if (n <= 0)
 			continue;
-		if (cap - have < 4096) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			char *nb = realloc(buf, ncap);
-
-			if (!nb) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + have, cap - have);
+		if ((r = buf_reserve(&b, 4096)) < 0)
+			break;
+		end = b.p + b.len;
+		n = read(fd, end, b.cap - b.len);
 		if (n > 0) {
-			nl = memchr(buf + have, '\n', n);
-			have += n;
+			nl = memchr(end, '\n', n);
+			b.len += n;
 		} else if (n == 0) {
 			r = -EPIPE; /* closed before the end of the line */
 		} else if (errno != EINTR) {
@@ -94,11 +87,11 @@ int ctlio_exchange(int fd, const char *req, size_t len, int timeout_ms, char **r
 		}
 	}
 	if (r < 0) {
-		free(buf);
+		buf_free(&b);
 		return r;
 	}
 	*nl = '\0';
-	*reply = buf;
+	*reply = b.p;
 	return 0;
 }
 

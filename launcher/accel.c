@@ -45,6 +45,36 @@ void accel_probe(struct accel_host *h)
 			  !exists("/sys/module/kvm_amd");
 }
 
+int accel_describe_arch(struct accel_host *h, const char *arch, struct err *e)
+{
+	for (enum topo_arch a = TOPO_ARCH_X86_64; a <= TOPO_ARCH_AARCH64; a++)
+		if (strcmp(arch, topo_arch_name(a)) == 0) {
+			h->arch = a;
+			h->arch_known = true;
+			return 0;
+		}
+	return err_set(e, EINVAL, "\"%s\" is not x86_64 or aarch64", arch);
+}
+
+int accel_describe_kvm(struct accel_host *h, const char *kvm, struct err *e)
+{
+	static const struct { const char *word; bool dev; int err; bool pvm; } hosts[] = {
+		{ "ok", true, 0, false },
+		{ "pvm-only", true, 0, true },
+		{ "absent", false, ENOENT, false },
+		{ "denied", true, EACCES, false },
+	};
+
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		if (strcmp(kvm, hosts[i].word) == 0) {
+			h->kvm_dev = hosts[i].dev;
+			h->kvm_errno = hosts[i].err;
+			h->kvm_pvm_only = hosts[i].pvm;
+			return 0;
+		}
+	return err_set(e, EINVAL, "\"%s\" is not ok, pvm-only, absent or denied", kvm);
+}
+
 /* Why KVM cannot run a guest of arch, or NULL when it can. */
 static const char *kvm_unusable(const struct accel_host *h, enum topo_arch arch,
 				char *buf, size_t size)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "base/err.h"
 #include "launcher/topology.h"
 
 struct accel_host {
@@ -24,6 +25,14 @@ struct accel_choice {
 };
 
 void accel_probe(struct accel_host *h);
+
+/* Replace part of what accel_probe() found with a described host, so
+ * `--check` can print the plan of another machine.  arch: "x86_64" or
+ * "aarch64".  kvm: "ok" (hardware KVM usable), "pvm-only", "absent" or
+ * "denied" (/dev/kvm not openable).  0, or -EINVAL with e saying which
+ * words are known. */
+int accel_describe_arch(struct accel_host *h, const char *arch, struct err *e);
+int accel_describe_kvm(struct accel_host *h, const char *kvm, struct err *e);
 
 /* Fill *out for a VM of arch that asked for want.  Returns 0, or -ENODEV when
  * want is kvm and KVM cannot run this guest (out->reason says why). */

@@ -8,6 +8,7 @@
  * its own event; no other entry of the current epoll batch can point at it.
  */
 #include "launcher/console.h"
+#include "base/buf.h"
 #include "base/loop.h"
 #include "base/sock.h"
 
@@ -108,74 +109,40 @@ uint64_t ring_total(const struct ring *r)
 	return r->total;
 }
 
-/* ---- byte queue with a cap that drops its oldest bytes ---- */
+/* ---- byte queues with a cap that drops their oldest bytes ---- */
 
-struct queue {
-	char *buf;
-	size_t head, len, alloc;
-};
-
-/* Append, dropping the oldest bytes so that at most `limit` are held.
+/* Append, dropping the oldest bytes so that at most `limit` are held (the
+ * allocation then stays within the power of two at or above limit).
  * Returns 0 or -ENOMEM (the queue then holds what it held, minus drops). */
-static int queue_push(struct queue *q, const void *data, size_t n, size_t limit)
+static int queue_push(struct buf *q, const void *data, size_t n, size_t limit)
 {
 	const char *p = data;
 
-	if (n == 0)
-		return 0;
 	if (n >= limit) {
 		p += n - limit;
 		n = limit;
-		q->head = q->len = 0;
+		buf_consume(q, q->len);
 	} else if (q->len + n > limit) {
-		size_t drop = q->len + n - limit;
-
-		q->head += drop;
-		q->len -= drop;
+		buf_consume(q, q->len + n - limit);
 	}
-	if (q->head + q->len + n > q->alloc) {
-		if (q->len)
-			memmove(q->buf, q->buf + q->head, q->len);
-		q->head = 0;
-		if (q->len + n > q->alloc) {
-			/* Doubling, but never past the cap: the cap bounds need. */
-			size_t sz = q->alloc * 2 > q->len + n ? q->alloc * 2 : q->len + n;
-			char *nb = realloc(q->buf, sz < limit ? sz : limit);
-
-			if (!nb)
-				return -ENOMEM;
-			q->buf = nb;
-			q->alloc = sz < limit ? sz : limit;
-		}
-	}
-	memcpy(q->buf + q->head + q->len, p, n);
-	q->len += n;
-	return 0;
-}
-
-static void queue_clear(struct queue *q)
-{
-	free(q->buf);
-	memset(q, 0, sizeof(*q));
+	return buf_append(q, p, n);
 }
 
 /* Write what the fd takes now: 0 (maybe with bytes left), or -errno.
  * MSG_NOSIGNAL: a vanished peer is EPIPE, not a SIGPIPE for the supervisor. */
-static int queue_flush(struct queue *q, int fd)
+static int queue_flush(struct buf *q, int fd)
 {
 	while (q->len) {
-		ssize_t n = send(fd, q->buf + q->head, q->len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, q->p + q->off, q->len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno == EAGAIN ? 0 : -errno;
-		q->head += (size_t)n;
-		q->len -= (size_t)n;
+		buf_consume(q, (size_t)n);
 	}
-	q->head = 0;
-	if (q->alloc > 64 * 1024)
-		queue_clear(q); /* a burst grew it; idle clients keep no 256 KiB */
+	if (q->cap > 64 * 1024)
+		buf_free(q); /* a burst grew it; idle clients keep no 256 KiB */
 	return 0;
 }
 
@@ -187,7 +154,7 @@ struct client {
 	int fd;
 	bool want_out;     /* EPOLLOUT registered */
 	bool dead;         /* to be freed from its own handler */
-	struct queue out;
+	struct buf out;
 	struct client *next;
 };
 
@@ -196,7 +163,7 @@ struct console {
 	struct loop_watch listen_w;
 	int serial_fd;
 	bool serial_want_out;
-	struct queue input;         /* client bytes not yet taken by QEMU */
+	struct buf input;           /* client bytes not yet taken by QEMU */
 	int listen_fd;
 	int log_fd;
 	uint64_t log_size;
@@ -292,7 +259,7 @@ static void serial_cb(struct loop_watch *w, uint32_t events)
 		return; /* detached earlier in this batch */
 	if (events & EPOLLOUT) {
 		if (queue_flush(&c->input, c->serial_fd) < 0)
-			queue_clear(&c->input); /* QEMU is going; EOF follows */
+			buf_free(&c->input); /* QEMU is going; EOF follows */
 		want_out(c->serial_fd, &c->serial_w, &c->serial_want_out, c->input.len > 0);
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -347,7 +314,7 @@ static void client_free(struct client *cl)
 	*pp = cl->next;
 	loop_del(cl->fd);
 	close(cl->fd);
-	queue_clear(&cl->out);
+	buf_free(&cl->out);
 	free(cl);
 }
 
@@ -402,7 +369,7 @@ static void client_add(struct console *c, int fd)
 	c->clients = cl;
 	return;
 fail:
-	queue_clear(&cl->out);
+	buf_free(&cl->out);
 	free(cl);
 	close(fd);
 }
@@ -501,7 +468,7 @@ void console_detach(struct console *c)
 	c->serial_fd = -1;
 	c->serial_want_out = false;
 	/* Typed for the old QEMU; the next boot should not receive it. */
-	queue_clear(&c->input);
+	buf_free(&c->input);
 }
 
 void console_note(struct console *c, const char *fmt, ...)
@@ -538,7 +505,7 @@ void console_free(struct console *c)
 	}
 	if (c->log_fd >= 0)
 		close(c->log_fd);
-	queue_clear(&c->input);
+	buf_free(&c->input);
 	ring_free(c->ring);
 	free(c->sock_path);
 	free(c->log_path);

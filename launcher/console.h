@@ -74,7 +74,8 @@ void console_set_log_cap(struct console *c, size_t cap);
 /* Close every client, the serial fd and the listener, unlink the socket and
  * free everything.  NULL is a no-op.  Its fds leave the loop here, so do not
  * call it from a handler whose epoll batch may still hold the console's
- * events (free from a deferred point, as loop.c says). */
+ * events: free it from a loop_defer() call (base/loop.h), which runs after
+ * the batch. */
 void console_free(struct console *c);
 
 #endif

@@ -10,6 +10,8 @@
  * re-entry (a reply sent while walking a list of waiters cannot add to it).
  */
 #include "launcher/control.h"
+#include "base/buf.h"
+#include "base/err.h"
 #include "base/loop.h"
 #include "base/sock.h"
 
@@ -38,8 +40,7 @@ struct control_client {
 	bool closing;               /* close once the output is flushed */
 	bool kick;                  /* look at buffered input on the next callback */
 	bool in_cb;                 /* our callback is on the stack */
-	char *in, *out;
-	size_t in_len, in_cap, out_off, out_len, out_cap;
+	struct buf in, out;         /* request bytes read; reply lines to send */
 	struct control_client *next, **pprev;
 };
 
@@ -62,8 +63,8 @@ int control_nclients(void)
 
 static void client_free(struct control_client *c)
 {
-	free(c->in);
-	free(c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	free(c);
 	ctl.nclients--;
 }
@@ -95,34 +96,17 @@ static void drop(struct control_client *c)
 	control_client_unref(c);
 }
 
-static int grow(char **buf, size_t *cap, size_t need)
-{
-	size_t n = *cap ? *cap : 4096;
-	char *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
-}
-
 static void queue_text(struct control_client *c, const char *s)
 {
 	size_t len = strlen(s);
 
-	if (grow(&c->out, &c->out_cap, c->out_len + len + 1) < 0) {
+	/* Room for the whole line first, so it is queued whole or not at all. */
+	if (buf_reserve(&c->out, len + 1) < 0) {
 		c->closing = true; /* cannot answer: better a closed socket than a lost reply */
 		return;
 	}
-	memcpy(c->out + c->out_len, s, len);
-	c->out[c->out_len + len] = '\n';
-	c->out_len += len + 1;
+	buf_append(&c->out, s, len);
+	buf_append(&c->out, "\n", 1);
 }
 
 static void queue(struct control_client *c, json_t *reply)
@@ -145,24 +129,22 @@ static void queue_error(struct control_client *c, int code, const char *msg)
 /* Write what the socket takes now: 0, or -errno when the peer is gone. */
 static int flush(struct control_client *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno == EAGAIN ? 0 : -errno;
 		}
-		c->out_off += n;
+		buf_consume(&c->out, (size_t)n);
 	}
-	c->out_off = c->out_len = 0;
 	return 0;
 }
 
 static bool has_line(const struct control_client *c)
 {
-	return c->in_len && memchr(c->in, '\n', c->in_len);
+	return c->in.len && memchr(c->in.p + c->in.off, '\n', c->in.len);
 }
 
 static void update_events(struct control_client *c)
@@ -173,7 +155,7 @@ static void update_events(struct control_client *c)
 	 * kernel still reports EPOLLHUP, so a vanished client is noticed. */
 	if (!c->pending && !c->eof && !c->closing && !has_line(c))
 		want |= EPOLLIN | EPOLLRDHUP;
-	if (c->out_len || c->kick)
+	if (c->out.len || c->kick)
 		want |= EPOLLOUT;
 	if (want != c->events && loop_mod(c->fd, want, &c->w) == 0)
 		c->events = want;
@@ -208,12 +190,13 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 
 static void process(struct control_client *c)
 {
-	while (!c->pending && !c->closing && c->out_len < OUT_HIGH) {
-		char *nl = c->in_len ? memchr(c->in, '\n', c->in_len) : NULL;
+	while (!c->pending && !c->closing && c->out.len < OUT_HIGH) {
+		char *line = c->in.p + c->in.off;
+		char *nl = c->in.len ? memchr(line, '\n', c->in.len) : NULL;
 		size_t len;
 
 		if (!nl) {
-			if (c->in_len > CONTROL_LINE_MAX) {
+			if (c->in.len > CONTROL_LINE_MAX) {
 				char msg[64];
 
 				snprintf(msg, sizeof(msg), "bad request: longer than %d bytes",
@@ -223,11 +206,10 @@ static void process(struct control_client *c)
 			}
 			return;
 		}
-		len = nl - c->in;
+		len = nl - line;
 		*nl = '\0';
-		handle_line(c, c->in, len);
-		memmove(c->in, nl + 1, c->in_len - len - 1);
-		c->in_len -= len + 1;
+		handle_line(c, line, len);
+		buf_consume(&c->in, len + 1);
 	}
 }
 
@@ -235,16 +217,16 @@ static int read_some(struct control_client *c)
 {
 	ssize_t n;
 
-	if (grow(&c->in, &c->in_cap, c->in_len + READ_CHUNK + 1) < 0)
+	if (buf_reserve(&c->in, READ_CHUNK) < 0)
 		return -ENOMEM;
 	do
-		n = recv(c->fd, c->in + c->in_len, READ_CHUNK, MSG_DONTWAIT);
+		n = recv(c->fd, c->in.p + c->in.off + c->in.len, READ_CHUNK, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	if (n == 0)
 		c->eof = true;
-	c->in_len += n;
+	c->in.len += n;
 	return 0;
 }
 
@@ -272,7 +254,7 @@ static void client_cb(struct loop_watch *w, uint32_t events)
 	}
 	process(c);
 	if (flush(c) < 0 ||
-	    (c->out_len == 0 && (c->closing || (c->eof && !c->pending && !has_line(c))))) {
+	    (c->out.len == 0 && (c->closing || (c->eof && !c->pending && !has_line(c))))) {
 		drop(c);
 		goto out;
 	}
@@ -317,28 +299,28 @@ void control_reply_error(struct control_client *c, int code, const char *fmt, ..
 
 /* Only our own uid and root: the socket's 0600 mode says the same, but a
  * directory with looser modes must not turn into a way in. */
-static bool peer_allowed(int fd, char *why, size_t size)
+static bool peer_allowed(int fd, struct err *e)
 {
 	uid_t uid;
 
 	if (unix_peer_allowed(fd, &uid))
 		return true;
 	if (uid == (uid_t)-1)
-		snprintf(why, size, "cannot check the peer's credentials: %s", strerror(errno));
+		err_sys(e, errno, "cannot check the peer's credentials");
 	else
-		snprintf(why, size, "permission denied: uid %u is neither root nor the supervisor's uid %u",
-			 (unsigned)uid, (unsigned)geteuid());
+		err_set(e, EACCES, "permission denied: uid %u is neither root nor the supervisor's uid %u",
+			(unsigned)uid, (unsigned)geteuid());
 	return false;
 }
 
 static void accept_one(int fd)
 {
 	struct control_client *c;
-	char why[160];
+	struct err e;
 
-	if (!peer_allowed(fd, why, sizeof(why))) {
-		char line[256];
-		int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\",\"code\":1}\n", why);
+	if (!peer_allowed(fd, &e)) {
+		char line[ERR_MSG_MAX + 64];
+		int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\",\"code\":1}\n", e.msg);
 
 		send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
 		close(fd);

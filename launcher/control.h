@@ -75,6 +75,8 @@ int control_open(const char *path, control_dispatch_fn dispatch);
 void control_close(void);
 
 /* Send a reply (stolen) and resume reading the client's next request.  A
+ * NULL reply (an allocation that failed) is still an answer: the client
+ * gets {"ok":false,"error":"the reply could not be encoded","code":1}.  A
  * client that went away in the meantime makes this a no-op apart from
  * releasing the request's reference.  Buffered requests that follow are
  * dispatched from a later loop iteration, never from inside this call. */

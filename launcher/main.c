@@ -13,6 +13,8 @@ static void usage(FILE *out)
 	      "  --profile NAME   the tc profile to apply (default: [fabric] profile)\n"
 	      "  --only VM,...    run only these VMs\n"
 	      "  -h, --help       this text\n"
+	      "--check plans for this host unless told another: N3X_PROBE_ARCH=x86_64|aarch64,\n"
+	      "N3X_PROBE_KVM=ok|pvm-only|absent|denied, N3X_PROBE_OVS_DATAPATH=system|netdev.\n"
 	      "Control it with n3x-ctl (n3x-ctl --help).\n", out);
 }
 

@@ -50,8 +50,10 @@ static void check_golden(const struct topo_vm *vm, bool kvm, const char *name)
 	fclose(out);
 	plan_free(&plan);
 	snprintf(path, sizeof(path), "%s/argv/%s.plan", TEST_DATA, name);
-	if (getenv("N3X_UPDATE_GOLDEN")) {
+	if (getenv("N3X_REGEN_GOLDEN")) { /* rewrite every golden, then diff as usual */
 		FILE *g = fopen(path, "w");
+
+		cr_assert_not_null(g, "cannot write %s", path);
 		fputs(got, g);
 		fclose(g);
 	}
@@ -194,4 +196,43 @@ Test(accel, explicit_kvm_that_cannot_work_is_an_error)
 	cr_expect(c.kvm);
 	cr_expect_eq(accel_decide(&x86_hw, TOPO_ARCH_X86_64, TOPO_ACCEL_TCG, &c), 0);
 	cr_expect(!c.kvm);
+}
+
+/* --check's described host (N3X_PROBE_*): each word gives the branch the
+ * probe of such a host would. */
+Test(accel, described_hosts_take_each_branch)
+{
+	struct accel_host h = { 0 };
+	struct accel_choice c;
+	struct err e = { 0 };
+
+	cr_assert_eq(accel_describe_arch(&h, "x86_64", &e), 0);
+	cr_assert_eq(accel_describe_kvm(&h, "ok", &e), 0);
+	cr_assert_eq(accel_decide(&h, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c), 0);
+	cr_expect(c.kvm);
+	cr_assert_eq(accel_describe_kvm(&h, "pvm-only", &e), 0);
+	accel_decide(&h, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c);
+	cr_expect_str_eq(c.reason, "/dev/kvm is PVM-only (kvm_pvm): ordinary guest kernels hang under it");
+	cr_assert_eq(accel_describe_kvm(&h, "absent", &e), 0);
+	accel_decide(&h, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c);
+	cr_expect_str_eq(c.reason, "/dev/kvm is absent");
+	cr_assert_eq(accel_describe_kvm(&h, "denied", &e), 0);
+	accel_decide(&h, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c);
+	cr_expect_str_eq(c.reason, "/dev/kvm: Permission denied");
+	cr_assert_eq(accel_describe_arch(&h, "aarch64", &e), 0);
+	cr_assert_eq(accel_describe_kvm(&h, "ok", &e), 0);
+	accel_decide(&h, TOPO_ARCH_X86_64, TOPO_ACCEL_AUTO, &c);
+	cr_expect_str_eq(c.reason, "x86_64 guest on a different host arch");
+	cr_expect(!err_is_set(&e));
+}
+
+Test(accel, unknown_descriptions_are_refused)
+{
+	struct accel_host h = { 0 };
+	struct err e = { 0 };
+
+	cr_expect_eq(accel_describe_kvm(&h, "maybe", &e), -EINVAL);
+	cr_expect_str_eq(e.msg, "\"maybe\" is not ok, pvm-only, absent or denied");
+	cr_expect_eq(accel_describe_arch(&h, "sparc", &e), -EINVAL);
+	cr_expect_str_eq(e.msg, "\"sparc\" is not x86_64 or aarch64");
 }

@@ -587,3 +587,65 @@ Test(console, other_uid_is_turned_away)
 	cr_assert(WIFEXITED(status), "child status %d", status);
 	cr_assert_eq(WEXITSTATUS(status), 0);
 }
+
+/* ---- guest output and a timeout in one epoll batch ---- */
+
+/* The supervisor's `wait --console` race: the console line that settles a
+ * waiter and the waiter's timeout arrive in one epoll_wait batch.  Whichever
+ * handler runs first releases the waiter; loop_defer keeps its memory until
+ * the batch is over, so the other finds it released (ASan proves no
+ * use-after-free). */
+struct timed_waiter {
+	struct loop_timer timeout;
+	struct loop_deferred free_d;
+};
+
+static struct timed_waiter *tw;
+static int tw_fired, tw_matched, tw_freed;
+
+static void tw_free(struct loop_deferred *d)
+{
+	tw_freed++;
+	free(container_of(d, struct timed_waiter, free_d));
+}
+
+static void tw_settle(void)
+{
+	loop_timer_close(&tw->timeout);
+	loop_defer(&tw->free_d, tw_free);
+	tw = NULL;
+}
+
+static void tw_timeout(struct loop_timer *t)
+{
+	(void)t;
+	tw_fired++;
+	tw_settle();
+}
+
+static void tw_output(void *opaque, const char *buf, size_t len)
+{
+	(void)opaque;
+	if (tw && memmem(buf, len, "ready", 5)) {
+		tw_matched++;
+		tw_settle();
+	}
+}
+
+Test(console, a_match_and_a_timeout_in_one_batch)
+{
+	cr_assert_eq(console_new(sock_path, log_path, tw_output, NULL, &con), 0);
+	attach();
+	tw = calloc(1, sizeof(*tw));
+	cr_assert_not_null(tw);
+	loop_timer_init(&tw->timeout, tw_timeout);
+	cr_assert_eq(loop_timer_arm(&tw->timeout, 10), 0);
+	/* The line first, then the timeout expires: both are ready, the
+	 * console's event ahead of the timer's. */
+	cr_assert_eq(write(qemu_fd, "ready\n", 6), 6);
+	usleep(30 * 1000);
+	cr_assert_eq(loop_run_once(1000), 2, "both events in one batch");
+	cr_expect_eq(tw_matched + tw_fired, 1, "settled once");
+	cr_expect_eq(tw_freed, 1, "freed after the batch");
+	cr_expect_null(tw);
+}

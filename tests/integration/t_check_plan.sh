@@ -1,9 +1,62 @@
-# `n3x-launch --check` on the example prints the plan in tests/data/check/
-# (diffed exactly, the checkout path replaced by @SRC@) and starts nothing.
+# `n3x-launch --check` prints the plans in tests/data/check/ (diffed exactly,
+# the checkout and temp paths replaced by @SRC@ and @TMP@) and starts
+# nothing.  The host is described with N3X_PROBE_*, not probed, so the
+# goldens hold on any machine; each accel and datapath branch has its own.
+# N3X_REGEN_GOLDEN=1 rewrites the goldens instead of diffing them.
 . "$(dirname "$0")/lib.sh"
 
 export XDG_RUNTIME_DIR=/run/user/1000 XDG_STATE_HOME=/home/u/.local/state
-"$BIN/n3x-launch" --check "$SRC/examples/n3x-cluster.conf" >"$TMP/plan" || fail "--check failed"
-sed "s|$SRC|@SRC@|g" "$TMP/plan" >"$TMP/plan.norm"
-diff -u "$SRC/tests/data/check/n3x-cluster.plan" "$TMP/plan.norm" || fail "plan differs"
+GOLD=$SRC/tests/data/check
+
+# plan NAME CONF ARCH KVM DATAPATH: --check on that host, against NAME.plan.
+plan() {
+	local name=$1 conf=$2 out=$TMP/$1.plan
+	N3X_PROBE_ARCH=$3 N3X_PROBE_KVM=$4 N3X_PROBE_OVS_DATAPATH=$5 \
+		"$BIN/n3x-launch" --check "$conf" >"$TMP/raw" || fail "$name: --check failed"
+	sed -e "s|$SRC|@SRC@|g" -e "s|$TMP|@TMP@|g" "$TMP/raw" >"$out"
+	if [ -n "${N3X_REGEN_GOLDEN:-}" ]; then
+		cp "$out" "$GOLD/$name.plan"
+		note "regenerated $GOLD/$name.plan"
+	fi
+	diff -u "$GOLD/$name.plan" "$out" || fail "$name: plan differs"
+}
+
+# The example, as on the host the golden was first made on.
+plan n3x-cluster "$SRC/examples/n3x-cluster.conf" x86_64 pvm-only netdev
+
+# One x86_64 VM with accel=auto on an OVS switch, on each kind of host.
+touch "$TMP/vmlinuz" "$TMP/initrd.img"
+conf=$(write_conf probe "[fabric]
+name = probe
+[network lan]
+switch = ovs
+bridge = br-probe
+host-interface = probe0
+address = 10.9.0.1/24
+[vm n1]
+memory = 256M
+kernel = $TMP/vmlinuz
+initrd = $TMP/initrd.img
+append = console=ttyS0
+nic = lan mac=52:54:00:00:09:01")
+
+plan kvm-ok "$conf" x86_64 ok system
+grep -q '^    -accel kvm \\$' "$TMP/kvm-ok.plan" || fail "usable KVM: not planned with KVM"
+plan kvm-pvm-only "$conf" x86_64 pvm-only system
+grep -q '^# vm n1: x86_64, tcg (/dev/kvm is PVM-only' "$TMP/kvm-pvm-only.plan" || fail "PVM-only: not TCG"
+plan kvm-absent "$conf" x86_64 absent system
+grep -q '^# vm n1: x86_64, tcg (/dev/kvm is absent)' "$TMP/kvm-absent.plan" || fail "no /dev/kvm: not TCG"
+
+# The kernel datapath keeps checksum offload; the userspace one turns it off.
+! grep -q 'csum=off' "$TMP/kvm-ok.plan" || fail "kernel datapath: csum=off"
+plan datapath-netdev "$conf" x86_64 ok netdev
+grep -q 'csum=off,guest_csum=off' "$TMP/datapath-netdev.plan" || fail "netdev datapath: no csum=off"
+
+# A description that names no known host is bad usage.
+rc=0
+N3X_PROBE_KVM=maybe "$BIN/n3x-launch" --check "$conf" >/dev/null 2>"$TMP/err" || rc=$?
+expect_eq "$rc" 2 "N3X_PROBE_KVM=maybe exit code"
+expect_eq "$(cat "$TMP/err")" 'n3x-launch: N3X_PROBE_KVM: "maybe" is not ok, pvm-only, absent or denied' "message"
+
 [ ! -e /run/user/1000/n3x/n3x ] || fail "--check created the runtime dir"
+[ ! -e /run/user/1000/n3x/probe ] || fail "--check created the runtime dir"

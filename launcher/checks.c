@@ -1,0 +1,186 @@
+/* checks.c - everything that can fail is found before anything starts, and
+ * `--check` prints the plan a start would run.
+ *
+ * Problems are reported all in one pass, then n3x-launch exits 2.  A
+ * problem tied to a line of the topology reads like the parser's own
+ * ("FILE:LINE: ..."), without the program prefix.
+ *
+ * The plan depends on the host (KVM or TCG, the OVS datapath), so --check
+ * can be told what host to assume instead of probing this one: N3X_PROBE_ARCH,
+ * N3X_PROBE_KVM and N3X_PROBE_OVS_DATAPATH (README, "--check").  A start
+ * always probes: its VMs run here.
+ */
+#include "launcher/supervisor_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "base/log.h"
+#include "launcher/argv.h"
+#include "launcher/impair.h"
+#include "net/ovsd.h"
+#include "tc/profile.h"
+
+/* A FILE:LINE problem, printed bare as the parser prints its own. */
+static void report_at(const struct err *e)
+{
+	log_set_prefix(NULL);
+	log_line("%s", e->msg);
+	log_set_prefix(SUP_LOG_PREFIX);
+}
+
+static int check_only(const struct topology *t, const char *only)
+{
+	int bad = 0;
+
+	for (const char *p = only; p && *p;) {
+		const char *e = strchrnul(p, ',');
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(e - p), p);
+		if (!topo_find_vm(t, name)) {
+			log_line("--only: no VM named \"%s\" in %s", name, t->path);
+			bad++;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return bad;
+}
+
+/* Accel and socket paths: per VM, reported as FILE:LINE like the parser. */
+static int check_vms(const struct topology *t, const struct accel_host *host, const char *only,
+		     struct accel_choice *choices)
+{
+	int bad = 0;
+
+	for (int i = 0; i < t->nvms; i++) {
+		const struct topo_vm *vm = &t->vms[i];
+		char sock[PATHS_MAX + 32];
+		struct err e;
+
+		if (!topo_selected(only, vm->name))
+			continue;
+		if (accel_decide(host, vm->arch, vm->accel, &choices[i]) < 0) {
+			err_set(&e, ENODEV, "%s:%d: vm %s: accel=kvm is not usable here: %s (use accel=auto or tcg)",
+				t->path, vm->line, vm->name, choices[i].reason);
+			report_at(&e);
+			bad++;
+		}
+		snprintf(sock, sizeof(sock), "%s/vm/%s/console.sock", sup.run, vm->name);
+		if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			err_set(&e, ENAMETOOLONG, "%s:%d: vm %s: socket path %s is too long for a unix socket "
+				"(set XDG_RUNTIME_DIR to a shorter directory)", t->path, vm->line, vm->name, sock);
+			report_at(&e);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* The host --check plans for: this one, or the one N3X_PROBE_* describe. */
+static int probe(bool check, struct accel_host *accel, bool *ovs_userspace)
+{
+	const char *arch = check ? getenv("N3X_PROBE_ARCH") : NULL;
+	const char *kvm = check ? getenv("N3X_PROBE_KVM") : NULL;
+	const char *dp = check ? getenv("N3X_PROBE_OVS_DATAPATH") : NULL;
+	int bad = 0;
+	struct err e;
+
+	accel_probe(accel);
+	if (arch && accel_describe_arch(accel, arch, &e) < 0) {
+		err_wrap(&e, "N3X_PROBE_ARCH");
+		log_line("%s", e.msg);
+		bad++;
+	}
+	if (kvm && accel_describe_kvm(accel, kvm, &e) < 0) {
+		err_wrap(&e, "N3X_PROBE_KVM");
+		log_line("%s", e.msg);
+		bad++;
+	}
+	if (dp && strcmp(dp, "system") != 0 && strcmp(dp, "netdev") != 0) {
+		log_line("N3X_PROBE_OVS_DATAPATH: \"%s\" is not system or netdev", dp);
+		bad++;
+	}
+	/* Without the kernel module, a private OVS runs the userspace datapath. */
+	if (check)
+		*ovs_userspace = dp ? strcmp(dp, "netdev") == 0 : ovsd_kernel_datapath() != 1;
+	return bad;
+}
+
+bool sup_needs_fabric(const struct topology *t)
+{
+	/* Networks without a VM on them still get built: the host side is usable. */
+	return t->nnetworks > 0;
+}
+
+int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel_choice **choices)
+{
+	struct topology *t = sup.topo;
+	int bad;
+
+	sup.profile = opt->profile ? opt->profile : t->fabric.profile;
+	if (strcmp(sup.profile, "default") != 0 && !topo_find_profile(t, sup.profile)) {
+		log_line("--profile: no profile \"%s\" in %s", sup.profile, t->path);
+		return 2;
+	}
+	if (paths_run_dir(t->fabric.name, sup.run, sizeof(sup.run)) < 0 ||
+	    paths_state_dir(t->fabric.name, sup.state, sizeof(sup.state)) < 0 ||
+	    paths_join(sup.control_path, sizeof(sup.control_path), "%s/control.sock", sup.run) < 0 ||
+	    paths_join(sup.pid_path, sizeof(sup.pid_path), "%s/launcher.pid", sup.run) < 0) {
+		log_line("runtime directory path too long");
+		return 2;
+	}
+	if (probe(opt->check, &host->accel, &host->ovs_userspace))
+		return 2;
+	*choices = calloc(t->nvms + 1, sizeof(**choices));
+	if (!*choices) {
+		log_line("out of memory");
+		return 2;
+	}
+	bad = check_only(t, opt->only) + check_vms(t, &host->accel, opt->only, *choices) +
+	      fabric_check(t, stderr) + (tc_profile_check(t, stderr) < 0);
+	if (bad)
+		return 2;
+	/* Resolving the profile touches no link, and a rule this kernel cannot
+	 * run (netem) is found before anything starts. */
+	if (sup_needs_fabric(t) && impair_open(t, sup.profile) < 0)
+		return 2;
+	return 0;
+}
+
+int sup_print_plan(const char *only, const struct sup_host *host, const struct accel_choice *choices)
+{
+	const struct topology *t = sup.topo;
+
+	printf("# n3x-launch plan for %s: fabric %s, profile %s\n", t->path, t->fabric.name, sup.profile);
+	printf("# run %s, state %s\n", sup.run, sup.state);
+	for (int i = 0; i < t->nvms; i++) {
+		const struct topo_vm *vm = &t->vms[i];
+		struct vm_plan plan;
+		struct plan_env d = { .ovs_userspace = host->ovs_userspace };
+
+		if (!topo_selected(only, vm->name))
+			continue;
+		paths_join(d.run, sizeof(d.run), "%s/vm/%s", sup.run, vm->name);
+		paths_join(d.state, sizeof(d.state), "%s/vm/%s", sup.state, vm->name);
+		if (plan_build(vm, &choices[i], &d, &plan) < 0) {
+			plan_free(&plan);
+			log_line("out of memory");
+			return 1;
+		}
+		printf("\n# vm %s: %s, %s%s%s%s, restart=%s, autostart=%s\n", vm->name,
+		       topo_arch_name(vm->arch), choices[i].kvm ? "kvm" : "tcg",
+		       choices[i].reason[0] ? " (" : "", choices[i].reason, choices[i].reason[0] ? ")" : "",
+		       vm->restart == TOPO_RESTART_NO ? "no" :
+		       vm->restart == TOPO_RESTART_ALWAYS ? "always" : "on-failure",
+		       vm->autostart ? "yes" : "no");
+		plan_print(&plan, stdout);
+		plan_free(&plan);
+	}
+	if (sup_needs_fabric(t))
+		fabric_print_plan(t, only, stdout);
+	return 0;
+}
