@@ -29,7 +29,6 @@
 #include "launcher/fabric.h"
 #include "launcher/impair.h"
 #include "net/ovsd.h"
-#include "tc/profile.h"
 #include "base/loop.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
@@ -297,8 +296,10 @@ static int on_nics_up(struct vm *vm, int *fds, char *why)
 {
 	const struct topo_vm *cfg = vm_config(vm);
 	int r = fabric_attach(sup.fabric, cfg, fds, why);
+	struct err e;
 
-	if (r == 0 && (r = impair_vm_up(cfg, why)) < 0) {
+	if (r == 0 && (r = impair_vm_up(cfg, &e)) < 0) {
+		snprintf(why, 256, "%.255s", e.msg);
 		impair_vm_down(cfg);
 		for (int i = 0; i < cfg->nnics; i++)
 			close(fds[i]);
@@ -911,6 +912,7 @@ int supervisor_main(const struct sup_options *opt)
 {
 	struct accel_choice *choices = NULL;
 	struct accel_host host;
+	struct err e;
 	int notify = -1, rc = 2, r;
 	pid_t other;
 
@@ -931,12 +933,14 @@ int supervisor_main(const struct sup_options *opt)
 	accel_probe(&host);
 	choices = calloc(sup.topo->nvms + 1, sizeof(*choices));
 	if (!choices || check_only(sup.topo, opt->only) + check_vms(sup.topo, &host, opt->only, choices) +
-			fabric_check(sup.topo, stderr) + (tc_profile_check(sup.topo, stderr) < 0))
+			fabric_check(sup.topo, stderr) + (impair_check(sup.topo, stderr) < 0))
 		goto out;
 	/* Resolving the profile touches no link, and a rule this kernel cannot
 	 * run (netem) is found before anything starts. */
-	if (needs_fabric(sup.topo) && impair_open(sup.topo, sup.profile) < 0)
+	if (needs_fabric(sup.topo) && impair_open(sup.topo, sup.profile, &e) < 0) {
+		fprintf(stderr, "n3x-launch: %s\n", e.msg);
 		goto out;
+	}
 	if (opt->check) {
 		rc = print_plan(sup.topo, opt->only, choices);
 		goto out;
