@@ -89,9 +89,10 @@ $(B)/tests/%: tests/%.c $$(call lib,test_$$(call test_layer,$$*),san) $(HDRS)
 
 # The tc test driver: our tc/ code on one link, for t_tc_rate, the netem VM
 # test and bench/tc.
-$(B)/tests/tc_driver: tests/tc_driver.c $(call lib,launch,obj) $(HDRS)
+# It links only tc/ and base/, as their unit tests do.
+$(B)/tests/tc_driver: tests/tc_driver.c $(call lib,test_tc,obj) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,test_tc,obj) $(PKG_LIBS)
 
 # bench/fabric drives the OVSDB client through this.
 $(B)/bench/fabric_drv: bench/fabric_drv.c $(call lib,launch,obj) $(HDRS)

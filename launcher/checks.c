@@ -22,7 +22,6 @@
 #include "launcher/argv.h"
 #include "launcher/impair.h"
 #include "net/ovsd.h"
-#include "tc/profile.h"
 
 /* A FILE:LINE problem, printed bare as the parser prints its own. */
 static void report_at(const struct err *e)
@@ -119,6 +118,7 @@ bool sup_needs_fabric(const struct topology *t)
 int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel_choice **choices)
 {
 	struct topology *t = sup.topo;
+	struct err e;
 	int bad;
 
 	sup.profile = opt->profile ? opt->profile : t->fabric.profile;
@@ -141,13 +141,15 @@ int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel
 		return 2;
 	}
 	bad = check_only(t, opt->only) + check_vms(t, &host->accel, opt->only, *choices) +
-	      fabric_check(t, stderr) + (tc_profile_check(t, stderr) < 0);
+	      fabric_check(t, stderr) + (impair_check(t, stderr) < 0);
 	if (bad)
 		return 2;
 	/* Resolving the profile touches no link, and a rule this kernel cannot
 	 * run (netem) is found before anything starts. */
-	if (sup_needs_fabric(t) && impair_open(t, sup.profile) < 0)
+	if (sup_needs_fabric(t) && impair_open(t, sup.profile, &e) < 0) {
+		log_line("%s", e.msg);
 		return 2;
+	}
 	return 0;
 }
 

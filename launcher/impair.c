@@ -1,32 +1,136 @@
-/* impair.c - tc profiles on the fabric's live links. */
+/* impair.c - tc profiles on the fabric's live links: the topology turned
+ * into tc/'s plain parameters. */
 #include "launcher/impair.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/tap.h"
 #include "tc/profile.h"
+
+/* The topology's profiles and NICs as tc/ takes them. */
+struct conf {
+	struct tc_profile_conf c;
+	struct tc_profile_def *defs;
+	struct tc_profile_rule *rules;
+	struct tc_nic *nics;
+};
 
 static struct {
 	const struct topology *t;
 	struct fabric *fabric;
+	struct conf conf;
 	struct tc_profile *tc;
 	bool *up;                      /* per VM of t: its taps exist */
 } im;
 
-int impair_open(const struct topology *t, const char *profile)
+/* key ("*", "VM" or "VM/N") as a target among t's NICs; what ("set KEY",
+ * "clear VM") starts the messages. */
+static int target(const struct topology *t, const char *key, const char *what, struct tc_target *to,
+		  struct err *e)
 {
-	char err[TC_ERR_MAX];
+	char name[TOPO_VM_NAME_MAX + 1];
+	const struct topo_vm *vm;
+	int nic;
+
+	if (topo_parse_key(key, name, &nic) < 0)
+		return err_set(e, EINVAL, "%s: bad key (use a VM name, VM/N or *)", what);
+	*to = (struct tc_target){ .vm = NULL, .nic = -1 };
+	if (!name[0])
+		return 0;
+	if (!(vm = topo_find_vm(t, name)))
+		return err_set(e, ENOENT, "%s: no vm \"%s\" in %s", what, name, t->path);
+	if (nic >= vm->nnics)
+		return err_set(e, ENOENT, "%s: vm %s has no NIC %d (it has %d)", what, name, nic, vm->nnics);
+	*to = (struct tc_target){ .vm = vm->name, .nic = nic };
+	return 0;
+}
+
+static void conf_free(struct conf *cf)
+{
+	free(cf->defs);
+	free(cf->rules);
+	free(cf->nics);
+	memset(cf, 0, sizeof(*cf));
+}
+
+static int conf_build(const struct topology *t, struct conf *cf, struct err *e)
+{
+	int nrules = 0, nnics = 0, k = 0, r;
+	char what[128];
+
+	memset(cf, 0, sizeof(*cf));
+	for (int i = 0; i < t->nprofiles; i++)
+		nrules += t->profiles[i].nrules;
+	for (int i = 0; i < t->nvms; i++)
+		nnics += t->vms[i].nnics;
+	cf->defs = calloc(t->nprofiles + 1, sizeof(*cf->defs));
+	cf->rules = calloc(nrules + 1, sizeof(*cf->rules));
+	cf->nics = calloc(nnics + 1, sizeof(*cf->nics));
+	if (!cf->defs || !cf->rules || !cf->nics) {
+		conf_free(cf);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < t->nprofiles; i++) {
+		const struct topo_profile *pr = &t->profiles[i];
+
+		cf->defs[i] = (struct tc_profile_def){ .name = pr->name, .rules = &cf->rules[k],
+						       .nrules = pr->nrules };
+		for (int j = 0; j < pr->nrules; j++, k++) {
+			const struct topo_rule *tr = &pr->rules[j];
+
+			snprintf(what, sizeof(what), "%s:%d: profile %s", t->path, tr->line, pr->name);
+			if ((r = target(t, tr->key, what, &cf->rules[k].target, e)) < 0) {
+				conf_free(cf);
+				return r;
+			}
+			cf->rules[k].key = tr->key;
+			cf->rules[k].rule = tr->rule;
+			cf->rules[k].line = tr->line;
+		}
+	}
+	k = 0;
+	for (int i = 0; i < t->nvms; i++)
+		for (int j = 0; j < t->vms[i].nnics; j++)
+			cf->nics[k++] = (struct tc_nic){ .vm = t->vms[i].name, .nic = t->vms[i].nics[j].index };
+	cf->c = (struct tc_profile_conf){ .path = t->path, .profiles = cf->defs, .nprofiles = t->nprofiles,
+					  .nics = cf->nics, .nnics = nnics };
+	return 0;
+}
+
+static void print_err(const struct err *e, void *out)
+{
+	fprintf(out, "%s\n", e->msg);
+}
+
+int impair_check(const struct topology *t, FILE *out)
+{
+	struct conf cf;
+	struct err e;
+	int r = conf_build(t, &cf, &e);
+
+	if (r < 0) {
+		print_err(&e, out);
+		return r;
+	}
+	r = tc_profile_check(&cf.c, print_err, out);
+	conf_free(&cf);
+	return r;
+}
+
+int impair_open(const struct topology *t, const char *profile, struct err *e)
+{
 	int r;
 
 	im.t = t;
 	if (!(im.up = calloc(t->nvms + 1, sizeof(*im.up))))
-		return -ENOMEM;
-	if ((r = tc_profile_new(t, profile, &im.tc, err, sizeof(err))) < 0)
-		fprintf(stderr, "n3x-launch: %s\n", err);
-	return r;
+		return err_set(e, ENOMEM, "out of memory");
+	if ((r = conf_build(t, &im.conf, e)) < 0)
+		return r;
+	return tc_profile_new(&im.conf.c, profile, &im.tc, e);
 }
 
 void impair_set_fabric(struct fabric *f)
@@ -37,6 +141,7 @@ void impair_set_fabric(struct fabric *f)
 void impair_close(void)
 {
 	tc_profile_free(im.tc);
+	conf_free(&im.conf);
 	free(im.up);
 	memset(&im, 0, sizeof(im));
 }
@@ -47,7 +152,7 @@ const char *impair_profile(void)
 }
 
 /* The live links, or only vm's; *taps holds their names (freed by the caller). */
-static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (**taps)[32])
+static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (**taps)[IFNAMSIZ])
 {
 	int max = 0, k = 0;
 	struct tc_profile_link *l;
@@ -67,8 +172,10 @@ static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (*
 
 		if (!im.up[i] || (only && only != vm))
 			continue;
+		/* A name too long for IFNAMSIZ never got a tap: the fabric
+		 * refused it when the VM started. */
 		for (int j = 0; j < vm->nnics; j++, k++) {
-			snprintf((*taps)[k], sizeof((*taps)[k]), "%s-n%d", vm->name, j);
+			tap_name(vm->name, j, (*taps)[k], sizeof((*taps)[k]));
 			l[k] = (struct tc_profile_link){ .vm = vm->name, .nic = j, .tap = (*taps)[k] };
 		}
 	}
@@ -77,23 +184,21 @@ static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (*
 }
 
 typedef int (*links_fn)(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
-			char *err, size_t errsize);
+			struct err *e);
 
 /* Run fn over the links (of only, or all) inside the fabric's namespace. */
-static int with_links(const struct topo_vm *only, links_fn fn, void *arg, char *err, size_t errsize)
+static int with_links(const struct topo_vm *only, links_fn fn, void *arg, struct err *e)
 {
-	char (*taps)[32] = NULL;
+	char (*taps)[IFNAMSIZ] = NULL;
 	int n, saved, r;
 	struct tc_profile_link *l = links(only, &n, &taps);
 
-	if (n < 0) {
-		snprintf(err, errsize, "out of memory");
-		return -ENOMEM;
-	}
+	if (n < 0)
+		return err_set(e, ENOMEM, "out of memory");
 	if (im.fabric && (r = fabric_enter(im.fabric, &saved)) < 0) {
-		snprintf(err, errsize, "cannot enter the fabric's namespace: %s", strerror(-r));
+		err_sys(e, -r, "cannot enter the fabric's namespace");
 	} else {
-		r = fn(im.tc, l, n, arg, err, errsize);
+		r = fn(im.tc, l, n, arg, e);
 		if (im.fabric)
 			fabric_leave(saved);
 	}
@@ -103,15 +208,15 @@ static int with_links(const struct topo_vm *only, links_fn fn, void *arg, char *
 }
 
 static int do_reapply(struct tc_profile *p, const struct tc_profile_link *l, int n, void *vm,
-		      char *err, size_t errsize)
+		      struct err *e)
 {
-	return tc_profile_reapply_vm(p, vm, l, n, err, errsize);
+	return tc_profile_reapply_vm(p, vm, l, n, e);
 }
 
 static int do_release(struct tc_profile *p, const struct tc_profile_link *l, int n, void *vm,
-		      char *err, size_t errsize)
+		      struct err *e)
 {
-	return tc_profile_release_vm(p, vm, l, n, err, errsize);
+	return tc_profile_release_vm(p, vm, l, n, e);
 }
 
 static int vm_index(const struct topo_vm *vm)
@@ -119,22 +224,21 @@ static int vm_index(const struct topo_vm *vm)
 	return (int)(vm - im.t->vms);
 }
 
-int impair_vm_up(const struct topo_vm *vm, char *why)
+int impair_vm_up(const struct topo_vm *vm, struct err *e)
 {
 	if (!im.tc || !vm->nnics)
 		return 0;
 	im.up[vm_index(vm)] = true;
-	return with_links(vm, do_reapply, (void *)vm->name, why, 256);
+	return with_links(vm, do_reapply, (void *)vm->name, e);
 }
 
 void impair_vm_down(const struct topo_vm *vm)
 {
-	char err[TC_ERR_MAX];
-
 	if (!im.tc || !im.up[vm_index(vm)])
 		return;
-	/* The taps went with QEMU; the ifbs that carried their ingress did not. */
-	with_links(vm, do_release, (void *)vm->name, err, sizeof(err));
+	/* The taps went with QEMU; the ifbs that carried their ingress did
+	 * not.  Nothing to tell anyone if that fails: the VM is down anyway. */
+	with_links(vm, do_release, (void *)vm->name, NULL);
 	im.up[vm_index(vm)] = false;
 }
 
@@ -142,74 +246,91 @@ void impair_vm_down(const struct topo_vm *vm)
 
 struct tc_req {
 	const char *profile, *key, *rule, *vm;
+	struct tc_target to;
 	json_t *status;
 };
 
 static int do_switch(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
-		     char *err, size_t errsize)
+		     struct err *e)
 {
-	return tc_profile_switch(p, ((struct tc_req *)arg)->profile, l, n, err, errsize);
+	return tc_profile_switch(p, ((struct tc_req *)arg)->profile, l, n, e);
 }
 
 static int do_set(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
-		  char *err, size_t errsize)
+		  struct err *e)
 {
 	struct tc_req *q = arg;
 
-	return tc_profile_set(p, q->key, q->rule, l, n, err, errsize);
+	return tc_profile_set(p, q->key, &q->to, q->rule, l, n, e);
 }
 
 static int do_clear(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
-		    char *err, size_t errsize)
+		    struct err *e)
 {
-	return tc_profile_clear(p, ((struct tc_req *)arg)->vm, l, n, err, errsize);
+	return tc_profile_clear(p, ((struct tc_req *)arg)->vm, l, n, e);
 }
 
 static int do_status(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
-		     char *err, size_t errsize)
+		     struct err *e)
 {
 	int r = tc_profile_status(p, l, n, &((struct tc_req *)arg)->status);
 
-	if (r < 0)
-		snprintf(err, errsize, "cannot read the qdiscs back: %s", strerror(-r));
-	return r;
+	return r < 0 ? err_sys(e, -r, "cannot read the qdiscs back") : r;
+}
+
+/* The request's function, with its key or VM resolved; -errno with e set
+ * when the request is wrong. */
+static int parse_request(json_t *req, struct tc_req *q, links_fn *fn, struct err *e)
+{
+	json_t *set = json_object_get(req, "set");
+	char what[128];
+
+	q->vm = json_string_value(json_object_get(req, "vm"));
+	if ((q->profile = json_string_value(json_object_get(req, "profile")))) {
+		*fn = do_switch;
+		return 0;
+	}
+	if (json_is_object(set)) {
+		q->key = json_string_value(json_object_get(set, "key"));
+		q->rule = json_string_value(json_object_get(set, "rule"));
+		if (!q->key || !q->rule)
+			return err_set(e, EINVAL, "tc set needs a key (VM, VM/N or *) and a rule");
+		*fn = do_set;
+		snprintf(what, sizeof(what), "set %s", q->key);
+		return target(im.t, q->key, what, &q->to, e);
+	}
+	if (json_is_true(json_object_get(req, "clear"))) {
+		*fn = do_clear;
+		if (!q->vm)
+			return 0;
+		snprintf(what, sizeof(what), "clear %s", q->vm);
+		if (strchr(q->vm, '/') || !strcmp(q->vm, "*"))
+			return err_set(e, EINVAL, "%s: not a VM name", what);
+		return target(im.t, q->vm, what, &q->to, e);
+	}
+	if (json_is_true(json_object_get(req, "status"))) {
+		*fn = do_status;
+		return 0;
+	}
+	return err_set(e, EINVAL, "tc needs a profile, status, set or clear");
 }
 
 void impair_request(struct control_client *c, json_t *req)
 {
 	struct tc_req q = { 0 };
-	json_t *set = json_object_get(req, "set");
-	char err[TC_ERR_MAX] = "";
-	links_fn fn;
+	struct err e;
+	links_fn fn = NULL;
 	int r;
 
 	if (!im.tc) {
 		control_reply_error(c, 1, "traffic control needs a fabric (a [network] in the topology)");
 		return;
 	}
-	q.vm = json_string_value(json_object_get(req, "vm"));
-	if ((q.profile = json_string_value(json_object_get(req, "profile")))) {
-		fn = do_switch;
-	} else if (json_is_object(set)) {
-		q.key = json_string_value(json_object_get(set, "key"));
-		q.rule = json_string_value(json_object_get(set, "rule"));
-		if (!q.key || !q.rule) {
-			control_reply_error(c, 2, "tc set needs a key (VM, VM/N or *) and a rule");
-			return;
-		}
-		fn = do_set;
-	} else if (json_is_true(json_object_get(req, "clear"))) {
-		fn = do_clear;
-	} else if (json_is_true(json_object_get(req, "status"))) {
-		fn = do_status;
-	} else {
-		control_reply_error(c, 2, "tc needs a profile, status, set or clear");
-		return;
-	}
-	r = with_links(NULL, fn, &q, err, sizeof(err));
+	if ((r = parse_request(req, &q, &fn, &e)) == 0)
+		r = with_links(NULL, fn, &q, &e);
 	if (r < 0) {
 		/* Bad names and rules are the user's to fix: exit code 2. */
-		control_reply_error(c, r == -ENOENT || r == -EINVAL ? 2 : 1, "%s", err);
+		control_reply_error(c, r == -ENOENT || r == -EINVAL ? 2 : 1, "%s", e.msg);
 		json_decref(q.status);
 		return;
 	}

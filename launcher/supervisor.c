@@ -69,8 +69,10 @@ static int on_nics_up(struct vm *vm, int *fds, char *why)
 {
 	const struct topo_vm *cfg = vm_config(vm);
 	int r = fabric_attach(sup.fabric, cfg, fds, why);
+	struct err e;
 
-	if (r == 0 && (r = impair_vm_up(cfg, why)) < 0) {
+	if (r == 0 && (r = impair_vm_up(cfg, &e)) < 0) {
+		snprintf(why, 256, "%.255s", e.msg);
 		impair_vm_down(cfg);
 		for (int i = 0; i < cfg->nnics; i++)
 			close(fds[i]);

@@ -594,6 +594,27 @@ struct topo_profile *topo_find_profile(const struct topology *t, const char *nam
 	return NULL;
 }
 
+int topo_parse_key(const char *key, char vm[TOPO_VM_NAME_MAX + 1], int *nic)
+{
+	size_t len = strcspn(key, "/"), digits;
+
+	vm[0] = '\0';
+	*nic = -1;
+	if (!strcmp(key, "*"))
+		return 0;
+	if (!len || len > TOPO_VM_NAME_MAX)
+		return -EINVAL;
+	memcpy(vm, key, len);
+	vm[len] = '\0';
+	if (!key[len])
+		return 0;
+	digits = strspn(key + len + 1, "0123456789");
+	if (!digits || digits > 3 || key[len + 1 + digits])
+		return -EINVAL;
+	*nic = atoi(key + len + 1);
+	return 0;
+}
+
 bool topo_selected(const char *only, const char *name)
 {
 	size_t n = strlen(name);

@@ -121,6 +121,12 @@ struct topo_vm *topo_find_vm(const struct topology *t, const char *name);
 struct topo_network *topo_find_network(const struct topology *t, const char *name);
 struct topo_profile *topo_find_profile(const struct topology *t, const char *name);
 
+/* A profile or `tc set` key: "*" (vm "" and nic -1), "VM" (nic -1) or
+ * "VM/N" (N up to three digits), VM at most TOPO_VM_NAME_MAX characters.
+ * 0, or -EINVAL.  Whether VM is a good name, or a VM of some topology, is
+ * the caller's to check. */
+int topo_parse_key(const char *key, char vm[TOPO_VM_NAME_MAX + 1], int *nic);
+
 /* Whether name is in only, a comma-separated list (--only); NULL is every VM. */
 bool topo_selected(const char *only, const char *name);
 

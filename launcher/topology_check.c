@@ -222,20 +222,17 @@ static void check_nic(struct topo_parser *p, int i, struct topo_nic *nic)
 static void check_rule(struct topo_parser *p, int i, const struct topo_rule *r)
 {
 	struct topo_sect s = { .kind = TOPO_SEC_PROFILE, .owner = p->t, .idx = i };
-	size_t len = strcspn(r->key, "/");
 	const struct topo_vm *vm;
 	char name[TOPO_VM_NAME_MAX + 1];
 	int nic;
 
-	if (!strcmp(r->key, "*"))
+	if (topo_parse_key(r->key, name, &nic) || !name[0]) /* a bad key was reported when parsed */
 		return;
-	snprintf(name, sizeof(name), "%.*s", (int)len, r->key); /* fits: checked when parsed */
 	if (!(vm = topo_find_vm(p->t, name))) {
 		topo_sect_msg(p, &s, r->line, "%s: no vm \"%s\"", r->key, name);
 		return;
 	}
-	nic = r->key[len] ? atoi(r->key + len + 1) : 0;
-	if (r->key[len] && nic >= vm->nnics)
+	if (nic >= vm->nnics)
 		topo_sect_msg(p, &s, r->line, "%s: vm %s has no NIC %d (it has %d)", r->key, name, nic, vm->nnics);
 }
 

@@ -526,21 +526,10 @@ static bool vm_key(struct topo_parser *p, struct topo_sect *s, const char *key, 
 /* KEY is "*", a VM or VM/N, resolved by topo_check() once every VM is known. */
 static bool good_rule_key(const char *key)
 {
-	size_t len = strcspn(key, "/"), digits;
 	char name[TOPO_VM_NAME_MAX + 1];
+	int nic;
 
-	if (!strcmp(key, "*"))
-		return true;
-	if (len >= sizeof(name))
-		return false;
-	memcpy(name, key, len);
-	name[len] = '\0';
-	if (topo_check_name(name, TOPO_VM_NAME_MAX))
-		return false;
-	if (!key[len])
-		return true;
-	digits = strspn(key + len + 1, "0123456789");
-	return digits && digits <= 3 && !key[len + 1 + digits];
+	return !topo_parse_key(key, name, &nic) && (!name[0] || !topo_check_name(name, TOPO_VM_NAME_MAX));
 }
 
 /* KEY = RULE; the rule stays text for tc/ to parse. */

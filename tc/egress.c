@@ -35,68 +35,54 @@
 
 #define REPLACE (NLM_F_CREATE | NLM_F_REPLACE)
 
-static int report(char *err, size_t errsize, const char *ifname, const char *what, int r,
-		  const char *why)
+/* Name the link and the qdisc in e (not NULL), whose message is the
+ * kernel's, or "" when it said nothing: then strerror; returns -e->code. */
+static int report(struct err *e, const char *ifname, const char *what)
 {
 	const char *config = !strcmp(what, "netem") ? "CONFIG_NET_SCH_NETEM" :
 			     !strcmp(what, "tbf") ? "CONFIG_NET_SCH_TBF" : NULL;
+	char why[ERR_MSG_MAX];
+	int code = e->code;
 
-	if (r == -ENOENT && config && strstr(why, "qdisc kind is unknown"))
-		snprintf(err, errsize, "%s: %s: %s (the kernel lacks %s)", ifname, what, why, config);
-	else if (*why)
-		snprintf(err, errsize, "%s: %s: %s", ifname, what, why);
-	else
-		snprintf(err, errsize, "%s: %s: %s", ifname, what, strerror(-r));
-	return r;
-}
-
-/* The first word of s that needs netem, for the error that names it. */
-static const char *netem_word(const struct tc_shape *s)
-{
-	return s->delay_us ? "delay" : s->jitter_us ? "jitter" : s->loss > 0 ? "loss" :
-	       s->duplicate > 0 ? "duplicate" : s->corrupt > 0 ? "corrupt" :
-	       s->reorder > 0 ? "reorder" : "distribution";
+	snprintf(why, sizeof(why), "%s", e->msg);
+	if (code == ENOENT && config && strstr(why, "qdisc kind is unknown"))
+		return err_set(e, code, "%s: %s: %s (the kernel lacks %s)", ifname, what, why, config);
+	if (*why)
+		return err_set(e, code, "%s: %s: %s", ifname, what, why);
+	return err_sys(e, code, "%s: %s", ifname, what);
 }
 
 /* Refuse before touching anything what this kernel cannot do. */
-static int check_kernel(const char *ifname, const struct tc_shape *s, char *err, size_t errsize)
+static int check_kernel(const char *ifname, const struct tc_shape *s, struct err *e)
 {
 	bool seed = false;
 	int r = tc_netem_caps(&seed);
 
-	if (r < 0) {
-		snprintf(err, errsize, "%s: netem: cannot ask the kernel whether it has netem: %s",
-			 ifname, strerror(-r));
-		return r;
-	}
-	if (!r) {
-		snprintf(err, errsize, "%s: %s needs netem: Specified qdisc kind is unknown (the "
-			 "kernel lacks CONFIG_NET_SCH_NETEM; rate alone works, with tbf)",
-			 ifname, netem_word(s));
-		return -EOPNOTSUPP;
-	}
-	if (s->has_seed && !seed) {
-		snprintf(err, errsize, "%s: seed needs Linux 6.3 or later (TCA_NETEM_PRNG_SEED); "
-			 "this kernel would ignore it", ifname);
-		return -EOPNOTSUPP;
-	}
+	if (r < 0)
+		return err_sys(e, -r, "%s: netem: cannot ask the kernel whether it has netem", ifname);
+	if (!r)
+		return err_set(e, EOPNOTSUPP, "%s: %s needs netem: Specified qdisc kind is unknown (the "
+			       "kernel lacks CONFIG_NET_SCH_NETEM; rate alone works, with tbf)",
+			       ifname, tc_shape_netem_word(s));
+	if (s->has_seed && !seed)
+		return err_set(e, EOPNOTSUPP, "%s: seed needs Linux 6.3 or later (TCA_NETEM_PRNG_SEED); "
+			       "this kernel would ignore it", ifname);
 	return 0;
 }
 
 static int send_msg(struct mnl_socket *nl, struct tc_msg *m, const char *ifname,
-		    const char *what, char *err, size_t errsize)
+		    const char *what, struct err *e)
 {
-	char why[TC_ERR_MAX];
-	int r = tc_nl_talk(nl, m->nlh, NULL, NULL, why, sizeof(why));
+	int r = tc_nl_talk(nl, m->nlh, NULL, NULL, e);
 
 	tc_msg_free(m);
-	return r ? report(err, errsize, ifname, what, r, why) : 0;
+	return r ? report(e, ifname, what) : 0;
 }
 
 static int apply(struct mnl_socket *nl, const char *ifname, int idx, const struct tc_shape *s,
-		 char *err, size_t errsize)
+		 struct err *e)
 {
-	char kind[16] = "", why[TC_ERR_MAX] = "";
+	char kind[16] = "";
 	bool netem_root, ours;
 	uint32_t handle = 0;
 	struct tc_msg m;
@@ -104,7 +90,7 @@ static int apply(struct mnl_socket *nl, const char *ifname, int idx, const struc
 
 	r = tc_nl_get(nl, idx, TC_H_ROOT, kind, &handle);
 	if (r && r != -ENOENT)
-		return report(err, errsize, ifname, "root qdisc", r, "");
+		return err_sys(e, -r, "%s: root qdisc", ifname);
 	netem_root = !strcmp(kind, "netem") && handle == TC_NETEM_HANDLE;
 	ours = netem_root || (!strcmp(kind, "tbf") && handle == TC_TBF_HANDLE);
 
@@ -112,58 +98,51 @@ static int apply(struct mnl_socket *nl, const char *ifname, int idx, const struc
 		/* Deleting the root brings back the kernel's default qdisc. */
 		if (!ours)
 			return 0;
-		r = tc_nl_del(nl, idx, TC_H_ROOT, 0, why, sizeof(why));
-		return r && r != -ENOENT ? report(err, errsize, ifname, kind, r, why) : 0;
+		r = tc_nl_del(nl, idx, TC_H_ROOT, 0, e);
+		return r && r != -ENOENT ? report(e, ifname, kind) : 0;
 	}
 	if (!tc_shape_needs_netem(s)) {
-		r = tc_tbf_build(&m, idx, TC_H_ROOT, TC_TBF_HANDLE, s, false,
-				 REPLACE, why, sizeof(why));
-		if (r)
-			return report(err, errsize, ifname, "tbf", r, why);
-		return send_msg(nl, &m, ifname, "tbf", err, errsize);
+		if (tc_tbf_build(&m, idx, TC_H_ROOT, TC_TBF_HANDLE, s, false, REPLACE, e))
+			return report(e, ifname, "tbf");
+		return send_msg(nl, &m, ifname, "tbf", e);
 	}
 	/* netem changes in place when it is already there (keeping what it
 	 * holds in flight), otherwise it replaces the root in one graft. */
-	r = tc_netem_build(&m, idx, s, REPLACE, netem_root, why, sizeof(why));
-	if (r)
-		return report(err, errsize, ifname, "netem", r, why);
-	if ((r = send_msg(nl, &m, ifname, "netem", err, errsize)))
+	if (tc_netem_build(&m, idx, s, REPLACE, netem_root, e))
+		return report(e, ifname, "netem");
+	if ((r = send_msg(nl, &m, ifname, "netem", e)))
 		return r;
 	if (s->rate_bps) {
-		r = tc_tbf_build(&m, idx, TC_NETEM_CLASS, TC_TBF_CHILD, s, true,
-				 REPLACE, why, sizeof(why));
-		if (r)
-			return report(err, errsize, ifname, "tbf", r, why);
-		return send_msg(nl, &m, ifname, "tbf", err, errsize);
+		if (tc_tbf_build(&m, idx, TC_NETEM_CLASS, TC_TBF_CHILD, s, true, REPLACE, e))
+			return report(e, ifname, "tbf");
+		return send_msg(nl, &m, ifname, "tbf", e);
 	}
 	if (netem_root) {
 		/* A rate that was there before goes; netem queues by itself. */
-		r = tc_nl_del(nl, idx, TC_NETEM_CLASS, 0, why, sizeof(why));
+		r = tc_nl_del(nl, idx, TC_NETEM_CLASS, 0, e);
 		if (r && r != -ENOENT)
-			return report(err, errsize, ifname, "tbf", r, why);
+			return report(e, ifname, "tbf");
 	}
 	return 0;
 }
 
-int tc_egress_apply(const char *ifname, const struct tc_shape *s, char *err, size_t errsize)
+int tc_egress_apply(const char *ifname, const struct tc_shape *s, struct err *e)
 {
 	struct mnl_socket *nl = NULL;
 	int idx = (int)if_nametoindex(ifname), r;
+	struct err mine;
 
-	if (errsize)
-		err[0] = '\0';
-	if (!idx) {
-		snprintf(err, errsize, "%s: no such link", ifname);
-		return -ENODEV;
-	}
-	if (tc_shape_needs_netem(s) && (r = check_kernel(ifname, s, err, errsize)))
+	if (!e)
+		e = &mine; /* report() reads the kernel's message back from it */
+
+	if (!idx)
+		return err_set(e, ENODEV, "%s: no such link", ifname);
+	if (tc_shape_needs_netem(s) && (r = check_kernel(ifname, s, e)))
 		return r;
 	r = tc_nl_open(&nl);
-	if (r) {
-		snprintf(err, errsize, "%s: rtnetlink: %s", ifname, strerror(-r));
-		return r;
-	}
-	r = apply(nl, ifname, idx, s, err, errsize);
+	if (r)
+		return err_sys(e, -r, "%s: rtnetlink", ifname);
+	r = apply(nl, ifname, idx, s, e);
 	tc_nl_close(nl);
 	return r;
 }
@@ -220,34 +199,17 @@ static void add_qdisc(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg
 					     "stats", stats));
 }
 
-static int dump_link(const char *name, json_t **arr)
+int tc_egress_dump(const char *ifname, json_t **out)
 {
-	int idx = (int)if_nametoindex(name);
+	int idx = (int)if_nametoindex(ifname), r;
 
-	*arr = json_array();
-	if (!*arr)
+	if (!idx)
+		return -ENODEV;
+	if (!(*out = json_array()))
 		return -ENOMEM;
-	return idx ? tc_nl_dump(idx, add_qdisc, *arr) : -ENODEV;
-}
-
-int tc_link_dump(const char *ifname, json_t **out)
-{
-	char ifb[IF_NAMESIZE];
-	json_t *to = NULL, *from = NULL;
-	int r = dump_link(ifname, &to);
-
-	if (!r) {
-		/* No ifb: nothing shapes traffic from the VM. */
-		tc_ifb_name(ifname, ifb, sizeof(ifb));
-		r = dump_link(ifb, &from);
-		if (r == -ENODEV)
-			r = 0;
+	if ((r = tc_nl_dump(idx, add_qdisc, *out)) < 0) {
+		json_decref(*out);
+		*out = NULL;
 	}
-	if (r) {
-		json_decref(to);
-		json_decref(from);
-		return r;
-	}
-	*out = json_pack("{s:o,s:o}", "to_vm", to, "from_vm", from);
-	return *out ? 0 : -ENOMEM;
+	return r;
 }

@@ -260,8 +260,7 @@ out:
 
 /* Undo everything: the redirect (with its qdisc), then the ifb.  A tap that
  * is gone (its QEMU exited) took its qdisc along; the ifb is still ours. */
-static int ingress_clear(struct nl_sock *sk, const char *ifname, const char *ifb, char *err,
-			 size_t errsize)
+static int ingress_clear(struct nl_sock *sk, const char *ifname, const char *ifb, struct err *e)
 {
 	struct rtnl_link *tap;
 	int r = get_link(sk, ifname, &tap);
@@ -269,21 +268,17 @@ static int ingress_clear(struct nl_sock *sk, const char *ifname, const char *ifb
 	if (!r) {
 		r = ingress_qdisc(sk, rtnl_link_get_ifindex(tap), false);
 		rtnl_link_put(tap);
-		if (r) {
-			snprintf(err, errsize, "%s: deleting the ingress qdisc: %s", ifname, strerror(-r));
-			return r;
-		}
+		if (r)
+			return err_sys(e, -r, "%s: deleting the ingress qdisc", ifname);
 	} else if (r != -ENODEV) {
-		snprintf(err, errsize, "%s: %s", ifname, strerror(-r));
-		return r;
+		return err_sys(e, -r, "%s", ifname);
 	}
-	if ((r = ifb_delete(sk, ifb, ifname)))
-		snprintf(err, errsize, "%s: deleting %s: %s", ifname, ifb,
-			 r == -EEXIST ? "not an ifb of ours, left alone" : strerror(-r));
-	return r;
+	if ((r = ifb_delete(sk, ifb, ifname)) == -EEXIST)
+		return err_set(e, EEXIST, "%s: deleting %s: not an ifb of ours, left alone", ifname, ifb);
+	return r ? err_sys(e, -r, "%s: deleting %s", ifname, ifb) : 0;
 }
 
-int tc_ingress_apply(const char *ifname, const struct tc_shape *s, char *err, size_t errsize)
+int tc_ingress_apply(const char *ifname, const struct tc_shape *s, struct err *e)
 {
 	char ifb[IFNAMSIZ];
 	struct rtnl_link *tap = NULL;
@@ -291,52 +286,49 @@ int tc_ingress_apply(const char *ifname, const struct tc_shape *s, char *err, si
 	int r, ifindex, ifb_index;
 	bool created = false;
 
-	if (!ifname || !ifname[0] || strlen(ifname) >= IFNAMSIZ) {
-		snprintf(err, errsize, "bad link name \"%s\"", ifname ? ifname : "");
-		return -EINVAL;
-	}
+	if (!ifname || !ifname[0] || strlen(ifname) >= IFNAMSIZ)
+		return err_set(e, EINVAL, "bad link name \"%s\"", ifname ? ifname : "");
 	tc_ifb_name(ifname, ifb, sizeof(ifb));
-	if ((r = sock_open(&sk))) {
-		snprintf(err, errsize, "%s: netlink: %s", ifname, strerror(-r));
-		return r;
-	}
+	if ((r = sock_open(&sk)))
+		return err_sys(e, -r, "%s: netlink", ifname);
 	if (tc_shape_empty(s)) {
-		r = ingress_clear(sk, ifname, ifb, err, errsize);
+		r = ingress_clear(sk, ifname, ifb, e);
 		goto out;
 	}
 	if ((r = get_link(sk, ifname, &tap))) {
-		snprintf(err, errsize, "%s: %s", ifname, r == -ENODEV ? "no such link" : strerror(-r));
+		if (r == -ENODEV)
+			err_set(e, ENODEV, "%s: no such link", ifname);
+		else
+			err_sys(e, -r, "%s", ifname);
 		goto out;
 	}
 	ifindex = rtnl_link_get_ifindex(tap);
 	if ((ifb_index = r = ifb_ensure(sk, ifb, ifname, &created)) < 0) {
-		snprintf(err, errsize, "%s: ifb %s: %s", ifname, ifb,
-			 r == -EEXIST ? "the name is taken by another link" : strerror(-r));
+		if (r == -EEXIST)
+			err_set(e, EEXIST, "%s: ifb %s: the name is taken by another link", ifname, ifb);
+		else
+			err_sys(e, -r, "%s: ifb %s", ifname, ifb);
 		goto out;
 	}
 	/* Shape the ifb before redirecting to it: a new redirect never sends
 	 * the VM's traffic through an unshaped ifb, and on a re-apply the
 	 * redirect stays put while tc_egress_apply replaces the shape. */
-	if ((r = tc_egress_apply(ifb, s, err, errsize)))
+	if ((r = tc_egress_apply(ifb, s, e)))
 		goto undo;
 	if ((r = ingress_qdisc(sk, ifindex, true))) {
-		snprintf(err, errsize, "%s: ingress qdisc: %s", ifname, strerror(-r));
+		err_sys(e, -r, "%s: ingress qdisc", ifname);
 		goto undo;
 	}
 	if ((r = redirect_add(sk, ifindex, ifb_index))) {
-		snprintf(err, errsize, "%s: u32 filter with mirred redirect to %s: %s", ifname, ifb,
-			 strerror(-r));
+		err_sys(e, -r, "%s: u32 filter with mirred redirect to %s", ifname, ifb);
 		goto undo;
 	}
 	goto out;
 undo:
 	/* Only what this call made goes: an ifb that was there before keeps
 	 * serving the redirect that was there before. */
-	if (created) {
-		char ignored[TC_ERR_MAX];
-
-		ingress_clear(sk, ifname, ifb, ignored, sizeof(ignored));
-	}
+	if (created)
+		ingress_clear(sk, ifname, ifb, NULL);
 out:
 	if (tap)
 		rtnl_link_put(tap);

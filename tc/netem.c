@@ -96,7 +96,7 @@ static int read_table(const char *path, struct table *t)
 
 /* Tables are read once per process and kept: they are the same every time
  * and a profile switch should not reread 8 KB per link. */
-static int table(enum tc_dist d, const int16_t **data, size_t *n, char *err, size_t errsize)
+static int table(enum tc_dist d, const int16_t **data, size_t *n, struct err *e)
 {
 	static struct table cache[TC_DIST_PARETONORMAL + 1];
 	static const char *const names[] = {
@@ -122,15 +122,13 @@ static int table(enum tc_dist d, const int16_t **data, size_t *n, char *err, siz
 			 *tried ? ", " : "", dir);
 	}
 	if (r == -ENOENT) {
-		snprintf(err, errsize, "distribution %s: no %s.dist in %s (iproute2 installs them)",
-			 names[d], names[d], tried);
-		return r;
+		return err_set(e, -r, "distribution %s: no %s.dist in %s (iproute2 installs them)",
+			       names[d], names[d], tried);
 	}
 	if (r) {
-		snprintf(err, errsize, "distribution %s: %s: %s", names[d], path,
-			 r == -E2BIG ? "more than 16384 values" : r == -ENODATA ? "no values" :
-			 strerror(-r));
-		return r;
+		return err_set(e, -r, "distribution %s: %s: %s", names[d], path,
+			       r == -E2BIG ? "more than 16384 values" : r == -ENODATA ? "no values" :
+			       strerror(-r));
 	}
 out:
 	*data = cache[d].data;
@@ -192,7 +190,7 @@ static int put_resets(struct tc_msg *m, const struct nlattr *opts)
 }
 
 int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int flags,
-		   bool reset, char *err, size_t errsize)
+		   bool reset, struct err *e)
 {
 	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
 	struct rtnl_tc *tc = TC_CAST(q);
@@ -202,10 +200,8 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	int r;
 
 	m->nlh = NULL;
-	if (errsize)
-		err[0] = '\0';
 	if (!q)
-		return -ENOMEM;
+		return err_sys(e, ENOMEM, "%s", "");
 	rtnl_tc_set_ifindex(tc, ifindex);
 	rtnl_tc_set_parent(tc, TC_H_ROOT);
 	rtnl_tc_set_handle(tc, TC_NETEM_HANDLE);
@@ -237,9 +233,9 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	if (s->corrupt_corr > 0)
 		rtnl_netem_set_corruption_correlation(q, (int)tc_percent_u32(s->corrupt_corr));
 	if (s->jitter_us && s->dist >= TC_DIST_NORMAL) {
-		r = table(s->dist, &dist, &ndist, err, errsize);
+		r = table(s->dist, &dist, &ndist, e);
 		if (r)
-			goto out;
+			goto done;
 	} else if (s->jitter_us && reset) {
 		dist = uniform_table();
 		ndist = UNIFORM_SIZE;
@@ -266,10 +262,11 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	if (!r)
 		tc_msg_extend(m, opts);
 out:
+	if (r)
+		err_sys(e, -r, "%s", "");
+done:
 	if (r && m->nlh)
 		tc_msg_free(m);
-	if (r && errsize && !err[0])
-		snprintf(err, errsize, "%s", strerror(-r));
 	rtnl_qdisc_put(q);
 	return r;
 }
@@ -370,7 +367,6 @@ static void *probe_main(void *arg)
 	struct probe *p = arg;
 	struct mnl_socket *nl = NULL;
 	struct tc_msg m = { 0 };
-	char why[128];
 	int lo, r;
 
 	if (unshare(CLONE_NEWNET) < 0) {
@@ -380,9 +376,9 @@ static void *probe_main(void *arg)
 	lo = (int)if_nametoindex("lo");
 	r = lo ? tc_nl_open(&nl) : -ENODEV;
 	if (!r)
-		r = tc_netem_build(&m, lo, &s, NLM_F_CREATE | NLM_F_EXCL, false, why, sizeof(why));
+		r = tc_netem_build(&m, lo, &s, NLM_F_CREATE | NLM_F_EXCL, false, NULL);
 	if (!r)
-		r = tc_nl_talk(nl, m.nlh, NULL, NULL, why, sizeof(why));
+		r = tc_nl_talk(nl, m.nlh, NULL, NULL, NULL);
 	p->netem = r == 0 ? 1 : r == -ENOENT ? 0 : r;
 	if (r == 0) {
 		/* The seed took if the kernel dumps it back. */
@@ -395,7 +391,7 @@ static void *probe_main(void *arg)
 		t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
 		t->tcm_ifindex = lo;
 		t->tcm_parent = TC_H_ROOT;
-		tc_nl_talk(nl, nlh, probe_reply, p, NULL, 0);
+		tc_nl_talk(nl, nlh, probe_reply, p, NULL);
 	}
 	tc_msg_free(&m);
 	tc_nl_close(nl);

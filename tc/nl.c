@@ -174,15 +174,14 @@ static void extack(const struct nlmsghdr *h, char *why, size_t whysize)
 		}
 }
 
-int tc_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, void *arg,
-	       char *why, size_t whysize)
+/* The exchange; why gets the kernel's message when it sent one. */
+static int talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, void *arg,
+		char *why, size_t whysize)
 {
 	static uint32_t seq;
 	uint32_t portid = mnl_socket_get_portid(nl);
 	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
 
-	if (whysize)
-		why[0] = '\0';
 	nlh->nlmsg_seq = ++seq;
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
@@ -213,6 +212,15 @@ int tc_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, 
 				fn(h, arg);
 		}
 	}
+}
+
+int tc_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, void *arg,
+	       struct err *e)
+{
+	char why[ERR_MSG_MAX] = "";
+	int r = talk(nl, nlh, fn, arg, why, sizeof(why));
+
+	return r ? err_set(e, -r, "%s", why) : 0;
 }
 
 struct got {
@@ -250,7 +258,7 @@ int tc_nl_get(struct mnl_socket *nl, int ifindex, uint32_t parent, char *kind, u
 	t->tcm_family = AF_UNSPEC;
 	t->tcm_ifindex = ifindex;
 	t->tcm_parent = parent;
-	err = tc_nl_talk(nl, nlh, got_qdisc, &g, NULL, 0);
+	err = tc_nl_talk(nl, nlh, got_qdisc, &g, NULL);
 	if (!err && !g.seen)
 		err = -ENOENT;
 	if (!err)
@@ -259,14 +267,14 @@ int tc_nl_get(struct mnl_socket *nl, int ifindex, uint32_t parent, char *kind, u
 }
 
 int tc_nl_del(struct mnl_socket *nl, int ifindex, uint32_t parent, uint32_t handle,
-	      char *why, size_t whysize)
+	      struct err *e)
 {
 	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
 	struct tc_msg m;
 	int err;
 
 	if (!q)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "%s", "");
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), parent);
 	if (handle)
@@ -274,8 +282,8 @@ int tc_nl_del(struct mnl_socket *nl, int ifindex, uint32_t parent, uint32_t hand
 	err = tc_msg_qdisc(&m, q, RTM_DELQDISC, 0, 0);
 	rtnl_qdisc_put(q);
 	if (err)
-		return err;
-	err = tc_nl_talk(nl, m.nlh, NULL, NULL, why, whysize);
+		return err_set(e, -err, "%s", "");
+	err = tc_nl_talk(nl, m.nlh, NULL, NULL, e);
 	tc_msg_free(&m);
 	return err;
 }

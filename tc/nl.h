@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "tc/rule.h"
 
 struct mnl_socket;
@@ -71,11 +72,11 @@ double tc_u32_percent(uint32_t v);
  * and seed; flags NLM_F_CREATE|NLM_F_REPLACE etc.  reset: the request
  * changes a netem that is already there, so it also states the options
  * left off (zero correlations, no reorder or corrupt, a uniform table),
- * which netem would otherwise keep from before.  0 or -errno, err says
- * why (a distribution table that cannot be read), without the link or kind:
+ * which netem would otherwise keep from before.  0 or -errno, e says why
+ * (a distribution table that cannot be read), without the link or kind:
  * the caller adds those. */
 int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int flags,
-		   bool reset, char *err, size_t errsize);
+		   bool reset, struct err *e);
 
 /* Fill the netem part of s from a dumped qdisc: libnl's view and the raw
  * TCA_OPTIONS (for the 64-bit delay and the seed, which libnl skips). */
@@ -91,7 +92,7 @@ int tc_netem_caps(bool *seed);
  * limit (derived when 0: see tc_tbf_defaults).  child: tbf hangs under
  * netem, whose limit s->limit is. */
 int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle,
-		 const struct tc_shape *s, bool child, int flags, char *err, size_t errsize);
+		 const struct tc_shape *s, bool child, int flags, struct err *e);
 void tc_tbf_defaults(const struct tc_shape *s, bool child, uint32_t *burst, uint32_t *limit);
 void tc_tbf_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_shape *s);
 json_t *tc_tbf_params(const struct tc_shape *s);
@@ -102,20 +103,21 @@ void tc_nl_close(struct mnl_socket *nl);
 
 /* Send nlh (its sequence number is set here) and wait for the kernel's
  * answer.  Each reply message before the ack goes to fn (may be NULL).
- * 0 or -errno; on an error why gets the kernel's extended ack message, or
- * "" when it sent none. */
+ * 0 or -errno; on an error e's message is the kernel's extended ack
+ * message, or "" when it sent none. */
 typedef void tc_nl_reply_fn(const struct nlmsghdr *reply, void *arg);
 int tc_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, void *arg,
-	       char *why, size_t whysize);
+	       struct err *e);
 
 /* The qdisc at parent (TC_H_ROOT, TC_NETEM_CLASS...) of ifindex: its kind
  * into kind (16 bytes) and its handle; -ENOENT if there is none. */
 int tc_nl_get(struct mnl_socket *nl, int ifindex, uint32_t parent, char *kind,
 	      uint32_t *handle);
 
-/* RTM_DELQDISC for the qdisc at parent (handle 0: whichever is there). */
+/* RTM_DELQDISC for the qdisc at parent (handle 0: whichever is there);
+ * e as for tc_nl_talk. */
 int tc_nl_del(struct mnl_socket *nl, int ifindex, uint32_t parent, uint32_t handle,
-	      char *why, size_t whysize);
+	      struct err *e);
 
 /* Dump ifindex's qdiscs (not the invisible ones, as tc shows them) through
  * libnl's qdisc parser: fn gets each object and its raw TCA_OPTIONS (or

@@ -10,23 +10,25 @@
 #include "tc/profile.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DIRS 2 /* 0: to the VM (the tap's egress), 1: from it (the ifb's) */
+#define TEXT_MAX 256 /* a shape as tc_shape_format writes it */
 
 struct nicstate {
-	const char *vm; /* the topology's */
+	const char *vm; /* the conf's */
 	int nic;
-	struct tc_rule want;                  /* what the NIC should carry */
-	struct tc_rule cur;                   /* what its current tap got from us */
-	const struct topo_rule *src[DIRS];    /* the profile line of each direction; NULL: none or tc set */
+	struct tc_rule want;                     /* what the NIC should carry */
+	struct tc_rule cur;                      /* what its current tap got from us */
+	const struct tc_profile_rule *src[DIRS]; /* the profile line of each direction; NULL: none or tc set */
 };
 
 struct tc_profile {
-	const struct topology *t;
-	char name[TOPO_NAME_MAX + 1];
+	const struct tc_profile_conf *c;
+	const char *name; /* the conf's, or TC_PROFILE_DEFAULT */
 	bool modified;
 	bool has_seed;
 	uint64_t seed;
@@ -35,10 +37,10 @@ struct tc_profile {
 };
 
 struct plan {
-	const char *what;                     /* "profile NAME" or "set KEY", for messages */
-	struct tc_rule *want;                 /* per NIC, p->n */
-	const struct topo_rule *(*src)[DIRS]; /* per NIC */
-	bool *changes;                        /* per NIC: part of this change */
+	char what[128];                             /* "profile NAME" or "set KEY", for messages */
+	struct tc_rule *want;                       /* per NIC, p->n */
+	const struct tc_profile_rule *(*src)[DIRS]; /* per NIC */
+	bool *changes;                              /* per NIC: part of this change */
 };
 
 static struct tc_shape *dir_shape(struct tc_rule *r, int d)
@@ -46,43 +48,32 @@ static struct tc_shape *dir_shape(struct tc_rule *r, int d)
 	return d == 0 ? &r->to_vm : &r->from_vm;
 }
 
-/* ---- keys and resolution ---- */
-
-struct key {
-	char vm[TOPO_VM_NAME_MAX + 1];
-	int nic;  /* -1: every NIC */
-	int rank; /* 1 "*", 2 "VM", 3 "VM/N": the more specific wins */
-};
-
-static int key_parse(const char *s, struct key *k)
+/* Add to e's message (nothing when e is NULL). */
+__attribute__((format(printf, 2, 3)))
+static void append(struct err *e, const char *fmt, ...)
 {
-	size_t len = strcspn(s, "/");
-	char *end;
+	size_t len;
+	va_list ap;
 
-	memset(k, 0, sizeof(*k));
-	k->nic = -1;
-	if (!strcmp(s, "*")) {
-		k->rank = 1;
-		return 0;
-	}
-	if (!len || len > TOPO_VM_NAME_MAX)
-		return -EINVAL;
-	memcpy(k->vm, s, len);
-	k->rank = 2;
-	if (s[len]) {
-		long n = strtol(s + len + 1, &end, 10);
-
-		if (end == s + len + 1 || *end || n < 0 || n >= TOPO_MAX_NICS)
-			return -EINVAL;
-		k->nic = (int)n;
-		k->rank = 3;
-	}
-	return 0;
+	if (!e)
+		return;
+	len = strlen(e->msg);
+	va_start(ap, fmt);
+	vsnprintf(e->msg + len, sizeof(e->msg) - len, fmt, ap);
+	va_end(ap);
 }
 
-static bool key_matches(const struct key *k, const struct nicstate *ns)
+/* ---- targets and resolution ---- */
+
+/* 1 "*", 2 "VM", 3 "VM/N": the more specific wins. */
+static int rank(const struct tc_target *t)
 {
-	return k->rank == 1 || (!strcmp(k->vm, ns->vm) && (k->nic < 0 || k->nic == ns->nic));
+	return !t->vm ? 1 : t->nic < 0 ? 2 : 3;
+}
+
+static bool target_matches(const struct tc_target *t, const struct nicstate *ns)
+{
+	return !t->vm || (!strcmp(t->vm, ns->vm) && (t->nic < 0 || t->nic == ns->nic));
 }
 
 /* Whether rule r says something about direction d (see profile.h). */
@@ -103,40 +94,28 @@ static void fill_seed(const struct tc_profile *p, struct tc_rule *r)
 	}
 }
 
-static int rule_parse(const struct topology *t, const struct topo_profile *pr, const struct topo_rule *r,
-		      struct tc_rule *out, char *err, size_t errsize)
+static int rule_parse(const struct tc_profile_conf *c, const struct tc_profile_def *def,
+		      const struct tc_profile_rule *r, struct tc_rule *out, struct err *e)
 {
-	char msg[TC_ERR_MAX];
+	int rc = tc_rule_parse(r->rule, out, e);
 
-	if (tc_rule_parse(r->rule, out, msg, sizeof(msg)) == 0)
-		return 0;
-	snprintf(err, errsize, "%s:%d: profile %s: %s: %s", t->path, r->line, pr->name, r->key, msg);
-	return -EINVAL;
+	if (rc)
+		err_wrap(e, "%s:%d: profile %s: %s", c->path, r->line, def->name, r->key);
+	return rc;
 }
 
-/* Fill the plan with profile pr (NULL: default) for every NIC. */
-static int resolve(const struct tc_profile *p, const struct topo_profile *pr, struct plan *pl,
-		   char *err, size_t errsize)
+/* Fill the plan with profile def (NULL: default) for every NIC. */
+static int resolve(const struct tc_profile *p, const struct tc_profile_def *def, struct plan *pl,
+		   struct err *e)
 {
 	struct tc_rule *parsed = NULL;
-	struct key *keys = NULL;
-	int r = 0, n = pr ? pr->nrules : 0;
+	int r = 0, n = def ? def->nrules : 0;
 
-	if (n && (!(parsed = calloc(n, sizeof(*parsed))) || !(keys = calloc(n, sizeof(*keys))))) {
-		snprintf(err, errsize, "%s: out of memory", pl->what);
-		r = -ENOMEM;
-		goto out;
-	}
-	for (int k = 0; k < n; k++) {
-		if ((r = rule_parse(p->t, pr, &pr->rules[k], &parsed[k], err, errsize)))
+	if (n && !(parsed = calloc(n, sizeof(*parsed))))
+		return err_set(e, ENOMEM, "%s: out of memory", pl->what);
+	for (int k = 0; k < n; k++)
+		if ((r = rule_parse(p->c, def, &def->rules[k], &parsed[k], e)))
 			goto out;
-		if (key_parse(pr->rules[k].key, &keys[k]) < 0) {
-			snprintf(err, errsize, "%s:%d: profile %s: bad key \"%s\"", p->t->path,
-				 pr->rules[k].line, pr->name, pr->rules[k].key);
-			r = -EINVAL;
-			goto out;
-		}
-	}
 	for (int i = 0; i < p->n; i++) {
 		pl->changes[i] = true;
 		memset(&pl->want[i], 0, sizeof(pl->want[i]));
@@ -145,32 +124,33 @@ static int resolve(const struct tc_profile *p, const struct topo_profile *pr, st
 
 			pl->src[i][d] = NULL;
 			for (int k = 0; k < n; k++) {
-				if (keys[k].rank <= best || !key_matches(&keys[k], &p->nics[i]) ||
-				    !covers(&parsed[k], d))
+				const struct tc_target *t = &def->rules[k].target;
+
+				if (rank(t) <= best || !target_matches(t, &p->nics[i]) || !covers(&parsed[k], d))
 					continue;
-				best = keys[k].rank;
+				best = rank(t);
 				*dir_shape(&pl->want[i], d) = *dir_shape(&parsed[k], d);
-				pl->src[i][d] = &pr->rules[k];
+				pl->src[i][d] = &def->rules[k];
 			}
 		}
 		fill_seed(p, &pl->want[i]);
 	}
 out:
 	free(parsed);
-	free(keys);
 	return r;
 }
 
-int tc_profile_check(const struct topology *t, FILE *err)
+int tc_profile_check(const struct tc_profile_conf *c, tc_profile_report_fn *report, void *arg)
 {
-	char msg[TC_ERR_MAX + 128];
 	struct tc_rule rule;
+	struct err e;
 	int bad = 0;
 
-	for (int i = 0; i < t->nprofiles; i++)
-		for (int k = 0; k < t->profiles[i].nrules; k++)
-			if (rule_parse(t, &t->profiles[i], &t->profiles[i].rules[k], &rule, msg, sizeof(msg))) {
-				fprintf(err ? err : stderr, "%s\n", msg);
+	for (int i = 0; i < c->nprofiles; i++)
+		for (int k = 0; k < c->profiles[i].nrules; k++)
+			if (rule_parse(c, &c->profiles[i], &c->profiles[i].rules[k], &rule, &e)) {
+				if (report)
+					report(&e, arg);
 				bad = 1;
 			}
 	return bad ? -EINVAL : 0;
@@ -182,25 +162,17 @@ int tc_profile_check(const struct topology *t, FILE *err)
  * NAME: KEY" or "set KEY". */
 static void origin(const struct tc_profile *p, const struct plan *pl, int i, int d, char *buf, size_t size)
 {
-	const struct topo_rule *r = pl->src[i][d];
+	const struct tc_profile_rule *r = pl->src[i][d];
 
 	if (r)
-		snprintf(buf, size, "%s:%d: %s: %s", p->t->path, r->line, pl->what, r->key);
+		snprintf(buf, size, "%s:%d: %s: %s", p->c->path, r->line, pl->what, r->key);
 	else
 		snprintf(buf, size, "%s", pl->what);
 }
 
-/* The first word of s that needs netem, for the error. */
-static const char *netem_word(const struct tc_shape *s)
+static int netem_check(const struct tc_profile *p, const struct plan *pl, struct err *e)
 {
-	return s->delay_us ? "delay" : s->jitter_us ? "jitter" : s->loss ? "loss" :
-	       s->duplicate ? "duplicate" : s->corrupt ? "corrupt" : s->reorder ? "reorder" :
-	       s->has_seed ? "seed" : "distribution";
-}
-
-static int netem_check(const struct tc_profile *p, const struct plan *pl, char *err, size_t errsize)
-{
-	char where[TC_ERR_MAX];
+	char where[ERR_MSG_MAX];
 	int have = -1;
 
 	for (int i = 0; i < p->n; i++)
@@ -209,36 +181,16 @@ static int netem_check(const struct tc_profile *p, const struct plan *pl, char *
 
 			if (!tc_shape_needs_netem(s))
 				continue;
-			if (have < 0 && (have = tc_netem_available()) < 0) {
-				snprintf(err, errsize, "cannot tell whether the kernel has netem: %s",
-					 strerror(-have));
-				return have;
-			}
+			if (have < 0 && (have = tc_netem_available()) < 0)
+				return err_sys(e, -have, "cannot tell whether the kernel has netem");
 			if (have)
 				return 0;
 			origin(p, pl, i, d, where, sizeof(where));
-			snprintf(err, errsize, "%s: \"%s\" needs netem, which this kernel lacks "
-				 "(CONFIG_NET_SCH_NETEM); nothing was changed", where, netem_word(s));
-			return -EOPNOTSUPP;
+			return err_set(e, EOPNOTSUPP, "%s: \"%s\" needs netem, which this kernel lacks "
+				       "(CONFIG_NET_SCH_NETEM); nothing was changed", where,
+				       tc_shape_netem_word(s));
 		}
 	return 0;
-}
-
-/* Both directions of one tap; *dir says which failed. */
-static int shape_link(const char *tap, const struct tc_rule *r, int *dir, char *err, size_t errsize)
-{
-	int e;
-
-	*dir = 0;
-	e = tc_egress_apply(tap, &r->to_vm, err, errsize);
-	/* A tap that is gone (its QEMU exited) holds nothing: clearing it is
-	 * done, and its ifb, which outlives it, still goes below. */
-	if (e == -ENODEV && tc_shape_empty(&r->to_vm))
-		e = 0;
-	if (e)
-		return e;
-	*dir = 1;
-	return tc_ingress_apply(tap, &r->from_vm, err, errsize);
 }
 
 static int find_nic(const struct tc_profile *p, const char *vm, int nic)
@@ -250,57 +202,51 @@ static int find_nic(const struct tc_profile *p, const char *vm, int nic)
 }
 
 /* Put back links[0..done) that the plan changed, last first; failures are
- * appended to err. */
+ * appended to e. */
 static void restore(struct tc_profile *p, const struct plan *pl, const struct tc_profile_link *links,
-		    const int *idx, int done, char *err, size_t errsize)
+		    const int *idx, int done, struct err *e)
 {
-	char msg[TC_ERR_MAX];
-	size_t len;
+	struct err why;
 	int d, bad = 0;
 
 	for (int k = done - 1; k >= 0; k--) {
-		if (!pl->changes[idx[k]] || !shape_link(links[k].tap, &p->nics[idx[k]].cur, &d, msg, sizeof(msg)))
+		if (!pl->changes[idx[k]] || !tc_link_apply(links[k].tap, &p->nics[idx[k]].cur, &d, &why))
 			continue;
-		len = strlen(err);
-		snprintf(err + len, errsize - len, "; restoring %s/%d failed too: %s", links[k].vm,
-			 links[k].nic, msg);
+		append(e, "; restoring %s/%d failed too: %s", links[k].vm, links[k].nic, why.msg);
 		bad = 1;
 	}
-	len = strlen(err);
 	if (!bad)
-		snprintf(err + len, errsize - len, "; every link is back as it was");
+		append(e, "; every link is back as it was");
 }
 
 static int apply(struct tc_profile *p, const struct plan *pl, const struct tc_profile_link *links,
-		 int nlinks, char *err, size_t errsize)
+		 int nlinks, struct err *e)
 {
-	char msg[TC_ERR_MAX], where[TC_ERR_MAX], text[TC_ERR_MAX];
+	char where[ERR_MSG_MAX], text[TEXT_MAX];
 	int *idx = nlinks ? calloc(nlinks, sizeof(*idx)) : NULL;
 	int r = 0, d;
 
-	if (nlinks && !idx) {
-		snprintf(err, errsize, "%s: out of memory", pl->what);
-		return -ENOMEM;
-	}
+	if (nlinks && !idx)
+		return err_set(e, ENOMEM, "%s: out of memory", pl->what);
 	for (int k = 0; k < nlinks; k++)
 		if ((idx[k] = find_nic(p, links[k].vm, links[k].nic)) < 0) {
-			snprintf(err, errsize, "%s/%d: no such NIC in %s", links[k].vm, links[k].nic, p->t->path);
-			r = -ENOENT;
+			r = err_set(e, ENOENT, "%s/%d: no such NIC in %s", links[k].vm, links[k].nic,
+				    p->c->path);
 			goto out;
 		}
-	if ((r = netem_check(p, pl, err, errsize)))
+	if ((r = netem_check(p, pl, e)))
 		goto out;
 	for (int k = 0; k < nlinks; k++) {
 		int i = idx[k];
 
-		if (!pl->changes[i] || !(r = shape_link(links[k].tap, &pl->want[i], &d, msg, sizeof(msg))))
+		if (!pl->changes[i] || !(r = tc_link_apply(links[k].tap, &pl->want[i], &d, e)))
 			continue;
 		origin(p, pl, i, d, where, sizeof(where));
 		tc_shape_format(dir_shape(&pl->want[i], d), text, sizeof(text));
-		snprintf(err, errsize, "%s: %s/%d %s \"%s\": %s", where, links[k].vm, links[k].nic,
-			 d ? "from-vm" : "to-vm", text, msg);
+		err_wrap(e, "%s: %s/%d %s \"%s\"", where, links[k].vm, links[k].nic,
+			 d ? "from-vm" : "to-vm", text);
 		/* The failing link may be half done: it is put back too. */
-		restore(p, pl, links, idx, k + 1, err, errsize);
+		restore(p, pl, links, idx, k + 1, e);
 		goto out;
 	}
 	for (int i = 0; i < p->n; i++)
@@ -317,17 +263,14 @@ out:
 }
 
 /* A plan that changes nothing yet: every NIC keeps what it wants. */
-static int plan_init(const struct tc_profile *p, struct plan *pl, const char *what, char *err,
-		     size_t errsize)
+static int plan_init(const struct tc_profile *p, struct plan *pl, const char *what, struct err *e)
 {
-	pl->what = what;
+	snprintf(pl->what, sizeof(pl->what), "%s", what);
 	pl->want = calloc(p->n ? p->n : 1, sizeof(*pl->want));
 	pl->src = calloc(p->n ? p->n : 1, sizeof(*pl->src));
 	pl->changes = calloc(p->n ? p->n : 1, sizeof(*pl->changes));
-	if (!pl->want || !pl->src || !pl->changes) {
-		snprintf(err, errsize, "%s: out of memory", what);
-		return -ENOMEM;
-	}
+	if (!pl->want || !pl->src || !pl->changes)
+		return err_set(e, ENOMEM, "%s: out of memory", what);
 	for (int i = 0; i < p->n; i++) {
 		pl->want[i] = p->nics[i].want;
 		memcpy(pl->src[i], p->nics[i].src, sizeof(pl->src[i]));
@@ -344,92 +287,83 @@ static void plan_free(struct plan *pl)
 
 /* ---- the verbs ---- */
 
-int tc_profile_switch(struct tc_profile *p, const char *name, const struct tc_profile_link *links,
-		      int nlinks, char *err, size_t errsize)
+static const struct tc_profile_def *find_profile(const struct tc_profile_conf *c, const char *name)
 {
-	const struct topo_profile *pr = NULL;
-	char what[TOPO_NAME_MAX + 16];
+	for (int i = 0; i < c->nprofiles; i++)
+		if (!strcmp(c->profiles[i].name, name))
+			return &c->profiles[i];
+	return NULL;
+}
+
+int tc_profile_switch(struct tc_profile *p, const char *name, const struct tc_profile_link *links,
+		      int nlinks, struct err *e)
+{
+	const struct tc_profile_def *def = NULL;
+	char what[128];
 	struct plan pl;
 	int r;
 
-	if (strcmp(name, TC_PROFILE_DEFAULT) && !(pr = topo_find_profile(p->t, name))) {
-		snprintf(err, errsize, "no profile \"%s\" in %s", name, p->t->path);
-		return -ENOENT;
-	}
+	if (strcmp(name, TC_PROFILE_DEFAULT) && !(def = find_profile(p->c, name)))
+		return err_set(e, ENOENT, "no profile \"%s\" in %s", name, p->c->path);
 	snprintf(what, sizeof(what), "profile %s", name);
-	if (!(r = plan_init(p, &pl, what, err, errsize)) && !(r = resolve(p, pr, &pl, err, errsize)) &&
-	    !(r = apply(p, &pl, links, nlinks, err, errsize))) {
-		snprintf(p->name, sizeof(p->name), "%s", name);
+	if (!(r = plan_init(p, &pl, what, e)) && !(r = resolve(p, def, &pl, e)) &&
+	    !(r = apply(p, &pl, links, nlinks, e))) {
+		p->name = def ? def->name : TC_PROFILE_DEFAULT;
 		p->modified = false;
 	}
 	plan_free(&pl);
 	return r;
 }
 
-/* tc set / tc clear VM: the NICs of key carry rule. */
-static int set_rule(struct tc_profile *p, const char *keytext, const char *what, const struct tc_rule *rule,
-		    const struct tc_profile_link *links, int nlinks, char *err, size_t errsize)
+/* tc set / tc clear VM: the NICs of to carry rule. */
+static int set_rule(struct tc_profile *p, const struct tc_target *to, const char *what,
+		    const struct tc_rule *rule, const struct tc_profile_link *links, int nlinks,
+		    struct err *e)
 {
-	struct key key;
-	struct topo_vm *vm = NULL;
 	struct plan pl;
 	int r;
 
-	if (key_parse(keytext, &key) < 0) {
-		snprintf(err, errsize, "%s: bad key (use a VM name, VM/N or *)", what);
-		return -EINVAL;
-	}
-	if (key.rank > 1 && !(vm = topo_find_vm(p->t, key.vm))) {
-		snprintf(err, errsize, "%s: no vm \"%s\" in %s", what, key.vm, p->t->path);
-		return -ENOENT;
-	}
-	if (vm && key.nic >= vm->nnics) {
-		snprintf(err, errsize, "%s: vm %s has no NIC %d (it has %d)", what, key.vm, key.nic, vm->nnics);
-		return -ENOENT;
-	}
-	if (!(r = plan_init(p, &pl, what, err, errsize))) {
+	if (!(r = plan_init(p, &pl, what, e))) {
 		for (int i = 0; i < p->n; i++) {
-			if (!(pl.changes[i] = key_matches(&key, &p->nics[i])))
+			if (!(pl.changes[i] = target_matches(to, &p->nics[i])))
 				continue;
 			pl.want[i] = *rule;
 			fill_seed(p, &pl.want[i]);
 			pl.src[i][0] = pl.src[i][1] = NULL;
 		}
-		if (!(r = apply(p, &pl, links, nlinks, err, errsize)))
+		if (!(r = apply(p, &pl, links, nlinks, e)))
 			p->modified = true;
 	}
 	plan_free(&pl);
 	return r;
 }
 
-int tc_profile_set(struct tc_profile *p, const char *key, const char *text,
-		   const struct tc_profile_link *links, int nlinks, char *err, size_t errsize)
+int tc_profile_set(struct tc_profile *p, const char *key, const struct tc_target *to, const char *text,
+		   const struct tc_profile_link *links, int nlinks, struct err *e)
 {
-	char what[64], msg[TC_ERR_MAX];
+	char what[128];
 	struct tc_rule rule;
+	int r;
 
 	snprintf(what, sizeof(what), "set %s", key);
-	if (tc_rule_parse(text, &rule, msg, sizeof(msg))) {
-		snprintf(err, errsize, "%s: %s", what, msg);
-		return -EINVAL;
+	if ((r = tc_rule_parse(text, &rule, e))) {
+		err_wrap(e, "%s", what);
+		return r;
 	}
-	return set_rule(p, key, what, &rule, links, nlinks, err, errsize);
+	return set_rule(p, to, what, &rule, links, nlinks, e);
 }
 
 int tc_profile_clear(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
-		     int nlinks, char *err, size_t errsize)
+		     int nlinks, struct err *e)
 {
 	static const struct tc_rule none;
-	char what[64];
+	struct tc_target to = { .vm = vm, .nic = -1 };
+	char what[128];
 
 	if (!vm)
-		return tc_profile_switch(p, TC_PROFILE_DEFAULT, links, nlinks, err, errsize);
+		return tc_profile_switch(p, TC_PROFILE_DEFAULT, links, nlinks, e);
 	snprintf(what, sizeof(what), "clear %s", vm);
-	if (strchr(vm, '/') || !strcmp(vm, "*")) {
-		snprintf(err, errsize, "%s: not a VM name", what);
-		return -EINVAL;
-	}
-	return set_rule(p, vm, what, &none, links, nlinks, err, errsize);
+	return set_rule(p, &to, what, &none, links, nlinks, e);
 }
 
 /* Only vm's links, in a new array the caller frees; *n its length. */
@@ -446,26 +380,24 @@ static struct tc_profile_link *vm_links(const char *vm, const struct tc_profile_
 }
 
 int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
-			  int nlinks, char *err, size_t errsize)
+			  int nlinks, struct err *e)
 {
-	char what[64];
+	char what[128];
 	struct tc_profile_link *mine;
 	struct plan pl;
 	int n, r;
 
 	snprintf(what, sizeof(what), "profile %s", p->name);
-	if (!(mine = vm_links(vm, links, nlinks, &n))) {
-		snprintf(err, errsize, "%s: out of memory", what);
-		return -ENOMEM;
-	}
+	if (!(mine = vm_links(vm, links, nlinks, &n)))
+		return err_set(e, ENOMEM, "%s: out of memory", what);
 	/* New taps hold nothing: that is what a failure goes back to. */
 	for (int i = 0; i < p->n; i++)
 		if (!strcmp(p->nics[i].vm, vm))
 			memset(&p->nics[i].cur, 0, sizeof(p->nics[i].cur));
-	if (!(r = plan_init(p, &pl, what, err, errsize))) {
+	if (!(r = plan_init(p, &pl, what, e))) {
 		for (int i = 0; i < p->n; i++)
 			pl.changes[i] = !strcmp(p->nics[i].vm, vm);
-		r = apply(p, &pl, mine, n, err, errsize);
+		r = apply(p, &pl, mine, n, e);
 	}
 	plan_free(&pl);
 	free(mine);
@@ -473,47 +405,41 @@ int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_
 }
 
 int tc_profile_release_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
-			  int nlinks, char *err, size_t errsize)
+			  int nlinks, struct err *e)
 {
 	static const struct tc_rule none;
-	char msg[TC_ERR_MAX];
-	int r = 0, e, d, i;
+	struct err why;
+	int r = 0, rc, d, i;
 
 	for (int k = 0; k < nlinks; k++) {
 		if (strcmp(links[k].vm, vm))
 			continue;
 		if ((i = find_nic(p, vm, links[k].nic)) >= 0)
 			memset(&p->nics[i].cur, 0, sizeof(p->nics[i].cur));
-		if ((e = shape_link(links[k].tap, &none, &d, msg, sizeof(msg))) && !r) {
-			snprintf(err, errsize, "%s/%d: %s", vm, links[k].nic, msg);
-			r = e;
-		}
+		if ((rc = tc_link_apply(links[k].tap, &none, &d, &why)) && !r)
+			r = err_set(e, -rc, "%s/%d: %s", vm, links[k].nic, why.msg);
 	}
 	return r;
 }
 
 /* ---- the handle and status ---- */
 
-int tc_profile_new(const struct topology *t, const char *name, struct tc_profile **out,
-		   char *err, size_t errsize)
+int tc_profile_new(const struct tc_profile_conf *c, const char *name, struct tc_profile **out,
+		   struct err *e)
 {
 	struct tc_profile *p = calloc(1, sizeof(*p));
-	int r, n = 0;
+	int r;
 
 	*out = NULL;
-	for (int i = 0; i < t->nvms; i++)
-		n += t->vms[i].nnics;
-	if (!p || !(p->nics = calloc(n ? n : 1, sizeof(*p->nics)))) {
+	if (!p || !(p->nics = calloc(c->nnics ? c->nnics : 1, sizeof(*p->nics)))) {
 		free(p);
-		snprintf(err, errsize, "out of memory");
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	}
-	p->t = t;
-	for (int i = 0; i < t->nvms; i++)
-		for (int k = 0; k < t->vms[i].nnics; k++)
-			p->nics[p->n++] = (struct nicstate){ .vm = t->vms[i].name, .nic = t->vms[i].nics[k].index };
-	snprintf(p->name, sizeof(p->name), "%s", TC_PROFILE_DEFAULT);
-	if ((r = tc_profile_switch(p, name, NULL, 0, err, errsize))) {
+	p->c = c;
+	for (int i = 0; i < c->nnics; i++)
+		p->nics[p->n++] = (struct nicstate){ .vm = c->nics[i].vm, .nic = c->nics[i].nic };
+	p->name = TC_PROFILE_DEFAULT;
+	if ((r = tc_profile_switch(p, name, NULL, 0, e))) {
 		tc_profile_free(p);
 		return r;
 	}
@@ -559,7 +485,7 @@ int tc_profile_status(const struct tc_profile *p, const struct tc_profile_link *
 		      json_t **out)
 {
 	json_t *o = json_object(), *all = json_object(), *seeds = json_array(), *l, *seed;
-	char key[TOPO_VM_NAME_MAX + 8], text[DIRS][TC_ERR_MAX];
+	char key[128], text[DIRS][TEXT_MAX];
 	int r = 0, i;
 
 	*out = NULL;

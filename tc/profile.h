@@ -1,9 +1,11 @@
 /* profile.h - impairment profiles across the fabric (SPEC "Impairment rules").
  *
- * A tc_profile remembers, for every NIC of the topology, what it should
- * carry in each direction (the active profile resolved per NIC, plus the
- * one-off `tc set` / `tc clear VM` changes made since) and what its current
- * tap really got from us.  NICs of VMs that are not running keep their
+ * Plain parameters: the caller (launcher/impair.c) hands over the profiles
+ * as written (each rule with its target already resolved from its key) and
+ * the NICs of the topology, in a tc_profile_conf.  A tc_profile remembers,
+ * for every one of those NICs, what it should carry in each direction (the
+ * active profile resolved per NIC, plus the one-off `tc set` / `tc clear
+ * VM` changes made since) and what its current tap really got from us.  NICs of VMs that are not running keep their
  * shape for when the VM starts: tc_profile_reapply_vm puts it on the new tap.
  *
  * Resolution, per NIC and direction: a "VM/N" rule beats a "VM" rule beats
@@ -27,7 +29,7 @@
  * VM pick that VM's out.  Namespaces: the taps are looked up in the calling
  * thread's network namespace, so the caller netns_enter()s the fabric's
  * around each call that takes links.  Not thread-safe; one handle per
- * supervisor.  All calls return 0 or -errno; on failure err holds one line,
+ * supervisor.  All calls return 0 or -errno; on failure e holds one line,
  * ready for the control reply.
  */
 #ifndef N3X_TC_PROFILE_H
@@ -35,14 +37,50 @@
 
 #include <jansson.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
+#include "base/err.h"
 #include "tc/tc.h"
-#include "launcher/topology.h"
 
 #define TC_PROFILE_DEFAULT "default" /* built in: nothing anywhere */
+
+/* Which NICs a rule is about: every NIC (vm NULL, the key "*"), every NIC
+ * of vm (nic < 0, "VM") or NIC nic of vm ("VM/N").  The more specific
+ * wins.  Keys are the caller's to parse and check against the topology. */
+struct tc_target {
+	const char *vm;
+	int nic;
+};
+
+/* One "KEY = RULE" line of a profile: key as written (for messages), what
+ * it resolved to, the rule's text (parsed here) and the line it is on. */
+struct tc_profile_rule {
+	const char *key;
+	struct tc_target target;
+	const char *rule;
+	int line;
+};
+
+struct tc_profile_def {
+	const char *name;
+	const struct tc_profile_rule *rules;
+	int nrules;
+};
+
+/* NIC nic of VM vm. */
+struct tc_nic {
+	const char *vm;
+	int nic;
+};
+
+/* What a handle is made from; borrowed, and must outlive the handle. */
+struct tc_profile_conf {
+	const char *path; /* the file the profiles are in: messages say "PATH:LINE: ..." */
+	const struct tc_profile_def *profiles;
+	int nprofiles;
+	const struct tc_nic *nics; /* every NIC of the topology */
+	int nnics;
+};
 
 /* One live link: NIC nic of VM vm, behind tap tap.  Borrowed. */
 struct tc_profile_link {
@@ -53,19 +91,19 @@ struct tc_profile_link {
 
 struct tc_profile;
 
-/* Parse every rule of every profile in t; print one "PATH:LINE: profile
- * NAME: KEY: message" line per bad rule to err (stderr when NULL), all of
- * them, in file order.  0, or -EINVAL when any is bad.  Touches no link:
- * for --check and start-up validation. */
-int tc_profile_check(const struct topology *t, FILE *err);
+/* Parse every rule of every profile in c; report gets one "PATH:LINE:
+ * profile NAME: KEY: message" error per bad rule, all of them, in the
+ * order of c.  0, or -EINVAL when any is bad.  Touches no link: for
+ * --check and start-up validation. */
+typedef void tc_profile_report_fn(const struct err *e, void *arg);
+int tc_profile_check(const struct tc_profile_conf *c, tc_profile_report_fn *report, void *arg);
 
-/* A handle with profile name (TC_PROFILE_DEFAULT or a [profile NAME] of t)
- * resolved for every NIC, applied nowhere yet: each VM's links get it from
+/* A handle with profile name (TC_PROFILE_DEFAULT or one of c's) resolved
+ * for every NIC, applied nowhere yet: each VM's links get it from
  * tc_profile_reapply_vm once its taps exist.  Fails like tc_profile_switch
- * (bad rule as PATH:LINE, netem missing) with *out NULL.  t is borrowed and
- * must outlive the handle. */
-int tc_profile_new(const struct topology *t, const char *name, struct tc_profile **out,
-		   char *err, size_t errsize);
+ * (bad rule as PATH:LINE, netem missing) with *out NULL. */
+int tc_profile_new(const struct tc_profile_conf *c, const char *name, struct tc_profile **out,
+		   struct err *e);
 void tc_profile_free(struct tc_profile *p);
 
 /* Every netem shape without a seed of its own gets this one, from the next
@@ -82,25 +120,25 @@ const char *tc_profile_active(const struct tc_profile *p);
  * (the message names CONFIG_NET_SCH_NETEM); or the first link's failure,
  * with every link back as it was.  Drops earlier tc set / tc clear VM. */
 int tc_profile_switch(struct tc_profile *p, const char *name, const struct tc_profile_link *links,
-		      int nlinks, char *err, size_t errsize);
+		      int nlinks, struct err *e);
 
-/* `tc set KEY RULE`: the NICs of key ("VM", "VM/N" or "*") carry exactly
- * rule from now on, both directions as the rule says (a direction it does
- * not name becomes unshaped), until the next switch.  -ENOENT for a VM or
- * NIC that is not in the topology. */
-int tc_profile_set(struct tc_profile *p, const char *key, const char *rule,
-		   const struct tc_profile_link *links, int nlinks, char *err, size_t errsize);
+/* `tc set KEY RULE`: the NICs of to carry exactly rule from now on, both
+ * directions as the rule says (a direction it does not name becomes
+ * unshaped), until the next switch.  key is how the user wrote to, for
+ * messages ("set KEY: ..."). */
+int tc_profile_set(struct tc_profile *p, const char *key, const struct tc_target *to, const char *rule,
+		   const struct tc_profile_link *links, int nlinks, struct err *e);
 
 /* `tc clear [VM]`: vm's NICs carry nothing until the next switch; vm NULL
  * is a switch to TC_PROFILE_DEFAULT. */
 int tc_profile_clear(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
-		     int nlinks, char *err, size_t errsize);
+		     int nlinks, struct err *e);
 
 /* vm has (re)started: put its NICs' shapes on its new taps (links of other
  * VMs are ignored).  The new taps had nothing, so on failure vm's taps and
  * ifbs are cleared again and the error says which NIC and rule failed. */
 int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
-			  int nlinks, char *err, size_t errsize);
+			  int nlinks, struct err *e);
 
 /* vm's QEMU has exited and taken its taps (and their qdiscs) along: delete
  * the ifbs that carried its links' traffic.  Its shapes stay remembered for
@@ -108,7 +146,7 @@ int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_
  * its tap (in a fabric namespace it dies with the namespace, with
  * netns=host it would not). */
 int tc_profile_release_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
-			  int nlinks, char *err, size_t errsize);
+			  int nlinks, struct err *e);
 
 /* {"profile": NAME, "modified": bool (tc set/clear VM since the switch),
  *  "seed": N | [N, ...] | null (the netem seeds in force on live links),

@@ -39,8 +39,7 @@ struct part {
 struct parser {
 	char **w;       /* the words */
 	int n, i;       /* count, next */
-	char *err;
-	size_t errsize;
+	struct err *e;
 };
 
 static const char *const dist_names[] = {
@@ -51,12 +50,13 @@ static const char *const dist_names[] = {
 __attribute__((format(printf, 2, 3)))
 static int fail(struct parser *p, const char *fmt, ...)
 {
+	char msg[ERR_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(p->err, p->errsize, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return err_set(p->e, EINVAL, "%s", msg);
 }
 
 /* tc's NEXT_IS_NUMBER: an optional positional value follows. */
@@ -370,22 +370,27 @@ bool tc_shape_needs_netem(const struct tc_shape *s)
 	       s->duplicate > 0 || s->corrupt > 0 || s->reorder > 0;
 }
 
+const char *tc_shape_netem_word(const struct tc_shape *s)
+{
+	return s->delay_us ? "delay" : s->jitter_us ? "jitter" : s->loss > 0 ? "loss" :
+	       s->duplicate > 0 ? "duplicate" : s->corrupt > 0 ? "corrupt" :
+	       s->reorder > 0 ? "reorder" : "distribution";
+}
+
 bool tc_shape_empty(const struct tc_shape *s)
 {
 	return !s->rate_bps && !tc_shape_needs_netem(s);
 }
 
-int tc_rule_parse(const char *text, struct tc_rule *out, char *err, size_t errsize)
+int tc_rule_parse(const char *text, struct tc_rule *out, struct err *e)
 {
 	struct part parts[3] = { 0 }; /* both, to-vm, from-vm */
-	struct parser p = { .err = err, .errsize = errsize };
+	struct parser p = { .e = e };
 	struct part *cur = &parts[0];
 	char *copy = strdup(text ?: ""), *save = NULL, *tok;
 	const char *prefix = NULL;
 	int ret = 0, cap = 16;
 
-	if (errsize)
-		err[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	p.w = malloc(cap * sizeof(*p.w));
 	if (!copy || !p.w) {
@@ -450,7 +455,7 @@ int tc_rule_parse(const char *text, struct tc_rule *out, char *err, size_t errsi
 	}
 out:
 	if (ret == -ENOMEM)
-		snprintf(err, errsize, "out of memory");
+		err_set(e, ENOMEM, "out of memory");
 	if (ret)
 		memset(out, 0, sizeof(*out));
 	free(p.w);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+
 enum tc_dist { TC_DIST_NONE, TC_DIST_UNIFORM, TC_DIST_NORMAL, TC_DIST_PARETO, TC_DIST_PARETONORMAL };
 
 /* What one direction of one link gets.  All zero: nothing (no qdisc). */
@@ -43,11 +45,13 @@ struct tc_rule {
 /* Whether a shape needs netem (anything but rate/burst/limit). */
 bool tc_shape_needs_netem(const struct tc_shape *s);
 bool tc_shape_empty(const struct tc_shape *s);
+/* The first word of s that needs netem, for the errors that name it. */
+const char *tc_shape_netem_word(const struct tc_shape *s);
 
-/* Parse RULE.  Returns 0, or -EINVAL with one line in err naming the word
- * that is wrong and why, e.g. `reorder needs delay`, `bad rate "10mbs"
- * (use 10mbit, 1gbit, 500kbit)`. */
-int tc_rule_parse(const char *text, struct tc_rule *out, char *err, size_t errsize);
+/* Parse RULE.  Returns 0, or -EINVAL with e naming the word that is wrong
+ * and why, e.g. `reorder needs delay`, `bad rate "10mbs" (use 10mbit,
+ * 1gbit, 500kbit)`; -ENOMEM. */
+int tc_rule_parse(const char *text, struct tc_rule *out, struct err *e);
 
 /* Print a shape the way tc writes it ("rate 10Mbit delay 50ms loss 1%"),
  * for status and errors; returns buf. */

@@ -55,7 +55,7 @@ static uint32_t xmittime(uint64_t rate, uint32_t size)
 }
 
 int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle,
-		 const struct tc_shape *s, bool child, int flags, char *err, size_t errsize)
+		 const struct tc_shape *s, bool child, int flags, struct err *e)
 {
 	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
 	struct tc_tbf_qopt opt = { 0 };
@@ -65,18 +65,15 @@ int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle
 	int r, cell_log = 0;
 
 	m->nlh = NULL;
-	if (errsize)
-		err[0] = '\0';
 	if (!q)
-		return -ENOMEM;
+		return err_sys(e, ENOMEM, "%s", "");
 	tc_tbf_defaults(s, child, &burst, &limit);
 	opt.rate.rate = rate64 >= (1ULL << 32) ? ~0U : (uint32_t)rate64;
 	/* The kernel keeps the bucket as time in 32-bit ticks of 64 ns. */
 	if (!rate64 || (double)burst / opt.rate.rate > 274.0) {
-		snprintf(err, errsize, "burst %u is too large for rate %llu bit/s",
-			 burst, (unsigned long long)s->rate_bps);
 		rtnl_qdisc_put(q);
-		return -EINVAL;
+		return err_set(e, EINVAL, "burst %u is too large for rate %llu bit/s",
+			       burst, (unsigned long long)s->rate_bps);
 	}
 	/* No kind: libnl would encode the options with its own tbf code.
 	 * The frame (tcmsg with ifindex, parent, handle) is all we take. */
@@ -118,7 +115,7 @@ int tc_tbf_build(struct tc_msg *m, int ifindex, uint32_t parent, uint32_t handle
 out:
 	if (r) {
 		tc_msg_free(m);
-		snprintf(err, errsize, "%s", strerror(-r));
+		err_sys(e, -r, "%s", "");
 	}
 	return r;
 }

@@ -21,7 +21,6 @@
 
 #include "tc/profile.h"
 #include "tc/tc.h"
-#include "launcher/topology.h"
 
 static int usage(void)
 {
@@ -32,11 +31,11 @@ static int usage(void)
 
 static int shape(const char *iface, const struct tc_rule *r)
 {
-	char err[TC_ERR_MAX];
+	struct err e;
+	int dir;
 
-	if (tc_egress_apply(iface, &r->to_vm, err, sizeof(err)) ||
-	    tc_ingress_apply(iface, &r->from_vm, err, sizeof(err))) {
-		fprintf(stderr, "tc_driver: %s\n", err);
+	if (tc_link_apply(iface, r, &dir, &e)) {
+		fprintf(stderr, "tc_driver: %s\n", e.msg);
 		return 1;
 	}
 	return 0;
@@ -59,37 +58,37 @@ static int cmp(const void *a, const void *b)
 
 static int bench(int n, int rounds, const char *rule_a, const char *rule_b)
 {
-	struct topo_rule rules[2] = { { .key = "*", .rule = (char *)rule_a, .line = 2 },
-				      { .key = "*", .rule = (char *)rule_b, .line = 4 } };
-	struct topo_profile profiles[2] = { { .name = "a", .nrules = 1, .rules = &rules[0], .line = 1 },
-					    { .name = "b", .nrules = 1, .rules = &rules[1], .line = 3 } };
-	struct topology t = { .path = "bench", .nvms = n, .nprofiles = 2, .profiles = profiles };
+	const struct tc_profile_rule rules[2] = { { "*", { NULL, -1 }, rule_a, 2 },
+						  { "*", { NULL, -1 }, rule_b, 4 } };
+	const struct tc_profile_def profiles[2] = { { "a", &rules[0], 1 }, { "b", &rules[1], 1 } };
+	struct tc_nic *nics = calloc(n, sizeof(*nics));
+	struct tc_profile_conf c = { .path = "bench", .profiles = profiles, .nprofiles = 2, .nics = nics,
+				     .nnics = n };
 	struct tc_profile_link *links = calloc(n, sizeof(*links));
 	char (*names)[2][16] = calloc(n, sizeof(*names));
 	double *ms = calloc(2 * rounds, sizeof(*ms));
-	struct topo_nic *nics = calloc(n, sizeof(*nics));
-	char err[TC_ERR_MAX * 4];
 	struct tc_profile *p = NULL;
+	struct err e;
 	int rc = 1;
 
-	if (!(t.vms = calloc(n, sizeof(*t.vms))) || !links || !names || !ms || !nics)
+	if (!links || !names || !ms || !nics)
 		goto out;
 	for (int i = 0; i < n; i++) {
 		snprintf(names[i][0], sizeof(names[i][0]), "vm%d", i);
 		snprintf(names[i][1], sizeof(names[i][1]), "bt%d", i);
-		t.vms[i] = (struct topo_vm){ .name = names[i][0], .nnics = 1, .nics = &nics[i] };
+		nics[i] = (struct tc_nic){ .vm = names[i][0], .nic = 0 };
 		links[i] = (struct tc_profile_link){ .vm = names[i][0], .nic = 0, .tap = names[i][1] };
 	}
-	if (tc_profile_new(&t, TC_PROFILE_DEFAULT, &p, err, sizeof(err)))
+	if (tc_profile_new(&c, TC_PROFILE_DEFAULT, &p, &e))
 		goto fail;
 	for (int r = 0; r < 2 * rounds; r++) {
 		double t0 = now_ms();
 
-		if (tc_profile_switch(p, r % 2 ? "b" : "a", links, n, err, sizeof(err)))
+		if (tc_profile_switch(p, r % 2 ? "b" : "a", links, n, &e))
 			goto fail;
 		ms[r] = now_ms() - t0;
 	}
-	if (tc_profile_switch(p, TC_PROFILE_DEFAULT, links, n, err, sizeof(err)))
+	if (tc_profile_switch(p, TC_PROFILE_DEFAULT, links, n, &e))
 		goto fail;
 	/* The first switch shapes bare links (it makes the ifbs); the rest
 	 * replace one shape with another, which is what is timed. */
@@ -98,10 +97,9 @@ static int bench(int n, int rounds, const char *rule_a, const char *rule_b)
 	rc = 0;
 	goto out;
 fail:
-	fprintf(stderr, "tc_driver: %s\n", err);
+	fprintf(stderr, "tc_driver: %s\n", e.msg);
 out:
 	tc_profile_free(p);
-	free(t.vms);
 	free(links);
 	free(names);
 	free(ms);
@@ -111,14 +109,14 @@ out:
 
 int main(int argc, char **argv)
 {
-	char err[TC_ERR_MAX];
+	struct err err;
 	struct tc_rule r;
 	json_t *j;
 	int e;
 
 	if (argc == 4 && !strcmp(argv[1], "apply")) {
-		if (tc_rule_parse(argv[3], &r, err, sizeof(err))) {
-			fprintf(stderr, "tc_driver: %s\n", err);
+		if (tc_rule_parse(argv[3], &r, &err)) {
+			fprintf(stderr, "tc_driver: %s\n", err.msg);
 			return 2;
 		}
 		if (tc_shape_needs_netem(&r.to_vm) || tc_shape_needs_netem(&r.from_vm)) {

@@ -44,19 +44,19 @@ static void veth(void)
 static struct tc_shape shape(const char *text)
 {
 	struct tc_rule r;
-	char err[256];
+	struct err err = { 0 };
 
-	cr_assert_eq(tc_rule_parse(text, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_rule_parse(text, &r, &err), 0, "%s", err.msg);
 	return r.to_vm;
 }
 
 static void apply(const char *dev, const char *text)
 {
 	struct tc_shape s = text ? shape(text) : (struct tc_shape){ 0 };
-	char err[TC_ERR_MAX] = "";
+	struct err err = { 0 };
 
-	cr_assert_eq(tc_egress_apply(dev, &s, err, sizeof(err)), 0, "%s: %s", text ?: "clear", err);
-	cr_assert_eq(err[0], '\0');
+	cr_assert_eq(tc_egress_apply(dev, &s, &err), 0, "%s: %s", text ?: "clear", err.msg);
+	cr_assert_eq(err.code, 0, "%s", err.msg);
 }
 
 /* `tc -s -j qdisc show dev DEV`, without the kernel's handle-0 defaults. */
@@ -182,7 +182,7 @@ Test(tcegress, counters_match_tc)
 Test(tcegress, netem_refused_without_netem)
 {
 	struct tc_shape s;
-	char err[TC_ERR_MAX] = "";
+	struct err err = { 0 };
 	json_t *t;
 
 	veth();
@@ -190,8 +190,8 @@ Test(tcegress, netem_refused_without_netem)
 		cr_skip_test("this kernel has netem");
 	apply("v0", "rate 50mbit");
 	s = shape("rate 10mbit delay 20ms");
-	cr_expect_eq(tc_egress_apply("v0", &s, err, sizeof(err)), -EOPNOTSUPP);
-	cr_expect_str_eq(err, "v0: delay needs netem: Specified qdisc kind is unknown (the kernel "
+	cr_expect_eq(tc_egress_apply("v0", &s, &err), -EOPNOTSUPP);
+	cr_expect_str_eq(err.msg, "v0: delay needs netem: Specified qdisc kind is unknown (the kernel "
 			 "lacks CONFIG_NET_SCH_NETEM; rate alone works, with tbf)");
 	t = tc_show("v0");
 	cr_expect_eq(num(json_array_get(t, 0), "options", "rate"), 6250000, "the old shape stays");
@@ -252,12 +252,12 @@ Test(tcegress, from_vm_is_the_ifbs_egress)
 Test(tcegress, missing_link)
 {
 	struct tc_shape s = shape("rate 1mbit");
-	char err[TC_ERR_MAX];
+	struct err err = { 0 };
 	json_t *j = NULL;
 
 	enter_private_netns();
-	cr_expect_eq(tc_egress_apply("nosuch0", &s, err, sizeof(err)), -ENODEV);
-	cr_expect_str_eq(err, "nosuch0: no such link");
+	cr_expect_eq(tc_egress_apply("nosuch0", &s, &err), -ENODEV);
+	cr_expect_str_eq(err.msg, "nosuch0: no such link");
 	cr_expect_eq(tc_link_dump("nosuch0", &j), -ENODEV);
 	cr_expect_null(j);
 }
@@ -353,7 +353,7 @@ Test(tcegress, netem_change_forgets_old_options)
 Test(tcegress, netem_seed_in_force_is_shown)
 {
 	struct tc_shape s;
-	char err[TC_ERR_MAX] = "";
+	struct err err = { 0 };
 	struct utsname u;
 	json_t *d, *q;
 	int r, major = 0, minor = 0;
@@ -362,16 +362,16 @@ Test(tcegress, netem_seed_in_force_is_shown)
 	if (tc_netem_available() != 1)
 		cr_skip_test("this kernel has no netem");
 	s = shape("loss 20% seed 12345");
-	r = tc_egress_apply("v0", &s, err, sizeof(err));
+	r = tc_egress_apply("v0", &s, &err);
 	/* TCA_NETEM_PRNG_SEED is Linux 6.3: older kernels must refuse it. */
 	uname(&u);
 	if (sscanf(u.release, "%d.%d", &major, &minor) == 2 && (major < 6 || (major == 6 && minor < 3))) {
 		cr_expect_eq(r, -EOPNOTSUPP, "%s took a seed", u.release);
-		cr_expect_str_eq(err, "v0: seed needs Linux 6.3 or later (TCA_NETEM_PRNG_SEED); "
+		cr_expect_str_eq(err.msg, "v0: seed needs Linux 6.3 or later (TCA_NETEM_PRNG_SEED); "
 				 "this kernel would ignore it");
 		return;
 	}
-	cr_assert_eq(r, 0, "%s", err);
+	cr_assert_eq(r, 0, "%s", err.msg);
 	d = dump("v0");
 	q = json_array_get(json_object_get(d, "to_vm"), 0);
 	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(q, "params"), "seed")),

@@ -172,13 +172,13 @@ static bool same_request(const uint8_t *o, size_t on, const uint8_t *t, size_t t
 	return true;
 }
 
-static int build(const char *kind, const struct tc_shape *s, struct tc_msg *m, char *err, size_t n)
+static int build(const char *kind, const struct tc_shape *s, struct tc_msg *m, struct err *e)
 {
 	if (!strcmp(kind, "netem"))
-		return tc_netem_build(m, 1, s, REPLACE, false, err, n);
+		return tc_netem_build(m, 1, s, REPLACE, false, e);
 	if (!strcmp(kind, "tbf"))
-		return tc_tbf_build(m, 1, TC_H_ROOT, TC_TBF_HANDLE, s, false, REPLACE, err, n);
-	return tc_tbf_build(m, 1, TC_NETEM_CLASS, TC_TBF_CHILD, s, true, REPLACE, err, n);
+		return tc_tbf_build(m, 1, TC_H_ROOT, TC_TBF_HANDLE, s, false, REPLACE, e);
+	return tc_tbf_build(m, 1, TC_NETEM_CLASS, TC_TBF_CHILD, s, true, REPLACE, e);
 }
 
 static char *trim(char *s)
@@ -201,7 +201,8 @@ Test(tcencode, every_case_matches_tc)
 
 	cr_assert_not_null(f, "%s", strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
-		char *name, *kind, *rule, *save = NULL, err[256] = "";
+		char *name, *kind, *rule, *save = NULL;
+		struct err err = { 0 };
 		struct tc_rule r;
 		struct tc_msg m;
 		struct bytes g;
@@ -211,8 +212,8 @@ Test(tcencode, every_case_matches_tc)
 		name = trim(strtok_r(line, "|", &save));
 		kind = trim(strtok_r(NULL, "|", &save));
 		rule = trim(strtok_r(NULL, "|", &save));
-		cr_assert_eq(tc_rule_parse(rule, &r, err, sizeof(err)), 0, "%s: %s", name, err);
-		cr_assert_eq(build(kind, &r.to_vm, &m, err, sizeof(err)), 0, "%s: %s", name, err);
+		cr_assert_eq(tc_rule_parse(rule, &r, &err), 0, "%s: %s", name, err.msg);
+		cr_assert_eq(build(kind, &r.to_vm, &m, &err), 0, "%s: %s", name, err.msg);
 		g = golden(name);
 		cr_expect(same_request((uint8_t *)m.nlh, m.nlh->nlmsg_len, g.p, g.n, !strcmp(kind, "netem")),
 			  "%s (%s): %s", name, rule, diff);
@@ -227,12 +228,12 @@ Test(tcencode, every_case_matches_tc)
 /* Ours for rule; its TCA_OPTIONS nested attributes (after the qopt). */
 static struct tc_msg netem(const char *rule, bool reset)
 {
-	char err[256];
+	struct err err = { 0 };
 	struct tc_rule r;
 	struct tc_msg m;
 
-	cr_assert_eq(tc_rule_parse(rule, &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_netem_build(&m, 1, &r.to_vm, REPLACE, reset, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_rule_parse(rule, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_netem_build(&m, 1, &r.to_vm, REPLACE, reset, &err), 0, "%s", err.msg);
 	return m;
 }
 
@@ -361,12 +362,11 @@ Test(tcencode, distribution_table_from_tc_lib_dir)
 Test(tcencode, tbf_refuses_a_bucket_the_kernel_cannot_hold)
 {
 	struct tc_shape s = { .rate_bps = 8, .burst_bytes = 1 << 20 };
-	char err[256] = "";
+	struct err err = { 0 };
 	struct tc_msg m;
 
-	cr_expect_eq(tc_tbf_build(&m, 1, TC_H_ROOT, TC_TBF_HANDLE, &s, false, REPLACE, err,
-				  sizeof(err)), -EINVAL);
-	cr_expect(strstr(err, "too large for rate"), "%s", err);
+	cr_expect_eq(tc_tbf_build(&m, 1, TC_H_ROOT, TC_TBF_HANDLE, &s, false, REPLACE, &err), -EINVAL);
+	cr_expect(strstr(err.msg, "too large for rate"), "%s", err.msg);
 }
 
 Test(tcencode, tbf_defaults)

@@ -1,8 +1,9 @@
 /* test_tcprofile.c - tc/profile.c and tc/ifb.c: which rule each link and
  * direction gets, errors as FILE:LINE, all-or-nothing switching with real
  * veths in a private network namespace, and the ingress -> ifb redirect.
- * iproute2 (`tc -j`, `ip -j`) is the observer.  This kernel has no netem,
- * so every applied shape is rate-only (tbf). */
+ * The profiles are plain parameters, as launcher/impair.c builds them from
+ * a topology.  iproute2 (`tc -j`, `ip -j`) is the observer.  Every applied
+ * shape is rate-only (tbf), so the tests run with or without netem. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <net/if.h>
@@ -14,47 +15,35 @@
 #include "tests/net_helpers.h"
 #include "tc/profile.h"
 #include "tc/tc.h"
-#include "launcher/topology.h"
 
 #define TC_BIN "/usr/sbin/tc"
-#define KERNEL TEST_DATA "/topology/vmlinuz-test"
+#define PATH "topo.conf"
 
-static char conf_dir[64], conf_path[128];
+/* The topology the profiles are for: VM a with two NICs, b with one. */
+static const struct tc_nic nics[] = { { "a", 0 }, { "a", 1 }, { "b", 0 } };
 
-/* Write body as a topology (VM a with two NICs, b with one) and load it. */
-static struct topology *load(const char *profiles)
-{
-	struct topology *t;
-	FILE *f;
-
-	snprintf(conf_dir, sizeof(conf_dir), "/tmp/n3x-tctest.XXXXXX");
-	cr_assert_not_null(mkdtemp(conf_dir));
-	snprintf(conf_path, sizeof(conf_path), "%s/topo.conf", conf_dir);
-	cr_assert_not_null(f = fopen(conf_path, "w"));
-	fprintf(f, "[network lan]\nswitch = linux-bridge\n"
-		   "[vm a]\nkernel = " KERNEL "\nnic = lan\nnic = lan\n"
-		   "[vm b]\nkernel = " KERNEL "\nnic = lan\n"
-		   "%s", profiles);
-	fclose(f);
-	cr_assert_eq(topo_load(conf_path, NULL, &t), 0, "topology did not load");
-	return t;
-}
-
-static void unload(struct topology *t)
-{
-	topo_free(t);
-	unlink(conf_path);
-	rmdir(conf_dir);
-}
+/* Rules as launcher/impair.c hands them over: key, target, rule, line. */
+#define ALL(rule, line) { "*", { NULL, -1 }, rule, line }
+#define VM(vm, rule, line) { vm, { vm, -1 }, rule, line }
+#define NIC(key, vm, nic, rule, line) { key, { vm, nic }, rule, line }
+#define PROFILE(name, ...) { name, (const struct tc_profile_rule[]){ __VA_ARGS__ }, \
+	sizeof((const struct tc_profile_rule[]){ __VA_ARGS__ }) / sizeof(struct tc_profile_rule) }
+#define CONF(...) { PATH, (const struct tc_profile_def[]){ __VA_ARGS__ }, \
+	sizeof((const struct tc_profile_def[]){ __VA_ARGS__ }) / sizeof(struct tc_profile_def), nics, 3 }
 
 static const char *fmt(const char *rule, bool to_vm)
 {
-	static char buf[2][TC_ERR_MAX];
-	char err[TC_ERR_MAX];
+	static char buf[2][256];
+	struct err err;
 	struct tc_rule r;
 
-	cr_assert_eq(tc_rule_parse(rule, &r, err, sizeof(err)), 0, "%s: %s", rule, err);
+	cr_assert_eq(tc_rule_parse(rule, &r, &err), 0, "%s: %s", rule, err.msg);
 	return tc_shape_format(to_vm ? &r.to_vm : &r.from_vm, buf[to_vm], sizeof(buf[0]));
+}
+
+static void print_err(const struct err *e, void *f)
+{
+	fprintf(f, "%s\n", e->msg);
 }
 
 /* The rule status shows for KEY and direction DIR. */
@@ -138,17 +127,15 @@ TestSuite(tcprofile, .timeout = 60);
 
 Test(tcprofile, precedence_per_nic_and_direction)
 {
-	struct topology *t = load("[profile p]\n"
-				  "*   = rate 10mbit\n"
-				  "a   = to-vm: rate 20mbit\n"
-				  "a/1 = rate 30mbit\n");
+	struct tc_profile_conf c = CONF(PROFILE("p", ALL("rate 10mbit", 2), VM("a", "to-vm: rate 20mbit", 3),
+						NIC("a/1", "a", 1, "rate 30mbit", 4)));
 	struct tc_profile_link links[] = { { "a", 0, "nx-a0" }, { "a", 1, "nx-a1" }, { "b", 0, "nx-b0" } };
 	struct tc_profile *p;
-	char err[TC_ERR_MAX];
+	struct err err;
 	json_t *st;
 
 	enter_private_netns();
-	cr_assert_eq(tc_profile_new(t, "p", &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_new(&c, "p", &p, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(tc_profile_active(p), "p");
 	cr_assert_eq(tc_profile_status(p, links, 3, &st), 0);
 	cr_expect_str_eq(rule_of(st, "a/0", "to_vm"), fmt("rate 20mbit", true), "VM beats *");
@@ -162,101 +149,100 @@ Test(tcprofile, precedence_per_nic_and_direction)
 	cr_expect(json_is_null(json_object_get(st, "seed")));
 	json_decref(st);
 	tc_profile_free(p);
-	unload(t);
 }
 
 Test(tcprofile, parse_errors_carry_file_and_line)
 {
-	struct topology *t = load("[profile good]\n* = rate 10mbit\n"
-				  "[profile bad]\n"
-				  "a = rate 10mbit\n"
-				  "b = rate 10mbs\n"          /* line 14 */
-				  "a/1 = frobnicate 3\n");     /* line 15 */
-	char err[TC_ERR_MAX + 256], want[256], *buf = NULL;
+	struct tc_profile_conf c = CONF(PROFILE("good", ALL("rate 10mbit", 11)),
+					PROFILE("bad", VM("a", "rate 10mbit", 13), VM("b", "rate 10mbs", 14),
+						NIC("a/1", "a", 1, "frobnicate 3", 15)));
+	struct err err;
+	char want[256], *buf = NULL;
 	struct tc_profile *p;
 	size_t len;
 	FILE *f;
 
-	snprintf(want, sizeof(want), "%s:14: profile bad: b: ", conf_path);
-	cr_assert_eq(tc_profile_new(t, "bad", &p, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:14: profile bad: b: ", PATH);
+	cr_assert_eq(tc_profile_new(&c, "bad", &p, &err), -EINVAL);
 	cr_assert_null(p);
-	cr_expect_eq(strncmp(err, want, strlen(want)), 0, "got \"%s\", want it to start \"%s\"", err, want);
-	cr_expect_eq(tc_profile_new(t, "missing", &p, err, sizeof(err)), -ENOENT);
-	cr_expect(strstr(err, "no profile \"missing\""), "%s", err);
+	cr_expect_eq(strncmp(err.msg, want, strlen(want)), 0, "got \"%s\", want it to start \"%s\"", err.msg,
+		     want);
+	cr_expect_eq(tc_profile_new(&c, "missing", &p, &err), -ENOENT);
+	cr_expect(strstr(err.msg, "no profile \"missing\""), "%s", err.msg);
 
 	/* check reports every bad line, in order, and nothing else. */
 	cr_assert_not_null(f = open_memstream(&buf, &len));
-	cr_expect_eq(tc_profile_check(t, f), -EINVAL);
+	cr_expect_eq(tc_profile_check(&c, print_err, f), -EINVAL);
 	fclose(f);
-	snprintf(want, sizeof(want), "%s:14: profile bad: b: ", conf_path);
+	snprintf(want, sizeof(want), "%s:14: profile bad: b: ", PATH);
 	cr_expect_eq(strncmp(buf, want, strlen(want)), 0, "%s", buf);
-	snprintf(want, sizeof(want), "\n%s:15: profile bad: a/1: ", conf_path);
+	snprintf(want, sizeof(want), "\n%s:15: profile bad: a/1: ", PATH);
 	cr_expect(strstr(buf, want), "%s", buf);
 	cr_expect_eq(strchr(strchr(buf, '\n') + 1, '\n')[1], '\0', "two lines: %s", buf);
 	free(buf);
 
-	cr_expect_eq(tc_profile_new(t, "good", &p, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(tc_profile_new(&c, "good", &p, &err), 0, "%s", err.msg);
 	tc_profile_free(p);
-	unload(t);
 }
 
 Test(tcprofile, netem_missing_fails_before_anything_changes)
 {
-	struct topology *t = load("[profile slow]\n* = rate 10mbit\n"
-				  "[profile laggy]\n* = rate 20mbit\nb = delay 50ms\n");
+	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11)),
+					PROFILE("laggy", ALL("rate 20mbit", 13), VM("b", "delay 50ms", 14)));
+	const struct tc_target a = { "a", -1 };
 	struct tc_profile_link links[] = { { "a", 0, "ta0" } };
 	struct tc_profile *p;
-	char err[TC_ERR_MAX + 256], want[256];
+	struct err err;
+	char want[256];
 
 	enter_private_netns();
 	if (tc_netem_available() != 0)
 		cr_skip_test("this kernel has netem");
 	veth("ta0");
-	cr_assert_eq(tc_profile_new(t, "slow", &p, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 1, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
 	/* b is not even running: its rule still fails the switch up front. */
-	cr_expect_eq(tc_profile_switch(p, "laggy", links, 1, err, sizeof(err)), -EOPNOTSUPP);
-	snprintf(want, sizeof(want), "%s:14: profile laggy: b: \"delay\"", conf_path);
-	cr_expect(strstr(err, want), "got \"%s\"", err);
-	cr_expect(strstr(err, "CONFIG_NET_SCH_NETEM"), "%s", err);
+	cr_expect_eq(tc_profile_switch(p, "laggy", links, 1, &err), -EOPNOTSUPP);
+	snprintf(want, sizeof(want), "%s:14: profile laggy: b: \"delay\"", PATH);
+	cr_expect(strstr(err.msg, want), "got \"%s\"", err.msg);
+	cr_expect(strstr(err.msg, "CONFIG_NET_SCH_NETEM"), "%s", err.msg);
 	expect_rate("ta0", 10000000);
 	cr_expect_str_eq(tc_profile_active(p), "slow");
-	cr_expect_eq(tc_profile_set(p, "a", "loss 1%", links, 1, err, sizeof(err)), -EOPNOTSUPP);
-	cr_expect(strstr(err, "set a: \"loss\""), "%s", err);
+	cr_expect_eq(tc_profile_set(p, "a", &a, "loss 1%", links, 1, &err), -EOPNOTSUPP);
+	cr_expect(strstr(err.msg, "set a: \"loss\""), "%s", err.msg);
 	tc_profile_free(p);
-	unload(t);
 }
 
 Test(tcprofile, failing_link_restores_every_link)
 {
-	struct topology *t = load("[profile slow]\n* = rate 10mbit\n"
-				  "[profile fast]\n* = rate 20mbit\n");
+	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11)),
+					PROFILE("fast", ALL("rate 20mbit", 13)));
 	/* b's tap does not exist: shaping it fails after a/0 and a/1 changed. */
 	struct tc_profile_link links[] = { { "a", 0, "ta0" }, { "a", 1, "ta1" }, { "b", 0, "tb0" } };
 	struct tc_profile *p;
-	char err[TC_ERR_MAX + 256];
+	struct err err;
 	json_t *st;
 
 	enter_private_netns();
 	veth("ta0");
 	veth("ta1");
-	cr_assert_eq(tc_profile_new(t, TC_PROFILE_DEFAULT, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_new(&c, TC_PROFILE_DEFAULT, &p, &err), 0, "%s", err.msg);
 	/* From nothing: a failure leaves nothing, ifbs included. */
-	cr_assert_lt(tc_profile_switch(p, "slow", links, 3, err, sizeof(err)), 0);
-	cr_expect(strstr(err, "b/0 to-vm"), "names VM, NIC and direction: %s", err);
-	cr_expect(strstr(err, fmt("rate 10mbit", true)), "names the rule: %s", err);
-	cr_expect(strstr(err, "every link is back as it was"), "%s", err);
+	cr_assert_lt(tc_profile_switch(p, "slow", links, 3, &err), 0);
+	cr_expect(strstr(err.msg, "b/0 to-vm"), "names VM, NIC and direction: %s", err.msg);
+	cr_expect(strstr(err.msg, fmt("rate 10mbit", true)), "names the rule: %s", err.msg);
+	cr_expect(strstr(err.msg, "every link is back as it was"), "%s", err.msg);
 	expect_rate("ta0", 0);
 	expect_rate("ta1", 0);
 	cr_expect_str_eq(tc_profile_active(p), TC_PROFILE_DEFAULT);
 
 	/* From a shape: a failure puts the old shape back, both ways. */
-	cr_assert_eq(tc_profile_switch(p, "slow", links, 2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_switch(p, "slow", links, 2, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
 	expect_rate("ta1", 10000000);
-	cr_assert_lt(tc_profile_switch(p, "fast", links, 3, err, sizeof(err)), 0);
-	cr_expect(strstr(err, ":13: profile fast: *: b/0 to-vm"), "%s", err);
+	cr_assert_lt(tc_profile_switch(p, "fast", links, 3, &err), 0);
+	cr_expect(strstr(err.msg, ":13: profile fast: *: b/0 to-vm"), "%s", err.msg);
 	expect_rate("ta0", 10000000);
 	expect_rate("ta1", 10000000);
 	cr_expect_str_eq(tc_profile_active(p), "slow");
@@ -266,48 +252,47 @@ Test(tcprofile, failing_link_restores_every_link)
 
 	/* A link that is not in the topology fails before anything changes. */
 	links[2] = (struct tc_profile_link){ "c", 0, "ta0" };
-	cr_expect_eq(tc_profile_switch(p, "fast", links, 3, err, sizeof(err)), -ENOENT);
+	cr_expect_eq(tc_profile_switch(p, "fast", links, 3, &err), -ENOENT);
 	expect_rate("ta0", 10000000);
 
-	cr_assert_eq(tc_profile_switch(p, "fast", links, 2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_switch(p, "fast", links, 2, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 20000000);
-	cr_assert_eq(tc_profile_clear(p, NULL, links, 2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_clear(p, NULL, links, 2, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 0);
 	expect_rate("ta1", 0);
 	cr_expect_str_eq(tc_profile_active(p), TC_PROFILE_DEFAULT);
 	tc_profile_free(p);
-	unload(t);
 }
 
 Test(tcprofile, set_clear_restart_release)
 {
-	struct topology *t = load("[profile slow]\n* = rate 10mbit\n");
+	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11)));
+	const struct tc_target a = { "a", -1 }, a1 = { "a", 1 };
 	struct tc_profile_link links[] = { { "a", 0, "ta0" }, { "a", 1, "ta1" }, { "b", 0, "tb0" } };
 	struct tc_profile *p;
-	char err[TC_ERR_MAX + 256], out[256];
+	struct err err;
+	char out[256];
 	json_t *st;
 
 	enter_private_netns();
 	veth("ta0");
 	veth("ta1");
 	veth("tb0");
-	cr_assert_eq(tc_profile_new(t, "slow", &p, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
 	expect_rate("tb0", 0); /* only a's links */
-	cr_assert_eq(tc_profile_reapply_vm(p, "b", links, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_reapply_vm(p, "b", links, 3, &err), 0, "%s", err.msg);
 	expect_rate("tb0", 10000000);
 
-	cr_assert_eq(tc_profile_set(p, "a/1", "to-vm: rate 5mbit", links, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_set(p, "a/1", &a1, "to-vm: rate 5mbit", links, 3, &err), 0, "%s", err.msg);
 	cr_expect_eq(tbf_rate("ta1"), 5000000);
 	cr_expect(!link_there(ifb("ta1")), "set replaces both directions: from-vm is now unshaped");
 	expect_rate("ta0", 10000000);
-	cr_expect_eq(tc_profile_set(p, "a/7", "rate 1mbit", links, 3, err, sizeof(err)), -ENOENT);
-	cr_expect_eq(tc_profile_set(p, "zz", "rate 1mbit", links, 3, err, sizeof(err)), -ENOENT);
-	cr_expect_eq(tc_profile_set(p, "a", "rate", links, 3, err, sizeof(err)), -EINVAL);
-	cr_expect_eq(strncmp(err, "set a: ", 7), 0, "%s", err);
+	cr_expect_eq(tc_profile_set(p, "a", &a, "rate", links, 3, &err), -EINVAL);
+	cr_expect_eq(strncmp(err.msg, "set a: ", 7), 0, "%s", err.msg);
 
-	cr_assert_eq(tc_profile_clear(p, "b", links, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_clear(p, "b", links, 3, &err), 0, "%s", err.msg);
 	expect_rate("tb0", 0);
 	expect_rate("ta0", 10000000);
 	cr_assert_eq(tc_profile_status(p, links, 3, &st), 0);
@@ -319,23 +304,22 @@ Test(tcprofile, set_clear_restart_release)
 	/* a restarts: its QEMU took the taps along, the ifbs stayed. */
 	cr_assert_eq(RUN(out, IP_BIN, "link", "del", "ta0"), 0);
 	cr_assert_eq(RUN(out, IP_BIN, "link", "del", "ta1"), 0);
-	cr_assert_eq(tc_profile_release_vm(p, "a", links, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_release_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
 	cr_expect(!link_there(ifb("ta0")), "release took the ifb");
 	veth("ta0");
 	veth("ta1");
-	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
 	cr_expect_eq(tbf_rate("ta1"), 5000000, "tc set survives a restart");
 	expect_rate("tb0", 0);
 
 	/* A restart whose shaping fails leaves the new taps clean. */
 	cr_assert_eq(RUN(out, IP_BIN, "link", "del", "ta1"), 0);
-	cr_expect_lt(tc_profile_reapply_vm(p, "a", links, 3, err, sizeof(err)), 0);
-	cr_expect(strstr(err, "every link is back as it was"), "%s", err);
-	cr_expect(strstr(err, "a/1 to-vm"), "%s", err);
+	cr_expect_lt(tc_profile_reapply_vm(p, "a", links, 3, &err), 0);
+	cr_expect(strstr(err.msg, "every link is back as it was"), "%s", err.msg);
+	cr_expect(strstr(err.msg, "a/1 to-vm"), "%s", err.msg);
 	expect_rate("ta0", 0);
 	tc_profile_free(p);
-	unload(t);
 }
 
 Test(tcprofile, ifb_names)
@@ -354,15 +338,16 @@ Test(tcprofile, ifb_names)
 Test(tcprofile, ingress_redirect_is_idempotent)
 {
 	struct tc_rule r;
-	char err[TC_ERR_MAX], out[8192];
+	struct err err;
+	char out[8192];
 	json_t *l;
 
 	enter_private_netns();
 	veth("v0");
-	cr_assert_eq(tc_rule_parse("rate 10mbit", &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_rule_parse("rate 20mbit", &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_rule_parse("rate 10mbit", &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_rule_parse("rate 20mbit", &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
 	cr_expect_eq(tbf_rate("ifbv0"), 20000000);
 	l = ip_link("ifbv0");
 	cr_expect_str_eq(json_string_value(json_object_get(l, "ifalias")), "n3x-ifb:v0");
@@ -375,32 +360,33 @@ Test(tcprofile, ingress_redirect_is_idempotent)
 		     "a second filter: %s", out);
 
 	memset(&r, 0, sizeof(r));
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
 	cr_expect(!has_qdisc("v0", "ingress"));
 	cr_expect(!link_there("ifbv0"));
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, err, sizeof(err)), 0, "clearing twice: %s", err);
+	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "clearing twice: %s", err.msg);
 
 	/* Someone else's link under the ifb's name is not taken over. */
 	veth("ifbv0");
-	cr_assert_eq(tc_rule_parse("rate 10mbit", &r, err, sizeof(err)), 0, "%s", err);
-	cr_expect_eq(tc_ingress_apply("v0", &r.from_vm, err, sizeof(err)), -EEXIST);
-	cr_expect(strstr(err, "v0: ifb ifbv0"), "%s", err);
+	cr_assert_eq(tc_rule_parse("rate 10mbit", &r, &err), 0, "%s", err.msg);
+	cr_expect_eq(tc_ingress_apply("v0", &r.from_vm, &err), -EEXIST);
+	cr_expect(strstr(err.msg, "v0: ifb ifbv0"), "%s", err.msg);
 	cr_expect(!has_qdisc("v0", "ingress"));
 	cr_expect(link_there("ifbv0"));
-	cr_expect_eq(tc_ingress_apply("nosuch", &r.from_vm, err, sizeof(err)), -ENODEV);
+	cr_expect_eq(tc_ingress_apply("nosuch", &r.from_vm, &err), -ENODEV);
 }
 
 /* Our redirect reads back from the kernel exactly as iproute2's does. */
 Test(tcprofile, redirect_reads_back_like_iproute2)
 {
-	char err[TC_ERR_MAX], ours[4096], theirs[4096], *s;
+	struct err err;
+	char ours[4096], theirs[4096], *s;
 	struct tc_rule r;
 
 	enter_private_netns();
 	veth("v0");
 	veth("w0");
-	cr_assert_eq(tc_rule_parse("from-vm: rate 10mbit", &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tc_rule_parse("from-vm: rate 10mbit", &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
 	cr_assert_eq(RUN(theirs, TC_BIN, "qdisc", "add", "dev", "w0", "handle", "ffff:", "ingress"), 0);
 	cr_assert_eq(RUN(theirs, TC_BIN, "filter", "add", "dev", "w0", "parent", "ffff:", "protocol", "all",
 			 "pref", "1", "handle", "800::800", "u32", "match", "u32", "0", "0", "action", "mirred",

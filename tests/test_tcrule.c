@@ -10,10 +10,10 @@
 static struct tc_rule ok(const char *text)
 {
 	struct tc_rule r;
-	char err[256] = "";
+	struct err err = { 0 };
 
-	cr_assert_eq(tc_rule_parse(text, &r, err, sizeof(err)), 0, "\"%s\": %s", text, err);
-	cr_assert_eq(err[0], '\0');
+	cr_assert_eq(tc_rule_parse(text, &r, &err), 0, "\"%s\": %s", text, err);
+	cr_assert_eq(err.code, 0, "%s", err.msg);
 	return r;
 }
 
@@ -29,10 +29,10 @@ static struct tc_shape both(const char *text)
 static void bad(const char *text, const char *want)
 {
 	struct tc_rule r;
-	char err[256] = "";
+	struct err err = { 0 };
 
-	cr_expect_eq(tc_rule_parse(text, &r, err, sizeof(err)), -EINVAL, "\"%s\" parsed", text);
-	cr_expect_str_eq(err, want, "\"%s\"", text);
+	cr_expect_eq(tc_rule_parse(text, &r, &err), -EINVAL, "\"%s\" parsed", text);
+	cr_expect_str_eq(err.msg, want, "\"%s\"", text);
 	cr_expect(tc_shape_empty(&r.to_vm) && tc_shape_empty(&r.from_vm), "\"%s\": left a shape", text);
 }
 

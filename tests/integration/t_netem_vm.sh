@@ -9,6 +9,9 @@
 #   to-vm: delay 50ms         -> RTT 50 ms +- 5
 #   to-vm: loss 20%           -> 14-26 % of 500 pings lost
 #   rate 10mbit delay 20ms    -> RTT 40 ms +- 5, TCP 10 Mbit/s +- 10 % each way
+#   profile * = rate 10mbit -> * = delay 5ms -> default, through
+#                                tc_profile_switch (n3x-ctl tc's path): no
+#                                refusal, nothing left
 #   to-vm: loss 20% seed 42   -> refused on 6.1 (no TCA_NETEM_PRNG_SEED);
 #                                on 6.12 (bookworm-backports, when it can
 #                                be had) twice the same drop pattern; an
@@ -111,7 +114,7 @@ checked() {
 # only counts dropped packets, which host load cannot change, so it runs
 # at nice 19: when something else wants a core too, the stable VM's
 # timings keep theirs.
-start stable delay_both,delay_to,loss,rate,seed_old
+start stable delay_both,delay_to,loss,rate,seed_old,profile
 if [ -f "$OUT/backports/vmlinuz" ]; then
 	NICE=19 start backports seed
 fi
@@ -155,6 +158,10 @@ l=$(result stable seed_old)
 [ "$(field "$l" rc)" != 0 ] || fail "$kver: 'seed 42' was accepted by a kernel without TCA_NETEM_PRNG_SEED"
 expect_eq "$(field "$l" clean)" 1 "seed on 6.1: nothing left after the refusal"
 note "$kver: seed refused: ${l#* msg=}"
+l=$(result stable profile)
+expect_eq "$(field "$l" rc)" 0 "$kver: switching to a netem profile (${l#* msg=})"
+expect_eq "$(field "$l" clean)" 1 "$kver: profile: nothing left after default"
+note "$kver: profile switch rate -> delay -> default: ok"
 note "$kver: cases done at t=$(console stable | sed -n 's/^N3X-NETEM end t=//p') s after boot"
 
 # ---- bookworm-backports' cloud kernel (6.12): netem's PRNG seed ----
