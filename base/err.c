@@ -53,14 +53,14 @@ int err_sys(struct err *e, int code, const char *fmt, ...)
 	return r;
 }
 
-int err_wrap(struct err *e, const char *fmt, ...)
+void err_wrap(struct err *e, const char *fmt, ...)
 {
 	char head[ERR_MSG_MAX];
 	size_t hn, mn;
 	va_list ap;
 
 	if (!e)
-		return 0;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(head, sizeof(head) - 2, fmt, ap);
 	va_end(ap);
@@ -73,7 +73,6 @@ int err_wrap(struct err *e, const char *fmt, ...)
 	memcpy(e->msg, head, hn < ERR_MSG_MAX - 1 ? hn : ERR_MSG_MAX - 1);
 	e->msg[hn + mn < ERR_MSG_MAX - 1 ? hn + mn : ERR_MSG_MAX - 1] = '\0';
 	fit(e->msg);
-	return -e->code;
 }
 
 void err_clear(struct err *e)

@@ -27,9 +27,10 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 /* As err_set, with ": strerror(code)" after the message. */
 int err_sys(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Put "context: " in front of the message; returns -e->code.  A message that
- * would overflow keeps its head and ends in "...". */
-int err_wrap(struct err *e, const char *fmt, ...)
+/* Put "context: " in front of the message.  A message that would overflow
+ * keeps its head and ends in "...".  Returns nothing: with e NULL there is
+ * no code to return, so callers return the -errno they already hold. */
+void err_wrap(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void err_clear(struct err *e);
 static inline bool err_is_set(const struct err *e) { return e && e->code; }
