@@ -30,6 +30,7 @@
 #include "launcher/impair.h"
 #include "net/ovsd.h"
 #include "tc/profile.h"
+#include "base/log.h"
 #include "base/loop.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
@@ -237,7 +238,9 @@ static bool console_over(struct vm *vm)
 
 static void on_state(struct vm *vm, enum vm_state from, const char *why)
 {
-	(void)from, (void)why;
+	(void)from;
+	log_line("n3x-launch: vm %s: %s%s%s", vm_name(vm), vm_state_name(vm_state(vm)),
+		 why && *why ? ": " : "", why ? why : "");
 	for (struct waiter *w = sup.waiters, *next; w; w = next) {
 		next = w->next;
 		if (w->vm != vm)
@@ -293,9 +296,10 @@ static void on_lease(void *opaque)
 }
 
 /* A (re)started VM gets its taps wired and then its impairment back. */
-static int on_nics_up(struct vm *vm, int *fds, char *why)
+static int on_nics_up(struct vm *vm, int *fds, struct err *e)
 {
 	const struct topo_vm *cfg = vm_config(vm);
+	char why[256];
 	int r = fabric_attach(sup.fabric, cfg, fds, why);
 
 	if (r == 0 && (r = impair_vm_up(cfg, why)) < 0) {
@@ -304,7 +308,7 @@ static int on_nics_up(struct vm *vm, int *fds, char *why)
 			close(fds[i]);
 		fabric_detach(sup.fabric, cfg);
 	}
-	return r;
+	return r < 0 ? err_set(e, -r, "%s", why) : r;
 }
 
 static void on_nics_down(struct vm *vm)
@@ -888,6 +892,7 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 		.state = on_state, .console_line = on_console_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down,
 	};
+	struct err e;
 	int r;
 
 	vm_set_observer(&obs);
@@ -898,8 +903,8 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 		if (!topo_selected(only, t->vms[i].name))
 			continue;
 		if ((r = vm_new(&t->vms[i], &choices[i], sup.run, sup.state,
-				sup.fabric && fabric_ovs_userspace(sup.fabric), &sup.vms[sup.nvms])) < 0) {
-			fprintf(stderr, "n3x-launch: vm %s: %s\n", t->vms[i].name, strerror(-r));
+				sup.fabric && fabric_ovs_userspace(sup.fabric), &sup.vms[sup.nvms], &e)) < 0) {
+			fprintf(stderr, "n3x-launch: %s\n", e.msg);
 			return r;
 		}
 		sup.nvms++;
