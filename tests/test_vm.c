@@ -522,13 +522,20 @@ Test(vm, restart_when_stopped_starts)
 
 /* ---- disk preparation ---- */
 
-Test(vm, disks_are_prepared_before_qemu)
+/* A VM with a data disk, started: its qemu-img runs until the test ends it. */
+static void start_preparing(void)
 {
 	cfg.data_disk_bytes = 1 << 20;
 	make_vm();
 	cr_assert_eq(vm_start(vm), 0);
 	cr_assert_eq(vm_state(vm), VM_STARTING);
 	cr_assert_eq(q.preps, 1);
+	cr_assert_geq(q.prep_ctl, 0);
+}
+
+Test(vm, disks_are_prepared_before_qemu)
+{
+	start_preparing();
 	pump_ms(50);
 	cr_assert_eq(q.spawns, 0, "QEMU started before qemu-img finished");
 	standin_exit(&q.prep_ctl, 0);
@@ -538,9 +545,7 @@ Test(vm, disks_are_prepared_before_qemu)
 
 Test(vm, restart_during_disk_preparation_ends_running)
 {
-	cfg.data_disk_bytes = 1 << 20;
-	make_vm();
-	cr_assert_eq(vm_start(vm), 0);
+	start_preparing();
 	cr_assert_eq(vm_restart(vm), 0);
 	cr_assert_eq(vm_state(vm), VM_STARTING);
 	standin_exit(&q.prep_ctl, 0);
@@ -550,9 +555,7 @@ Test(vm, restart_during_disk_preparation_ends_running)
 
 Test(vm, stop_then_restart_during_disk_preparation_ends_running)
 {
-	cfg.data_disk_bytes = 1 << 20;
-	make_vm();
-	cr_assert_eq(vm_start(vm), 0);
+	start_preparing();
 	cr_assert_eq(vm_stop(vm), 0);
 	cr_assert_eq(vm_restart(vm), 0);
 	standin_exit(&q.prep_ctl, 0);
@@ -562,9 +565,7 @@ Test(vm, stop_then_restart_during_disk_preparation_ends_running)
 
 Test(vm, stop_during_disk_preparation_ends_stopped)
 {
-	cfg.data_disk_bytes = 1 << 20;
-	make_vm();
-	cr_assert_eq(vm_start(vm), 0);
+	start_preparing();
 	cr_assert_eq(vm_stop(vm), 0);
 	standin_exit(&q.prep_ctl, 0);
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
@@ -574,9 +575,7 @@ Test(vm, stop_during_disk_preparation_ends_stopped)
 
 Test(vm, kill_during_disk_preparation_kills_qemu_img)
 {
-	cfg.data_disk_bytes = 1 << 20;
-	make_vm();
-	cr_assert_eq(vm_start(vm), 0);
+	start_preparing();
 	cr_assert_eq(vm_kill(vm), 0);
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
 	cr_assert_str_eq(states, "starting stopping stopped");
@@ -587,9 +586,7 @@ Test(vm, kill_during_disk_preparation_kills_qemu_img)
 
 Test(vm, failed_qemu_img_crashes_the_start)
 {
-	cfg.data_disk_bytes = 1 << 20;
-	make_vm();
-	cr_assert_eq(vm_start(vm), 0);
+	start_preparing();
 	standin_exit(&q.prep_ctl, 1);
 	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
 	cr_assert_str_eq(vm_last_error(vm), "qemu-img exited with status 1");
@@ -648,9 +645,7 @@ Test(vm, verbs_when_stopped)
 
 Test(vm, verbs_when_starting)
 {
-	cfg.data_disk_bytes = 1 << 20;
-	make_vm();
-	cr_assert_eq(vm_start(vm), 0);
+	start_preparing();
 	cr_assert_eq(vm_start(vm), -EALREADY);
 	cr_assert_eq(vm_pause(vm), -EBUSY);
 	cr_assert_eq(vm_resume(vm), -EBUSY);
