@@ -182,23 +182,28 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 		r = -e;
 		goto out_err;
 	}
-	c->pid = pid;
-	c->pidfd = pidfd_open(pid, 0);
-	if (c->pidfd < 0) {
-		r = -errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		c->pid = 0;
-		goto out_err;
-	}
-	c->errfd = errp[0];
-	errp[0] = -1;
-	fcntl(c->errfd, F_SETFL, O_NONBLOCK);
 	c->pid_w.cb = pid_cb;
 	c->err_w.cb = err_cb;
-	loop_add(c->pidfd, EPOLLIN, &c->pid_w);
-	loop_add(c->errfd, EPOLLIN, &c->err_w);
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	r = 0;
+	c->pidfd = pidfd_open(pid, 0);
+	if (c->pidfd < 0)
+		r = -errno;
+	else if ((r = loop_add(c->pidfd, EPOLLIN, &c->pid_w)) == 0 &&
+		 (r = loop_add(errp[0], EPOLLIN, &c->err_w)) < 0)
+		loop_del(c->pidfd);
+	if (r < 0) {
+		/* Unwatched, the child would run on with nobody to see it exit. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		c->pidfd = -1;
+		goto out_err;
+	}
+	c->pid = pid;
+	c->errfd = errp[0];
+	errp[0] = -1;
 out_err:
 	if (errp[0] >= 0)
 		close(errp[0]);

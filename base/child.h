@@ -35,8 +35,11 @@ struct child {
  * handle) and gets SIGTERM when the supervisor dies: its monitor and console
  * are socketpairs that only this process holds, so nobody could adopt it.
  * Returns 0, or -errno (including exec failures, reported from the child
- * through a close-on-exec pipe). */
+ * through a close-on-exec pipe).  A child the loop cannot watch is killed
+ * and reaped before the error returns: its exit would never be seen. */
 int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds);
+/* child_spawn's type, for owners that let a test put a stand-in in its place. */
+typedef int child_spawn_fn(struct child *c, char *const argv[], const int *fds, int nfds);
 
 /* Set the fields a child needs before its first spawn (no netns). */
 void child_init(struct child *c, const char *tag, void (*exited)(struct child *, int), void *opaque);

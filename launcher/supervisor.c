@@ -65,14 +65,15 @@ static int signals_open(void)
 /* ---- the VMs ---- */
 
 /* A (re)started VM gets its taps wired and then its impairment back. */
-static int on_nics_up(struct vm *vm, int *fds, char *why)
+static int on_nics_up(struct vm *vm, int *fds, struct err *e)
 {
 	const struct topo_vm *cfg = vm_config(vm);
+	char why[256];
 	int r = fabric_attach(sup.fabric, cfg, fds, why);
-	struct err e;
 
-	if (r == 0 && (r = impair_vm_up(cfg, &e)) < 0) {
-		snprintf(why, 256, "%.255s", e.msg);
+	if (r < 0)
+		return err_set(e, -r, "%s", why);
+	if ((r = impair_vm_up(cfg, e)) < 0) {
 		impair_vm_down(cfg);
 		for (int i = 0; i < cfg->nnics; i++)
 			close(fds[i]);
@@ -93,6 +94,7 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 		.state = sup_on_state, .console_line = sup_on_console_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down,
 	};
+	struct err e;
 	int r;
 
 	vm_set_observer(&obs);
@@ -103,8 +105,8 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 		if (!topo_selected(only, t->vms[i].name))
 			continue;
 		if ((r = vm_new(&t->vms[i], &choices[i], sup.run, sup.state,
-				sup.fabric && fabric_ovs_userspace(sup.fabric), &sup.vms[sup.nvms])) < 0) {
-			log_line("vm %s: %s", t->vms[i].name, strerror(-r));
+				sup.fabric && fabric_ovs_userspace(sup.fabric), &sup.vms[sup.nvms], &e)) < 0) {
+			log_line("%s", e.msg);
 			return r;
 		}
 		sup.nvms++;

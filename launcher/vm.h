@@ -11,9 +11,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "base/child.h"
+#include "base/err.h"
 #include "launcher/accel.h"
-#include "qmp/qmp.h"
 #include "launcher/topology.h"
+#include "qmp/qmp.h"
 
 enum vm_state {
 	VM_STOPPED,
@@ -28,25 +30,31 @@ enum vm_state {
 struct vm;
 
 struct vm_observer {
-	/* Called after every state change; why is a short reason for the log. */
+	/* Called after every state change; why is a short reason for the log
+	 * (NULL or "" when there is none).  The VM does not print: the
+	 * supervisor logs the change from here. */
 	void (*state)(struct vm *vm, enum vm_state from, const char *why);
 	/* Called with every console line (no line ending), and with the line
 	 * so far whenever output stops in the middle of one (a prompt). */
 	void (*console_line)(struct vm *vm, const char *line);
 	/* Before QEMU starts: make and wire a tap per NIC, fds[i] for NIC i
-	 * (the VM closes them once QEMU holds them).  0, or -errno with a
-	 * one-line reason in why (size 256). */
-	int (*nics_up)(struct vm *vm, int *fds, char *why);
+	 * (the VM closes them once QEMU holds them).  0, or -errno with e
+	 * saying why (it becomes the VM's last error). */
+	int (*nics_up)(struct vm *vm, int *fds, struct err *e);
 	/* After QEMU exited: unwire what nics_up made. */
 	void (*nics_down)(struct vm *vm);
 };
 
 void vm_set_observer(const struct vm_observer *obs);
+/* Start QEMU and qemu-img with spawn instead of child_spawn, for VMs made
+ * after the call: a test hands QEMU's fds to a fake (tests/test_vm.c). */
+void vm_set_spawn(child_spawn_fn *spawn);
 
 /* Create the VM (stopped) and its console socket under run_dir/vm/NAME.
- * cfg and the topology stay owned by the caller and must outlive the VM. */
-int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac,
-	   const char *run_dir, const char *state_dir, bool ovs_userspace, struct vm **out);
+ * cfg and the topology stay owned by the caller and must outlive the VM.
+ * Returns 0, or -errno with e saying "vm NAME: ...". */
+int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac, const char *run_dir,
+	   const char *state_dir, bool ovs_userspace, struct vm **out, struct err *e);
 /* Stop nothing: the caller stops the VM first.  Removes its sockets. */
 void vm_free(struct vm *vm);
 
@@ -59,7 +67,20 @@ const char *vm_last_error(const struct vm *vm);
 
 /* Verbs; each returns 0 when the request was taken (the state moves later),
  * or -errno: -EALREADY when nothing is to be done, -EBUSY when the current
- * state does not allow it, -ENOTCONN when QMP is not up. */
+ * state does not allow it, -ENOTCONN when QMP is not up, -EIO when a start
+ * failed at once (the VM is then crashed, with its last error).  By state:
+ *
+ *            stopped   starting   running   paused    stopping  crashed
+ *   start    start     EALREADY*  EALREADY  EALREADY  EBUSY     start
+ *   stop     EALREADY  stop       stop      stop      EBUSY     cancel
+ *   kill     EALREADY  kill       kill      kill      kill      cancel
+ *   restart  start     restart*   restart   restart   EBUSY     start
+ *   pause    EBUSY     EBUSY      pause     EALREADY  EBUSY     EBUSY
+ *   resume   EBUSY     EBUSY      EALREADY  resume    EBUSY     EBUSY
+ *
+ * cancel: a crashed VM waiting to restart goes to stopped.  *: while the
+ * disks are prepared QEMU has not run, so a restart (or a start after a
+ * stop) lets the start go on. */
 int vm_start(struct vm *vm);
 int vm_stop(struct vm *vm);      /* ACPI powerdown, quit after stop-timeout, then SIGKILL */
 int vm_kill(struct vm *vm);      /* SIGKILL now, no restart */

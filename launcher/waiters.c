@@ -12,6 +12,7 @@
  * nothing.
  */
 #include "launcher/supervisor_impl.h"
+#include "base/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -200,7 +201,9 @@ static bool console_over(struct vm *vm)
 
 void sup_on_state(struct vm *vm, enum vm_state from, const char *why)
 {
-	(void)from, (void)why;
+	(void)from;
+	log_line("vm %s: %s%s%s", vm_name(vm), vm_state_name(vm_state(vm)),
+		 why && *why ? ": " : "", why ? why : "");
 	for (struct waiter *w = sup.waiters, *next; w; w = next) {
 		next = w->next;
 		if (w->vm != vm)

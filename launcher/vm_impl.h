@@ -1,0 +1,82 @@
+/* vm_impl.h - what vm.c (the lifecycle table) and vm_qemu.c (the QEMU
+ * process and its monitor) share.  Private to the VM module.
+ */
+#ifndef N3X_VM_IMPL_H
+#define N3X_VM_IMPL_H
+
+#include "launcher/vm.h"
+
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "base/paths.h"
+#include "launcher/argv.h"
+
+struct bootlog;
+struct console;
+struct disks;
+
+enum vm_event {
+	EV_START, EV_STOP, EV_KILL, EV_RESTART, EV_PAUSE, EV_RESUME, /* the verbs */
+	EV_PREPARED,     /* the disk steps are done */
+	EV_QMP_RUNNING,  /* QMP answered and the guest runs */
+	EV_QMP_STOP,     /* QMP STOP event */
+	EV_QMP_RESUME,   /* QMP RESUME event */
+	EV_PREP_EXIT,    /* a preparation step (qemu-img) exited */
+	EV_EXIT,         /* QEMU exited */
+	EV_STOP_TIMEOUT,
+	EV_BACKOFF,
+	EV_N
+};
+
+enum stop_phase { STOP_NONE, STOP_POWERDOWN, STOP_QUIT, STOP_KILL };
+
+struct vm {
+	const struct topo_vm *cfg;
+	struct accel_choice accel;
+	struct plan_env dirs;
+	char console_sock[PATHS_MAX], console_log[PATHS_MAX], qmp_sock[PATHS_MAX];
+	enum vm_state state;
+	struct console *console;
+	struct bootlog *boot;  /* console since this QEMU started or the guest reset */
+
+	struct vm_plan plan;
+	struct disks *disks;
+	child_spawn_fn *spawn;
+	struct child qemu;
+	char qemu_tag[64];
+	int wstatus;           /* of the last exit, for EV_EXIT and EV_PREP_EXIT */
+
+	struct qmp *qmp;
+	int qmp_fd;
+	uint32_t qmp_events;
+	struct loop_watch qmp_w;
+
+	bool want_up;          /* started by the user and not stopped since */
+	bool restart;          /* a restart's stop: start again when QEMU exits */
+	bool aborted;          /* QEMU was killed because its start could not finish */
+	enum stop_phase stop_phase;
+	struct loop_timer stop_timer, backoff_timer;
+	unsigned backoff_ms;
+	unsigned restarts;
+	uint64_t up_since_ms;  /* when QMP first said running */
+	struct err err;        /* why the last start failed or QEMU died */
+};
+
+extern struct vm_observer vm_observer; /* vm_set_observer's */
+
+/* Feed ev to the table (vm.c); the action's result, -EBUSY when none. */
+int vm_dispatch(struct vm *vm, enum vm_event ev);
+
+/* vm_qemu.c */
+void vm_qemu_init(struct vm *vm);      /* once, in vm_new */
+/* Start QEMU with its serial and monitor sockets and the NICs' taps.
+ * Returns 0 once QEMU runs, or -errno with vm->err when it did not start.
+ * A failure after that kills QEMU (vm->aborted, vm->err): its EV_EXIT ends
+ * the start. */
+int vm_qemu_spawn(struct vm *vm);
+/* qmp_execute on the VM's monitor; -ENOTCONN without one. */
+int vm_execute(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque);
+void vm_mon_drop(struct vm *vm);       /* QEMU went away; no-op without a monitor */
+
+#endif

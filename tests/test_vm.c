@@ -1,0 +1,728 @@
+/* test_vm.c - the VM lifecycle table, driven through the verbs with a fake
+ * QEMU: vm_set_spawn() puts a stand-in in child_spawn's place, which keeps
+ * QEMU's serial and monitor sockets for the test and starts a real process
+ * (sh) whose exit status the test decides.  The test then plays QEMU's
+ * monitor over the socketpair, between rounds of the real loop.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/loop.h"
+#include "launcher/vm.h"
+
+#define TIMEOUT_MS 10000
+#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 8}}, \"capabilities\": []}}"
+
+/* ---- a line-oriented peer on one end of a socketpair ---- */
+
+struct peer {
+	int fd;                 /* -1: closed */
+	char buf[65536];
+	size_t len;
+};
+
+static void peer_close(struct peer *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	p->len = 0;
+}
+
+/* Send one line.  A far end that hung up closes the peer, as a real one
+ * would see it; anything else fails the test. */
+__attribute__((format(printf, 2, 3)))
+static void peer_send(struct peer *p, const char *fmt, ...)
+{
+	char *line;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	cr_assert_geq(n, 0);
+	line = realloc(line, n + 3);
+	cr_assert_not_null(line);
+	strcpy(line + n, "\r\n");
+	n += 2;
+	if (p->fd >= 0 && send(p->fd, line, n, MSG_NOSIGNAL) != n) {
+		cr_assert(errno == EPIPE || errno == ECONNRESET, "peer: send: %s", strerror(errno));
+		peer_close(p);
+	}
+	free(line);
+}
+
+/* The next whole line that has arrived (malloc'd, no line ending), or NULL. */
+static char *peer_line(struct peer *p)
+{
+	char *nl, *line;
+	ssize_t n;
+
+	if (p->fd < 0)
+		return NULL;
+	while (p->len < sizeof(p->buf) &&
+	       (n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len, MSG_DONTWAIT)) > 0)
+		p->len += n;
+	if (!(nl = memchr(p->buf, '\n', p->len)))
+		return NULL;
+	line = strndup(p->buf, nl - p->buf);
+	p->len -= nl + 1 - p->buf;
+	memmove(p->buf, nl + 1, p->len);
+	return line;
+}
+
+/* ---- stand-in processes ---- */
+
+/* A real child whose exit the test decides: it exits with the number
+ * written to *ctl, or 0 when *ctl is closed. */
+static int standin(struct child *c, int *ctl)
+{
+	static char *const argv[] = { "sh", "-c", "read x <&3; exit ${x:-0}", NULL };
+	int p[2], r;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	r = child_spawn(c, argv, &p[0], 1);
+	close(p[0]);
+	if (r < 0) {
+		close(p[1]);
+		return r;
+	}
+	*ctl = p[1];
+	return 0;
+}
+
+static void standin_exit(int *ctl, int status)
+{
+	char s[16];
+	int n = snprintf(s, sizeof(s), "%d\n", status);
+
+	cr_assert_geq(*ctl, 0, "no stand-in to end");
+	cr_assert_eq(write(*ctl, s, n), n);
+	close(*ctl);
+	*ctl = -1;
+}
+
+/* The fake QEMU and the fake qemu-img. */
+static struct {
+	int ctl;                /* the stand-in's exit, -1 once decided */
+	struct peer mon;        /* QEMU's end of the monitor */
+	int serial;             /* QEMU's end of the serial port */
+	bool running;           /* what query-status says */
+	bool ignore_powerdown, ignore_quit;
+	int nfds;               /* fds QEMU got */
+	char cmds[1024];        /* commands it executed, "a,b," */
+	int spawns;
+	int prep_ctl;           /* a running qemu-img stand-in, or -1 */
+	int preps;
+	int fail_spawn;         /* -errno for the next QEMU spawn */
+} q;
+
+static void qemu_exit(int status)
+{
+	/* QEMU's sockets close when it exits. */
+	peer_close(&q.mon);
+	if (q.serial >= 0)
+		close(q.serial);
+	q.serial = -1;
+	standin_exit(&q.ctl, status);
+}
+
+static int fake_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
+{
+	int r;
+
+	if (strcmp(argv[0], "qemu-img") == 0) {
+		cr_assert_eq(q.prep_ctl, -1, "two qemu-img at once");
+		q.preps++;
+		return standin(c, &q.prep_ctl);
+	}
+	cr_assert_str_eq(argv[0], "qemu-system-x86_64");
+	cr_assert_eq(q.ctl, -1, "two QEMUs at once");
+	if (q.fail_spawn) {
+		r = q.fail_spawn;
+		q.fail_spawn = 0;
+		return r;
+	}
+	if ((r = standin(c, &q.ctl)) < 0)
+		return r;
+	q.spawns++;
+	q.nfds = nfds;
+	q.serial = dup(fds[0]);
+	q.mon.fd = dup(fds[1]);
+	q.mon.len = 0;
+	q.running = true;
+	q.cmds[0] = '\0';
+	cr_assert(q.serial >= 0 && q.mon.fd >= 0);
+	peer_send(&q.mon, GREETING);
+	return 0;
+}
+
+/* Answer what the monitor asked, as QEMU would. */
+static void qemu_serve(void)
+{
+	char *line;
+
+	while ((line = peer_line(&q.mon))) {
+		json_t *msg = json_loads(line, 0, NULL), *id;
+		const char *cmd;
+		char *ids;
+
+		cr_assert_not_null(msg, "not JSON: %s", line);
+		cmd = json_string_value(json_object_get(msg, "execute"));
+		id = json_object_get(msg, "id");
+		cr_assert_not_null(cmd, "no command: %s", line);
+		ids = json_dumps(id, JSON_ENCODE_ANY);
+		snprintf(q.cmds + strlen(q.cmds), sizeof(q.cmds) - strlen(q.cmds), "%s,", cmd);
+		if (strcmp(cmd, "query-status") == 0) {
+			peer_send(&q.mon, "{\"return\": {\"status\": \"%s\", \"running\": %s}, \"id\": %s}",
+				  q.running ? "running" : "paused", q.running ? "true" : "false", ids);
+		} else {
+			peer_send(&q.mon, "{\"return\": {}, \"id\": %s}", ids);
+		}
+		if (strcmp(cmd, "stop") == 0) {
+			q.running = false;
+			peer_send(&q.mon, "{\"event\": \"STOP\", \"data\": {}}");
+		} else if (strcmp(cmd, "cont") == 0) {
+			q.running = true;
+			peer_send(&q.mon, "{\"event\": \"RESUME\", \"data\": {}}");
+		} else if ((strcmp(cmd, "system_powerdown") == 0 && !q.ignore_powerdown) ||
+			   (strcmp(cmd, "quit") == 0 && !q.ignore_quit)) {
+			peer_send(&q.mon, "{\"event\": \"SHUTDOWN\", \"data\": {\"reason\": \"%s\"}}",
+				  cmd[0] == 'q' ? "host-qmp-quit" : "guest-shutdown");
+			qemu_exit(0);
+		}
+		free(ids);
+		json_decref(msg);
+		free(line);
+	}
+}
+
+/* ---- the VM under test ---- */
+
+static char dir[64], run_dir[96], state_dir[96];
+static struct topo_vm cfg;
+static struct topo_nic nic;
+static struct vm *vm;
+static char states[512];        /* "starting running ..." */
+static char why[256];           /* of the last change */
+static char lines[1024];        /* console lines offered, "a|b|" */
+static int nics_up_calls, nics_down_calls;
+static bool nics_fail;
+
+static void on_state(struct vm *v, enum vm_state from, const char *w)
+{
+	cr_assert_eq(v, vm);
+	cr_assert_neq(from, vm_state(v));
+	snprintf(states + strlen(states), sizeof(states) - strlen(states), "%s%s", *states ? " " : "",
+		 vm_state_name(vm_state(v)));
+	snprintf(why, sizeof(why), "%s", w ? w : "");
+}
+
+static void on_line(struct vm *v, const char *line)
+{
+	(void)v;
+	snprintf(lines + strlen(lines), sizeof(lines) - strlen(lines), "%s|", line);
+}
+
+static int on_nics_up(struct vm *v, int *fds, struct err *e)
+{
+	(void)v;
+	nics_up_calls++;
+	if (nics_fail)
+		return err_set(e, EPERM, "nic 0: cannot create tap t1-n0: Operation not permitted");
+	fds[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	return fds[0] < 0 ? -errno : 0;
+}
+
+static void on_nics_down(struct vm *v)
+{
+	(void)v;
+	nics_down_calls++;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void setup(void)
+{
+	static const struct vm_observer obs = {
+		.state = on_state, .console_line = on_line,
+		.nics_up = on_nics_up, .nics_down = on_nics_down,
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	strcpy(dir, "/tmp/n3x-test-vm-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	cr_assert_eq(loop_open(), 0);
+	vm_set_spawn(fake_spawn);
+	vm_set_observer(&obs);
+	q.ctl = q.prep_ctl = q.serial = q.mon.fd = -1;
+	cfg = (struct topo_vm){
+		.name = "t1", .arch = TOPO_ARCH_X86_64, .memory_mib = 64, .vcpus = 1,
+		.restart = TOPO_RESTART_NO, .autostart = true, .stop_timeout_s = 1,
+	};
+	nic = (struct topo_nic){ .index = 0, .network = "lan" };
+}
+
+static void teardown(void)
+{
+	if (vm && vm_state(vm) != VM_STOPPED && vm_state(vm) != VM_CRASHED)
+		vm_kill(vm);
+	vm_free(vm);
+	if (q.ctl >= 0)
+		close(q.ctl);
+	if (q.prep_ctl >= 0)
+		close(q.prep_ctl);
+	peer_close(&q.mon);
+	if (q.serial >= 0)
+		close(q.serial);
+	loop_close();
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(vm, .init = setup, .fini = teardown, .timeout = 30);
+
+static void make_vm(void)
+{
+	static const struct accel_choice tcg = { .kvm = false, .reason = "accel=tcg" };
+	struct err e = { 0 };
+
+	cr_assert_eq(vm_new(&cfg, &tcg, run_dir, state_dir, false, &vm, &e), 0, "%s", e.msg);
+	cr_assert_eq(vm_state(vm), VM_STOPPED);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Run the loop and the fake QEMU until cond holds. */
+#define PUMP_UNTIL(cond) do { \
+	long long dl_ = now_ms() + TIMEOUT_MS; \
+	while (!(cond)) { \
+		cr_assert_lt(now_ms(), dl_, "timed out waiting for " #cond " (states: %s)", states); \
+		cr_assert_geq(loop_run_once(10), 0); \
+		qemu_serve(); \
+	} \
+} while (0)
+
+static void pump_ms(int ms)
+{
+	long long end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		cr_assert_geq(loop_run_once(10), 0);
+		qemu_serve();
+	}
+}
+
+static void start_running(void)
+{
+	make_vm();
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(states, "starting running");
+	states[0] = '\0';
+}
+
+static json_t *status_get(const char *key)
+{
+	static json_t *st;
+
+	json_decref(st);
+	st = vm_status_json(vm);
+	return json_object_get(st, key);
+}
+
+/* ---- start and stop ---- */
+
+Test(vm, start_runs)
+{
+	start_running();
+	cr_assert_eq(q.spawns, 1);
+	cr_assert_eq(q.nfds, 2, "serial and monitor only");
+	cr_assert_str_eq(q.cmds, "qmp_capabilities,query-status,");
+	cr_assert(json_is_integer(status_get("pid")));
+	cr_assert_str_eq(json_string_value(status_get("state")), "running");
+	cr_assert_str_eq(vm_last_error(vm), "");
+}
+
+Test(vm, start_paused_guest_is_paused)
+{
+	make_vm();
+	cr_assert_eq(vm_start(vm), 0);
+	q.running = false; /* QEMU started with -S, say */
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	cr_assert_str_eq(states, "starting paused");
+}
+
+Test(vm, stop_powers_down_and_stops)
+{
+	start_running();
+	cr_assert_eq(vm_stop(vm), 0);
+	cr_assert_eq(vm_state(vm), VM_STOPPING);
+	cr_assert_str_eq(why, "ACPI powerdown");
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(states, "stopping stopped");
+	cr_assert_str_eq(why, "exited with status 0");
+	cr_assert(strstr(q.cmds, "system_powerdown,"));
+	cr_assert_null(strstr(q.cmds, "quit"));
+	cr_assert(json_is_null(status_get("pid")));
+}
+
+Test(vm, stop_timeout_quits)
+{
+	start_running();
+	q.ignore_powerdown = true;
+	cr_assert_eq(vm_stop(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(q.cmds, "qmp_capabilities,query-status,system_powerdown,quit,");
+	cr_assert_str_eq(why, "exited with status 0");
+}
+
+Test(vm, stop_timeout_then_quit_timeout_kills)
+{
+	long long t0;
+
+	start_running();
+	q.ignore_powerdown = q.ignore_quit = true;
+	t0 = now_ms();
+	cr_assert_eq(vm_stop(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(q.cmds, "qmp_capabilities,query-status,system_powerdown,quit,");
+	cr_assert_str_eq(why, "killed by SIGKILL");
+	/* stop-timeout 1 s, then 5 s for quit */
+	cr_assert_geq(now_ms() - t0, 6000 - 50);
+	cr_assert_str_eq(states, "stopping stopped");
+}
+
+Test(vm, paused_guest_is_resumed_to_see_the_power_button)
+{
+	start_running();
+	cr_assert_eq(vm_pause(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	cr_assert_eq(vm_stop(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert(strstr(q.cmds, "stop,cont,system_powerdown,"), "%s", q.cmds);
+}
+
+Test(vm, kill_is_sigkill_without_restart)
+{
+	cfg.restart = TOPO_RESTART_ALWAYS;
+	start_running();
+	cr_assert_eq(vm_kill(vm), 0);
+	cr_assert_str_eq(why, "SIGKILL");
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(states, "stopping stopped");
+	cr_assert_str_eq(why, "killed by SIGKILL");
+	pump_ms(1200);
+	cr_assert_eq(vm_state(vm), VM_STOPPED, "restarted after kill");
+	cr_assert_eq(q.spawns, 1);
+}
+
+Test(vm, pause_and_resume)
+{
+	start_running();
+	cr_assert_eq(vm_pause(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	cr_assert_eq(vm_resume(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(states, "paused running");
+}
+
+/* ---- crashes and restarts ---- */
+
+Test(vm, crash_with_restart_on_failure_backs_off_and_runs_again)
+{
+	long long t0;
+
+	cfg.restart = TOPO_RESTART_ON_FAILURE;
+	start_running();
+	t0 = now_ms();
+	qemu_exit(1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "QEMU exited with status 1");
+	cr_assert_str_eq(why, "QEMU exited with status 1");
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_geq(now_ms() - t0, 1000 - 50, "restarted without backing off");
+	cr_assert_str_eq(states, "crashed starting running");
+	cr_assert_eq(q.spawns, 2);
+	cr_assert_eq(json_integer_value(status_get("restarts")), 1);
+	cr_assert_str_eq(vm_last_error(vm), "");
+}
+
+Test(vm, crash_with_restart_no_stays_crashed)
+{
+	start_running();
+	qemu_exit(1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	pump_ms(1200);
+	cr_assert_eq(vm_state(vm), VM_CRASHED);
+	cr_assert_eq(q.spawns, 1);
+	cr_assert_eq(vm_start(vm), 0, "a crashed VM starts again");
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+}
+
+Test(vm, clean_exit_is_a_power_off)
+{
+	cfg.restart = TOPO_RESTART_ON_FAILURE;
+	start_running();
+	qemu_exit(0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(why, "guest powered off");
+}
+
+Test(vm, stop_while_crashed_cancels_the_restart)
+{
+	cfg.restart = TOPO_RESTART_ON_FAILURE;
+	start_running();
+	qemu_exit(1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_eq(vm_stop(vm), 0);
+	cr_assert_eq(vm_state(vm), VM_STOPPED);
+	cr_assert_str_eq(why, "restart cancelled");
+	pump_ms(1200);
+	cr_assert_eq(q.spawns, 1);
+}
+
+Test(vm, restart_stops_then_starts)
+{
+	start_running();
+	cr_assert_eq(vm_restart(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(states, "stopping starting running");
+	cr_assert_eq(q.spawns, 2);
+}
+
+Test(vm, restart_when_stopped_starts)
+{
+	make_vm();
+	cr_assert_eq(vm_restart(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+}
+
+/* ---- disk preparation ---- */
+
+/* A VM with a data disk, started: its qemu-img runs until the test ends it. */
+static void start_preparing(void)
+{
+	cfg.data_disk_bytes = 1 << 20;
+	make_vm();
+	cr_assert_eq(vm_start(vm), 0);
+	cr_assert_eq(vm_state(vm), VM_STARTING);
+	cr_assert_eq(q.preps, 1);
+	cr_assert_geq(q.prep_ctl, 0);
+}
+
+Test(vm, disks_are_prepared_before_qemu)
+{
+	start_preparing();
+	pump_ms(50);
+	cr_assert_eq(q.spawns, 0, "QEMU started before qemu-img finished");
+	standin_exit(&q.prep_ctl, 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_eq(q.spawns, 1);
+}
+
+Test(vm, restart_during_disk_preparation_ends_running)
+{
+	start_preparing();
+	cr_assert_eq(vm_restart(vm), 0);
+	cr_assert_eq(vm_state(vm), VM_STARTING);
+	standin_exit(&q.prep_ctl, 0);
+	PUMP_UNTIL(vm_state(vm) != VM_STARTING);
+	cr_assert_str_eq(states, "starting running");
+}
+
+Test(vm, stop_then_restart_during_disk_preparation_ends_running)
+{
+	start_preparing();
+	cr_assert_eq(vm_stop(vm), 0);
+	cr_assert_eq(vm_restart(vm), 0);
+	standin_exit(&q.prep_ctl, 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(states, "starting running");
+}
+
+Test(vm, stop_during_disk_preparation_ends_stopped)
+{
+	start_preparing();
+	cr_assert_eq(vm_stop(vm), 0);
+	standin_exit(&q.prep_ctl, 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(why, "stopped before QEMU started");
+	cr_assert_eq(q.spawns, 0);
+}
+
+Test(vm, kill_during_disk_preparation_kills_qemu_img)
+{
+	start_preparing();
+	cr_assert_eq(vm_kill(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(states, "starting stopping stopped");
+	close(q.prep_ctl);
+	q.prep_ctl = -1;
+	cr_assert_eq(q.spawns, 0);
+}
+
+Test(vm, failed_qemu_img_crashes_the_start)
+{
+	start_preparing();
+	standin_exit(&q.prep_ctl, 1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "qemu-img exited with status 1");
+	cr_assert_eq(q.spawns, 0);
+}
+
+/* ---- starts that fail ---- */
+
+Test(vm, qemu_that_cannot_run_crashes_the_start)
+{
+	make_vm();
+	q.fail_spawn = -ENOENT;
+	cr_assert_eq(vm_start(vm), -EIO);
+	cr_assert_eq(vm_state(vm), VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "cannot run qemu-system-x86_64: No such file or directory");
+	cr_assert_str_eq(why, vm_last_error(vm));
+}
+
+Test(vm, nics_up_failure_crashes_the_start)
+{
+	cfg.nnics = 1;
+	cfg.nics = &nic;
+	nics_fail = true;
+	make_vm();
+	cr_assert_eq(vm_start(vm), -EIO);
+	cr_assert_eq(vm_state(vm), VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "nic 0: cannot create tap t1-n0: Operation not permitted");
+	cr_assert_eq(nics_down_calls, 0);
+	cr_assert_eq(q.spawns, 0);
+}
+
+Test(vm, nics_go_up_before_qemu_and_down_after_it)
+{
+	cfg.nnics = 1;
+	cfg.nics = &nic;
+	start_running();
+	cr_assert_eq(nics_up_calls, 1);
+	cr_assert_eq(q.nfds, 3, "the tap is QEMU's third fd");
+	cr_assert_eq(nics_down_calls, 0);
+	cr_assert_eq(vm_stop(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_eq(nics_down_calls, 1);
+}
+
+/* ---- verbs where they mean nothing ---- */
+
+Test(vm, verbs_when_stopped)
+{
+	make_vm();
+	cr_assert_eq(vm_stop(vm), -EALREADY);
+	cr_assert_eq(vm_kill(vm), -EALREADY);
+	cr_assert_eq(vm_pause(vm), -EBUSY);
+	cr_assert_eq(vm_resume(vm), -EBUSY);
+	cr_assert_str_eq(states, "");
+}
+
+Test(vm, verbs_when_starting)
+{
+	start_preparing();
+	cr_assert_eq(vm_start(vm), -EALREADY);
+	cr_assert_eq(vm_pause(vm), -EBUSY);
+	cr_assert_eq(vm_resume(vm), -EBUSY);
+	cr_assert_str_eq(states, "starting");
+}
+
+Test(vm, verbs_when_running)
+{
+	start_running();
+	cr_assert_eq(vm_start(vm), -EALREADY);
+	cr_assert_eq(vm_resume(vm), -EALREADY);
+	cr_assert_str_eq(states, "");
+}
+
+Test(vm, verbs_when_paused)
+{
+	start_running();
+	cr_assert_eq(vm_pause(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	cr_assert_eq(vm_pause(vm), -EALREADY);
+	cr_assert_eq(vm_start(vm), -EALREADY);
+}
+
+Test(vm, verbs_when_stopping)
+{
+	start_running();
+	q.ignore_powerdown = true;
+	cr_assert_eq(vm_stop(vm), 0);
+	cr_assert_eq(vm_stop(vm), -EBUSY);
+	cr_assert_eq(vm_start(vm), -EBUSY);
+	cr_assert_eq(vm_restart(vm), -EBUSY);
+	cr_assert_eq(vm_pause(vm), -EBUSY);
+	cr_assert_eq(vm_resume(vm), -EBUSY);
+	cr_assert_eq(vm_kill(vm), 0, "kill cuts a stop short");
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(why, "killed by SIGKILL");
+}
+
+Test(vm, verbs_when_crashed)
+{
+	start_running();
+	qemu_exit(1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_eq(vm_pause(vm), -EBUSY);
+	cr_assert_eq(vm_resume(vm), -EBUSY);
+	cr_assert_eq(vm_kill(vm), 0);
+	cr_assert_eq(vm_state(vm), VM_STOPPED);
+}
+
+Test(vm, qmp_passthrough_needs_a_monitor)
+{
+	make_vm();
+	cr_assert_eq(vm_qmp(vm, json_pack("{s:s}", "execute", "query-version"), NULL, NULL), -ENOTCONN);
+}
+
+/* ---- console lines since boot ---- */
+
+static bool find(const char *line, void *opaque)
+{
+	return strcmp(line, opaque) == 0;
+}
+
+Test(vm, console_lines_and_scan)
+{
+	start_running();
+	cr_assert_eq(write(q.serial, "one\r\ntw", 7), 7);
+	PUMP_UNTIL(strstr(lines, "one|"));
+	cr_assert_str_eq(lines, "one|");
+	cr_assert_eq(write(q.serial, "o\nlogin: ", 9), 9);
+	/* the prompt is offered once the output pauses */
+	PUMP_UNTIL(strstr(lines, "login: |"));
+	cr_assert_str_eq(lines, "one|two|login: |");
+	cr_assert(vm_console_scan(vm, find, "two"));
+	cr_assert(vm_console_scan(vm, find, "login: "));
+	cr_assert_not(vm_console_scan(vm, find, "three"));
+	/* a guest reset starts the text over */
+	peer_send(&q.mon, "{\"event\": \"RESET\", \"data\": {\"guest\": true}}");
+	pump_ms(50);
+	cr_assert_not(vm_console_scan(vm, find, "two"));
+}
