@@ -281,6 +281,13 @@ static json_t *leases_json(const struct vm *vm)
 	return a;
 }
 
+/* What the fabric did on its own: one line in our log. */
+static void on_fabric_log(void *opaque, const char *line)
+{
+	(void)opaque;
+	fprintf(stderr, "n3x-launch: fabric: %s\n", line);
+}
+
 /* dnsmasq's lease file changed. */
 static void on_lease(void *opaque)
 {
@@ -296,8 +303,11 @@ static void on_lease(void *opaque)
 static int on_nics_up(struct vm *vm, int *fds, char *why)
 {
 	const struct topo_vm *cfg = vm_config(vm);
-	int r = fabric_attach(sup.fabric, cfg, fds, why);
+	struct err e;
+	int r = fabric_attach(sup.fabric, cfg, fds, &e);
 
+	if (r < 0)
+		snprintf(why, 256, "%.255s", e.msg);
 	if (r == 0 && (r = impair_vm_up(cfg, why)) < 0) {
 		impair_vm_down(cfg);
 		for (int i = 0; i < cfg->nnics; i++)
@@ -966,9 +976,15 @@ int supervisor_main(const struct sup_options *opt)
 		fprintf(stderr, "n3x-launch: %s: %s\n", sup.pid_path, strerror(-r));
 		goto out_teardown;
 	}
-	if (needs_fabric(sup.topo) &&
-	    fabric_open(sup.topo, sup.run, sup.state, on_lease, NULL, &sup.fabric) < 0)
-		goto out_teardown;
+	if (needs_fabric(sup.topo)) {
+		const struct fabric_hooks hooks = { .lease = on_lease, .log = on_fabric_log };
+		struct err e;
+
+		if (fabric_open(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &e) < 0) {
+			fprintf(stderr, "n3x-launch: fabric: %s\n", e.msg);
+			goto out_teardown;
+		}
+	}
 	impair_set_fabric(sup.fabric);
 	if (build_vms(sup.topo, opt->only, choices) < 0)
 		goto out_teardown;

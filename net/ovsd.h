@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "base/child.h"
+#include "base/err.h"
 #include "base/paths.h"
 
 struct ovsd {
@@ -44,9 +45,9 @@ int ovsd_system_sock(int netns_fd, char *sock, size_t size);
  * conf.db from the installed schema, ovsdb-server, then ovs-vswitchd
  * (--disable-system unless kernel).  Blocks until db.sock answers (at most
  * 5 s).  Needs the loop (child_spawn registers the daemons with it).
- * 0, or -errno with one line in err. */
+ * 0, or -errno with one line in e. */
 int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
-	       char *err, size_t errsize);
+	       struct err *e);
 
 /* SIGTERM both daemons; their exits arrive through the loop and d->exited. */
 void ovsd_stop(struct ovsd *d);

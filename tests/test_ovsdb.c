@@ -17,7 +17,7 @@ static struct ovsdb *c;
 
 static int peer_client_fd(void) { return ovsdb_fd(c); }
 static bool peer_client_want_write(void) { return ovsdb_want_write(c); }
-static int peer_client_io(void) { return ovsdb_io(c); }
+static int peer_client_io(void) { return ovsdb_io(c, NULL); }
 
 #include "tests/peer.h"
 
@@ -269,7 +269,9 @@ Test(ovsdb, peer_closing_fails_pending)
 	cr_assert_eq(rec[0].err, -EPIPE);
 	cr_assert_null(rec[0].result);
 	cr_assert_str_eq(rec[0].msg, "OVSDB connection: closed by the server");
-	cr_assert_eq(ovsdb_io(c), -EPIPE);
+	struct err e = { 0 };
+	cr_assert_eq(ovsdb_io(c, &e), -EPIPE);
+	cr_assert_str_eq(e.msg, "OVSDB connection: closed by the server");
 	cr_assert_eq(ovsdb_transact(c, "Open_vSwitch", json_array(), on_reply, &rec[1]), -EPIPE);
 	cr_assert_eq(rec[1].calls, 0);
 }
@@ -303,7 +305,7 @@ Test(ovsdb, free_from_a_callback_and_cancel)
 	json_decref(r1);
 	struct pollfd pf = { ovsdb_fd(c), POLLIN, 0 };
 	cr_assert_gt(poll(&pf, 1, TIMEOUT_MS), 0);
-	cr_assert_eq(ovsdb_io(c), -ECANCELED);
+	cr_assert_eq(ovsdb_io(c, NULL), -ECANCELED);
 	cr_assert_null(c);
 	cr_assert_eq(rec[0].calls, 1);
 	cr_assert_eq(rec[1].calls, 1);
@@ -349,7 +351,7 @@ Test(ovsdb, call_sync_waits_for_its_reply)
 
 	fork_peer(50, true);
 	cr_assert_eq(ovsdb_transact_sync(c, "Open_vSwitch", json_pack("[{s:s}]", "op", "comment"),
-					 TIMEOUT_MS, &res), 0);
+					 TIMEOUT_MS, &res, NULL), 0);
 	cr_assert_eq(json_array_size(res), 1);
 	json_decref(res);
 	/* The echo that came with it was answered meanwhile. */
@@ -361,12 +363,14 @@ Test(ovsdb, call_sync_waits_for_its_reply)
 Test(ovsdb, call_sync_times_out_and_drops_the_late_reply)
 {
 	json_t *res = (json_t *)1;
+	struct err e = { 0 };
 	json_t *req;
 
 	fork_peer(0, false);
-	cr_assert_eq(ovsdb_call_sync(c, "list_dbs", json_array(), 100, &res), -ETIMEDOUT);
+	cr_assert_eq(ovsdb_call_sync(c, "list_dbs", json_array(), 100, &res, &e), -ETIMEDOUT);
 	cr_assert_null(res);
-	cr_assert_str_eq(ovsdb_error(c), "list_dbs: no reply from the OVSDB server within 100 ms");
+	cr_assert_eq(e.code, ETIMEDOUT);
+	cr_assert_str_eq(e.msg, "list_dbs: no reply from the OVSDB server within 100 ms");
 	/* The child took the request; the late reply comes from here. */
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -387,13 +391,14 @@ Test(ovsdb, call_sync_times_out_and_drops_the_late_reply)
 Test(ovsdb, call_sync_reports_a_failed_transaction)
 {
 	json_t *res = NULL;
+	struct err e = { 0 };
 
 	/* Answered before the call even asks: it is read after the request. */
 	peer_send("{\"id\":1,\"result\":[{\"error\":\"timed out\",\"details\":\"\\\"where\\\" clause "
 		  "test failed\"}],\"error\":null}");
 	cr_assert_eq(ovsdb_transact_sync(c, "Open_vSwitch", json_pack("[{s:s,s:s}]", "op", "wait",
-					 "table", "Bridge"), TIMEOUT_MS, &res), -EIO);
-	cr_assert_str_eq(ovsdb_error(c), "timed out: \"where\" clause test failed (op 1, wait Bridge)");
+					 "table", "Bridge"), TIMEOUT_MS, &res, &e), -EIO);
+	cr_assert_str_eq(e.msg, "timed out: \"where\" clause test failed (op 1, wait Bridge)");
 	cr_assert_eq(json_array_size(res), 1);
 	json_decref(res);
 }
