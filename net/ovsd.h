@@ -2,7 +2,7 @@
  *
  * A private instance is an ovsdb-server and an ovs-vswitchd under
  * $RUN/ovs, started inside the fabric's network namespace as supervised
- * children (launcher/child.h): they log to $RUN/ovs/NAME.log (warnings also to
+ * children (base/child.h): they log to $RUN/ovs/NAME.log (warnings also to
  * the supervisor's log), keep their control sockets and the per-bridge
  * management sockets there (OVS_RUNDIR), and die with the supervisor
  * (child_spawn's PR_SET_PDEATHSIG): a killed supervisor leaves no switch
