@@ -57,6 +57,7 @@ static int cmp(const void *a, const void *b)
 }
 
 static double t_start;
+static struct err e;    /* what the failing call said */
 
 static void on_port(void *opaque, const char *port, int ofport, const char *error)
 {
@@ -67,23 +68,22 @@ static void on_port(void *opaque, const char *port, int ofport, const char *erro
 
 static double run_ovsdb(struct ovs *o, int n)
 {
-	struct topo_network net = { .bridge = BRIDGE, .host_interface = HOSTIF };
 	double t0 = t_start = now();
 
-	if (ovs_bridge_add(o, &net) < 0)
-		die("ovsdb", ovs_error(o));
+	if (ovs_bridge_add(o, BRIDGE, HOSTIF, false, &e) < 0)
+		die("ovsdb", e.msg);
 	for (int i = 0; i < n; i++) {
 		char port[16], vm[16];
 		uint16_t vlan = 100 + i % 2;
 
 		snprintf(port, sizeof(port), "bt%d", i);
 		snprintf(vm, sizeof(vm), "vm%d", i);
-		if (ovs_port_add(o, BRIDGE, port, vm, &vlan, 1) < 0)
-			die("ovsdb", ovs_error(o));
+		if (ovs_port_add(o, BRIDGE, port, vm, &vlan, 1, &e) < 0)
+			die("ovsdb", e.msg);
 	}
 	double t1 = now();
-	if (ovs_ports_wait(o, 30000) < 0)
-		die("ovsdb", ovs_error(o));
+	if (ovs_ports_wait(o, 30000, &e) < 0)
+		die("ovsdb", e.msg);
 	if (getenv("FABRIC_DRV_DEBUG"))
 		fprintf(stderr, "n=%d adds %.1f ms, wait %.1f ms\n", n, t1 - t0, now() - t1);
 	return now() - t0;
@@ -147,14 +147,14 @@ static double run_vsctl(struct ovs *o, int n)
  * a bridge added while it still does waits ~100 ms, whoever adds it. */
 static void clear(struct ovs *o)
 {
-	if (ovs_clear_fabric(o) < 0)
-		die("clear", ovs_error(o));
+	if (ovs_clear_fabric(o, &e) < 0)
+		die("clear", e.msg);
 	usleep(atoi(getenv("FABRIC_DRV_SETTLE_MS") ?: "1500") * 1000);
 }
 
 int main(int argc, char **argv)
 {
-	char path[256], err[512];
+	char path[256];
 	struct ovs *o;
 	int ns, rounds;
 
@@ -172,8 +172,8 @@ int main(int argc, char **argv)
 		die("loop", strerror(errno));
 	double t0 = now();
 	struct ovs_callbacks cb = { .port = on_port };
-	if (ovs_open(FABRIC, argv[2], ns, &cb, &o, err, sizeof(err)) < 0)
-		die("open", err);
+	if (ovs_open(FABRIC, argv[2], ns, &cb, &o, &e) < 0)
+		die("open", e.msg);
 	fprintf(stderr, "%s OVS (%s datapath) up in %.0f ms\n", ovs_is_private(o) ? "private" : "system",
 		ovs_datapath(o), now() - t0);
 	/* ovs-vswitchd creates its userspace datapath with the first bridge
@@ -200,10 +200,11 @@ int main(int argc, char **argv)
 		printf("%d %.1f %.1f\n", n, t[0][rounds / 2], t[1][rounds / 2]);
 		fflush(stdout);
 	}
-	ovs_stop(o);
+	if (ovs_stop(o, &e) < 0)
+		die("stop", e.msg);
 	while (ovs_running(o) && loop_run_once(1000) >= 0)
 		;
-	ovs_close(o);
+	ovs_close(o, NULL);
 	loop_close();
 	close(ns);
 	return 0;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,19 +16,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "launcher/argv.h"
 #include "base/child.h"
-#include "net/dnsmasq.h"
-#include "net/link.h"
 #include "base/loop.h"
+#include "base/paths.h"
+#include "net/link.h"
 #include "net/netns.h"
 #include "net/ovs.h"
-#include "base/paths.h"
 #include "net/tap.h"
 
 #define DNSMASQ_RESTART_MS 1000
 #define CHILD_STOP_MS 5000
 #define OVS_PORT_WAIT_MS 10000
+
+_Static_assert(OVS_FABRIC_MAX >= TOPO_NAME_MAX, "OVS tags rows with the fabric's name");
 
 struct fabric {
 	const struct topology *t;
@@ -44,20 +45,22 @@ struct fabric {
 	struct dnsmasq_watch *watch;
 	struct dnsmasq_lease *leases;
 	int nleases;
-	void (*on_lease)(void *opaque);
-	void *opaque;
+	struct fabric_hooks hooks;
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+/* An event for the owner's log: what the fabric did or saw on its own. */
+static void note(const struct fabric *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const struct fabric *f, const char *fmt, ...)
 {
+	char line[ERR_MSG_MAX];
 	va_list ap;
 
-	fputs("n3x-launch: fabric: ", stderr);
+	if (!f->hooks.log)
+		return;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	f->hooks.log(f->hooks.opaque, line);
 }
 
 static bool uses_vlans(const struct topology *t, const struct topo_network *net)
@@ -67,6 +70,78 @@ static bool uses_vlans(const struct topology *t, const struct topo_network *net)
 			if (t->vms[i].nics[j].net == net && t->vms[i].nics[j].nvlans)
 				return true;
 	return false;
+}
+
+/* ---- dnsmasq's view of the topology ---- */
+
+/* dnsmasq serves a network with an address and dhcp= or domain=. */
+static bool served(const struct topo_network *n)
+{
+	return n->has_address && (n->has_dhcp || n->domain);
+}
+
+static bool dns_needed(const struct topology *t)
+{
+	for (int i = 0; i < t->nnetworks; i++)
+		if (served(&t->networks[i]))
+			return true;
+	return false;
+}
+
+int fabric_dnsmasq_config(const struct topology *t, const char *state_dir, struct dnsmasq_config *c)
+{
+	struct dnsmasq_net *nets = calloc(t->nnetworks + 1, sizeof(*nets));
+	int *index = calloc(t->nnetworks + 1, sizeof(*index)), nhosts = 0;
+	struct dnsmasq_host *hosts;
+
+	*c = (struct dnsmasq_config){ .fabric = t->fabric.name, .state_dir = state_dir };
+	for (int i = 0; i < t->nvms; i++)
+		nhosts += t->vms[i].nnics;
+	hosts = calloc(nhosts + 1, sizeof(*hosts));
+	if (!nets || !index || !hosts) {
+		free(nets);
+		free(index);
+		free(hosts);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < t->nnetworks; i++) {
+		const struct topo_network *n = &t->networks[i];
+
+		index[i] = -1;
+		if (!served(n))
+			continue;
+		index[i] = c->nnets;
+		nets[c->nnets++] = (struct dnsmasq_net){
+			.name = n->name, .interface = n->host_interface, .address = n->address,
+			.prefix = n->prefix, .dhcp = n->has_dhcp, .dhcp_start = n->dhcp_start,
+			.dhcp_end = n->dhcp_end, .dhcp_lease = n->dhcp_lease, .domain = n->domain,
+		};
+	}
+	for (int i = 0; i < t->nvms; i++) {
+		for (int j = 0; j < t->vms[i].nnics; j++) {
+			const struct topo_nic *nic = &t->vms[i].nics[j];
+			struct dnsmasq_host *h = &hosts[c->nhosts];
+
+			if (!nic->has_ip || index[nic->net - t->networks] < 0)
+				continue;
+			h->name = t->vms[i].name;
+			topo_format_mac(nic->mac, h->mac);
+			h->ip = nic->ip;
+			h->net = index[nic->net - t->networks];
+			c->nhosts++;
+		}
+	}
+	free(index);
+	c->nets = nets;
+	c->hosts = hosts;
+	return 0;
+}
+
+void fabric_dnsmasq_free(struct dnsmasq_config *c)
+{
+	free((void *)c->nets);
+	free((void *)c->hosts);
+	*c = (struct dnsmasq_config){ 0 };
 }
 
 /* ---- checks and plan ---- */
@@ -132,7 +207,7 @@ static void print_vlans(const struct topo_nic *nic, FILE *out)
 
 void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 {
-	char ip[INET_ADDRSTRLEN], mac[18];
+	char ip[INET_ADDRSTRLEN], mac[18], tap[TAP_NAME_MAX + 1];
 
 	fprintf(out, "\n# fabric %s: ", t->fabric.name);
 	if (t->fabric.netns_host)
@@ -158,7 +233,8 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 
 				if (nic->net != n)
 					continue;
-				fprintf(out, "#   tap %s-n%d (mac %s) -> %s port", vm->name, j,
+				tap_name(vm->name, j, tap, sizeof(tap));
+				fprintf(out, "#   tap %s (mac %s) -> %s port", tap,
 					topo_format_mac(nic->mac, mac), n->bridge);
 				print_vlans(nic, out);
 				if (nic->has_ip)
@@ -167,7 +243,7 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 			}
 		}
 	}
-	if (dnsmasq_needed(t))
+	if (dns_needed(t))
 		fputs("# dnsmasq --keep-in-foreground --conf-file=$RUN/dnsmasq.conf (DHCP and DNS)\n", out);
 }
 
@@ -209,7 +285,7 @@ static void kill_stale_dnsmasq(struct fabric *f)
 	if (poll(&p, 1, CHILD_STOP_MS) <= 0)
 		pidfd_send_signal(p.fd, SIGKILL, NULL, 0);
 	close(p.fd);
-	say("stopped dnsmasq (pid %d) left by an earlier run", pid);
+	note(f, "stopped dnsmasq (pid %d) left by an earlier run", pid);
 }
 
 static void clear_leftovers(struct fabric *f)
@@ -217,7 +293,7 @@ static void clear_leftovers(struct fabric *f)
 	kill_stale_dnsmasq(f);
 	if (!f->t->fabric.netns_host) {
 		if (netns_delete(f->netns) == 0)
-			say("removed namespace %s left by an earlier run", f->netns);
+			note(f, "removed namespace %s left by an earlier run", f->netns);
 		return;
 	}
 	for (int i = 0; i < f->t->nnetworks; i++) {
@@ -227,37 +303,36 @@ static void clear_leftovers(struct fabric *f)
 		if (n->sw == TOPO_SWITCH_LINUX_BRIDGE && link_exists(n->bridge) == 1 &&
 		    link_get_alias(n->bridge, alias, sizeof(alias)) == 0 && strcmp(alias, f->alias) == 0 &&
 		    link_delete(n->bridge) == 0)
-			say("removed bridge %s left by an earlier run", n->bridge);
+			note(f, "removed bridge %s left by an earlier run", n->bridge);
 	}
 }
 
 /* ---- build ---- */
 
-static int build_network(struct fabric *f, const struct topo_network *n)
+static int build_network(struct fabric *f, const struct topo_network *n, struct err *e)
 {
 	int r;
 
 	if (n->sw == TOPO_SWITCH_OVS) {
 		/* ovs-vswitchd makes the internal port's device a moment later. */
-		if ((r = ovs_bridge_add(f->ovs, n)) < 0 || (r = ovs_ports_wait(f->ovs, OVS_PORT_WAIT_MS)) < 0) {
-			say("network %s: %s", n->name, ovs_error(f->ovs));
+		if ((r = ovs_bridge_add(f->ovs, n->bridge, n->host_interface, n->stp, e)) < 0 ||
+		    (r = ovs_ports_wait(f->ovs, OVS_PORT_WAIT_MS, e)) < 0) {
+			err_wrap(e, "network %s", n->name);
 			return r;
 		}
 	} else {
-		if ((r = link_bridge_create(n->bridge, n->stp, uses_vlans(f->t, n))) < 0) {
-			say("network %s: cannot create bridge %s: %s", n->name, n->bridge, strerror(-r));
-			return r;
-		}
-		link_set_alias(n->bridge, f->alias);
+		if ((r = link_bridge_create(n->bridge, n->stp, uses_vlans(f->t, n))) < 0)
+			return err_sys(e, r, "network %s: cannot create bridge %s", n->name, n->bridge);
+		/* The alias is how a later run knows the bridge for ours
+		 * (leftovers, fabric_check): one without it would be refused. */
+		if ((r = link_set_alias(n->bridge, f->alias)) < 0)
+			return err_sys(e, r, "network %s: cannot set alias %s on bridge %s", n->name,
+				       f->alias, n->bridge);
 	}
-	if (n->has_address && (r = link_addr_add(n->host_interface, n->address, n->prefix)) < 0) {
-		say("network %s: cannot add the address to %s: %s", n->name, n->host_interface, strerror(-r));
-		return r;
-	}
-	if ((r = link_set_up(n->host_interface)) < 0 || (r = link_set_up(n->bridge)) < 0) {
-		say("network %s: cannot bring up %s: %s", n->name, n->host_interface, strerror(-r));
-		return r;
-	}
+	if (n->has_address && (r = link_addr_add(n->host_interface, n->address, n->prefix)) < 0)
+		return err_sys(e, r, "network %s: cannot add the address to %s", n->name, n->host_interface);
+	if ((r = link_set_up(n->host_interface)) < 0 || (r = link_set_up(n->bridge)) < 0)
+		return err_sys(e, r, "network %s: cannot bring up %s", n->name, n->host_interface);
 	return 0;
 }
 
@@ -268,30 +343,33 @@ static void dnsmasq_exited(struct child *c, int wstatus)
 
 	if (f->closing)
 		return;
-	say("dnsmasq %s; restarting it in %d ms", child_status_str(wstatus, how, sizeof(how)),
-	    DNSMASQ_RESTART_MS);
+	note(f, "dnsmasq %s; restarting it in %d ms", child_status_str(wstatus, how, sizeof(how)),
+	     DNSMASQ_RESTART_MS);
 	loop_timer_arm(&f->dnsmasq_timer, DNSMASQ_RESTART_MS);
 }
 
 static void ovs_port_event(void *opaque, const char *port, int ofport, const char *error)
 {
-	(void)opaque;
 	if (error)
-		say("openvswitch port %s failed: %s", port, error);
+		note(opaque, "openvswitch port %s failed: %s", port, error);
 	else if (ofport < 0)
-		say("openvswitch port %s failed", port);
+		note(opaque, "openvswitch port %s failed", port);
 }
 
 static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expected)
 {
 	char how[64];
 
-	(void)opaque;
 	if (!expected)
-		say("%s %s: the switch is down", daemon, child_status_str(wstatus, how, sizeof(how)));
+		note(opaque, "%s %s: the switch is down", daemon, child_status_str(wstatus, how, sizeof(how)));
 }
 
-static int dnsmasq_start(struct fabric *f)
+static void ovs_lost(void *opaque, const struct err *e)
+{
+	note(opaque, "ovs: %s", e->msg);
+}
+
+static int dnsmasq_start(struct fabric *f, struct err *e)
 {
 	struct strv argv = { 0 };
 	int r;
@@ -305,15 +383,17 @@ static int dnsmasq_start(struct fabric *f)
 			fclose(pf);
 		}
 	}
-	if (r < 0)
-		say("cannot start dnsmasq: %s", strerror(-r));
 	strv_free(&argv);
-	return r;
+	return r < 0 ? err_sys(e, r, "cannot start dnsmasq") : 0;
 }
 
 static void dnsmasq_restart(struct loop_timer *t)
 {
-	dnsmasq_start(container_of(t, struct fabric, dnsmasq_timer));
+	struct fabric *f = container_of(t, struct fabric, dnsmasq_timer);
+	struct err e;
+
+	if (dnsmasq_start(f, &e) < 0)
+		note(f, "%s", e.msg);
 }
 
 static void leases_changed(void *opaque, const struct dnsmasq_lease *leases, int n)
@@ -331,46 +411,58 @@ static void leases_changed(void *opaque, const struct dnsmasq_lease *leases, int
 	free(f->leases);
 	f->leases = copy;
 	f->nleases = kept;
-	if (f->on_lease)
-		f->on_lease(f->opaque);
+	if (f->hooks.lease)
+		f->hooks.lease(f->hooks.opaque);
+}
+
+static void leases_unreadable(void *opaque, const struct err *e)
+{
+	note(opaque, "%s", e->msg);
 }
 
 /* dnsmasq may start before the host interfaces exist (bind-dynamic).  The
  * lease file of an earlier run goes first: its leases are of guests that
  * are gone, and `wait --lease` must see this run's. */
-static int dns_start(struct fabric *f)
+static int dns_start(struct fabric *f, struct err *e)
 {
+	struct dnsmasq_config c;
 	int r;
 
 	if (paths_join(f->leases_path, sizeof(f->leases_path), "%s/" DNSMASQ_LEASES, f->state) < 0)
-		return -ENAMETOOLONG;
+		return err_set(e, ENAMETOOLONG, "dnsmasq: %s/%s: path too long", f->state, DNSMASQ_LEASES);
 	unlink(f->leases_path);
-	if ((r = dnsmasq_watch_open(f->leases_path, leases_changed, f, &f->watch)) < 0 ||
-	    (r = dnsmasq_write_config_file(f->t, f->state, f->dnsmasq_conf)) < 0)
-		return r;
-	return dnsmasq_start(f);
+	if ((r = dnsmasq_watch_open(f->leases_path, leases_changed, leases_unreadable, f, &f->watch)) < 0)
+		return err_sys(e, r, "dnsmasq");
+	if ((r = fabric_dnsmasq_config(f->t, f->state, &c)) == 0) {
+		r = dnsmasq_write_config_file(&c, f->dnsmasq_conf);
+		fabric_dnsmasq_free(&c);
+	}
+	if (r < 0)
+		return err_sys(e, r, "dnsmasq");
+	return dnsmasq_start(f, e);
 }
 
 int fabric_open(const struct topology *t, const char *run_dir, const char *state_dir,
-		void (*on_lease)(void *opaque), void *opaque, struct fabric **out)
+		const struct fabric_hooks *hooks, struct fabric **out, struct err *e)
 {
 	struct fabric *f = calloc(1, sizeof(*f));
 	bool any_ovs = false;
 	int saved = -1, r = 0;
 
+	*out = NULL;
 	if (!f)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	f->t = t;
 	f->nsfd = -1;
-	f->on_lease = on_lease;
-	f->opaque = opaque;
+	if (hooks)
+		f->hooks = *hooks;
 	snprintf(f->alias, sizeof(f->alias), "n3x:%s", t->fabric.name);
 	snprintf(f->run, sizeof(f->run), "%s", run_dir);
 	snprintf(f->state, sizeof(f->state), "%s", state_dir);
 	child_init(&f->dnsmasq, "dnsmasq", dnsmasq_exited, f);
 	if (paths_join(f->dnsmasq_conf, sizeof(f->dnsmasq_conf), "%s/dnsmasq.conf", run_dir) < 0 ||
 	    paths_join(f->dnsmasq_pid, sizeof(f->dnsmasq_pid), "%s/dnsmasq.pid", run_dir) < 0) {
-		r = -ENAMETOOLONG;
+		r = err_set(e, ENAMETOOLONG, "%s/dnsmasq.conf: path too long", run_dir);
 		goto fail;
 	}
 	loop_timer_init(&f->dnsmasq_timer, dnsmasq_restart);
@@ -381,7 +473,7 @@ int fabric_open(const struct topology *t, const char *run_dir, const char *state
 	clear_leftovers(f);
 	if (f->netns[0]) {
 		if ((r = netns_create(f->netns)) < 0 || (r = f->nsfd = netns_open(f->netns)) < 0) {
-			say("cannot create network namespace %s: %s", f->netns, strerror(-r));
+			err_sys(e, r, "cannot create network namespace %s", f->netns);
 			goto fail;
 		}
 		f->dnsmasq.netns = f->nsfd;
@@ -389,38 +481,30 @@ int fabric_open(const struct topology *t, const char *run_dir, const char *state
 	for (int i = 0; i < t->nnetworks; i++)
 		any_ovs |= t->networks[i].sw == TOPO_SWITCH_OVS;
 	if (any_ovs) {
-		static const struct ovs_callbacks cbs = { .port = ovs_port_event, .exited = ovs_exited };
-		struct ovs_callbacks c = cbs;
-		char err[256];
+		const struct ovs_callbacks c = { .port = ovs_port_event, .exited = ovs_exited,
+						 .lost = ovs_lost, .opaque = f };
 
-		c.opaque = f;
-		if ((r = ovs_open(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, err, sizeof(err))) < 0) {
-			say("%s", err);
+		if ((r = ovs_open(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, e)) < 0)
 			goto fail;
-		}
 	}
 	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0) {
-		say("cannot enter %s: %s", f->netns, strerror(-r));
+		err_sys(e, r, "cannot enter %s", f->netns);
 		goto fail;
 	}
 	for (int i = 0; i < t->nnetworks; i++)
-		if ((r = build_network(f, &t->networks[i])) < 0)
+		if ((r = build_network(f, &t->networks[i], e)) < 0)
 			break;
 	if (saved >= 0)
 		netns_leave(saved);
-	if (r < 0)
+	if (r < 0 || (dns_needed(t) && (r = dns_start(f, e)) < 0))
 		goto fail;
-	if (dnsmasq_needed(t) && (r = dns_start(f)) < 0) {
-		say("dnsmasq: %s", strerror(-r));
-		goto fail;
-	}
-	say("%s%s%s ready%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
-	    f->ovs ? ", openvswitch datapath " : "", f->ovs ? ovs_datapath(f->ovs) : "");
+	note(f, "%s%s%s ready%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
+	     f->ovs ? ", openvswitch datapath " : "", f->ovs ? ovs_datapath(f->ovs) : "");
 	return 0;
 fail:
 	fabric_close(f);
 	*out = NULL;
-	return r < 0 ? r : -EIO;
+	return r;
 }
 
 /* A private OVS leaves its database and logs under $RUN/ovs; the logs'
@@ -441,6 +525,8 @@ static void remove_ovs_dir(struct fabric *f)
 
 void fabric_close(struct fabric *f)
 {
+	struct err e;
+
 	if (!f)
 		return;
 	f->closing = true;
@@ -448,7 +534,9 @@ void fabric_close(struct fabric *f)
 	child_stop_sync(&f->dnsmasq, CHILD_STOP_MS);
 	if (f->watch)
 		dnsmasq_watch_close(f->watch);
-	ovs_close(f->ovs); /* the loop has stopped: removes our rows, stops a private OVS */
+	/* The loop has stopped: removes our rows, stops a private OVS. */
+	if (ovs_close(f->ovs, &e) < 0)
+		note(f, "%s", e.msg);
 	remove_ovs_dir(f);
 	if (f->netns[0]) {
 		/* Everything else lived in the namespace and goes with it. */
@@ -468,30 +556,42 @@ void fabric_close(struct fabric *f)
 
 /* ---- VMs ---- */
 
-int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, char *why)
+/* Wire the tap made for nic to its network's bridge. */
+static int attach_tap(struct fabric *f, const struct topo_vm *vm, const struct topo_nic *nic,
+		      const char *tap, struct err *e)
 {
-	int saved = -1, r = 0, made = 0;
-	char tap[32];
+	const struct topo_network *n = nic->net;
+	int r;
 
-	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0) {
-		snprintf(why, 256, "cannot enter %s: %s", f->netns, strerror(-r));
+	if (n->sw == TOPO_SWITCH_OVS) {
+		if ((r = ovs_port_add(f->ovs, n->bridge, tap, vm->name, nic->vlans, nic->nvlans, e)) < 0)
+			err_wrap(e, "tap %s: cannot attach it to %s", tap, n->bridge);
 		return r;
 	}
+	if ((r = link_set_master(tap, n->bridge)) == 0 && nic->nvlans)
+		r = link_bridge_vlan(tap, nic->vlans, nic->nvlans, nic->nvlans == 1);
+	return r < 0 ? err_sys(e, r, "tap %s: cannot attach it to %s", tap, n->bridge) : 0;
+}
+
+int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct err *e)
+{
+	int saved = -1, r = 0, made = 0;
+	char tap[TAP_NAME_MAX + 1];
+
+	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0)
+		return err_sys(e, r, "cannot enter %s", f->netns);
 	for (; made < vm->nnics; made++) {
 		const struct topo_nic *nic = &vm->nics[made];
-		const struct topo_network *n = nic->net;
 
-		snprintf(tap, sizeof(tap), "%s-n%d", vm->name, made);
-		if ((r = tap_create(tap, nic->mac, 1500, &fds[made])) < 0) {
-			snprintf(why, 256, "tap %s: %s", tap, strerror(-r));
+		if ((r = tap_name(vm->name, made, tap, sizeof(tap))) < 0) {
+			err_sys(e, r, "NIC %d of %s: tap name", made, vm->name);
 			break;
 		}
-		if (n->sw == TOPO_SWITCH_OVS)
-			r = ovs_port_add(f->ovs, n->bridge, tap, vm->name, nic->vlans, nic->nvlans);
-		else if ((r = link_set_master(tap, n->bridge)) == 0 && nic->nvlans)
-			r = link_bridge_vlan(tap, nic->vlans, nic->nvlans, nic->nvlans == 1);
-		if (r < 0) {
-			snprintf(why, 256, "tap %s: cannot attach it to %s: %s", tap, n->bridge, strerror(-r));
+		if ((r = tap_create(tap, nic->mac, TAP_DEFAULT_MTU, &fds[made])) < 0) {
+			err_sys(e, r, "tap %s", tap);
+			break;
+		}
+		if ((r = attach_tap(f, vm, nic, tap, e)) < 0) {
 			close(fds[made]);
 			break;
 		}
@@ -508,8 +608,10 @@ int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, char *wh
 
 void fabric_detach(struct fabric *f, const struct topo_vm *vm)
 {
-	if (f->ovs)
-		ovs_vm_del(f->ovs, vm->name);
+	struct err e;
+
+	if (f->ovs && ovs_vm_del(f->ovs, vm->name, &e) < 0)
+		note(f, "%s", e.msg);
 }
 
 int fabric_enter(const struct fabric *f, int *saved)

@@ -5,6 +5,10 @@
  * leftovers of a supervisor that was killed are found by name and tags and
  * cleared first.  Every change to links happens inside the fabric's
  * namespace; QEMU stays outside and gets its taps as fds.
+ *
+ * The fabric prints nothing: a verb that fails fills its struct err, and
+ * what happens on its own (leftovers removed, dnsmasq restarted, a port that
+ * failed later, "NAME ready") goes to the owner's log hook.
  */
 #ifndef N3X_FABRIC_H
 #define N3X_FABRIC_H
@@ -13,9 +17,20 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/err.h"
 #include "launcher/topology.h"
+#include "net/dnsmasq.h"
 
 struct fabric;
+
+struct fabric_hooks {
+	/* dnsmasq's lease file changed (from the loop). */
+	void (*lease)(void *opaque);
+	/* One line for the log, no newline ("removed namespace n3x-x left by an
+	 * earlier run"); from the fabric's verbs and from the loop. */
+	void (*log)(void *opaque, const char *line);
+	void *opaque;
+};
 
 /* Checks that need the host, before anything is created: with netns=host,
  * a bridge or host interface that exists and is not ours.  Prints one
@@ -27,18 +42,18 @@ int fabric_check(const struct topology *t, FILE *err);
  * a comma-separated list, or all when NULL), dnsmasq. */
 void fabric_print_plan(const struct topology *t, const char *only, FILE *out);
 
-/* Build the fabric (clearing leftovers first).  on_lease is called from the
- * loop whenever dnsmasq's lease file changes.  0 or -errno, with a one-line
- * reason printed to stderr. */
+/* Build the fabric (clearing leftovers first); hooks (copied, may be NULL)
+ * get its lease changes and log lines.  0 and *out, or -errno with the
+ * reason in e and nothing left behind. */
 int fabric_open(const struct topology *t, const char *run_dir, const char *state_dir,
-		void (*on_lease)(void *opaque), void *opaque, struct fabric **out);
+		const struct fabric_hooks *hooks, struct fabric **out, struct err *e);
 
 /* Tear everything down; waits (bounded) for the fabric's own children. */
 void fabric_close(struct fabric *f);
 
 /* Make and wire a tap per NIC of vm: fds[i] for NIC i, owned by the caller.
- * 0, or -errno with a one-line reason in why (256 bytes). */
-int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, char *why);
+ * 0, or -errno with the reason in e and no fd left open. */
+int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct err *e);
 /* Unwire vm's ports (the taps themselves go with QEMU's fds). */
 void fabric_detach(struct fabric *f, const struct topo_vm *vm);
 
@@ -56,5 +71,13 @@ const char *fabric_lease(const struct fabric *f, const uint8_t mac[6], char *ip)
 
 /* {"netns":..., "datapath":..., "networks":[...]} for status; a new reference. */
 json_t *fabric_status_json(const struct fabric *f);
+
+/* What dnsmasq serves for t: the networks with an address and dhcp= or
+ * domain=, and the NICs with ip= on them.  Strings point into t.  0, or
+ * -ENOMEM.  c->nnets == 0: nothing needs dnsmasq.  fabric_dnsmasq_free()
+ * frees the arrays. */
+int fabric_dnsmasq_config(const struct topology *t, const char *state_dir,
+			  struct dnsmasq_config *c);
+void fabric_dnsmasq_free(struct dnsmasq_config *c);
 
 #endif

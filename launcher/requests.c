@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "launcher/impair.h"
+#include "net/tap.h"
 
 struct sup_verb {
 	const char *name;
@@ -48,7 +49,7 @@ static void status_nics(const struct vm *vm, json_t *vmj)
 		char tap[32], buf[INET_ADDRSTRLEN];
 		const char *ip = fabric_lease(sup.fabric, cfg->nics[i].mac, buf);
 
-		snprintf(tap, sizeof(tap), "%s-n%d", cfg->name, i);
+		tap_name(cfg->name, i, tap, sizeof(tap));
 		json_object_set_new(n, "tap", up ? json_string(tap) : json_null());
 		json_object_set_new(n, "lease", json_boolean(ip != NULL));
 		if (ip)

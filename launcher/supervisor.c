@@ -64,16 +64,20 @@ static int signals_open(void)
 
 /* ---- the VMs ---- */
 
+/* What the fabric did on its own: one line in our log. */
+static void on_fabric_log(void *opaque, const char *line)
+{
+	(void)opaque;
+	log_line("fabric: %s", line);
+}
+
 /* A (re)started VM gets its taps wired and then its impairment back. */
 static int on_nics_up(struct vm *vm, int *fds, struct err *e)
 {
 	const struct topo_vm *cfg = vm_config(vm);
-	char why[256];
-	int r = fabric_attach(sup.fabric, cfg, fds, why);
+	int r = fabric_attach(sup.fabric, cfg, fds, e);
 
-	if (r < 0)
-		return err_set(e, -r, "%s", why);
-	if ((r = impair_vm_up(cfg, e)) < 0) {
+	if (r == 0 && (r = impair_vm_up(cfg, e)) < 0) {
 		impair_vm_down(cfg);
 		for (int i = 0; i < cfg->nnics; i++)
 			close(fds[i]);
@@ -170,9 +174,15 @@ int supervisor_main(const struct sup_options *opt)
 		log_line("%s: %s", sup.pid_path, strerror(-r));
 		goto out_teardown;
 	}
-	if (sup_needs_fabric(sup.topo) &&
-	    fabric_open(sup.topo, sup.run, sup.state, sup_on_lease, NULL, &sup.fabric) < 0)
-		goto out_teardown;
+	if (sup_needs_fabric(sup.topo)) {
+		const struct fabric_hooks hooks = { .lease = sup_on_lease, .log = on_fabric_log };
+		struct err e;
+
+		if (fabric_open(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &e) < 0) {
+			log_line("fabric: %s", e.msg);
+			goto out_teardown;
+		}
+	}
 	impair_set_fabric(sup.fabric);
 	if (build_vms(sup.topo, opt->only, choices) < 0)
 		goto out_teardown;

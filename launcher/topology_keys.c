@@ -6,6 +6,7 @@
  * message, so the rest of the file is still checked.
  */
 #include "launcher/topology_impl.h"
+#include "net/tap.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -430,9 +431,9 @@ static void nic_key(struct topo_parser *p, struct topo_sect *s, struct topo_vm *
 		topo_sect_msg(p, s, p->line, "nic: at most %d NICs per VM", TOPO_MAX_NICS);
 		ok = false;
 	} else if (ok && strlen(vm->name) <= TOPO_VM_NAME_MAX &&
-	    snprintf(NULL, 0, "%s-n%d", vm->name, nic->index) > TOPO_IFNAME_MAX) {
-		topo_sect_msg(p, s, p->line, "nic: too many NICs: tap name \"%s-n%d\" is longer than %d characters",
-			vm->name, nic->index, TOPO_IFNAME_MAX);
+	    snprintf(NULL, 0, TAP_NAME_FMT, vm->name, nic->index) > TAP_NAME_MAX) {
+		topo_sect_msg(p, s, p->line, "nic: too many NICs: tap name \"" TAP_NAME_FMT "\" is longer than %d characters",
+			vm->name, nic->index, TAP_NAME_MAX);
 		ok = false;
 	}
 	if (!(given & 1)) {

@@ -11,22 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/loop.h"
 
 /* ---- config ---- */
-
-static bool served(const struct topo_network *n)
-{
-	return n->has_address && (n->has_dhcp || n->domain);
-}
-
-bool dnsmasq_needed(const struct topology *t)
-{
-	for (int i = 0; i < t->nnetworks; i++)
-		if (served(&t->networks[i]))
-			return true;
-	return false;
-}
 
 static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
 {
@@ -40,19 +28,19 @@ static struct in_addr netmask(int prefix)
 	return m;
 }
 
-/* Options for one served network.  Its DHCP tag is "net-NAME", not NAME:
- * dnsmasq sets tags of its own ("known", the interface's name) that a
- * network could otherwise be named after. */
-static void write_network(const struct topology *t, int i, FILE *out)
+/* Options for network i.  Its DHCP tag is "net-NAME", not NAME: dnsmasq
+ * sets tags of its own ("known", the interface's name) that a network could
+ * otherwise be named after. */
+static void write_network(const struct dnsmasq_config *c, int i, FILE *out)
 {
-	const struct topo_network *n = &t->networks[i];
+	const struct dnsmasq_net *n = &c->nets[i];
 	struct in_addr mask = netmask(n->prefix), subnet = { n->address.s_addr & mask.s_addr };
 	char addr[INET_ADDRSTRLEN], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], m[INET_ADDRSTRLEN];
 	bool seen = false;
 
 	ip_str(n->address, addr);
-	fprintf(out, "\n# network %s: %s %s/%d\n", n->name, n->host_interface, addr, n->prefix);
-	if (n->has_dhcp) {
+	fprintf(out, "\n# network %s: %s %s/%d\n", n->name, n->interface, addr, n->prefix);
+	if (n->dhcp) {
 		fprintf(out, "dhcp-range=set:net-%s,%s,%s,%s,%s\n", n->name, ip_str(n->dhcp_start, a),
 			ip_str(n->dhcp_end, b), ip_str(mask, m), n->dhcp_lease);
 		fprintf(out, "dhcp-option=tag:net-%s,option:router,%s\n", n->name, addr);
@@ -63,65 +51,58 @@ static void write_network(const struct topology *t, int i, FILE *out)
 	fprintf(out, "domain=%s,%s/%d\n", n->domain, ip_str(subnet, a), n->prefix);
 	/* Unknown names in the domain get NXDOMAIN instead of "no upstream". */
 	for (int j = 0; j < i; j++)
-		seen |= served(&t->networks[j]) && t->networks[j].domain &&
-			!strcmp(t->networks[j].domain, n->domain);
+		seen |= c->nets[j].domain && !strcmp(c->nets[j].domain, n->domain);
 	if (!seen)
 		fprintf(out, "local=/%s/\n", n->domain);
 }
 
-/* Whether an earlier NIC of vm with an ip on a served network has domain
- * (any served network when domain is NULL). */
-static bool named_before(const struct topo_vm *vm, int k, const char *domain)
+/* Whether a host in [first, k) is on a network with domain (any network
+ * when domain is NULL). */
+static bool named_before(const struct dnsmasq_config *c, int first, int k, const char *domain)
 {
-	for (int j = 0; j < k; j++) {
-		const struct topo_nic *o = &vm->nics[j];
+	for (int j = first; j < k; j++) {
+		const char *d = c->nets[c->hosts[j].net].domain;
 
-		if (o->has_ip && served(o->net) &&
-		    (!domain || (o->net->domain && !strcmp(o->net->domain, domain))))
+		if (!domain || (d && !strcmp(d, domain)))
 			return true;
 	}
 	return false;
 }
 
-/* A VM's reservations and names.  NAME is the first NIC's address with an ip;
- * NAME.DOMAIN the first such NIC's on a network with that domain.  address=
- * also answers for subdomains (*.NAME.DOMAIN); host-record adds the PTR and
- * the plain name, before any lease exists. */
-static void write_vm(const struct topo_vm *vm, FILE *out)
+/* The reservations and names of the VM whose hosts are [first, end).  NAME
+ * is the first host's address; NAME.DOMAIN the first one's on a network with
+ * that domain.  address= also answers for subdomains (*.NAME.DOMAIN);
+ * host-record adds the PTR and the plain name, before any lease exists. */
+static void write_vm(const struct dnsmasq_config *c, int first, int end, FILE *out)
 {
-	char ip[INET_ADDRSTRLEN], mac[18];
-	bool header = false;
+	const char *vm = c->hosts[first].name;
+	char ip[INET_ADDRSTRLEN];
 
-	for (int k = 0; k < vm->nnics; k++) {
-		const struct topo_nic *nic = &vm->nics[k];
-		const char *domain = nic->net->domain;
-		bool fqdn, plain;
+	fprintf(out, "\n# vm %s\n", vm);
+	for (int k = first; k < end; k++) {
+		const struct dnsmasq_host *h = &c->hosts[k];
+		const char *domain = c->nets[h->net].domain;
+		bool fqdn = domain && !named_before(c, first, k, domain);
+		bool plain = !named_before(c, first, k, NULL);
 
-		if (!nic->has_ip || !served(nic->net))
-			continue;
-		if (!header)
-			fprintf(out, "\n# vm %s\n", vm->name);
-		header = true;
-		ip_str(nic->ip, ip);
-		if (nic->net->has_dhcp)
-			fprintf(out, "dhcp-host=%s,%s,%s\n", topo_format_mac(nic->mac, mac), vm->name, ip);
-		fqdn = domain && !named_before(vm, k, domain);
-		plain = !named_before(vm, k, NULL);
+		ip_str(h->ip, ip);
+		if (c->nets[h->net].dhcp)
+			fprintf(out, "dhcp-host=%s,%s,%s\n", h->mac, vm, ip);
 		if (fqdn)
-			fprintf(out, "address=/%s.%s/%s\n", vm->name, domain, ip);
+			fprintf(out, "address=/%s.%s/%s\n", vm, domain, ip);
 		if (fqdn && plain)
-			fprintf(out, "host-record=%s.%s,%s,%s\n", vm->name, domain, vm->name, ip);
+			fprintf(out, "host-record=%s.%s,%s,%s\n", vm, domain, vm, ip);
 		else if (fqdn)
-			fprintf(out, "host-record=%s.%s,%s\n", vm->name, domain, ip);
+			fprintf(out, "host-record=%s.%s,%s\n", vm, domain, ip);
 		else if (plain)
-			fprintf(out, "host-record=%s,%s\n", vm->name, ip);
+			fprintf(out, "host-record=%s,%s\n", vm, ip);
 	}
 }
 
-int dnsmasq_write_config(const struct topology *t, const char *state_dir, FILE *out)
+int dnsmasq_write_config(const struct dnsmasq_config *c, FILE *out)
 {
 	fprintf(out, "# dnsmasq for fabric %s, generated by n3x-launch: do not edit.\n"
-		     "# Run as: dnsmasq --keep-in-foreground --conf-file=THIS-FILE\n", t->fabric.name);
+		     "# Run as: dnsmasq --keep-in-foreground --conf-file=THIS-FILE\n", c->fabric);
 	/* Nothing from the host: no resolv.conf, no /etc/hosts, no upstream. */
 	fputs("\nno-resolv\nno-hosts\nno-poll\n", out);
 	/* Stay root: the default switches to "nobody" and keeps only the
@@ -135,22 +116,24 @@ int dnsmasq_write_config(const struct topology *t, const char *state_dir, FILE *
 	 * recreated (a restarted ovs-vswitchd), where bind-interfaces exits or
 	 * stays bound to the old ifindex.  Port 53 of our interfaces only. */
 	fputs("\nport=53\nbind-dynamic\nexcept-interface=lo\n", out);
-	for (int i = 0; i < t->nnetworks; i++)
-		if (served(&t->networks[i]))
-			fprintf(out, "interface=%s\n", t->networks[i].host_interface);
+	for (int i = 0; i < c->nnets; i++)
+		fprintf(out, "interface=%s\n", c->nets[i].interface);
 	/* Plain names are ours: unknown ones get NXDOMAIN and a VM's AAAA
 	 * gets an empty answer, where "no upstream" would give REFUSED. */
 	fputs("domain-needed\n", out);
-	fprintf(out, "\ndhcp-authoritative\ndhcp-leasefile=%s/%s\n", state_dir, DNSMASQ_LEASES);
-	for (int i = 0; i < t->nnetworks; i++)
-		if (served(&t->networks[i]))
-			write_network(t, i, out);
-	for (int i = 0; i < t->nvms; i++)
-		write_vm(&t->vms[i], out);
+	fprintf(out, "\ndhcp-authoritative\ndhcp-leasefile=%s/%s\n", c->state_dir, DNSMASQ_LEASES);
+	for (int i = 0; i < c->nnets; i++)
+		write_network(c, i, out);
+	for (int first = 0, end; first < c->nhosts; first = end) {
+		end = first + 1;
+		while (end < c->nhosts && !strcmp(c->hosts[end].name, c->hosts[first].name))
+			end++;
+		write_vm(c, first, end, out);
+	}
 	return fflush(out) || ferror(out) ? -EIO : 0;
 }
 
-int dnsmasq_write_config_file(const struct topology *t, const char *state_dir, const char *path)
+int dnsmasq_write_config_file(const struct dnsmasq_config *c, const char *path)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -166,7 +149,7 @@ int dnsmasq_write_config_file(const struct topology *t, const char *state_dir, c
 		close(fd);
 		goto fail;
 	}
-	r = dnsmasq_write_config(t, state_dir, f);
+	r = dnsmasq_write_config(c, f);
 	if (fclose(f) && !r)
 		r = -errno;
 	if (!r && rename(tmp, path) < 0)
@@ -309,50 +292,40 @@ struct dnsmasq_watch {
 	char *path;
 	const char *name; /* the file's name in its directory, inside path */
 	dnsmasq_lease_cb *cb;
+	dnsmasq_error_cb *on_error;
 	void *opaque;
-	char *last;       /* the content cb saw last */
-	size_t last_len;
+	struct buf last;  /* the content cb saw last */
 };
 
-/* The whole file into a malloc'd *buf (NULL, 0 when it does not exist). */
-static int read_file(const char *path, char **buf, size_t *len)
+/* The whole file into the empty b (nothing when the file does not exist).
+ * b->off stays 0: nothing is consumed. */
+static int read_file(const char *path, struct buf *b)
 {
-	size_t cap = 0, n = 0;
-	char *b = NULL;
 	ssize_t got;
 	int fd, r = 0;
 
-	*buf = NULL;
-	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	do {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *nb = cap < LEASES_MAX ? realloc(b, ncap) : NULL;
-
-			if (!nb) {
-				r = cap < LEASES_MAX ? -ENOMEM : -EFBIG;
-				break;
-			}
-			b = nb;
-			cap = ncap;
+	for (;;) {
+		if (b->len >= LEASES_MAX) {
+			r = -EFBIG;
+			break;
 		}
-		got = read(fd, b + n, cap - n);
+		if ((r = buf_reserve(b, 4096)) < 0)
+			break;
+		got = read(fd, b->p + b->len, b->cap - b->len);
+		if (got == 0)
+			break;
 		if (got > 0)
-			n += (size_t)got;
-		else if (got < 0 && errno != EINTR)
+			b->len += (size_t)got;
+		else if (errno != EINTR) {
 			r = -errno;
-	} while (got != 0 && r == 0);
-	close(fd);
-	if (r < 0) {
-		free(b);
-		return r;
+			break;
+		}
 	}
-	*buf = b;
-	*len = n;
-	return 0;
+	close(fd);
+	return r;
 }
 
 /* Re-read the file and call cb if it changed (always when force).
@@ -360,23 +333,17 @@ static int read_file(const char *path, char **buf, size_t *len)
 static int reload(struct dnsmasq_watch *w, bool force)
 {
 	struct dnsmasq_lease *leases;
-	char *buf;
-	size_t len;
+	struct buf now = { 0 };
 	int n, r;
 
-	if ((r = read_file(w->path, &buf, &len)) < 0)
-		return r;
-	if (!force && len == w->last_len && (!len || !memcmp(buf, w->last, len))) {
-		free(buf);
-		return 0;
-	}
-	if ((r = dnsmasq_parse_leases(buf, len, &leases, &n)) < 0) {
-		free(buf);
+	if ((r = read_file(w->path, &now)) < 0 ||
+	    (!force && now.len == w->last.len && (!now.len || !memcmp(now.p, w->last.p, now.len))) ||
+	    (r = dnsmasq_parse_leases(now.p, now.len, &leases, &n)) < 0) {
+		buf_free(&now);
 		return r;
 	}
-	free(w->last);
-	w->last = buf;
-	w->last_len = len;
+	buf_free(&w->last);
+	w->last = now;
 	w->cb(w->opaque, leases, n);
 	free(leases);
 	return 0;
@@ -385,11 +352,14 @@ static int reload(struct dnsmasq_watch *w, bool force)
 static void settle_fire(struct loop_timer *t)
 {
 	struct dnsmasq_watch *w = container_of(t, struct dnsmasq_watch, settle);
+	struct err e;
 	int r = reload(w, false);
 
 	/* Keep what cb saw last: the next change triggers another read. */
-	if (r < 0)
-		fprintf(stderr, "dnsmasq leases: cannot read %s: %s\n", w->path, strerror(-r));
+	if (r < 0 && w->on_error) {
+		err_sys(&e, r, "dnsmasq leases: cannot read %s", w->path);
+		w->on_error(w->opaque, &e);
+	}
 }
 
 /* Any event for our file, or lost events, starts the settle timer; a
@@ -415,8 +385,8 @@ static void inotify_cb(struct loop_watch *lw, uint32_t events)
 		loop_timer_arm(&w->settle, SETTLE_MS);
 }
 
-int dnsmasq_watch_open(const char *path, dnsmasq_lease_cb *cb, void *opaque,
-		       struct dnsmasq_watch **out)
+int dnsmasq_watch_open(const char *path, dnsmasq_lease_cb *cb, dnsmasq_error_cb *on_error,
+		       void *opaque, struct dnsmasq_watch **out)
 {
 	const uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE |
 			      IN_MOVED_FROM | IN_ONLYDIR;
@@ -431,6 +401,7 @@ int dnsmasq_watch_open(const char *path, dnsmasq_lease_cb *cb, void *opaque,
 	loop_timer_init(&w->settle, settle_fire);
 	w->w.cb = inotify_cb;
 	w->cb = cb;
+	w->on_error = on_error;
 	w->opaque = opaque;
 	if (!(w->path = strdup(path))) {
 		r = -ENOMEM;
@@ -478,6 +449,6 @@ void dnsmasq_watch_close(struct dnsmasq_watch *w)
 		close(w->fd);
 	}
 	free(w->path);
-	free(w->last);
+	buf_free(&w->last);
 	free(w);
 }

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +39,7 @@ struct iface {
 };
 
 struct ovs {
-	char fabric[TOPO_NAME_MAX + 1];
+	char fabric[OVS_FABRIC_MAX + 1];
 	char sock[PATHS_MAX];
 	const char *datapath;
 	bool is_private;
@@ -53,18 +52,7 @@ struct ovs {
 	int nifaces;
 	struct pending *pend;
 	int npend;
-	char err[512];
 };
-
-static void set_err(struct ovs *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(struct ovs *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(o->err, sizeof(o->err), fmt, ap);
-	va_end(ap);
-}
 
 /* ---- transactions ---- */
 
@@ -80,13 +68,14 @@ static void rearm(struct ovs *o)
 }
 
 /* Run ops (stolen).  0 and *res (caller frees; may be NULL), or -errno
- * with the error in o->err after "what: "; *failed_op gets the index of the
+ * with the error in e after "what: "; *failed_op gets the index of the
  * operation that failed (-1 if none did). */
-static int txn(struct ovs *o, json_t *ops, json_t **res, int *failed_op, const char *what)
+static int txn(struct ovs *o, json_t *ops, json_t **res, int *failed_op, const char *what,
+	       struct err *e)
 {
 	json_t *result = NULL, *r;
 	size_t i;
-	int e;
+	int rc;
 
 	if (failed_op)
 		*failed_op = -1;
@@ -94,18 +83,17 @@ static int txn(struct ovs *o, json_t *ops, json_t **res, int *failed_op, const c
 		*res = NULL;
 	if (!o->db) {
 		json_decref(ops);
-		set_err(o, "%s: not connected to Open vSwitch", what);
-		return -ENOTCONN;
+		return err_set(e, ENOTCONN, "%s: not connected to Open vSwitch", what);
 	}
-	e = ovsdb_transact_sync(o->db, DB, ops, TXN_TIMEOUT_MS, &result);
+	rc = ovsdb_transact_sync(o->db, DB, ops, TXN_TIMEOUT_MS, &result, e);
 	rearm(o);
-	if (e < 0) {
-		set_err(o, "%s: %s", what, ovsdb_error(o->db));
+	if (rc < 0) {
+		err_wrap(e, "%s", what);
 		json_array_foreach(result, i, r)
 			if (failed_op && *failed_op < 0 && json_object_get(r, "error"))
 				*failed_op = (int)i;
 		json_decref(result);
-		return e;
+		return rc;
 	}
 	if (res)
 		*res = result;
@@ -253,10 +241,13 @@ static void on_io(struct loop_watch *w, uint32_t events)
 {
 	struct ovs *o = container_of(w, struct ovs, w);
 
+	struct err e = { 0 };
+
 	(void)events;
-	if (ovsdb_io(o->db) < 0) {
-		fprintf(stderr, "ovs: %s\n", ovsdb_error(o->db));
+	if (ovsdb_io(o->db, &e) < 0) {
 		disconnect(o);
+		if (o->cb.lost)
+			o->cb.lost(o->cb.opaque, &e);
 		return;
 	}
 	rearm(o);
@@ -274,13 +265,13 @@ static void on_daemon_exit(struct ovsd *d, const char *daemon, int wstatus)
 
 /* Make sure the one Open_vSwitch row exists (as `ovs-vsctl init`), and
  * learn which datapath types ovs-vswitchd offers. */
-static int init_db(struct ovs *o, bool kernel)
+static int init_db(struct ovs *o, bool kernel, struct err *e)
 {
 	json_t *res, *root, *types, *t;
 	size_t i;
 	int r;
 
-	if ((r = txn(o, ovsops_read_root(), &res, NULL, "read Open_vSwitch")) < 0)
+	if ((r = txn(o, ovsops_read_root(), &res, NULL, "read Open_vSwitch", e)) < 0)
 		return r;
 	root = json_array_get(rows(res, 0), 0);
 	/* A private ovs-vswitchd just started may not have filled it in yet. */
@@ -295,18 +286,18 @@ static int init_db(struct ovs *o, bool kernel)
 	json_decref(res);
 	if (root)
 		return 0;
-	return txn(o, ovsops_init_root(), NULL, NULL, "initialise Open_vSwitch");
+	return txn(o, ovsops_init_root(), NULL, NULL, "initialise Open_vSwitch", e);
 }
 
-static int start_monitor(struct ovs *o)
+static int start_monitor(struct ovs *o, struct err *e)
 {
 	json_t *params = json_pack("[s, s, {s:{s:[s,s,s,s]}}]", DB, "n3x-interfaces", "Interface",
 				   "columns", "name", "ofport", "error", "external_ids");
 	json_t *res = NULL;
-	int r = ovsdb_call_sync(o->db, "monitor", params, TXN_TIMEOUT_MS, &res);
+	int r = ovsdb_call_sync(o->db, "monitor", params, TXN_TIMEOUT_MS, &res, e);
 
 	if (r < 0)
-		set_err(o, "monitor Interface: %s", ovsdb_error(o->db));
+		err_wrap(e, "monitor Interface");
 	else
 		apply_updates(o, res);
 	json_decref(res);
@@ -315,15 +306,17 @@ static int start_monitor(struct ovs *o)
 }
 
 int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
-	     struct ovs **out, char *err, size_t errsize)
+	     struct ovs **out, struct err *e)
 {
 	struct ovsdb_callbacks dbcb = { .update = on_update };
-	struct ovs *o = calloc(1, sizeof(*o));
+	struct ovs *o;
 	int kernel, r;
 
 	*out = NULL;
-	if (!o)
-		return -ENOMEM;
+	if (strlen(fabric) > OVS_FABRIC_MAX)
+		return err_set(e, ENAMETOOLONG, "Open vSwitch: fabric name %s is too long", fabric);
+	if (!(o = calloc(1, sizeof(*o))))
+		return err_set(e, ENOMEM, "Open vSwitch: out of memory");
 	snprintf(o->fabric, sizeof(o->fabric), "%s", fabric);
 	if (cb)
 		o->cb = *cb;
@@ -335,39 +328,38 @@ int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct
 	r = ovsd_system_sock(netns_fd, o->sock, sizeof(o->sock));
 	if (r < 0) {
 		o->is_private = true;
-		if ((r = ovsd_start(&o->d, run_dir, netns_fd, kernel, o->err, sizeof(o->err))) < 0)
+		if ((r = ovsd_start(&o->d, run_dir, netns_fd, kernel, e)) < 0)
 			goto fail;
 		snprintf(o->sock, sizeof(o->sock), "%s", o->d.sock);
 	}
 	if ((r = ovsdb_connect(o->sock, &dbcb, &o->db)) < 0) {
-		set_err(o, "connect to %s: %s", o->sock, strerror(-r));
+		err_sys(e, r, "connect to %s", o->sock);
 		goto fail;
 	}
 	if ((r = loop_add(ovsdb_fd(o->db), EPOLLIN, &o->w)) < 0) {
-		set_err(o, "watch %s: %s (is the loop open?)", o->sock, strerror(-r));
+		err_set(e, r, "watch %s: %s (is the loop open?)", o->sock, strerror(-r));
 		goto fail;
 	}
 	o->events = EPOLLIN;
-	if ((r = init_db(o, kernel)) < 0 || (r = start_monitor(o)) < 0 ||
-	    (r = ovs_clear_fabric(o)) < 0)
+	if ((r = init_db(o, kernel, e)) < 0 || (r = start_monitor(o, e)) < 0 ||
+	    (r = ovs_clear_fabric(o, e)) < 0)
 		goto fail;
 	*out = o;
 	return 0;
 fail:
-	snprintf(err, errsize, "Open vSwitch: %s", o->err);
+	err_wrap(e, "Open vSwitch");
 	disconnect(o);  /* nothing of ours was built: nothing to clear */
-	ovs_close(o);
+	ovs_close(o, NULL);
 	return r;
 }
 
 const char *ovs_datapath(const struct ovs *o) { return o->datapath; }
 bool ovs_is_private(const struct ovs *o) { return o->is_private; }
 const char *ovs_db_sock(const struct ovs *o) { return o->sock; }
-const char *ovs_error(const struct ovs *o) { return o->err; }
 
 /* ---- bridges and ports ---- */
 
-int ovs_bridge_check(struct ovs *o, const char *bridge)
+int ovs_bridge_check(struct ovs *o, const char *bridge, struct err *e)
 {
 	char what[64];
 	json_t *res, *row;
@@ -375,63 +367,64 @@ int ovs_bridge_check(struct ovs *o, const char *bridge)
 
 	snprintf(what, sizeof(what), "look up bridge %s", bridge);
 	r = txn(o, json_pack("[{s:s, s:s, s:o, s:[s]}]", "op", "select", "table", "Bridge", "where",
-			     ovsops_by_name(bridge), "columns", "external_ids"), &res, NULL, what);
+			     ovsops_by_name(bridge), "columns", "external_ids"), &res, NULL, what, e);
 	if (r < 0)
 		return r;
 	row = json_array_get(rows(res, 0), 0);
-	r = row && !ovsops_is_ours(row, o->fabric) ? -EEXIST : 0;
-	if (r)
-		set_err(o, "bridge %s exists in Open vSwitch and is not fabric %s's", bridge, o->fabric);
+	r = 0;
+	if (row && !ovsops_is_ours(row, o->fabric))
+		r = err_set(e, EEXIST, "bridge %s exists in Open vSwitch and is not fabric %s's", bridge,
+			    o->fabric);
 	json_decref(res);
 	return r;
 }
 
-int ovs_bridge_add(struct ovs *o, const struct topo_network *net)
+int ovs_bridge_add(struct ovs *o, const char *bridge, const char *host_interface, bool stp,
+		   struct err *e)
 {
 	char what[64];
 	int r, failed;
 
-	snprintf(what, sizeof(what), "create bridge %s", net->bridge);
-	r = txn(o, ovsops_bridge_add(o->fabric, o->datapath, net->bridge, net->host_interface,
-				     net->stp), NULL, &failed, what);
-	if (r == -EIO && failed == OVSOPS_BRIDGE_EXISTS) {
-		set_err(o, "%s: it exists already", what);
-		return -EEXIST;
-	}
-	if (r < 0 || (r = add_pending(o, net->bridge)) < 0)
+	snprintf(what, sizeof(what), "create bridge %s", bridge);
+	r = txn(o, ovsops_bridge_add(o->fabric, o->datapath, bridge, host_interface, stp), NULL,
+		&failed, what, e);
+	if (r == -EIO && failed == OVSOPS_BRIDGE_EXISTS)
+		return err_set(e, EEXIST, "%s: it exists already", what);
+	if (r < 0)
 		return r;
-	return strcmp(net->bridge, net->host_interface) ? add_pending(o, net->host_interface) : 0;
+	if ((r = add_pending(o, bridge)) == 0 && strcmp(bridge, host_interface))
+		r = add_pending(o, host_interface);
+	return r < 0 ? err_set(e, -r, "%s: out of memory", what) : 0;
 }
 
 int ovs_port_add(struct ovs *o, const char *bridge, const char *port, const char *vm,
-		 const uint16_t *vlans, int nvlans)
+		 const uint16_t *vlans, int nvlans, struct err *e)
 {
 	char what[64];
 	int r, failed;
 
 	snprintf(what, sizeof(what), "add port %s to bridge %s", port, bridge);
-	r = txn(o, ovsops_port_add(o->fabric, bridge, port, vm, vlans, nvlans), NULL, &failed, what);
-	if (r == -EIO && failed == OVSOPS_PORT_NO_BRIDGE) {
-		set_err(o, "%s: no such bridge", what);
-		return -ENODEV;
-	}
-	if (r == -EIO && failed == OVSOPS_PORT_EXISTS) {
-		set_err(o, "%s: the port exists already", what);
-		return -EEXIST;
-	}
-	return r < 0 ? r : add_pending(o, port);
+	r = txn(o, ovsops_port_add(o->fabric, bridge, port, vm, vlans, nvlans), NULL, &failed, what, e);
+	if (r == -EIO && failed == OVSOPS_PORT_NO_BRIDGE)
+		return err_set(e, ENODEV, "%s: no such bridge", what);
+	if (r == -EIO && failed == OVSOPS_PORT_EXISTS)
+		return err_set(e, EEXIST, "%s: the port exists already", what);
+	if (r < 0)
+		return r;
+	r = add_pending(o, port);
+	return r < 0 ? err_set(e, -r, "%s: out of memory", what) : 0;
 }
 
 /* Delete the ports matching where (stolen), with bridges all of the fabric. */
-static int del_rows(struct ovs *o, json_t *where, bool bridges, const char *what)
+static int del_rows(struct ovs *o, json_t *where, bool bridges, const char *what, struct err *e)
 {
 	json_t *res = NULL, *ops, *row;
 	size_t i;
 	int r;
 
-	r = txn(o, ovsops_del_select(o->fabric, where, bridges), &res, NULL, what);
+	r = txn(o, ovsops_del_select(o->fabric, where, bridges), &res, NULL, what, e);
 	if (r == 0 && (ops = ovsops_del(o->fabric, where, res, bridges)))
-		r = txn(o, ops, NULL, NULL, what);
+		r = txn(o, ops, NULL, NULL, what, e);
 	/* Whatever was waited for among them is not coming. */
 	for (size_t k = 0; r == 0 && k < json_array_size(res); k++)
 		json_array_foreach(json_object_get(json_array_get(res, k), "rows"), i, row)
@@ -441,7 +434,7 @@ static int del_rows(struct ovs *o, json_t *where, bool bridges, const char *what
 	return r;
 }
 
-int ovs_port_del(struct ovs *o, const char *port)
+int ovs_port_del(struct ovs *o, const char *port, struct err *e)
 {
 	json_t *where = ovsops_ours(o->fabric, NULL), *name = ovsops_by_name(port);
 	char what[64];
@@ -449,28 +442,28 @@ int ovs_port_del(struct ovs *o, const char *port)
 	snprintf(what, sizeof(what), "remove port %s", port);
 	json_array_extend(where, name);
 	json_decref(name);
-	return del_rows(o, where, false, what);
+	return del_rows(o, where, false, what, e);
 }
 
-int ovs_vm_del(struct ovs *o, const char *vm)
+int ovs_vm_del(struct ovs *o, const char *vm, struct err *e)
 {
 	char what[64];
 
 	snprintf(what, sizeof(what), "remove the ports of VM %s", vm);
-	return del_rows(o, ovsops_ours(o->fabric, vm), false, what);
+	return del_rows(o, ovsops_ours(o->fabric, vm), false, what, e);
 }
 
-int ovs_clear_fabric(struct ovs *o)
+int ovs_clear_fabric(struct ovs *o, struct err *e)
 {
 	char what[64];
 
 	snprintf(what, sizeof(what), "clear fabric %s", o->fabric);
-	return del_rows(o, ovsops_ours(o->fabric, NULL), true, what);
+	return del_rows(o, ovsops_ours(o->fabric, NULL), true, what, e);
 }
 
 /* ---- liveness and the end ---- */
 
-int ovs_port_state(struct ovs *o, const char *port)
+int ovs_port_state(struct ovs *o, const char *port, struct err *e)
 {
 	struct pending *p = find_pending(o, port);
 
@@ -484,15 +477,13 @@ int ovs_port_state(struct ovs *o, const char *port)
 				return 1;
 			if (f->ofport == 0 && !f->error[0])
 				return 0;
-			set_err(o, "port %s: %s", port, f->error[0] ? f->error : "no ofport");
-			return -EIO;
+			return err_set(e, EIO, "port %s: %s", port, f->error[0] ? f->error : "no ofport");
 		}
-		set_err(o, "port %s: not ours", port);
-		return -ENOENT;
+		return err_set(e, ENOENT, "port %s: not ours", port);
 	}
 	if (p->state == PORT_FAILED)
-		set_err(o, "port %s: %s", p->name, p->error);
-	return p->state == PORT_LIVE ? 1 : p->state == PORT_FAILED ? -EIO : 0;
+		return err_set(e, EIO, "port %s: %s", p->name, p->error);
+	return p->state == PORT_LIVE ? 1 : 0;
 }
 
 static int waiting(const struct ovs *o, char *names, size_t size)
@@ -511,7 +502,7 @@ static int waiting(const struct ovs *o, char *names, size_t size)
 	return n;
 }
 
-int ovs_ports_wait(struct ovs *o, int timeout_ms)
+int ovs_ports_wait(struct ovs *o, int timeout_ms, struct err *e)
 {
 	long long deadline = (long long)loop_now_ms() + timeout_ms;
 	char names[256];
@@ -523,38 +514,35 @@ int ovs_ports_wait(struct ovs *o, int timeout_ms)
 		struct pollfd pfd = { .fd = ovsdb_fd(o->db), .events = POLLIN };
 		long long left = deadline - (long long)loop_now_ms();
 
-		if (left <= 0) {
-			set_err(o, "ports not live after %d ms: %s", timeout_ms, names);
-			return -ETIMEDOUT;
-		}
+		if (left <= 0)
+			return err_set(e, ETIMEDOUT, "ports not live after %d ms: %s", timeout_ms, names);
 		if (ovsdb_want_write(o->db))
 			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, (int)left) > 0 && (r = ovsdb_io(o->db)) < 0) {
-			set_err(o, "wait for ports: %s", ovsdb_error(o->db));
+		if (poll(&pfd, 1, (int)left) > 0 && (r = ovsdb_io(o->db, e)) < 0) {
+			err_wrap(e, "wait for ports");
 			disconnect(o);
 			return r;
 		}
 	}
-	if (!o->db) {
-		set_err(o, "wait for ports: not connected to Open vSwitch");
-		return -ENOTCONN;
-	}
+	if (!o->db)
+		return err_set(e, ENOTCONN, "wait for ports: not connected to Open vSwitch");
 	rearm(o);
 	for (int i = 0; i < o->npend && !r; i++)
 		if (o->pend[i].state == PORT_FAILED)
-			r = ovs_port_state(o, o->pend[i].name);
+			r = ovs_port_state(o, o->pend[i].name, e);
 	/* Seen how they ended: forget them. */
 	o->npend = 0;
 	return r;
 }
 
-void ovs_stop(struct ovs *o)
+int ovs_stop(struct ovs *o, struct err *e)
 {
-	if (o->db && ovs_clear_fabric(o) < 0)
-		fprintf(stderr, "ovs: %s\n", o->err);
+	int r = o->db ? ovs_clear_fabric(o, e) : 0;
+
 	disconnect(o);
 	if (o->is_private)
 		ovsd_stop(&o->d);
+	return r;
 }
 
 bool ovs_running(const struct ovs *o)
@@ -562,16 +550,18 @@ bool ovs_running(const struct ovs *o)
 	return o->is_private && ovsd_running(&o->d);
 }
 
-void ovs_close(struct ovs *o)
+int ovs_close(struct ovs *o, struct err *e)
 {
+	int r;
+
 	if (!o)
-		return;
-	if (o->db && ovs_clear_fabric(o) < 0)
-		fprintf(stderr, "ovs: %s\n", o->err);
+		return 0;
+	r = o->db ? ovs_clear_fabric(o, e) : 0;
 	disconnect(o);
 	if (o->is_private)
 		ovsd_reap(&o->d, 3000);
 	free(o->ifaces);
 	free(o->pend);
 	free(o);
+	return r;
 }

@@ -11,7 +11,8 @@
  *
  * Verbs block on the OVSDB round trip (bounded); only liveness is
  * asynchronous: ovs_ports_wait() for it synchronously, or the port callback
- * from the loop.  Every failure leaves one line in ovs_error().
+ * from the loop.  Every verb that can fail returns -errno with one line in
+ * its struct err (base/err.h); nothing here prints.
  */
 #ifndef N3X_OVS_H
 #define N3X_OVS_H
@@ -20,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "launcher/topology.h"
+#include "base/err.h"
+
+#define OVS_FABRIC_MAX 31   /* the longest fabric name, as in external_ids */
 
 struct ovs;
 
@@ -33,6 +36,9 @@ struct ovs_callbacks {
 	/* A private daemon ("ovsdb-server", "ovs-vswitchd") exited; expected
 	 * after ovs_stop().  After an unexpected exit the fabric is down. */
 	void (*exited)(void *opaque, const char *daemon, int wstatus, bool expected);
+	/* The OVSDB connection failed (from the loop): e says why.  Ports can
+	 * no longer be changed; liveness is no longer followed. */
+	void (*lost)(void *opaque, const struct err *e);
 	void *opaque;
 };
 
@@ -42,26 +48,26 @@ struct ovs_callbacks {
  * starts the Interface monitor and clears rows a killed supervisor of this
  * fabric left.  The loop must be open (the private daemons and the OVSDB
  * connection register with it).  Blocks (20-50 ms for a private OVS).
- * 0 and *out, or -errno with one line in err ("Open vSwitch: ..."). */
+ * 0 and *out, or -errno with one line in e ("Open vSwitch: ..."). */
 int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
-	     struct ovs **out, char *err, size_t errsize);
+	     struct ovs **out, struct err *e);
 
 const char *ovs_datapath(const struct ovs *o);   /* "system" (kernel) or "netdev" (userspace) */
 bool ovs_is_private(const struct ovs *o);
 const char *ovs_db_sock(const struct ovs *o);    /* the db.sock we talk to */
-const char *ovs_error(const struct ovs *o);      /* the last failure, one line */
 
 /* 0 when no bridge of that name exists in OVS or it is ours; -EEXIST when
- * another owner's does (the message names it).  Creates nothing. */
-int ovs_bridge_check(struct ovs *o, const char *bridge);
+ * another owner's does (e names it).  Creates nothing. */
+int ovs_bridge_check(struct ovs *o, const char *bridge, struct err *e);
 
-/* Create net->bridge (datapath per ovs_datapath(), fail_mode=standalone,
- * stp_enable from net->stp, other_config:forward-bpdu=true) with its own
- * internal port and the internal port net->host_interface (one port when
- * they share the name).  -EEXIST when the bridge exists.  ovs-vswitchd
- * creates the internal ports' devices: ovs_ports_wait() before giving the
- * host interface its address. */
-int ovs_bridge_add(struct ovs *o, const struct topo_network *net);
+/* Create bridge (datapath per ovs_datapath(), fail_mode=standalone,
+ * stp_enable from stp, other_config:forward-bpdu=true) with its own
+ * internal port and the internal port host_interface (one port when they
+ * share the name).  -EEXIST when the bridge exists.  ovs-vswitchd creates
+ * the internal ports' devices: ovs_ports_wait() before giving the host
+ * interface its address. */
+int ovs_bridge_add(struct ovs *o, const char *bridge, const char *host_interface, bool stp,
+		   struct err *e);
 
 /* Add the existing device port (a tap) to bridge for vm: nvlans 0 untagged,
  * 1 an access port (tag), more a trunk (trunks).  Its Port refers to a QoS
@@ -69,34 +75,36 @@ int ovs_bridge_add(struct ovs *o, const struct topo_network *net);
  * once committed; liveness comes later (ovs_ports_wait, the callback).
  * -ENODEV when the bridge does not exist, -EEXIST when the port does. */
 int ovs_port_add(struct ovs *o, const char *bridge, const char *port, const char *vm,
-		 const uint16_t *vlans, int nvlans);
+		 const uint16_t *vlans, int nvlans, struct err *e);
 
 /* Remove our port (with its Interface and QoS); 0 also when it is gone. */
-int ovs_port_del(struct ovs *o, const char *port);
+int ovs_port_del(struct ovs *o, const char *port, struct err *e);
 /* Remove every port of ours tagged n3x-vm=vm. */
-int ovs_vm_del(struct ovs *o, const char *vm);
+int ovs_vm_del(struct ovs *o, const char *vm, struct err *e);
 /* Remove every row tagged n3x-fabric=FABRIC: bridges, ports, interfaces,
  * QoS.  Done by ovs_open() and ovs_stop(); safe to repeat. */
-int ovs_clear_fabric(struct ovs *o);
+int ovs_clear_fabric(struct ovs *o, struct err *e);
 
 /* 1 when port is live, 0 while OVS has not opened it yet, -EIO when it
- * failed (ovs_error() says why), -ENOENT when it is no port we added. */
-int ovs_port_state(struct ovs *o, const char *port);
+ * failed (e says why), -ENOENT when it is no port we added. */
+int ovs_port_state(struct ovs *o, const char *port, struct err *e);
 /* Block until every port added and not yet reported is live or failed, at
  * most timeout_ms.  0; -EIO naming the first failed port; -ETIMEDOUT naming
  * the ports still waited for. */
-int ovs_ports_wait(struct ovs *o, int timeout_ms);
+int ovs_ports_wait(struct ovs *o, int timeout_ms, struct err *e);
 
 /* Shutdown from the loop: remove the fabric's rows, disconnect and SIGTERM
  * the private daemons; their exits come through the loop (the exited
- * callback, expected=true).  Then ovs_close() once !ovs_running(). */
-void ovs_stop(struct ovs *o);
+ * callback, expected=true).  Then ovs_close() once !ovs_running().  Returns
+ * 0, or -errno when the rows could not be removed (the rest is done). */
+int ovs_stop(struct ovs *o, struct err *e);
 bool ovs_running(const struct ovs *o);   /* a private daemon still runs */
 
 /* Shutdown when the loop no longer runs, or after ovs_stop(): remove the
  * fabric's rows (if still connected), disconnect, stop the private daemons
  * (SIGTERM, SIGKILL after 3 s, reaped here without callbacks) and free o.
- * Blocks.  NULL is a no-op. */
-void ovs_close(struct ovs *o);
+ * Blocks.  NULL is a no-op.  Returns 0, or -errno when the rows could not be
+ * removed (o is freed all the same). */
+int ovs_close(struct ovs *o, struct err *e);
 
 #endif

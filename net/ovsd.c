@@ -102,7 +102,7 @@ int ovsd_system_sock(int netns_fd, char *sock, size_t size)
 
 /* Run argv to completion (at startup, so blocking is fine) with its stderr
  * captured; the last line it printed goes into err on failure. */
-static int run_tool(char *const argv[], char *err, size_t errsize)
+static int run_tool(char *const argv[], struct err *e)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -128,8 +128,7 @@ static int run_tool(char *const argv[], char *err, size_t errsize)
 	close(pipefd[1]);
 	if (r < 0) {
 		close(pipefd[0]);
-		snprintf(err, errsize, "%s: %s", argv[0], strerror(-r));
-		return r;
+		return err_sys(e, r, "%s", argv[0]);
 	}
 	/* Keep the tail: the last complete line is the one that explains. */
 	while ((n = read(pipefd[0], out + len, sizeof(out) - 1 - len)) > 0 ||
@@ -149,9 +148,8 @@ static int run_tool(char *const argv[], char *err, size_t errsize)
 		len--;
 	out[len] = '\0';
 	line = strrchr(out, '\n');
-	snprintf(err, errsize, "%s %s failed: %s", argv[0], argv[1],
-		 len ? (line ? line + 1 : out) : "no message");
-	return -EIO;
+	return err_set(e, EIO, "%s %s failed: %s", argv[0], argv[1],
+		       len ? (line ? line + 1 : out) : "no message");
 }
 
 static void exited(struct child *c, int wstatus)
@@ -163,7 +161,7 @@ static void exited(struct child *c, int wstatus)
 }
 
 /* Wait until the server answers at d->sock, or exits, or time runs out. */
-static int wait_answer(struct ovsd *d, char *err, size_t errsize)
+static int wait_answer(struct ovsd *d, struct err *e)
 {
 	long long deadline = now_ms() + ANSWER_TIMEOUT_MS;
 
@@ -174,45 +172,41 @@ static int wait_answer(struct ovsd *d, char *err, size_t errsize)
 			return 0;
 		/* The pidfd turns readable when the process exits. */
 		if (poll(&pfd, 1, 10) > 0) {
-			snprintf(err, errsize, "ovsdb-server exited before answering at %s (see %s/ovsdb-server.log)",
-				 d->sock, d->dir);
-			return -ESRCH;
+			return err_set(e, ESRCH, "ovsdb-server exited before answering at %s (see %s/ovsdb-server.log)",
+				       d->sock, d->dir);
 		}
 		if (now_ms() > deadline) {
-			snprintf(err, errsize, "ovsdb-server did not answer at %s within %d ms",
-				 d->sock, ANSWER_TIMEOUT_MS);
-			return -ETIMEDOUT;
+			return err_set(e, ETIMEDOUT, "ovsdb-server did not answer at %s within %d ms",
+				       d->sock, ANSWER_TIMEOUT_MS);
 		}
 	}
 }
 
 /* A socket nobody answers on is removed, one that answers is waited out. */
-static int clear_leftovers(struct ovsd *d, char *err, size_t errsize)
+static int clear_leftovers(struct ovsd *d, struct err *e)
 {
 	long long deadline = now_ms() + LEFTOVER_TIMEOUT_MS;
+	static const char *const stale[] = { "conf.db", ".conf.db.~lock~" };
 	char path[PATHS_MAX];
 	int r;
 
 	while ((r = answers(d->sock)) == 0 && now_ms() < deadline)
 		poll(NULL, 0, 50);
-	if (r == 0) {
-		snprintf(err, errsize, "an earlier private OVS still answers at %s", d->sock);
-		return -EBUSY;
-	}
+	if (r == 0)
+		return err_set(e, EBUSY, "an earlier private OVS still answers at %s", d->sock);
 	if (r == -ECONNREFUSED)
 		unlink(d->sock);
 	/* Fresh every start: what a killed supervisor left in it is gone too. */
-	if (paths_join(path, sizeof(path), "%s/conf.db", d->dir) < 0)
-		return -ENAMETOOLONG;
-	unlink(path);
-	if (paths_join(path, sizeof(path), "%s/.conf.db.~lock~", d->dir) < 0)
-		return -ENAMETOOLONG;
-	unlink(path);
+	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		if (paths_join(path, sizeof(path), "%s/%s", d->dir, stale[i]) < 0)
+			return err_set(e, ENAMETOOLONG, "%s/%s: path too long", d->dir, stale[i]);
+		unlink(path);
+	}
 	return 0;
 }
 
 int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
-	       char *err, size_t errsize)
+	       struct err *e)
 {
 	const char *pkgdata = getenv("OVS_PKGDATADIR");
 	char env_run[PATHS_MAX + 16], env_db[PATHS_MAX + 16], env_log[PATHS_MAX + 16];
@@ -239,18 +233,16 @@ int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
 	    paths_join(env_run, sizeof(env_run), "OVS_RUNDIR=%s", d->dir) < 0 ||
 	    paths_join(env_db, sizeof(env_db), "OVS_DBDIR=%s", d->dir) < 0 ||
 	    paths_join(env_log, sizeof(env_log), "OVS_LOGDIR=%s", d->dir) < 0) {
-		snprintf(err, errsize, "private OVS under %s/ovs: path too long", run_dir);
-		return -ENAMETOOLONG;
+		return err_set(e, ENAMETOOLONG, "private OVS under %s/ovs: path too long", run_dir);
 	}
 	if ((r = paths_mkdir_p(d->dir, 0700)) < 0) {
-		snprintf(err, errsize, "%s: %s", d->dir, strerror(-r));
-		return r;
+		return err_sys(e, r, "%s", d->dir);
 	}
-	if ((r = clear_leftovers(d, err, errsize)) < 0)
+	if ((r = clear_leftovers(d, e)) < 0)
 		return r;
 
 	char *create[] = { "ovsdb-tool", "create", db, schema, NULL };
-	if ((r = run_tool(create, err, errsize)) < 0)
+	if ((r = run_tool(create, e)) < 0)
 		return r;
 	/* `env` sets the daemons' directories without touching ours: OVS_RUNDIR
 	 * also holds ovs-vswitchd's per-bridge .mgmt sockets, which must not go
@@ -264,18 +256,13 @@ int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
 	char *vswitchd[] = { "env", env_run, env_db, env_log, "ovs-vswitchd", "-vconsole:warn",
 			     "-vfatal_signal:console:err", vsdb, unixctl[1], logf[1], "--no-chdir",
 			     kernel ? NULL : "--disable-system", NULL };
-	if ((r = child_spawn(&d->server, server, NULL, 0)) < 0) {
-		snprintf(err, errsize, "cannot start ovsdb-server: %s", strerror(-r));
-		return r;
-	}
-	if ((r = wait_answer(d, err, errsize)) < 0 ||
-	    (r = child_spawn(&d->vswitchd, vswitchd, NULL, 0)) < 0) {
-		if (r != -ESRCH && r != -ETIMEDOUT)
-			snprintf(err, errsize, "cannot start ovs-vswitchd: %s", strerror(-r));
+	if ((r = child_spawn(&d->server, server, NULL, 0)) < 0)
+		return err_sys(e, r, "cannot start ovsdb-server");
+	if ((r = wait_answer(d, e)) == 0 && (r = child_spawn(&d->vswitchd, vswitchd, NULL, 0)) < 0)
+		err_sys(e, r, "cannot start ovs-vswitchd");
+	if (r < 0)
 		ovsd_reap(d, 1000);
-		return r;
-	}
-	return 0;
+	return r;
 }
 
 void ovsd_stop(struct ovsd *d)

@@ -2,7 +2,7 @@
  *
  * A private instance is an ovsdb-server and an ovs-vswitchd under
  * $RUN/ovs, started inside the fabric's network namespace as supervised
- * children (launcher/child.h): they log to $RUN/ovs/NAME.log (warnings also to
+ * children (base/child.h): they log to $RUN/ovs/NAME.log (warnings also to
  * the supervisor's log), keep their control sockets and the per-bridge
  * management sockets there (OVS_RUNDIR), and die with the supervisor
  * (child_spawn's PR_SET_PDEATHSIG): a killed supervisor leaves no switch
@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "base/child.h"
+#include "base/err.h"
 #include "base/paths.h"
 
 struct ovsd {
@@ -44,9 +45,9 @@ int ovsd_system_sock(int netns_fd, char *sock, size_t size);
  * conf.db from the installed schema, ovsdb-server, then ovs-vswitchd
  * (--disable-system unless kernel).  Blocks until db.sock answers (at most
  * 5 s).  Needs the loop (child_spawn registers the daemons with it).
- * 0, or -errno with one line in err. */
+ * 0, or -errno with one line in e. */
 int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
-	       char *err, size_t errsize);
+	       struct err *e);
 
 /* SIGTERM both daemons; their exits arrive through the loop and d->exited. */
 void ovsd_stop(struct ovsd *d);

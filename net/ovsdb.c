@@ -9,6 +9,7 @@
  */
 #include "net/ovsdb.h"
 #include "base/buf.h"
+#include "base/err.h"
 #include "base/sock.h"
 #include "net/jsonrpc.h"
 
@@ -39,7 +40,7 @@ struct ovsdb {
 	int err;                /* set once the connection is finished */
 	int depth_io;           /* > 0 while callbacks may be on the stack */
 	bool closing;
-	char errmsg[512];
+	char errmsg[512];       /* what the reply callbacks get: the last failure */
 };
 
 static void set_error(struct ovsdb *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -309,18 +310,13 @@ bool ovsdb_want_write(const struct ovsdb *c)
 	return !c->err && jsonrpc_want_write(c->rpc);
 }
 
-const char *ovsdb_error(const struct ovsdb *c)
-{
-	return c->errmsg;
-}
-
-int ovsdb_io(struct ovsdb *c)
+int ovsdb_io(struct ovsdb *c, struct err *e)
 {
 	json_t *msg;
 	int r = 0;
 
 	if (c->err)
-		return c->err;
+		return err_set(e, c->err, "%s", c->errmsg);
 	c->depth_io++;
 	while (!c->closing && (r = jsonrpc_recv(c->rpc, &msg)) > 0) {
 		r = handle_msg(c, msg);
@@ -335,9 +331,9 @@ int ovsdb_io(struct ovsdb *c)
 	c->depth_io--;
 	if (c->closing && !c->depth_io) {
 		destroy(c);
-		return -ECANCELED;
+		return err_set(e, ECANCELED, "OVSDB connection: freed by a callback");
 	}
-	return r;
+	return r < 0 ? err_set(e, r, "%s", c->errmsg) : 0;
 }
 
 /* ["db", op, ...] from ops (stolen); NULL when ops is not an array. */
@@ -385,16 +381,18 @@ struct sync_wait {
 	bool done;
 	int err;
 	json_t *result;
+	struct err *e;
 };
 
 static void sync_reply(void *opaque, json_t *result, int err, const char *errmsg)
 {
 	struct sync_wait *w = opaque;
 
-	(void)errmsg;
 	w->done = true;
 	w->err = err;
 	w->result = json_incref(result ? result : err ? NULL : json_null());
+	if (err)
+		err_set(w->e, err, "%s", errmsg ?: "");
 }
 
 static long long now_ms(void)
@@ -406,20 +404,17 @@ static long long now_ms(void)
 }
 
 int ovsdb_call_sync(struct ovsdb *c, const char *method, json_t *params, int timeout_ms,
-		    json_t **result)
+		    json_t **result, struct err *e)
 {
-	struct sync_wait w = { 0 };
+	struct sync_wait w = { .e = e };
 	long long deadline = now_ms() + timeout_ms;
 	json_int_t id;
 	int r;
 
 	*result = NULL;
 	r = send_req(c, method, params, sync_reply, &w, &id);
-	if (r < 0) {
-		if (!c->err)
-			set_error(c, "%s: %s", method, strerror(-r));
-		return r;
-	}
+	if (r < 0)
+		return c->err ? err_set(e, r, "%s", c->errmsg) : err_sys(e, r, "%s", method);
 	c->depth_io++;  /* a callback freeing c waits until we return */
 	while (!w.done && !c->closing) {
 		struct pollfd pfd = { .fd = ovsdb_fd(c), .events = POLLIN };
@@ -430,41 +425,38 @@ int ovsdb_call_sync(struct ovsdb *c, const char *method, json_t *params, int tim
 			for (struct req *q = c->head; q; q = q->next)
 				if (q->id == id)
 					q->cb = NULL;
-			set_error(c, "%s: no reply from the OVSDB server within %d ms", method,
-				  timeout_ms);
-			w.err = -ETIMEDOUT;
+			w.err = err_set(e, ETIMEDOUT, "%s: no reply from the OVSDB server within %d ms",
+					method, timeout_ms);
 			break;
 		}
 		if (ovsdb_want_write(c))
 			pfd.events |= POLLOUT;
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			w.err = -errno;
-			set_error(c, "%s: poll: %s", method, strerror(errno));
+			w.err = err_sys(e, errno, "%s: poll", method);
 			break;
 		}
-		ovsdb_io(c);    /* a failure has called sync_reply with it */
+		ovsdb_io(c, NULL);      /* a failure has called sync_reply with it */
 	}
 	c->depth_io--;
 	if (c->closing) {
 		if (!c->depth_io)
 			destroy(c);
 		json_decref(w.result);
-		return -ECANCELED;
+		return err_set(e, ECANCELED, "%s: the OVSDB client was freed meanwhile", method);
 	}
 	*result = w.result;
 	return w.err;
 }
 
 int ovsdb_transact_sync(struct ovsdb *c, const char *db, json_t *ops, int timeout_ms,
-			json_t **result)
+			json_t **result, struct err *e)
 {
 	json_t *params = transact_params(db, ops);
 
 	if (params)
-		return ovsdb_call_sync(c, "transact", params, timeout_ms, result);
+		return ovsdb_call_sync(c, "transact", params, timeout_ms, result, e);
 	*result = NULL;
-	set_error(c, "transact: the operations are not an array");
-	return -EINVAL;
+	return err_set(e, EINVAL, "transact: the operations are not an array");
 }
 
 void ovsdb_free(struct ovsdb *c)

@@ -8,16 +8,18 @@
  * ovsdb_call_sync() polls the fd itself until its reply comes, for fabric
  * build and teardown when nothing else should run.
  *
- * Errors: every failure leaves one line in ovsdb_error() and hands the same
- * text to the reply callback: the server's {"error", "details"}, for a
- * transaction the first failed operation ("constraint violation: ... (op 3,
- * insert Port)"), or what broke the connection.
+ * Errors: every failure is one line, handed to the reply callback or, from
+ * ovsdb_io() and the sync calls, put in a struct err: the server's {"error",
+ * "details"}, for a transaction the first failed operation ("constraint
+ * violation: ... (op 3, insert Port)"), or what broke the connection.
  */
 #ifndef N3X_OVSDB_H
 #define N3X_OVSDB_H
 
 #include <jansson.h>
 #include <stdbool.h>
+
+#include "base/err.h"
 
 struct ovsdb;
 
@@ -48,9 +50,6 @@ int ovsdb_fd(const struct ovsdb *c);
 /* Output is queued that the socket did not take: poll for writability too.
  * Check it after ovsdb_io() and after queueing requests. */
 bool ovsdb_want_write(const struct ovsdb *c);
-/* The last failure, one line ("" when none).  Valid until the next call. */
-const char *ovsdb_error(const struct ovsdb *c);
-
 /* Do the reads and writes that do not block and dispatch what arrived.
  * Returns 0, or -errno once the connection is finished (-EPIPE: the peer
  * closed; -EPROTO: malformed JSON or a reply nobody asked for; -EMSGSIZE: a
@@ -58,8 +57,8 @@ const char *ovsdb_error(const struct ovsdb *c);
  * with err, later calls return the same err and the client must only be
  * freed.  Callbacks run from here, from ovsdb_call_sync() and ovsdb_free()
  * only; one may queue requests or free the client (then ovsdb_io returns
- * -ECANCELED and the client is gone). */
-int ovsdb_io(struct ovsdb *c);
+ * -ECANCELED and the client is gone).  e says what finished the connection. */
+int ovsdb_io(struct ovsdb *c, struct err *e);
 
 /* Queue {"method": method, "params": params, "id": N}.  params must be an
  * array and is stolen even on failure.  Returns 0, and cb (may be NULL) is
@@ -79,16 +78,16 @@ int ovsdb_monitor(struct ovsdb *c, const char *db, json_t *monitor_id, json_t *r
 
 /* Send method(params) (params stolen) and poll the fd until its reply, at most
  * timeout_ms.  0 and *result (a new reference; may be JSON null), or -errno
- * and ovsdb_error() set: -EIO as for ovsdb_reply_fn (a "transact" is checked
+ * with one line in e: -EIO as for ovsdb_reply_fn (a "transact" is checked
  * for failed operations; *result then holds its results, to find the failed
  * one), -ETIMEDOUT (a late reply is then dropped), or the connection's error,
  * with *result NULL.  The caller json_decref()s *result in every case.
  * Other pending callbacks and updates may run meanwhile. */
 int ovsdb_call_sync(struct ovsdb *c, const char *method, json_t *params, int timeout_ms,
-		    json_t **result);
+		    json_t **result, struct err *e);
 /* ovsdb_call_sync of ["transact", db, ops...]; ops is stolen. */
 int ovsdb_transact_sync(struct ovsdb *c, const char *db, json_t *ops, int timeout_ms,
-			json_t **result);
+			json_t **result, struct err *e);
 
 /* Close the fd; pending callbacks get -ECANCELED.  NULL is a no-op. */
 void ovsdb_free(struct ovsdb *c);

@@ -11,11 +11,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+_Static_assert(TAP_NAME_MAX == IFNAMSIZ - 1, "a tap name is an interface name");
+
 int tap_name(const char *vm, int nic, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%s-n%d", vm, nic);
+	int n = snprintf(buf, size, TAP_NAME_FMT, vm, nic);
 
-	if (nic < 0 || n < 0 || (size_t)n >= size || n >= IFNAMSIZ)
+	if (nic < 0 || n < 0 || (size_t)n >= size || n > TAP_NAME_MAX)
 		return -ENAMETOOLONG;
 	return 0;
 }

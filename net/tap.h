@@ -19,8 +19,14 @@
 
 #define TAP_DEFAULT_MTU 1500
 
-/* "VM-nN" (the NIC's index) into buf; 0, or -ENAMETOOLONG if it does not fit
- * IFNAMSIZ or buf. */
+/* A NIC's tap is "VM-nN" (N: the NIC's index), at most TAP_NAME_MAX
+ * characters (IFNAMSIZ - 1).  Macros, so the topology parser, which does
+ * not link net/, checks names against the same rule. */
+#define TAP_NAME_FMT "%s-n%d"
+#define TAP_NAME_MAX 15
+
+/* The tap's name into buf; 0, or -ENAMETOOLONG if it does not fit
+ * TAP_NAME_MAX or buf. */
 int tap_name(const char *vm, int nic, char *buf, size_t size);
 
 /* Create tap `name` (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR), give it guest_mac with

@@ -1,6 +1,6 @@
 /* net_helpers.h - shared by the net/ test suites: private namespaces and
- * iproute2 as the independent observer.  Everything static: each test
- * binary is linked with every module. */
+ * iproute2 as the independent observer, files and goldens.  Everything
+ * static inline, for the suites of net/ and above. */
 #ifndef N3X_NET_HELPERS_H
 #define N3X_NET_HELPERS_H
 
@@ -97,6 +97,32 @@ static inline json_t *ip_link(const char *name)
 	json_decref(arr);
 	cr_assert_not_null(l, "ip shows no link %s", name);
 	return l;
+}
+
+/* The whole of a text file, malloc'd; *len its length. */
+static inline char *read_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	n = getdelim(&buf, &cap, '\0', f);
+	fclose(f);
+	*len = n < 0 ? 0 : (size_t)n;
+	return buf;
+}
+
+/* A golden file: got[0, len) must be its exact content. */
+static inline void expect_golden(const char *path, const char *got, size_t len)
+{
+	size_t want_len;
+	char *want = read_text(path, &want_len);
+
+	cr_expect(len == want_len && !memcmp(got, want, len), "%s differs; got:\n%.*s", path,
+		  (int)len, got);
+	free(want);
 }
 
 static inline bool json_has_str(json_t *arr, const char *s)

@@ -1,8 +1,10 @@
 /* test_dnsmasq.c - dnsmasq config (golden files), lease parsing, the lease
  * watcher, and a real dnsmasq handing out a reserved address.
  *
- * Golden files: TEST_DATA/dnsmasq/NAME.conf is a topology, NAME.dnsmasq the
- * exact config expected for it with $STATE = /var/lib/n3x/NAME; each is also
+ * Golden files: TEST_DATA/dnsmasq/NAME.dnsmasq is the exact config expected
+ * for the networks and hosts of the topology NAME.conf, written out here as
+ * plain parameters (test_fabric checks the topology's own translation
+ * against the same files), with $STATE = /var/lib/n3x/NAME; each is also
  * checked with `dnsmasq --test` when dnsmasq is installed.
  * DNSMASQ_GOLDEN_UPDATE=1 rewrites the .dnsmasq files (review the diff).
  *
@@ -29,71 +31,80 @@
 #include <unistd.h>
 
 #include "base/child.h"
-#include "net/dnsmasq.h"
 #include "base/loop.h"
-#include "launcher/topology.h"
+#include "net/dnsmasq.h"
+#include "tests/net_helpers.h"
 
 #define DATA TEST_DATA "/dnsmasq"
 
 /* ---- helpers ---- */
 
-static char bindir[] = "/tmp/test-dnsmasq-bin-XXXXXX";
-
-static const char *const fakes[] = { "qemu-system-x86_64", "qemu-system-aarch64" };
-
-/* topo_load wants QEMU on $PATH: fake ones first, the real tools after. */
-static void fake_path(void)
+static struct in_addr a4(const char *s)
 {
-	char path[4096];
+	struct in_addr a = { 0 };
 
-	cr_assert_not_null(mkdtemp(bindir));
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", bindir, fakes[i]);
-		cr_assert_eq(symlink("/bin/true", path), 0, "%s: %s", path, strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s:%s", bindir, getenv("PATH") ?: "/usr/sbin:/usr/bin");
-	setenv("PATH", path, 1);
+	cr_assert_eq(inet_pton(AF_INET, s, &a), 1, "%s", s);
+	return a;
 }
 
-static void unfake_path(void)
+/* A served network; start NULL: no DHCP. */
+static struct dnsmasq_net net(const char *name, const char *ifname, const char *addr, int prefix,
+			      const char *start, const char *end, const char *lease,
+			      const char *domain)
 {
-	char path[128];
-
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", bindir, fakes[i]);
-		unlink(path);
-	}
-	rmdir(bindir);
+	return (struct dnsmasq_net){ .name = name, .interface = ifname, .address = a4(addr),
+				     .prefix = prefix, .dhcp = start != NULL,
+				     .dhcp_start = a4(start ?: "0.0.0.0"),
+				     .dhcp_end = a4(end ?: "0.0.0.0"), .dhcp_lease = lease,
+				     .domain = domain };
 }
 
-static struct topology *load(const char *name)
+static struct dnsmasq_host host(const char *name, const char *mac, const char *ip, int net)
 {
-	struct topology *t;
-	char *msgs = NULL;
-	size_t len;
-	FILE *err = open_memstream(&msgs, &len);
-	int r;
+	struct dnsmasq_host h = { .name = name, .ip = a4(ip), .net = net };
 
-	cr_assert_eq(chdir(DATA), 0, "%s: %s", DATA, strerror(errno));
-	r = topo_load(name, err, &t);
-	fclose(err);
-	cr_assert_eq(r, 0, "%s: topo_load returned %d:\n%s", name, r, msgs);
-	free(msgs);
-	return t;
+	snprintf(h.mac, sizeof(h.mac), "%s", mac);
+	return h;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n;
+static struct dnsmasq_net nets[8];
+static struct dnsmasq_host hosts[16];
+static struct dnsmasq_config cfg;
 
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	n = getdelim(&buf, &cap, '\0', f);
-	fclose(f);
-	*len = n < 0 ? 0 : (size_t)n;
-	return buf;
+/* cluster.conf: the SPEC example, one OVS network and four VMs. */
+static const struct dnsmasq_config *cluster(void)
+{
+	nets[0] = net("lan", "ovshost0", "192.168.100.1", 24, "192.168.100.100", "192.168.100.200",
+		      "12h", "local");
+	hosts[0] = host("n100-1", "52:54:00:12:34:01", "192.168.100.10", 0);
+	hosts[1] = host("n100-2", "52:54:00:12:34:02", "192.168.100.11", 0);
+	hosts[2] = host("n100-3", "52:54:00:12:34:03", "192.168.100.12", 0);
+	hosts[3] = host("jetson-1", "52:54:00:12:34:10", "192.168.100.20", 0);
+	cfg = (struct dnsmasq_config){ .fabric = "n3x", .state_dir = "/var/lib/n3x/n3x",
+				       .nets = nets, .nnets = 1, .hosts = hosts, .nhosts = 4 };
+	return &cfg;
+}
+
+/* multi.conf: DHCP + domain, DHCP only, DNS only, two networks sharing a
+ * domain; VMs with several NICs (one VM's NICs on one network too). */
+static const struct dnsmasq_config *multi(void)
+{
+	nets[0] = net("lan", "lanhost0", "10.10.0.1", 16, "10.10.1.0", "10.10.1.255", "infinite",
+		      "edge");
+	nets[1] = net("mgmt", "br-mgmt", "172.16.5.1", 24, "172.16.5.100", "172.16.5.150", "1w",
+		      NULL);
+	nets[2] = net("lab", "br-lab", "10.20.0.1", 24, NULL, NULL, NULL, "lab.example");
+	nets[3] = net("lan2", "br-lan2", "10.40.0.1", 28, "10.40.0.2", "10.40.0.14", "45m", "edge");
+	hosts[0] = host("alpha", "52:54:00:aa:00:01", "10.10.0.10", 0);
+	hosts[1] = host("alpha", "52:54:00:aa:00:02", "172.16.5.10", 1);
+	hosts[2] = host("alpha", "52:54:00:aa:00:03", "10.20.0.10", 2);
+	hosts[3] = host("beta", "52:54:00:bb:00:02", "172.16.5.11", 1);
+	hosts[4] = host("delta", "52:54:00:dd:00:01", "10.40.0.5", 3);
+	hosts[5] = host("bond", "52:54:00:ee:00:01", "10.10.0.20", 0);
+	hosts[6] = host("bond", "52:54:00:ee:00:02", "10.10.0.21", 0);
+	cfg = (struct dnsmasq_config){ .fabric = "multi", .state_dir = "/var/lib/n3x/multi",
+				       .nets = nets, .nnets = 4, .hosts = hosts, .nhosts = 7 };
+	return &cfg;
 }
 
 static bool on_path(const char *name)
@@ -173,18 +184,14 @@ static void dnsmasq_accepts(const char *path)
 
 /* ---- golden config ---- */
 
-TestSuite(dnsmasq_config, .init = fake_path, .fini = unfake_path);
-
-static void golden(const char *name)
+static void golden(const char *name, const struct dnsmasq_config *c)
 {
-	char conf[64], gold[64], state[64], *got = NULL, *want;
-	size_t got_len, want_len;
-	struct topology *t = load((snprintf(conf, sizeof(conf), "%s.conf", name), conf));
+	char gold[256], *got = NULL;
+	size_t got_len;
 	FILE *f = open_memstream(&got, &got_len);
 
-	snprintf(gold, sizeof(gold), "%s.dnsmasq", name);
-	snprintf(state, sizeof(state), "/var/lib/n3x/%s", t->fabric.name);
-	cr_assert_eq(dnsmasq_write_config(t, state, f), 0);
+	snprintf(gold, sizeof(gold), DATA "/%s.dnsmasq", name);
+	cr_assert_eq(dnsmasq_write_config(c, f), 0);
 	fclose(f);
 	if (getenv("DNSMASQ_GOLDEN_UPDATE")) {
 		f = fopen(gold, "we");
@@ -192,49 +199,41 @@ static void golden(const char *name)
 		fwrite(got, 1, got_len, f);
 		fclose(f);
 	}
-	want = slurp(gold, &want_len);
-	cr_expect(got_len == want_len && !memcmp(got, want, got_len),
-		  "%s differs; got:\n%s", gold, got);
+	expect_golden(gold, got, got_len);
 	dnsmasq_accepts(gold);
 	free(got);
-	free(want);
-	topo_free(t);
 }
 
 Test(dnsmasq_config, cluster)
 {
-	golden("cluster");
+	golden("cluster", cluster());
 }
 
 Test(dnsmasq_config, multi)
 {
-	golden("multi");
+	golden("multi", multi());
 }
 
-Test(dnsmasq_config, file_argv_needed)
+Test(dnsmasq_config, file_and_argv)
 {
 	char dir[] = "/tmp/test-dnsmasq-conf-XXXXXX", path[64], tmp[128];
-	struct topology *t = load("cluster.conf");
 	struct strv argv = { 0 };
 	struct stat st;
-	char *a, *b;
-	size_t alen, blen;
+	size_t len;
+	char *text;
 	FILE *f;
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/dnsmasq.conf", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	cr_assert_eq(dnsmasq_write_config_file(t, "/var/lib/n3x/n3x", path), 0);
+	cr_assert_eq(dnsmasq_write_config_file(cluster(), path), 0);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_expect_eq(st.st_mode & 0777, 0600);
 	cr_expect_neq(access(tmp, F_OK), 0, "%s left behind", tmp);
-	a = slurp(path, &alen);
-	b = slurp("cluster.dnsmasq", &blen);
-	cr_expect(alen == blen && !memcmp(a, b, alen));
-	free(a);
-	free(b);
-	cr_expect_eq(dnsmasq_write_config_file(t, "/x", "/nonexistent/dir/dnsmasq.conf"), -ENOENT);
-	cr_expect(dnsmasq_needed(t));
+	text = read_text(path, &len);
+	expect_golden(DATA "/cluster.dnsmasq", text, len);
+	free(text);
+	cr_expect_eq(dnsmasq_write_config_file(cluster(), "/nonexistent/dir/dnsmasq.conf"), -ENOENT);
 
 	cr_assert_eq(dnsmasq_argv("/run/n3x/n3x/dnsmasq.conf", &argv), 0);
 	cr_assert_eq(argv.n, 3);
@@ -245,14 +244,10 @@ Test(dnsmasq_config, file_argv_needed)
 
 	f = fopen("/dev/full", "we");
 	cr_assert_not_null(f);
-	cr_expect_eq(dnsmasq_write_config(t, "/x", f), -EIO);
+	cr_expect_eq(dnsmasq_write_config(cluster(), f), -EIO);
 	fclose(f);
 	unlink(path);
 	rmdir(dir);
-	topo_free(t);
-	t = load("nothing.conf");
-	cr_expect_not(dnsmasq_needed(t));
-	topo_free(t);
 }
 
 /* ---- lease parsing ---- */
@@ -384,6 +379,14 @@ static void on_leases(void *opaque, const struct dnsmasq_lease *leases, int n)
 		memcpy(last, leases, (size_t)(n < 8 ? n : 8) * sizeof(*leases));
 }
 
+static struct err unreadable;
+
+static void on_unreadable(void *opaque, const struct err *e)
+{
+	cr_assert_eq(opaque, &calls);
+	unreadable = *e;
+}
+
 /* Run the loop until cb has been called want times in all, or timeout_ms. */
 static bool wait_calls(int want, int timeout_ms)
 {
@@ -412,7 +415,7 @@ TestSuite(dnsmasq_watch, .init = loop_setup, .fini = loop_close, .timeout = 30);
 
 Test(dnsmasq_watch, follows_the_file)
 {
-	char dir[] = "/tmp/test-dnsmasq-watch-XXXXXX", path[64], tmp[64];
+	char dir[] = "/tmp/test-dnsmasq-watch-XXXXXX", path[64], tmp[128];
 	struct dnsmasq_watch *w;
 	int fd;
 
@@ -421,7 +424,7 @@ Test(dnsmasq_watch, follows_the_file)
 	snprintf(tmp, sizeof(tmp), "%s/other", dir);
 
 	/* Absent: reported once as empty, before open returns. */
-	cr_assert_eq(dnsmasq_watch_open(path, on_leases, &calls, &w), 0);
+	cr_assert_eq(dnsmasq_watch_open(path, on_leases, on_unreadable, &calls, &w), 0);
 	cr_expect_eq(calls, 1);
 	cr_expect_eq(last_n, 0);
 
@@ -461,7 +464,17 @@ Test(dnsmasq_watch, follows_the_file)
 	cr_assert(wait_calls(5, 2000));
 	cr_expect_eq(last_n, 0);
 
+	/* Made a directory: it cannot be read, the leases stand. */
+	cr_assert_eq(mkdir(path, 0700), 0);
+	for (uint64_t end = loop_now_ms() + 2000; !unreadable.code && loop_now_ms() < end;)
+		cr_assert_geq(loop_run_once(20), 0);
+	cr_expect_eq(unreadable.code, EISDIR);
+	snprintf(tmp, sizeof(tmp), "dnsmasq leases: cannot read %s: %s", path, strerror(EISDIR));
+	cr_expect_str_eq(unreadable.msg, tmp);
+	cr_expect_eq(calls, 5);
+
 	dnsmasq_watch_close(w);
+	rmdir(path);
 	rmdir(dir);
 }
 
@@ -470,22 +483,22 @@ Test(dnsmasq_watch, errors)
 	struct dnsmasq_watch *w = (void *)1;
 	char dir[] = "/tmp/test-dnsmasq-watch-XXXXXX", path[64];
 
-	cr_expect_eq(dnsmasq_watch_open("/nonexistent/dir/dnsmasq.leases", on_leases, &calls, &w),
+	cr_expect_eq(dnsmasq_watch_open("/nonexistent/dir/dnsmasq.leases", on_leases, NULL, &calls, &w),
 		     -ENOENT);
 	cr_expect_null(w);
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/file", dir);
 	put(path, "");
 	snprintf(path, sizeof(path), "%s/file/dnsmasq.leases", dir);
-	cr_expect_eq(dnsmasq_watch_open(path, on_leases, &calls, &w), -ENOTDIR);
+	cr_expect_eq(dnsmasq_watch_open(path, on_leases, NULL, &calls, &w), -ENOTDIR);
 	snprintf(path, sizeof(path), "%s/file", dir);
 	unlink(path);
 	cr_expect_eq(calls, 0);
 	/* The name is a directory: it cannot be read as a lease file. */
 	snprintf(path, sizeof(path), "%s/leases", dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
-	cr_expect_eq(dnsmasq_watch_open(path, on_leases, &calls, &w), -EISDIR);
-	cr_expect_eq(dnsmasq_watch_open("", on_leases, &calls, &w), -EISDIR);
+	cr_expect_eq(dnsmasq_watch_open(path, on_leases, NULL, &calls, &w), -EISDIR);
+	cr_expect_eq(dnsmasq_watch_open("", on_leases, NULL, &calls, &w), -EISDIR);
 	cr_expect_eq(calls, 0);
 	rmdir(path);
 	rmdir(dir);
@@ -494,7 +507,7 @@ Test(dnsmasq_watch, errors)
 
 /* ---- a real dnsmasq ---- */
 
-#define HOSTIF "n3xt-h0"  /* the host interface of run.conf */
+#define HOSTIF "n3xt-h0"
 #define CLIENTIF "n3xt-c0"
 #define CLIENT_MAC "52:54:00:99:00:01"
 
@@ -528,7 +541,6 @@ static int new_netns(void)
 
 static void run_setup(void)
 {
-	fake_path();
 	cr_assert_eq(loop_open(), 0);
 	child_init(&dm, "dnsmasq", dm_exited, NULL);
 }
@@ -549,7 +561,6 @@ static void run_teardown(void)
 		unlink(lease_path);
 	rmdir(rundir);
 	loop_close();
-	unfake_path();
 }
 
 TestSuite(dnsmasq_run, .init = run_setup, .fini = run_teardown, .timeout = 60);
@@ -572,7 +583,6 @@ Test(dnsmasq_run, reserved_address_and_names)
 				 "-t", "10", "-T", "1", "-s", "/bin/true", NULL };
 	const struct dnsmasq_lease *l;
 	struct strv argv = { 0 };
-	struct topology *t;
 	char out[4096], ipbuf[INET_ADDRSTRLEN];
 	int st;
 
@@ -580,16 +590,19 @@ Test(dnsmasq_run, reserved_address_and_names)
 		cr_skip_test("needs root, dnsmasq, ip and busybox");
 	if ((netns = new_netns()) < 0)
 		cr_skip_test("cannot create a network namespace: %s", strerror(errno));
-	t = load("run.conf");
 	cr_assert_not_null(mkdtemp(rundir));
 	snprintf(conf_path, sizeof(conf_path), "%s/dnsmasq.conf", rundir);
 	snprintf(lease_path, sizeof(lease_path), "%s/%s", rundir, DNSMASQ_LEASES);
-	cr_assert_eq(dnsmasq_write_config_file(t, rundir, conf_path), 0);
-	topo_free(t);
+	/* One DHCP network, with a veth pair standing in for the switch. */
+	nets[0] = net("lan", HOSTIF, "10.99.0.1", 24, "10.99.0.100", "10.99.0.150", "1h", "test");
+	hosts[0] = host("node-1", CLIENT_MAC, "10.99.0.10", 0);
+	cfg = (struct dnsmasq_config){ .fabric = "run", .state_dir = rundir, .nets = nets,
+				       .nnets = 1, .hosts = hosts, .nhosts = 1 };
+	cr_assert_eq(dnsmasq_write_config_file(&cfg, conf_path), 0);
 	dnsmasq_accepts(conf_path);
 
 	calls = 0;
-	cr_assert_eq(dnsmasq_watch_open(lease_path, on_leases, &calls, &rw), 0);
+	cr_assert_eq(dnsmasq_watch_open(lease_path, on_leases, NULL, &calls, &rw), 0);
 	cr_assert_eq(dnsmasq_argv(conf_path, &argv), 0);
 	dm.netns = netns;
 	cr_assert_eq(child_spawn(&dm, argv.v, NULL, 0), 0);

@@ -28,6 +28,7 @@ static int ns_fd = -1;
 static struct ovs *o;
 static int exits, expected_exits;
 static char failed_port[32], failed_error[256];
+static struct err e;            /* what the last failing call said */
 
 /* Run argv, its stdout into out (may be NULL); the exit status. */
 static int run(char *const argv[], char *out, size_t size)
@@ -170,7 +171,7 @@ static void teardown(void)
 	char *del[] = { "ip", "netns", "del", ns_name, NULL };
 	char *rm[] = { "rm", "-rf", run_dir, NULL };
 
-	ovs_close(o);    /* stops the daemons if a test failed before it did */
+	ovs_close(o, NULL);  /* stops the daemons if a test failed before it did */
 	loop_close();
 	if (ns_fd >= 0)
 		close(ns_fd);
@@ -185,16 +186,15 @@ TestSuite(ovs, .init = setup, .fini = teardown, .timeout = 60);
 static void open_private(void)
 {
 	struct ovs_callbacks cb = { .port = on_port, .exited = on_exited };
-	char err[512];
 
-	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, &cb, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, &cb, &o, &e), 0, "%s", e.msg);
 	cr_assert(ovs_is_private(o));
 	cr_assert_str_eq(ovs_datapath(o), access("/sys/module/openvswitch", F_OK) ? "netdev" : "system");
 }
 
 static void stop_and_check_nothing_left(void)
 {
-	ovs_stop(o);
+	cr_assert_eq(ovs_stop(o, &e), 0, "%s", e.msg);
 	for (int i = 0; i < 100 && ovs_running(o); i++)
 		loop_run_once(100);
 	cr_assert_not(ovs_running(o));
@@ -202,26 +202,25 @@ static void stop_and_check_nothing_left(void)
 	cr_assert_eq(expected_exits, 2);
 	cr_assert_eq(our_processes(), 0);
 	cr_assert_eq(sockets_left(), 0);
-	ovs_close(o);
+	ovs_close(o, &e);
 	o = NULL;
 }
 
 Test(ovs, build_inspect_and_clear)
 {
-	struct topo_network net = { .bridge = "ovsbr0", .host_interface = "ovshost0", .stp = true };
-	uint16_t access = 100, trunk[] = { 100, 200 };
+		uint16_t access = 100, trunk[] = { 100, 200 };
 	char *out, *show[] = { "ip", "-n", ns_name, "link", "show", "ovshost0", NULL };
 
 	open_private();
 	cr_assert_eq(our_processes(), 2);
-	cr_assert_eq(ovs_bridge_check(o, "ovsbr0"), 0);
-	cr_assert_eq(ovs_bridge_add(o, &net), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_bridge_check(o, "ovsbr0", &e), 0);
+	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", true, &e), 0, "%s", e.msg);
 	tap_add("vm-a-n0");
 	tap_add("vm-b-n0");
-	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &access, 1), 0, "%s", ovs_error(o));
-	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-b-n0", "vm-b", trunk, 2), 0, "%s", ovs_error(o));
-	cr_assert_eq(ovs_ports_wait(o, 10000), 0, "%s", ovs_error(o));
-	cr_assert_eq(ovs_port_state(o, "vm-a-n0"), 1);
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &access, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-b-n0", "vm-b", trunk, 2, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_port_state(o, "vm-a-n0", &e), 1);
 	/* ovs-vswitchd made the internal host port in the namespace. */
 	cr_assert_eq(run(show, NULL, 0), 0);
 
@@ -243,30 +242,30 @@ Test(ovs, build_inspect_and_clear)
 	cr_assert_str_neq(vsctl("get", "Port", "vm-a-n0", "qos"), "[]\n");
 
 	/* A device that is not there: the port fails, named. */
-	cr_assert_eq(ovs_port_add(o, "ovsbr0", "nodev0", "vm-c", NULL, 0), 0, "%s", ovs_error(o));
-	cr_assert_eq(ovs_ports_wait(o, 10000), -EIO);
-	cr_assert(strstr(ovs_error(o), "port nodev0: could not open network device nodev0"), "%s",
-		  ovs_error(o));
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "nodev0", "vm-c", NULL, 0, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), -EIO);
+	cr_assert(strstr(e.msg, "port nodev0: could not open network device nodev0"), "%s",
+		  e.msg);
 	cr_assert_str_eq(failed_port, "nodev0");
 	cr_assert(strstr(failed_error, "could not open network device"));
 
 	/* Refusals, each with its message and nothing changed. */
-	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", NULL, 0), -EEXIST);
-	cr_assert_str_eq(ovs_error(o), "add port vm-a-n0 to bridge ovsbr0: the port exists already");
-	cr_assert_eq(ovs_port_add(o, "nobr", "vm-x-n0", "vm-x", NULL, 0), -ENODEV);
-	cr_assert_str_eq(ovs_error(o), "add port vm-x-n0 to bridge nobr: no such bridge");
-	cr_assert_eq(ovs_bridge_add(o, &net), -EEXIST);
-	cr_assert_str_eq(ovs_error(o), "create bridge ovsbr0: it exists already");
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", NULL, 0, &e), -EEXIST);
+	cr_assert_str_eq(e.msg, "add port vm-a-n0 to bridge ovsbr0: the port exists already");
+	cr_assert_eq(ovs_port_add(o, "nobr", "vm-x-n0", "vm-x", NULL, 0, &e), -ENODEV);
+	cr_assert_str_eq(e.msg, "add port vm-x-n0 to bridge nobr: no such bridge");
+	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", true, &e), -EEXIST);
+	cr_assert_str_eq(e.msg, "create bridge ovsbr0: it exists already");
 
 	/* A VM's ports, then one port, then the rest. */
-	cr_assert_eq(ovs_vm_del(o, "vm-a"), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_vm_del(o, "vm-a", &e), 0, "%s", e.msg);
 	out = vsctl("--bare", "--columns=name", "list", "Port");
 	cr_assert_null(strstr(out, "vm-a-n0"), "%s", out);
 	cr_assert(strstr(out, "vm-b-n0"), "%s", out);
-	cr_assert_eq(ovs_port_del(o, "vm-b-n0"), 0, "%s", ovs_error(o));
-	cr_assert_eq(ovs_port_del(o, "vm-b-n0"), 0);
+	cr_assert_eq(ovs_port_del(o, "vm-b-n0", &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_port_del(o, "vm-b-n0", &e), 0);
 	cr_assert_str_eq(vsctl("--bare", "--columns=type", "list", "QoS"), "linux-noop\n");
-	cr_assert_eq(ovs_clear_fabric(o), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_clear_fabric(o, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(vsctl("list-br"), "");
 	cr_assert_str_eq(vsctl("list", "QoS"), "");
 	cr_assert_str_eq(vsctl("list", "Interface"), "");
@@ -276,23 +275,21 @@ Test(ovs, build_inspect_and_clear)
 
 Test(ovs, other_owners_rows_are_left_alone)
 {
-	struct topo_network net = { .bridge = "br-t", .host_interface = "br-t" };
-
 	open_private();
-	cr_assert_eq(ovs_bridge_add(o, &net), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_bridge_add(o, "br-t", "br-t", false, &e), 0, "%s", e.msg);
 	/* Someone else's bridge, and another fabric's. */
 	vsctl("add-br", "foreign", "--", "set", "Bridge", "foreign", "datapath_type=netdev");
 	vsctl("add-br", "br-u", "--", "set", "Bridge", "br-u", "datapath_type=netdev",
 	      "external_ids:n3x-fabric=u");
-	cr_assert_eq(ovs_bridge_check(o, "foreign"), -EEXIST);
-	cr_assert_str_eq(ovs_error(o), "bridge foreign exists in Open vSwitch and is not fabric t's");
-	cr_assert_eq(ovs_bridge_check(o, "br-u"), -EEXIST);
-	cr_assert_eq(ovs_bridge_check(o, "br-t"), 0);
-	cr_assert_eq(ovs_ports_wait(o, 10000), 0, "%s", ovs_error(o));
-	cr_assert_eq(ovs_clear_fabric(o), 0, "%s", ovs_error(o));
+	cr_assert_eq(ovs_bridge_check(o, "foreign", &e), -EEXIST);
+	cr_assert_str_eq(e.msg, "bridge foreign exists in Open vSwitch and is not fabric t's");
+	cr_assert_eq(ovs_bridge_check(o, "br-u", &e), -EEXIST);
+	cr_assert_eq(ovs_bridge_check(o, "br-t", &e), 0);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_clear_fabric(o, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(vsctl("list-br"), "br-u\nforeign\n");
 	/* The synchronous way out, as when the loop has stopped. */
-	ovs_close(o);
+	cr_assert_eq(ovs_close(o, &e), 0, "%s", e.msg);
 	o = NULL;
 	cr_assert_eq(our_processes(), 0);
 	cr_assert_eq(sockets_left(), 0);
@@ -302,15 +299,16 @@ Test(ovs, other_owners_rows_are_left_alone)
 Test(ovs, a_running_private_instance_is_not_clobbered)
 {
 	struct ovs *second = NULL;
-	char err[512];
+	struct err e2 = { 0 };
 
 	open_private();
 	/* Same run dir: its db.sock answers, so the second start gives up
 	 * after waiting for it to go, and the first keeps working. */
-	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, NULL, &second, err, sizeof(err)), -EBUSY);
+	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, NULL, &second, &e2), -EBUSY);
 	cr_assert_null(second);
-	cr_assert(strstr(err, "an earlier private OVS still answers at"), "%s", err);
-	cr_assert_eq(ovs_bridge_check(o, "ovsbr0"), 0, "%s", ovs_error(o));
+	cr_assert_eq(e2.code, EBUSY);
+	cr_assert(strstr(e2.msg, "Open vSwitch: an earlier private OVS still answers at"), "%s", e2.msg);
+	cr_assert_eq(ovs_bridge_check(o, "ovsbr0", &e), 0, "%s", e.msg);
 	cr_assert_eq(our_processes(), 2);
 	stop_and_check_nothing_left();
 }

@@ -8,20 +8,18 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "net/ovsdb.h"
 
-#define TIMEOUT_MS 5000
+static struct ovsdb *c;
+
+static int peer_client_fd(void) { return ovsdb_fd(c); }
+static bool peer_client_want_write(void) { return ovsdb_want_write(c); }
+static int peer_client_io(void) { return ovsdb_io(c, NULL); }
+
+#include "tests/peer.h"
 
 struct rec {
 	int calls;
@@ -31,24 +29,10 @@ struct rec {
 	int seq;
 };
 
-static struct ovsdb *c;
-static int peer_fd = -1;
-static char pbuf[1 << 20];
-static size_t plen;
-static int io_rc;
 static int seq;
 static struct rec rec[4];
 static json_t *updates;         /* [[monitor id, table-updates], ...] */
-static pid_t child = -1;
 static bool free_in_cb;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void on_reply(void *opaque, json_t *result, int err, const char *errmsg)
 {
@@ -75,99 +59,22 @@ static void on_update(void *opaque, json_t *id, json_t *ups)
 static void setup(void)
 {
 	struct ovsdb_callbacks cb = { .update = on_update };
-	int sv[2];
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	c = ovsdb_new(sv[0], &cb);
+	c = ovsdb_new(peer_open(), &cb);
 	cr_assert_not_null(c);
-	peer_fd = sv[1];
 	updates = json_array();
 }
 
 static void teardown(void)
 {
 	ovsdb_free(c);
-	if (peer_fd >= 0)
-		close(peer_fd);
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
+	peer_close();
 	for (size_t i = 0; i < sizeof(rec) / sizeof(rec[0]); i++)
 		json_decref(rec[i].result);
 	json_decref(updates);
 }
 
 TestSuite(ovsdb, .init = setup, .fini = teardown, .timeout = 20);
-
-static void client_round(int timeout)
-{
-	struct pollfd pf = { ovsdb_fd(c), POLLIN | (ovsdb_want_write(c) ? POLLOUT : 0), 0 };
-
-	if (poll(&pf, 1, timeout) > 0)
-		io_rc = ovsdb_io(c);
-}
-
-#define PUMP_UNTIL(cond) do { \
-	long long dl_ = now_ms() + TIMEOUT_MS; \
-	while (!(cond)) { \
-		cr_assert_geq(io_rc, 0, "client failed (%d) before " #cond, io_rc); \
-		cr_assert_lt(now_ms(), dl_, "timed out waiting for " #cond); \
-		client_round((int)(dl_ - now_ms())); \
-	} \
-} while (0)
-
-static void peer_write(const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = send(peer_fd, s, len, MSG_NOSIGNAL);
-
-		cr_assert_gt(n, 0, "peer write: %s", strerror(errno));
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
-__attribute__((format(printf, 1, 2)))
-static void peer_send(const char *fmt, ...)
-{
-	va_list ap;
-	char *buf;
-	int len;
-
-	va_start(ap, fmt);
-	len = vasprintf(&buf, fmt, ap);
-	va_end(ap);
-	cr_assert_geq(len, 0);
-	peer_write(buf, (size_t)len);
-	free(buf);
-}
-
-/* The next message the client wrote.  The client writes no delimiter, so
- * parse the first JSON value and keep the rest. */
-static json_t *peer_recv(void)
-{
-	long long dl = now_ms() + TIMEOUT_MS;
-
-	for (;;) {
-		json_error_t jerr;
-		json_t *msg = plen ? json_loadb(pbuf, plen, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
-
-		if (msg) {
-			plen -= jerr.position;
-			memmove(pbuf, pbuf + jerr.position, plen);
-			return msg;
-		}
-		cr_assert_lt(now_ms(), dl, "timed out waiting for the client to write");
-		struct pollfd pf = { peer_fd, POLLIN, 0 };
-
-		cr_assert_gt(poll(&pf, 1, (int)(dl - now_ms())), 0);
-		ssize_t n = read(peer_fd, pbuf + plen, sizeof(pbuf) - plen);
-
-		cr_assert_gt(n, 0, "client gone");
-		plen += (size_t)n;
-	}
-}
 
 static json_int_t req_id(json_t *req)
 {
@@ -205,7 +112,6 @@ Test(ovsdb, transact_request_and_success)
 	cr_assert_str_eq(rec[0].msg, "");
 	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(
 		json_array_get(rec[0].result, 0), "uuid"), 0)), "uuid");
-	cr_assert_str_eq(ovsdb_error(c), "");
 }
 
 Test(ovsdb, failed_operation_is_named_in_one_line)
@@ -224,7 +130,6 @@ Test(ovsdb, failed_operation_is_named_in_one_line)
 	cr_assert_eq(rec[0].err, -EIO);
 	cr_assert_str_eq(rec[0].msg, "constraint violation: Transaction causes multiple rows in "
 			 "\"Port\" table (op 2, insert Port)");
-	cr_assert_str_eq(ovsdb_error(c), rec[0].msg);
 	/* The results still come, to find which operation failed. */
 	cr_assert_eq(json_array_size(rec[0].result), 2);
 }
@@ -364,7 +269,9 @@ Test(ovsdb, peer_closing_fails_pending)
 	cr_assert_eq(rec[0].err, -EPIPE);
 	cr_assert_null(rec[0].result);
 	cr_assert_str_eq(rec[0].msg, "OVSDB connection: closed by the server");
-	cr_assert_eq(ovsdb_io(c), -EPIPE);
+	struct err e = { 0 };
+	cr_assert_eq(ovsdb_io(c, &e), -EPIPE);
+	cr_assert_str_eq(e.msg, "OVSDB connection: closed by the server");
 	cr_assert_eq(ovsdb_transact(c, "Open_vSwitch", json_array(), on_reply, &rec[1]), -EPIPE);
 	cr_assert_eq(rec[1].calls, 0);
 }
@@ -398,7 +305,7 @@ Test(ovsdb, free_from_a_callback_and_cancel)
 	json_decref(r1);
 	struct pollfd pf = { ovsdb_fd(c), POLLIN, 0 };
 	cr_assert_gt(poll(&pf, 1, TIMEOUT_MS), 0);
-	cr_assert_eq(ovsdb_io(c), -ECANCELED);
+	cr_assert_eq(ovsdb_io(c, NULL), -ECANCELED);
 	cr_assert_null(c);
 	cr_assert_eq(rec[0].calls, 1);
 	cr_assert_eq(rec[1].calls, 1);
@@ -426,9 +333,7 @@ Test(ovsdb, connect_to_nothing)
  * second time (late) when asked to. */
 static void fork_peer(int delay_ms, bool answer)
 {
-	child = fork();
-	cr_assert_geq(child, 0);
-	if (child)
+	if (peer_fork())
 		return;
 	json_t *req = peer_recv();
 
@@ -446,7 +351,7 @@ Test(ovsdb, call_sync_waits_for_its_reply)
 
 	fork_peer(50, true);
 	cr_assert_eq(ovsdb_transact_sync(c, "Open_vSwitch", json_pack("[{s:s}]", "op", "comment"),
-					 TIMEOUT_MS, &res), 0);
+					 TIMEOUT_MS, &res, NULL), 0);
 	cr_assert_eq(json_array_size(res), 1);
 	json_decref(res);
 	/* The echo that came with it was answered meanwhile. */
@@ -458,12 +363,14 @@ Test(ovsdb, call_sync_waits_for_its_reply)
 Test(ovsdb, call_sync_times_out_and_drops_the_late_reply)
 {
 	json_t *res = (json_t *)1;
+	struct err e = { 0 };
 	json_t *req;
 
 	fork_peer(0, false);
-	cr_assert_eq(ovsdb_call_sync(c, "list_dbs", json_array(), 100, &res), -ETIMEDOUT);
+	cr_assert_eq(ovsdb_call_sync(c, "list_dbs", json_array(), 100, &res, &e), -ETIMEDOUT);
 	cr_assert_null(res);
-	cr_assert_str_eq(ovsdb_error(c), "list_dbs: no reply from the OVSDB server within 100 ms");
+	cr_assert_eq(e.code, ETIMEDOUT);
+	cr_assert_str_eq(e.msg, "list_dbs: no reply from the OVSDB server within 100 ms");
 	/* The child took the request; the late reply comes from here. */
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -484,13 +391,14 @@ Test(ovsdb, call_sync_times_out_and_drops_the_late_reply)
 Test(ovsdb, call_sync_reports_a_failed_transaction)
 {
 	json_t *res = NULL;
+	struct err e = { 0 };
 
 	/* Answered before the call even asks: it is read after the request. */
 	peer_send("{\"id\":1,\"result\":[{\"error\":\"timed out\",\"details\":\"\\\"where\\\" clause "
 		  "test failed\"}],\"error\":null}");
 	cr_assert_eq(ovsdb_transact_sync(c, "Open_vSwitch", json_pack("[{s:s,s:s}]", "op", "wait",
-					 "table", "Bridge"), TIMEOUT_MS, &res), -EIO);
-	cr_assert_str_eq(ovsdb_error(c), "timed out: \"where\" clause test failed (op 1, wait Bridge)");
+					 "table", "Bridge"), TIMEOUT_MS, &res, &e), -EIO);
+	cr_assert_str_eq(e.msg, "timed out: \"where\" clause test failed (op 1, wait Bridge)");
 	cr_assert_eq(json_array_size(res), 1);
 	json_decref(res);
 }

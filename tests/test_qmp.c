@@ -7,20 +7,19 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "qmp/qmp.h"
 
-#define TIMEOUT_MS 5000
+static struct qmp *q;
+
+static int peer_client_fd(void) { return qmp_fd(q); }
+static bool peer_client_want_write(void) { return qmp_want_write(q); }
+static int peer_client_io(void) { return qmp_io(q); }
+
+#include "tests/peer.h"
+
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, \"capabilities\": []}}\r\n"
 
 struct rec {
@@ -30,26 +29,12 @@ struct rec {
 	int seq;        /* when it was called, against events and other replies */
 };
 
-static struct qmp *q;
-static int peer_fd = -1;
-static char pbuf[8 << 20];      /* what the peer read and has not parsed yet */
-static size_t plen;
-static int io_rc;       /* the last qmp_io() result */
 static int seq;
 static int ready_calls;
 static json_t *events;  /* [{"event", "data"}] */
 static int ev_seq[16];  /* when each event came */
 static struct rec rec[8];
-static pid_t child = -1;
 static bool ready_queues;       /* on_ready queues query-version */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void on_reply(void *opaque, json_t *reply, int err)
 {
@@ -83,111 +68,21 @@ static const struct qmp_callbacks cbs = { on_event, on_ready, NULL };
 
 static void setup(void)
 {
-	int sv[2];
-
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	q = qmp_new(sv[0], &cbs);
+	q = qmp_new(peer_open(), &cbs);
 	cr_assert_not_null(q);
-	peer_fd = sv[1];
 	events = json_array();
 }
 
 static void teardown(void)
 {
 	qmp_free(q);
-	if (peer_fd >= 0)
-		close(peer_fd);
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
+	peer_close();
 	for (size_t i = 0; i < sizeof(rec) / sizeof(rec[0]); i++)
 		json_decref(rec[i].reply);
 	json_decref(events);
 }
 
 TestSuite(qmp, .init = setup, .fini = teardown, .timeout = 20);
-
-/* One poll round on the client; qmp_io() when its fd is ready. */
-static void client_round(int timeout)
-{
-	struct pollfd pf = { qmp_fd(q), POLLIN | (qmp_want_write(q) ? POLLOUT : 0), 0 };
-
-	if (poll(&pf, 1, timeout) > 0)
-		io_rc = qmp_io(q);
-}
-
-#define PUMP_UNTIL(cond) do { \
-	long long dl_ = now_ms() + TIMEOUT_MS; \
-	while (!(cond)) { \
-		cr_assert_geq(io_rc, 0, "client failed (%d) before " #cond, io_rc); \
-		cr_assert_lt(now_ms(), dl_, "timed out waiting for " #cond); \
-		client_round((int)(dl_ - now_ms())); \
-	} \
-} while (0)
-
-/* Let the client read while the socket is full; give up once it failed. */
-__attribute__((format(printf, 1, 2)))
-static void peer_send(const char *fmt, ...)
-{
-	va_list ap;
-	char *buf, *s;
-	int len;
-
-	va_start(ap, fmt);
-	len = vasprintf(&buf, fmt, ap);
-	va_end(ap);
-	cr_assert_geq(len, 0);
-	for (s = buf; len && io_rc >= 0;) {
-		ssize_t n = send(peer_fd, s, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EAGAIN) {
-			client_round(TIMEOUT_MS);
-			continue;
-		}
-		cr_assert_gt(n, 0, "peer write: %s", strerror(errno));
-		s += n;
-		len -= (int)n;
-	}
-	free(buf);
-}
-
-/* The next line the client wrote, parsed; the client runs meanwhile so it
- * can flush what the socket did not take at once. */
-static json_t *peer_recv(void)
-{
-	long long dl = now_ms() + TIMEOUT_MS;
-
-	for (;;) {
-		char *nl = plen ? memchr(pbuf, '\n', plen) : NULL;
-
-		if (nl) {
-			json_error_t jerr;
-			json_t *msg = json_loadb(pbuf, (size_t)(nl - pbuf), 0, &jerr);
-
-			cr_assert_not_null(msg, "client sent bad JSON: %s", jerr.text);
-			plen -= (size_t)(nl - pbuf) + 1;
-			memmove(pbuf, nl + 1, plen);
-			return msg;
-		}
-		cr_assert_lt(now_ms(), dl, "timed out waiting for the client to write");
-		struct pollfd pf[2] = {
-			{ peer_fd, POLLIN, 0 },
-			{ qmp_fd(q), POLLIN | (qmp_want_write(q) ? POLLOUT : 0), 0 },
-		};
-		poll(pf, 2, (int)(dl - now_ms()));
-		if (pf[1].revents) {
-			io_rc = qmp_io(q);
-			cr_assert_geq(io_rc, 0);
-		}
-		if (pf[0].revents & POLLIN) {
-			ssize_t n = read(peer_fd, pbuf + plen, sizeof(pbuf) - plen);
-
-			cr_assert_gt(n, 0, "peer buffer full or client gone");
-			plen += (size_t)n;
-		}
-	}
-}
 
 /* The client wrote nothing (after running once). */
 static void peer_silent(void)
@@ -578,9 +473,7 @@ Test(qmp, real_qemu)
 			 "-chardev", "socket,id=m,fd=3", "-mon", "chardev=m,mode=control", NULL };
 	int status;
 
-	child = fork();
-	cr_assert_geq(child, 0);
-	if (child == 0) {
+	if (peer_fork() == 0) {
 		/* dup2 onto itself would leave close-on-exec set. */
 		if (peer_fd == 3)
 			fcntl(3, F_SETFD, 0);
