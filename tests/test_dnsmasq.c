@@ -4,7 +4,7 @@
  * Golden files: TEST_DATA/dnsmasq/NAME.conf is a topology, NAME.dnsmasq the
  * exact config expected for it with $STATE = /var/lib/n3x/NAME; each is also
  * checked with `dnsmasq --test` when dnsmasq is installed.
- * DNSMASQ_GOLDEN_UPDATE=1 rewrites the .dnsmasq files (review the diff).
+ * N3X_REGEN_GOLDEN=1 rewrites the .dnsmasq files (review the diff).
  *
  * The real run needs root and dnsmasq, ip and busybox (udhcpc); it is skipped
  * otherwise.  Everything it touches lives in a network namespace it creates
@@ -32,6 +32,7 @@
 #include "net/dnsmasq.h"
 #include "base/loop.h"
 #include "launcher/topology.h"
+#include "tests/golden.h"
 
 #define DATA TEST_DATA "/dnsmasq"
 
@@ -177,8 +178,8 @@ TestSuite(dnsmasq_config, .init = fake_path, .fini = unfake_path);
 
 static void golden(const char *name)
 {
-	char conf[64], gold[64], state[64], *got = NULL, *want;
-	size_t got_len, want_len;
+	char conf[64], gold[64], state[64], *got = NULL;
+	size_t got_len;
 	struct topology *t = load((snprintf(conf, sizeof(conf), "%s.conf", name), conf));
 	FILE *f = open_memstream(&got, &got_len);
 
@@ -186,18 +187,9 @@ static void golden(const char *name)
 	snprintf(state, sizeof(state), "/var/lib/n3x/%s", t->fabric.name);
 	cr_assert_eq(dnsmasq_write_config(t, state, f), 0);
 	fclose(f);
-	if (getenv("DNSMASQ_GOLDEN_UPDATE")) {
-		f = fopen(gold, "we");
-		cr_assert_not_null(f);
-		fwrite(got, 1, got_len, f);
-		fclose(f);
-	}
-	want = slurp(gold, &want_len);
-	cr_expect(got_len == want_len && !memcmp(got, want, got_len),
-		  "%s differs; got:\n%s", gold, got);
+	golden_expect(gold, got, got_len);
 	dnsmasq_accepts(gold);
 	free(got);
-	free(want);
 	topo_free(t);
 }
 
