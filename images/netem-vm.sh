@@ -30,39 +30,17 @@
 # takes about a second.
 set -eu
 
-PATH=$PATH:/usr/sbin:/sbin
-export PATH
-
 # Loaded in this order after their dependencies.  cls_matchall is not in
 # the plan (u32 matches all) but costs nothing, and a driver that picks it
 # finds it here rather than failing on "unknown filter".
 MODULES="sch_netem sch_tbf veth ifb sch_ingress cls_u32 act_mirred cls_matchall"
 
-die() {
-	echo "images/netem-vm.sh: $*" >&2
-	exit 1
-}
-
-[ $# -eq 1 ] || {
-	echo "usage: images/netem-vm.sh OUTDIR" >&2
-	exit 2
-}
-
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-cache=$repo/build/cache
+# shellcheck source=images/lib.sh
+. "$(dirname "$0")/lib.sh"
 bpo=$cache/backports
 driver=${N3X_TC_DRIVER:-$repo/build/tests/tc_driver}
-mkdir -p "$1" "$cache"
-out=$(cd "$1" && pwd)
 
-work=""
-trap 'rm -rf ${work:+"$work"}' EXIT
-trap 'exit 130' INT TERM HUP PIPE
-
-for tool in apt-get apt-cache dpkg-deb depmod modprobe cpio ldd xz; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/deps.sh)"
-done
+need_tools apt-get apt-cache dpkg-deb depmod modprobe cpio ldd xz
 for bin in /usr/sbin/tc /usr/bin/iperf3; do
 	[ -x "$bin" ] || die "$bin not found (run scripts/deps.sh)"
 done
@@ -77,49 +55,7 @@ newer() {
 	[ -n "$(find "$1" -prune -newer "$2")" ]
 }
 
-# newest DIR GLOB: the newest .deb in DIR matching GLOB, by version (the
-# second _-separated field), or nothing.
-newest() {
-	for f in "$1"/$2; do
-		[ -f "$f" ] && echo "${f##*/}"
-	done | sort -t_ -k2,2V | tail -n 1
-}
-
-# fetch DIR NAME GLOB [APT OPTIONS...]: print the path of package NAME in
-# DIR, downloading it with apt-get (and OPTIONS) when nothing matching
-# GLOB is there yet.
-fetch() {
-	dir=$1 name=$2 glob=$3
-	shift 3
-	deb=$(newest "$dir" "$glob")
-	if [ -z "$deb" ]; then
-		echo "images: downloading $name" >&2
-		(cd "$dir" && apt-get "$@" download -q "$name" >&2) || return 1
-		deb=$(newest "$dir" "$glob")
-		[ -n "$deb" ] || return 1
-	fi
-	echo "$dir/$deb"
-}
-
-# kernel_pkg APT OPTIONS...: the versioned package behind the
-# linux-image-cloud-amd64 metapackage (which carries no files).
-kernel_pkg() {
-	apt-cache "$@" depends linux-image-cloud-amd64:amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ :]*\).*/\1/p' | head -n 1
-}
-
-KGLOB="linux-image-[0-9]*-cloud-amd64_*_amd64.deb"
-
-stable_deb() {
-	deb=$(newest "$cache" "$KGLOB")
-	if [ -z "$deb" ]; then
-		pkg=$(kernel_pkg)
-		[ -n "$pkg" ] || die "apt knows no linux-image-cloud-amd64 (run scripts/deps.sh)"
-		fetch "$cache" "$pkg:amd64" "$KGLOB" || die "apt-get download $pkg failed"
-	else
-		echo "$cache/$deb"
-	fi
-}
+KGLOB=$(kernel_glob amd64)
 
 # backports_deb: the bookworm-backports cloud kernel, or nothing (and a
 # reason on stderr).  The private apt configuration takes the Debian
@@ -151,32 +87,7 @@ backports_deb() {
 		echo "apt-get update of bookworm-backports failed (see $bpo/apt/update.log)" >&2
 		return 1
 	fi
-	pkg=$(kernel_pkg "$@")
-	if [ -z "$pkg" ]; then
-		echo "bookworm-backports has no linux-image-cloud-amd64" >&2
-		return 1
-	fi
-	fetch "$bpo" "$pkg" "$KGLOB" "$@" || {
-		echo "apt-get download $pkg from bookworm-backports failed" >&2
-		return 1
-	}
-}
-
-# newc_node NAME MODE MAJOR MINOR: one cpio "newc" entry for a device node
-# (/dev/console, which the kernel opens before /init runs); written by hand
-# because only root may mknod one on disk.  As in images/build.sh.
-newc_node() {
-	namesize=$((${#1} + 1))
-	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-		1 "$2" 0 0 1 0 0 0 0 "$3" "$4" "$namesize" 0
-	printf '%s' "$1"
-	head -c $((1 + (4 - (110 + namesize) % 4) % 4)) /dev/zero
-}
-
-# to_cpio DIR FILE: DIR as a root-owned newc archive.  Uncompressed: it is
-# read once from memory, and skipping compression keeps rebuilds quick.
-to_cpio() {
-	(cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$2"
+	kernel_deb "$bpo" amd64 "$@"
 }
 
 # kernel_part FLAVOUR DEB: OUTDIR/FLAVOUR/{vmlinuz,kver,modules.cpio} from
@@ -187,46 +98,15 @@ kernel_part() {
 	stamp=$(basename "$kdeb")
 	if [ -f "$dest/modules.cpio" ] && [ -f "$dest/vmlinuz" ] &&
 		[ "$(cat "$dest/.inputs" 2>/dev/null)" = "$stamp" ] &&
-		newer "$dest/modules.cpio" "$0"; then
+		newer "$dest/modules.cpio" "$0" && newer "$dest/modules.cpio" "$here/lib.sh"; then
 		return 0
 	fi
 	echo "images: netem $1 kernel from $stamp" >&2
 	work=$(mktemp -d "$out/.work.XXXXXX")
-	kroot=$work/kernel
-	root=$work/root
-	dpkg-deb -x "$kdeb" "$kroot"
-	kver=""
-	for d in "$kroot"/lib/modules/*; do
-		[ -d "$d" ] && kver=${d##*/}
-	done
-	if [ -z "$kver" ] || [ ! -f "$kroot/boot/vmlinuz-$kver" ]; then
-		die "$stamp holds no kernel + modules"
-	fi
-	# Dependency order from the kernel's own modules.dep; -C /dev/null
-	# keeps the host's modprobe.d out of it.
-	depmod -b "$kroot" "$kver"
-	: >"$work/insmod"
-	for m in $MODULES; do
-		modprobe -C /dev/null -S "$kver" -d "$kroot" --show-depends "$m" >>"$work/insmod" ||
-			die "$1: no module $m in $kver"
-	done
-	mkdir -p "$root/lib/modules"
-	: >"$root/lib/modules/load.list"
-	prefix="$kroot/lib/modules/"
-	awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$work/insmod" >"$work/ko"
-	while read -r ko; do
-		rel=${ko#"$prefix"}
-		mkdir -p "$root/lib/modules/$(dirname "$rel")"
-		# busybox insmod may lack the decompressor (6.12 ships .ko.xz).
-		case "$ko" in
-		*.ko.xz) xz -dc "$ko" >"$root/lib/modules/${rel%.xz}"; rel=${rel%.xz} ;;
-		*.ko.zst) zstd -qdc "$ko" >"$root/lib/modules/${rel%.zst}"; rel=${rel%.zst} ;;
-		*.ko.gz) gzip -dc "$ko" >"$root/lib/modules/${rel%.gz}"; rel=${rel%.gz} ;;
-		*) cp "$ko" "$root/lib/modules/$rel" ;;
-		esac
-		echo "$rel" >>"$root/lib/modules/load.list"
-	done <"$work/ko"
+	# shellcheck disable=SC2086 # one module name a word
+	kernel_modules "$1" "$kdeb" $MODULES
 	mkdir -p "$dest"
+	# Uncompressed: read once from memory, and quick to rebuild.
 	to_cpio "$root" "$dest/modules.cpio"
 	cp "$kroot/boot/vmlinuz-$kver" "$dest/vmlinuz"
 	echo "$kver" >"$dest/kver"
@@ -261,7 +141,7 @@ userland() {
 	if [ -f "$dest" ] && [ -f "$out/.userland.inputs" ] &&
 		[ "$(head -n 1 "$out/.userland.inputs")" = "$driver" ]; then
 		# shellcheck disable=SC2046 # one path a line, none with spaces
-		if [ -z "$(find -L "$here/netem" "$0" "$bdeb" "$driver" $(tail -n +2 "$out/.userland.inputs") \
+		if [ -z "$(find -L "$here/netem" "$0" "$here/lib.sh" "$bdeb" "$driver" $(tail -n +2 "$out/.userland.inputs") \
 			-newer "$dest" 2>/dev/null | head -n 1)" ]; then
 			return 0
 		fi
@@ -293,11 +173,7 @@ userland() {
 	chmod 1777 "$root/tmp"
 	printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\n' >"$root/etc/group"
-	to_cpio "$root" "$work/userland.cpio"
-	{
-		newc_node dev/console $((0020600)) 5 1
-		newc_node TRAILER!!! 0 0 0
-	} >>"$work/userland.cpio"
+	to_cpio "$root" "$work/userland.cpio" console
 	mv "$work/userland.cpio" "$dest"
 	sort -u "$work/inputs" | grep -vxF "$driver" | { echo "$driver"; cat; } >"$out/.userland.inputs"
 	rm -rf "$work"
@@ -319,7 +195,7 @@ initrd() {
 bdeb=$(fetch "$cache" busybox-static:amd64 "busybox-static_*_amd64.deb") ||
 	die "apt-get download busybox-static failed (run scripts/deps.sh)"
 userland "$bdeb"
-kdeb_s=$(stable_deb)
+kdeb_s=$(kernel_deb "$cache" amd64) || die "no amd64 kernel (run scripts/deps.sh)"
 kernel_part stable "$kdeb_s"
 initrd stable
 

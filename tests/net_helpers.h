@@ -114,17 +114,6 @@ static inline char *read_text(const char *path, size_t *len)
 	return buf;
 }
 
-/* A golden file: got[0, len) must be its exact content. */
-static inline void expect_golden(const char *path, const char *got, size_t len)
-{
-	size_t want_len;
-	char *want = read_text(path, &want_len);
-
-	cr_expect(len == want_len && !memcmp(got, want, len), "%s differs; got:\n%.*s", path,
-		  (int)len, got);
-	free(want);
-}
-
 static inline bool json_has_str(json_t *arr, const char *s)
 {
 	size_t i;

@@ -9,6 +9,7 @@
 
 #include "launcher/accel.h"
 #include "launcher/argv.h"
+#include "tests/golden.h"
 
 static const struct plan_env dirs = {
 	.run = "/run/n3x/demo/vm/t",
@@ -24,24 +25,11 @@ static struct topo_vm base_vm(enum topo_arch arch)
 	return vm;
 }
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	getdelim(&buf, &len, '\0', f);
-	fclose(f);
-	return buf;
-}
-
 static void check_golden(const struct topo_vm *vm, bool kvm, const char *name)
 {
 	struct accel_choice ac = { .kvm = kvm };
 	struct vm_plan plan;
-	char *got = NULL, *want, path[512];
+	char *got = NULL, path[512];
 	size_t len = 0;
 	FILE *out = open_memstream(&got, &len);
 
@@ -50,18 +38,8 @@ static void check_golden(const struct topo_vm *vm, bool kvm, const char *name)
 	fclose(out);
 	plan_free(&plan);
 	snprintf(path, sizeof(path), "%s/argv/%s.plan", TEST_DATA, name);
-	if (getenv("N3X_REGEN_GOLDEN")) { /* rewrite every golden, then diff as usual */
-		FILE *g = fopen(path, "w");
-
-		cr_assert_not_null(g, "cannot write %s", path);
-		fputs(got, g);
-		fclose(g);
-	}
-	want = read_all(path);
-	cr_assert_not_null(want, "missing golden %s", path);
-	cr_expect_str_eq(got, want, "plan differs from %s", path);
+	golden_expect(path, got, len);
 	free(got);
-	free(want);
 }
 
 Test(argv, x86_64_tcg_kernel_boot)

@@ -6,7 +6,7 @@
  * plain parameters (test_fabric checks the topology's own translation
  * against the same files), with $STATE = /var/lib/n3x/NAME; each is also
  * checked with `dnsmasq --test` when dnsmasq is installed.
- * DNSMASQ_GOLDEN_UPDATE=1 rewrites the .dnsmasq files (review the diff).
+ * N3X_REGEN_GOLDEN=1 rewrites the .dnsmasq files (review the diff).
  *
  * The real run needs root and dnsmasq, ip and busybox (udhcpc); it is skipped
  * otherwise.  Everything it touches lives in a network namespace it creates
@@ -33,6 +33,7 @@
 #include "base/child.h"
 #include "base/loop.h"
 #include "net/dnsmasq.h"
+#include "tests/golden.h"
 #include "tests/net_helpers.h"
 
 #define DATA TEST_DATA "/dnsmasq"
@@ -193,13 +194,7 @@ static void golden(const char *name, const struct dnsmasq_config *c)
 	snprintf(gold, sizeof(gold), DATA "/%s.dnsmasq", name);
 	cr_assert_eq(dnsmasq_write_config(c, f), 0);
 	fclose(f);
-	if (getenv("DNSMASQ_GOLDEN_UPDATE")) {
-		f = fopen(gold, "we");
-		cr_assert_not_null(f);
-		fwrite(got, 1, got_len, f);
-		fclose(f);
-	}
-	expect_golden(gold, got, got_len);
+	golden_expect(gold, got, got_len);
 	dnsmasq_accepts(gold);
 	free(got);
 }
@@ -231,7 +226,7 @@ Test(dnsmasq_config, file_and_argv)
 	cr_expect_eq(st.st_mode & 0777, 0600);
 	cr_expect_neq(access(tmp, F_OK), 0, "%s left behind", tmp);
 	text = read_text(path, &len);
-	expect_golden(DATA "/cluster.dnsmasq", text, len);
+	golden_expect(DATA "/cluster.dnsmasq", text, len);
 	free(text);
 	cr_expect_eq(dnsmasq_write_config_file(cluster(), "/nonexistent/dir/dnsmasq.conf"), -ENOENT);
 

@@ -14,6 +14,7 @@
 
 #include "launcher/fabric.h"
 #include "launcher/topology.h"
+#include "tests/golden.h"
 #include "tests/net_helpers.h"
 
 #define DATA TEST_DATA "/dnsmasq"
@@ -78,7 +79,7 @@ static void golden(const char *name)
 	cr_assert_eq(fabric_dnsmasq_config(t, state, &c), 0);
 	cr_assert_eq(dnsmasq_write_config(&c, f), 0);
 	fclose(f);
-	expect_golden(gold, got, got_len);
+	golden_expect(gold, got, got_len);
 	fabric_dnsmasq_free(&c);
 	free(got);
 	topo_free(t);

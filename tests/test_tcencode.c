@@ -1,7 +1,8 @@
 /* test_tcencode.c - the qdisc requests we build, against iproute2's.
  *
  * tests/data/tc/cases lists rules and the tc arguments that mean the same;
- * tests/data/tc/capture.sh recorded what tc sent for each (NAME.hex).  Each
+ * tests/data/tc/capture.sh recorded what tc sent for each (NAME.hex; with
+ * N3X_REGEN_GOLDEN=1 the test runs it first).  Each
  * request we build for the rule must match tc's attribute by attribute,
  * with the sequence number and ifindex masked.  What tc 6.1 cannot say
  * (seed, delays past 274 s, the reset of a changed netem) is checked
@@ -18,6 +19,7 @@
 
 #include "tc/nl.h"
 #include "tc/rule.h"
+#include "tests/golden.h"
 
 #define GOLDEN TEST_DATA "/tc"
 #define REPLACE (NLM_F_CREATE | NLM_F_REPLACE)
@@ -34,6 +36,7 @@ static struct bytes golden(const char *name)
 	struct bytes b = { malloc(65536), 0 };
 	FILE *f;
 
+	golden_record(GOLDEN "/capture.sh");
 	snprintf(path, sizeof(path), GOLDEN "/%s.hex", name);
 	f = fopen(path, "re");
 	cr_assert_not_null(f, "%s: %s (run tests/data/tc/capture.sh)", path, strerror(errno));

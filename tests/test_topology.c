@@ -5,7 +5,7 @@
  * Every test runs in TEST_DATA/topology with a relative file name, so the
  * messages do not depend on where the tree is checked out, and with $PATH set
  * to a temporary directory of fake QEMU binaries, so they do not depend on
- * what the host has installed.  TOPO_GOLDEN_UPDATE=1 rewrites the .err files
+ * what the host has installed.  N3X_REGEN_GOLDEN=1 rewrites the .err files
  * from the current output (review the diff before committing it).
  */
 #include <criterion/criterion.h>
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "launcher/topology.h"
+#include "tests/golden.h"
 
 #define DATA TEST_DATA "/topology"
 #define MIB (1024ULL * 1024)
@@ -82,19 +83,6 @@ static struct topology *load_ok(const char *path)
 	cr_assert_not_null(t);
 	free(msgs);
 	return t;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t size = 0;
-
-	if (!f)
-		return NULL;
-	cr_assert(getdelim(&buf, &size, '\0', f) >= 0 || feof(f));
-	fclose(f);
-	return buf ? buf : strdup("");
 }
 
 static const char *ip(struct in_addr a, char *buf)
@@ -384,7 +372,7 @@ Test(topology, golden_errors)
 	unlink(path_arm); /* err-qemu.conf: only x86_64 can be found */
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
-		char conf[256], *want, *got;
+		char conf[256], *got;
 		struct topology *t;
 		int r;
 
@@ -394,17 +382,7 @@ Test(topology, golden_errors)
 		r = load(conf, &t, &got);
 		cr_expect_eq(r, -EINVAL, "%s: topo_load returned %d", conf, r);
 		cr_expect_null(t);
-		if (getenv("TOPO_GOLDEN_UPDATE")) {
-			FILE *f = fopen(e->d_name, "we");
-
-			cr_assert_not_null(f);
-			fputs(got, f);
-			fclose(f);
-		}
-		want = slurp(e->d_name);
-		cr_assert_not_null(want);
-		cr_expect_str_eq(got, want, "%s:\n--- expected\n%s--- got\n%s", conf, want, got);
-		free(want);
+		golden_expect(e->d_name, got, strlen(got));
 		free(got);
 		ran++;
 	}

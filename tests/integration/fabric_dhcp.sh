@@ -6,6 +6,10 @@
 # by one that comes up clean; shutdown leaves nothing.
 . "$(dirname "$0")/lib.sh"
 
+need_root "network namespaces"
+need_cmd ip dnsmasq socat qemu-system-x86_64 qemu-system-aarch64
+[ "$SWITCH" != ovs ] || need_cmd ovs-vsctl ovsdb-server ovs-vswitchd
+
 name=it-$SWITCH
 case $SWITCH in ovs) br=ovsbr0 hif=ovshost0 ;; *) br=n3xbr0 hif=n3xbr0 ;; esac
 conf=$(write_conf fabric "[fabric]
@@ -39,10 +43,11 @@ for vm in d["vms"]:
 
 # Independent clients see the ports.
 if [ "$SWITCH" = ovs ]; then
-	ports=$(ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" list-ports "$br" | sort | tr '\n' ' ')
+	ports=$(ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" list-ports "$br" | sort | tr '\n' ' ') ||
+		fail "ovs-vsctl list-ports failed"
 	expect_eq "$ports" "j1-n0 ovshost0 v1-n0 v2-n0 " "ovs ports"
 	ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" get Bridge "$br" external_ids |
-		grep -q "n3x-fabric=\"\?$name" || fail "bridge not tagged"
+		contains "n3x-fabric=\"\?$name" || fail "bridge not tagged"
 else
 	for t in v1-n0 v2-n0 j1-n0; do
 		ip netns exec "$NS" bridge link show dev "$t" | contains "master $br" || fail "$t not on $br"
@@ -50,9 +55,10 @@ else
 fi
 
 # n3x-ctl shell is a shell in the namespace; graph draws the fabric.
-echo "ip -o addr show dev $hif" | SHELL=bash ctl shell >"$TMP/shell.out" 2>&1
+echo "ip -o addr show dev $hif" | SHELL=bash ctl shell >"$TMP/shell.out" 2>&1 ||
+	{ cat "$TMP/shell.out"; fail "n3x-ctl shell failed"; }
 grep -q '192.168.100.1/24' "$TMP/shell.out" || { cat "$TMP/shell.out"; fail "n3x-ctl shell does not see $hif"; }
-ctl graph >"$TMP/graph.dot"
+ctl graph >"$TMP/graph.dot" || fail "n3x-ctl graph failed"
 grep -q "\"vm:j1\" -- \"br:$br\" \[label=\"n0 52:54:00:aa:00:10\\\\n192.168.100.20" "$TMP/graph.dot" ||
 	{ cat "$TMP/graph.dot"; fail "graph: no edge j1 -- $br"; }
 
@@ -67,26 +73,50 @@ expect_eq "$(guest_run v1 'ping -c 1 -W 2 192.168.100.99 >/dev/null')" 1 "v1 -> 
 ip netns exec "$NS" ping -c 1 -W 3 192.168.100.10 >/dev/null || fail "namespace -> v1"
 note "leases, DNS names and pings on $SWITCH: ok"
 
-# dnsmasq dying is logged and it comes back, still serving names.
-old=$(cat "$RUN/dnsmasq.pid")
+# dnsmasq dying is logged and it comes back, still serving names: the old
+# process is gone and the pid file names a new, live dnsmasq.
+old=$(cat "$RUN/dnsmasq.pid") || fail "no dnsmasq pid file"
+expect_eq "$(cat "/proc/$old/comm")" dnsmasq "process in dnsmasq.pid"
 kill "$old"
+new=
 for _ in $(seq 1 50); do
-	new=$(cat "$RUN/dnsmasq.pid" 2>/dev/null || true)
+	new=$(cat "$RUN/dnsmasq.pid" 2>/dev/null) || new=
 	[ -n "$new" ] && [ "$new" != "$old" ] && kill -0 "$new" 2>/dev/null && break
 	sleep 0.1
 done
-[ "$new" != "$old" ] || fail "dnsmasq was not restarted"
+[ -f "$RUN/dnsmasq.pid" ] || fail "dnsmasq.pid gone after the restart"
+[ -n "$new" ] && [ "$new" != "$old" ] || fail "dnsmasq.pid still says $old, or nothing: dnsmasq was not restarted"
+expect_eq "$(cat "/proc/$new/comm" 2>/dev/null)" dnsmasq "process in dnsmasq.pid after the restart"
+! kill -0 "$old" 2>/dev/null || fail "the old dnsmasq $old still runs"
 grep -q "dnsmasq .*restarting it" "$TMP/launcher.log" || fail "dnsmasq's death was not logged"
 expect_eq "$(guest_run v1 'ping -c 1 -W 3 j1.local >/dev/null')" 0 "v1 -> j1.local after dnsmasq restarted"
 
-# A supervisor killed with SIGKILL: its QEMUs and helpers die with it, the
-# namespace stays; the next one clears it and comes up clean.
+# A supervisor killed with SIGKILL: its QEMUs and helpers die with it, but
+# dnsmasq, whose dropped capabilities cleared its parent-death signal; the
+# namespace stays.  The next supervisor stops that dnsmasq and removes the
+# namespace, says so, and comes up clean.
 kill -KILL "$LPID"
 wait_gone "$LPID" 10 || fail "SIGKILL did not end n3x-launch"
-for _ in $(seq 1 50); do pgrep -f -- "$RUN/" >/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 100); do
+	procs=$(procs_of "$RUN")
+	left=$(awk '$2 != "dnsmasq"' <<<"$procs")
+	[ -n "$left" ] || break
+	sleep 0.1
+done
+[ -z "$left" ] || { echo "$left"; fail "processes outlived the SIGKILLed supervisor by 10 s"; }
+stale=$(awk '$2 == "dnsmasq" { print $1 }' <<<"$procs")
+netns_exists "$NS" || fail "namespace $NS did not outlive the SIGKILLed supervisor"
 start_launcher "$conf"
 ctl wait v2 --lease --timeout 120 >/dev/null || fail "no lease after the restart"
-grep -q "left by an earlier run" "$TMP/launcher.log" || fail "leftovers were not reported"
+grep -q "removed namespace $NS left by an earlier run" "$TMP/launcher.log" ||
+	fail "the old namespace was not reported removed"
+for p in $stale; do
+	grep -q "stopped dnsmasq (pid $p) left by an earlier run" "$TMP/launcher.log" ||
+		fail "the old dnsmasq $p was not reported stopped"
+	! kill -0 "$p" 2>/dev/null || fail "the old dnsmasq $p still runs"
+done
+netns_exists "$NS" || fail "no namespace $NS after the restart"
+note "after SIGKILL: namespace and dnsmasq ${stale:-(none)} left, cleared by the next supervisor"
 
 kill -TERM "$LPID"
 wait_gone "$LPID" 90 || fail "n3x-launch still running after SIGTERM"

@@ -1,9 +1,17 @@
 # Shared by the integration tests: a private runtime/state dir per test, the
 # built binaries, and cleanup that runs however the test ends.
 # Each test is a bash script that sources this file; it fails on the first
-# failed check (set -e and `fail`).
+# failed check (set -e and `fail`).  A test that cannot make its real check
+# on this host says why and exits 77 (`skip`, `need_root`, `need_cmd`);
+# run.sh counts it as skipped.
+#
+# A check must be able to fail: take a helper's output as
+# `v=$(helper ...) || fail ...` (a $(...) inside a test's arguments, as in
+# [ "$(helper)" = x ], loses the helper's exit status), and never hide a
+# status behind `|| true`, `!` or a pipe.
 
 set -euo pipefail
+shopt -s inherit_errexit
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${N3X_BIN:-$SRC/build}
@@ -24,16 +32,34 @@ fail() {
 
 note() { echo "  $*"; }
 
+# skip REASON: this host cannot run the test's real check.  run.sh shows
+# REASON, the last line printed.
+SKIPPING=
+skip() {
+	SKIPPING=1
+	echo "$*"
+	exit 77
+}
+
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root ($*)"; }
+
+# need_cmd CMD...: skip unless each is installed.
+need_cmd() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "$c is not installed (scripts/deps.sh)"
+	done
+}
+
 # The supervisor takes its QEMUs with it (they get SIGTERM when it dies), so
 # ending it by its PID ends everything this test started.
 cleanup() {
+	local st=$? rc=0
 	if [ -n "$LPID" ] && kill -0 "$LPID" 2>/dev/null; then
 		kill -TERM "$LPID" 2>/dev/null || true
 		for _ in $(seq 1 300); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.2; done
 		kill -KILL "$LPID" 2>/dev/null || true
 	fi
 	for p in ${EXTRA_PIDS:-}; do kill "$p" 2>/dev/null || true; done
-	local rc=0
 	if grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
 		echo "FAIL: sanitizer report from n3x-launch:" >&2
 		grep -hA30 -E 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$TMP"/*.log >&2
@@ -41,6 +67,12 @@ cleanup() {
 	fi
 	rm -rf "$TMP"
 	[ "$rc" -eq 0 ] || exit "$rc"
+	# 77 means "skipped" to run.sh: only skip() may say it.
+	if [ "$st" -eq 77 ] && [ -z "$SKIPPING" ]; then
+		echo "FAIL: exit status 77 without skip" >&2
+		exit 1
+	fi
+	exit "$st"
 }
 trap cleanup EXIT
 
@@ -76,14 +108,35 @@ start_launcher() {
 
 ctl() { "$BIN/n3x-ctl" -f "$CONF" "$@"; }
 
-# status_field VM KEY: one field of a VM from `status --json`.
+# status_field VM KEY: one field of a VM from `status --json` ("" for
+# null); fails when n3x-ctl does or the VM or key is missing.  Use it as
+# v=$(status_field ...) || fail ..., or through expect_field.
 status_field() {
-	ctl status --json | python3 -c '
+	local json
+	json=$(ctl status --json) || { echo "n3x-ctl status --json failed" >&2; return 1; }
+	python3 -c '
 import json, sys
-d = json.load(sys.stdin)
-vm = [v for v in d["vms"] if v["name"] == sys.argv[1]][0]
-v = vm[sys.argv[2]]
-print("" if v is None else v)' "$1" "$2"
+d = json.loads(sys.argv[3])
+vm = [v for v in d["vms"] if v["name"] == sys.argv[1]]
+if not vm or sys.argv[2] not in vm[0]:
+    sys.exit("status --json has no %s.%s" % (sys.argv[1], sys.argv[2]))
+v = vm[0][sys.argv[2]]
+print("" if v is None else v)' "$1" "$2" "$json"
+}
+
+# expect_field VM KEY WANT: status --json says VM's KEY is WANT.
+expect_field() {
+	local got
+	got=$(status_field "$1" "$2") || fail "$1: no $2 in status --json"
+	expect_eq "$got" "$3" "$1 $2"
+}
+
+# live_pid VM: the pid of VM's QEMU from status --json, checked alive.
+live_pid() {
+	local pid
+	pid=$(status_field "$1" pid) || return 1
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || { echo "$1: no live QEMU (pid '$pid')" >&2; return 1; }
+	echo "$pid"
 }
 
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
@@ -117,11 +170,29 @@ guest_run() {
 	echo "${line#*=}"
 }
 
-# nothing_left NAME: no namespace, link, process or runtime file of fabric NAME.
+# netns_exists NAME: 0 when `ip netns list` shows NAME (the whole name:
+# n3x-it is not n3x-it-tc), 1 when not; fails the test when ip itself fails.
+netns_exists() {
+	local all
+	all=$(ip netns list) || fail "ip netns list failed"
+	awk -v n="$1" '$1 == n { found = 1 } END { exit !found }' <<<"$all"
+}
+
+# procs_of DIR: print the processes whose command line names DIR/; fails
+# the test when pgrep itself fails (status 2 or more).
+procs_of() {
+	local rc=0
+	pgrep -af -- "$1/" || rc=$?
+	[ "$rc" -le 1 ] || fail "pgrep failed ($rc)"
+}
+
+# nothing_left NAME: no namespace, process or runtime file of fabric NAME.
 nothing_left() {
-	! ip netns list | contains -w "n3x-$1" || fail "namespace n3x-$1 left behind"
+	local left
+	! netns_exists "n3x-$1" || fail "namespace n3x-$1 left behind"
 	[ ! -e "$XDG_RUNTIME_DIR/n3x/$1" ] || { find "$XDG_RUNTIME_DIR/n3x/$1"; fail "runtime dir left behind"; }
-	! pgrep -f -- "$XDG_RUNTIME_DIR/n3x/$1/" >/dev/null || { pgrep -af -- "$XDG_RUNTIME_DIR/n3x/$1/"; fail "processes of $1 left"; }
+	left=$(procs_of "$XDG_RUNTIME_DIR/n3x/$1")
+	[ -z "$left" ] || { echo "$left"; fail "processes of $1 left"; }
 }
 
 # PRODUCER | contains [GREP-OPTIONS] PATTERN: reads all of its input first, so

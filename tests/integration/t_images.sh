@@ -3,4 +3,6 @@
 # and powers off on system_powerdown.
 . "$(dirname "$0")/lib.sh"
 
+need_cmd qemu-system-x86_64 qemu-system-aarch64 socat
+
 "$SRC/images/smoke-test.sh" "$IMG" || fail "images/smoke-test.sh"
