@@ -21,12 +21,18 @@ export XDG_RUNTIME_DIR=$TMP/run XDG_STATE_HOME=$TMP/state
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_STATE_HOME"
 LPID=
 
-fail() {
-	echo "FAIL: $*" >&2
-	if [ -f "$TMP/launcher.log" ]; then
+LOG_SHOWN=
+show_log() {
+	if [ -z "$LOG_SHOWN" ] && [ -f "$TMP/launcher.log" ]; then
+		LOG_SHOWN=1
 		echo "--- launcher log (last 30 lines)" >&2
 		tail -n 30 "$TMP/launcher.log" >&2
 	fi
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	show_log
 	exit 1
 }
 
@@ -54,6 +60,9 @@ need_cmd() {
 # ending it by its PID ends everything this test started.
 cleanup() {
 	local st=$? rc=0
+	# A check that failed through set -e (a `ctl wait` that timed out)
+	# says why in the supervisor's log, as fail does.
+	[ "$st" -eq 0 ] || [ "$st" -eq 77 ] || show_log
 	if [ -n "$LPID" ] && kill -0 "$LPID" 2>/dev/null; then
 		kill -TERM "$LPID" 2>/dev/null || true
 		for _ in $(seq 1 300); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.2; done
