@@ -1,5 +1,6 @@
 # Bad fabric input: one clear error each, exit 2, nothing created.
 . "$(dirname "$0")/lib.sh"
+need_root "network namespaces"
 
 bad() { # bad NAME BODY REGEX
 	local conf rc

@@ -22,7 +22,7 @@
 # The VMs have no NIC: no packet leaves them.
 . "$(dirname "$0")/lib.sh"
 
-command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 not found (run scripts/deps.sh)"
+need_cmd qemu-system-x86_64
 
 OUT=$SRC/build/netem
 "$SRC/images/netem-vm.sh" "$OUT" 2>"$TMP/build.txt" || {
@@ -166,8 +166,9 @@ note "$kver: cases done at t=$(console stable | sed -n 's/^N3X-NETEM end t=//p')
 
 # ---- bookworm-backports' cloud kernel (6.12): netem's PRNG seed ----
 if [ ! -f "$OUT/backports/vmlinuz" ]; then
-	note "seed replay skipped: no backports kernel ($(cat "$OUT/backports/unavailable" 2>/dev/null))"
-	exit 0
+	# Everything above passed, but the seed replay, a check of its own,
+	# cannot run: the test as a whole is not a pass.
+	skip "6.1 cases passed; seed replay needs the backports kernel ($(cat "$OUT/backports/unavailable" 2>/dev/null))"
 fi
 finish backports 60
 kver=$(cat "$OUT/backports/kver")

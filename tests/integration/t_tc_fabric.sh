@@ -7,6 +7,7 @@
 # ifb.  tests/integration/t_netem_vm.sh runs the netem side of tc/ on a
 # kernel that has it.
 . "$(dirname "$0")/lib.sh"
+need_root "network namespaces"
 
 DRV=${TC_DRIVER:-$SRC/build/tests/tc_driver}
 [ -x "$DRV" ] || fail "$DRV is not built (make build/tests/tc_driver)"

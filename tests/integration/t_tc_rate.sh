@@ -11,7 +11,8 @@
 
 DRV=${TC_DRIVER:-$SRC/build/tests/tc_driver}
 [ -x "$DRV" ] || fail "$DRV is not built (make build/tests/tc_driver)"
-command -v iperf3 >/dev/null || fail "iperf3 is not installed (scripts/deps.sh)"
+need_root "network namespaces"
+need_cmd iperf3
 
 FAB=n3x-test-tcf$$
 VM=n3x-test-tcv$$

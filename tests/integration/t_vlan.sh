@@ -1,6 +1,7 @@
 # VLANs on both switches: two VMs on vlan=100 reach each other, a VM on
 # vlan=200 reaches neither (addresses set by hand inside the guests).
 . "$(dirname "$0")/lib.sh"
+need_root "network namespaces"
 
 for SWITCH in ovs linux-bridge; do
 	name=it-vlan-${SWITCH%%-*}
