@@ -69,6 +69,7 @@ cleanup() {
 		kill -KILL "$LPID" 2>/dev/null || true
 	fi
 	for p in ${EXTRA_PIDS:-}; do kill "$p" 2>/dev/null || true; done
+	for n in ${EXTRA_NETNS:-}; do ip netns del "$n" 2>/dev/null || true; done
 	if grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
 		echo "FAIL: sanitizer report from n3x-launch:" >&2
 		grep -hA30 -E 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$TMP"/*.log >&2
