@@ -159,14 +159,6 @@ void loop_timer_disarm(struct loop_timer *t)
 		timerfd_settime(t->fd, 0, &its, NULL);
 }
 
-bool loop_timer_armed(const struct loop_timer *t)
-{
-	struct itimerspec its;
-
-	return t->fd >= 0 && timerfd_gettime(t->fd, &its) == 0 &&
-	       (its.it_value.tv_sec || its.it_value.tv_nsec);
-}
-
 void loop_timer_close(struct loop_timer *t)
 {
 	if (t->fd >= 0) {

@@ -58,7 +58,6 @@ void loop_timer_init(struct loop_timer *t, void (*fire)(struct loop_timer *t));
 int loop_timer_arm(struct loop_timer *t, uint64_t ms);  /* re-arming replaces */
 void loop_timer_disarm(struct loop_timer *t);
 void loop_timer_close(struct loop_timer *t);
-bool loop_timer_armed(const struct loop_timer *t);
 
 uint64_t loop_now_ms(void);          /* CLOCK_MONOTONIC in ms */
 

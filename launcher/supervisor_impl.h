@@ -98,7 +98,6 @@ void sup_waiters_fail_all(const char *msg);
 /* vm_console_scan()'s callback for a console waiter (opaque): true on a match. */
 bool sup_waiter_line(const char *line, void *opaque);
 bool sup_vm_has_lease(const struct vm *vm);
-json_t *sup_leases_json(const struct vm *vm);
 
 /* What the VMs and the fabric tell the waiters. */
 void sup_on_state(struct vm *vm, enum vm_state from, const char *why);

@@ -91,6 +91,26 @@ static void waiter_free(struct loop_deferred *d)
 	free(container_of(d, struct waiter, free_d));
 }
 
+/* The leases a VM holds now, for a wait --lease reply; NULL when out of memory. */
+static json_t *leases_json(const struct vm *vm)
+{
+	const struct topo_vm *cfg = vm_config(vm);
+	json_t *a = json_array();
+	char mac[18], buf[INET_ADDRSTRLEN];
+
+	for (int i = 0; a && sup.fabric && i < cfg->nnics; i++) {
+		const char *ip = fabric_lease(sup.fabric, cfg->nics[i].mac, buf);
+
+		if (ip && json_array_append_new(a, json_pack("{s:i, s:s, s:s}", "index", i, "mac",
+							     topo_format_mac(cfg->nics[i].mac, mac),
+							     "ip", ip)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 void sup_waiter_done(struct waiter *w)
 {
 	struct op *op = w->op;
@@ -108,7 +128,7 @@ void sup_waiter_done(struct waiter *w)
 				  json_pack("{s:s, s:s}", "name", vm_name(w->vm), "state", state)) < 0 ||
 	    (w->match && json_object_set_new(op->reply, "match", text_json(w->match)) < 0) ||
 	    (w->says_state && json_object_set_new(op->reply, "state", json_string(state)) < 0) ||
-	    (w->lease && !op->code && json_object_set_new(op->reply, "leases", sup_leases_json(w->vm)) < 0))
+	    (w->lease && !op->code && json_object_set_new(op->reply, "leases", leases_json(w->vm)) < 0))
 		err_set(sup_op_err(op, 1), ENOMEM, "out of memory");
 	loop_timer_close(&w->timeout);
 	if (w->console)
@@ -237,25 +257,6 @@ bool sup_vm_has_lease(const struct vm *vm)
 		if (fabric_lease(sup.fabric, cfg->nics[i].mac, ip))
 			return true;
 	return false;
-}
-
-json_t *sup_leases_json(const struct vm *vm)
-{
-	const struct topo_vm *cfg = vm_config(vm);
-	json_t *a = json_array();
-	char mac[18], buf[INET_ADDRSTRLEN];
-
-	for (int i = 0; a && sup.fabric && i < cfg->nnics; i++) {
-		const char *ip = fabric_lease(sup.fabric, cfg->nics[i].mac, buf);
-
-		if (ip && json_array_append_new(a, json_pack("{s:i, s:s, s:s}", "index", i, "mac",
-							     topo_format_mac(cfg->nics[i].mac, mac),
-							     "ip", ip)) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
 }
 
 /* dnsmasq's lease file changed. */
