@@ -11,18 +11,32 @@ void log_set_prefix(const char *prefix)
 	log_prefix = prefix;
 }
 
-void log_line(const char *fmt, ...)
+static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
 
-	/* Formatted first and written with one call, so lines from the
-	 * supervisor and from its children's stderr forwarding never mix. */
-	va_start(ap, fmt);
+	/* Formatted first and written with one call: one line stays one line. */
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (log_prefix)
-		fprintf(stderr, "%s: %s\n", log_prefix, line);
+	if (prefix)
+		fprintf(stderr, "%s: %s\n", prefix, line);
 	else
 		fprintf(stderr, "%s\n", line);
+}
+
+void log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(log_prefix, fmt, ap);
+	va_end(ap);
+}
+
+void log_plain(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
 }

@@ -7,5 +7,8 @@
 /* Lines start with "PREFIX: "; NULL (the default) writes them bare. */
 void log_set_prefix(const char *prefix);
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Without the prefix: a problem that names its own place ("FILE:LINE: ..."),
+ * printed the way the topology parser prints its own. */
+void log_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

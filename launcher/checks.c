@@ -23,14 +23,6 @@
 #include "launcher/impair.h"
 #include "net/ovsd.h"
 
-/* A FILE:LINE problem, printed bare as the parser prints its own. */
-static void report_at(const struct err *e)
-{
-	log_set_prefix(NULL);
-	log_line("%s", e->msg);
-	log_set_prefix(SUP_LOG_PREFIX);
-}
-
 static int check_only(const struct topology *t, const char *only)
 {
 	int bad = 0;
@@ -58,21 +50,18 @@ static int check_vms(const struct topology *t, const struct accel_host *host, co
 	for (int i = 0; i < t->nvms; i++) {
 		const struct topo_vm *vm = &t->vms[i];
 		char sock[PATHS_MAX + 32];
-		struct err e;
 
 		if (!topo_selected(only, vm->name))
 			continue;
 		if (accel_decide(host, vm->arch, vm->accel, &choices[i]) < 0) {
-			err_set(&e, ENODEV, "%s:%d: vm %s: accel=kvm is not usable here: %s (use accel=auto or tcg)",
-				t->path, vm->line, vm->name, choices[i].reason);
-			report_at(&e);
+			log_plain("%s:%d: vm %s: accel=kvm is not usable here: %s (use accel=auto or tcg)",
+				  t->path, vm->line, vm->name, choices[i].reason);
 			bad++;
 		}
 		snprintf(sock, sizeof(sock), "%s/vm/%s/console.sock", sup.run, vm->name);
 		if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			err_set(&e, ENAMETOOLONG, "%s:%d: vm %s: socket path %s is too long for a unix socket "
-				"(set XDG_RUNTIME_DIR to a shorter directory)", t->path, vm->line, vm->name, sock);
-			report_at(&e);
+			log_plain("%s:%d: vm %s: socket path %s is too long for a unix socket "
+				  "(set XDG_RUNTIME_DIR to a shorter directory)", t->path, vm->line, vm->name, sock);
 			bad++;
 		}
 	}

@@ -60,3 +60,12 @@ expect_eq "$(cat "$TMP/err")" 'n3x-launch: N3X_PROBE_KVM: "maybe" is not ok, pvm
 
 [ ! -e /run/user/1000/n3x/n3x ] || fail "--check created the runtime dir"
 [ ! -e /run/user/1000/n3x/probe ] || fail "--check created the runtime dir"
+
+# accel=kvm where KVM cannot run the guest: one FILE:LINE line, exit 2.
+kvm=$(write_conf kvm "[vm k1]
+accel = kvm
+kernel = $TMP/vmlinuz")
+rc=0
+N3X_PROBE_KVM=absent "$BIN/n3x-launch" --check "$kvm" >/dev/null 2>"$TMP/err" || rc=$?
+expect_eq "$rc" 2 "accel=kvm without KVM: exit code"
+expect_eq "$(cat "$TMP/err")" "$kvm:1: vm k1: accel=kvm is not usable here: /dev/kvm is absent (use accel=auto or tcg)" "accel=kvm without KVM: message"
