@@ -176,7 +176,6 @@ int supervisor_main(const struct sup_options *opt)
 	}
 	if (sup_needs_fabric(sup.topo)) {
 		const struct fabric_hooks hooks = { .lease = sup_on_lease, .log = on_fabric_log };
-		struct err e;
 
 		if (fabric_open(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &e) < 0) {
 			log_line("fabric: %s", e.msg);
