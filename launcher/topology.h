@@ -23,6 +23,11 @@ enum topo_arch { TOPO_ARCH_X86_64, TOPO_ARCH_AARCH64 };
 enum topo_accel { TOPO_ACCEL_AUTO, TOPO_ACCEL_KVM, TOPO_ACCEL_TCG };
 enum topo_disk_mode { TOPO_DISK_PERSISTENT, TOPO_DISK_EPHEMERAL };
 enum topo_restart { TOPO_RESTART_NO, TOPO_RESTART_ON_FAILURE, TOPO_RESTART_ALWAYS };
+/* none: direct kernel boot on aarch64, which needs no firmware. */
+enum topo_firmware { TOPO_FIRMWARE_NONE, TOPO_FIRMWARE_BIOS, TOPO_FIRMWARE_UEFI };
+/* What makes a VM ready (`ready =`); running: no key, QEMU runs the guest. */
+enum topo_ready { TOPO_READY_RUNNING, TOPO_READY_AGENT, TOPO_READY_LEASE, TOPO_READY_CONSOLE,
+		  TOPO_READY_EXEC };
 
 struct topo_fabric {
 	char *name;      /* default "n3x" */
@@ -76,6 +81,9 @@ struct topo_vm {
 	enum topo_restart restart;     /* default no */
 	bool autostart;                /* default yes */
 	int stop_timeout_s;            /* stop-timeout, default 30 */
+	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= */
+	enum topo_ready ready;         /* default running */
+	char *ready_arg;               /* console: the regex (checked); exec: the shell command */
 	int line;
 };
 

@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "launcher/accel.h"
 #include "launcher/topology.h"
+#include "qmp/ga.h"
 #include "qmp/qmp.h"
 
 enum vm_state {
@@ -43,6 +44,8 @@ struct vm_observer {
 	int (*nics_up)(struct vm *vm, int *fds, struct err *e);
 	/* After QEMU exited: unwire what nics_up made. */
 	void (*nics_down)(struct vm *vm);
+	/* The guest agent started or stopped answering (ga.h "up"). */
+	void (*agent)(struct vm *vm, bool up);
 };
 
 void vm_set_observer(const struct vm_observer *obs);
@@ -90,6 +93,14 @@ int vm_resume(struct vm *vm);
 
 /* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
 int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque);
+
+/* The guest agent of the running QEMU (qmp/ga.h): whether it answers, and
+ * ga_execute / ga_send_raw on it; -ENOTCONN (args/cmd freed, cb not called)
+ * when it does not answer. */
+bool vm_agent_up(const struct vm *vm);
+int vm_agent(struct vm *vm, const char *cmd, json_t *args, unsigned timeout_ms, ga_reply_fn cb,
+	     void *opaque);
+int vm_agent_raw(struct vm *vm, json_t *cmd, unsigned timeout_ms, ga_reply_fn cb, void *opaque);
 
 /* Call fn on each console line since the current QEMU started (or the guest
  * last reset), oldest first, the unfinished last one included, until it
