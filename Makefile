@@ -108,8 +108,12 @@ bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 deps:
 	@scripts/deps.sh
 
+# The busybox demo guest (kernel + initramfs, no root needed), then the
+# Debian disk images (images/debian.sh: as root; each is rebuilt only when
+# the script changed or the image is missing).
 images: deps
 	@images/build.sh $(B)/images
+	@images/debian.sh $(B)/images
 
 # Every suite under ASan + UBSan; a failed test or a sanitizer report fails
 # the run.  Ends with the skipped tests and "unit: N passed, N failed, N

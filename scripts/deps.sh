@@ -9,7 +9,10 @@ pkgs="build-essential pkg-config git
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmnl-dev libjansson-dev
   libinih-dev libcriterion-dev
   socat busybox-static cpio kmod iproute2 procps zstd xz-utils python3
-  openvswitch-switch dnsmasq-base iputils-ping iperf3"
+  openvswitch-switch dnsmasq-base iputils-ping iperf3
+  mmdebstrap e2fsprogs fdisk uuid-runtime dosfstools mtools ovmf
+  grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin:arm64
+  qemu-user-static binfmt-support arch-test"
 
 missing=""
 for p in $pkgs; do
@@ -17,7 +20,9 @@ for p in $pkgs; do
 done
 
 # The aarch64 demo image is built from arm64 .debs fetched with apt-get download,
-# which needs arm64 in apt's architecture list (nothing arm64 gets installed).
+# which needs arm64 in apt's architecture list; the only arm64 package
+# installed is grub-efi-arm64-bin (GRUB's arm64-efi modules, data only) for
+# the Debian aarch64 disk image (images/debian.sh).
 need_update=""
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	dpkg --add-architecture arm64
