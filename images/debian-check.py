@@ -12,7 +12,7 @@ in on the serial console as root/test and checks what n3x relies on:
   - a login prompt, then `systemctl is-system-running --wait` says running;
   - the hostname came from DHCP, with no /etc/hostname;
   - a fresh machine-id, ssh host keys made on this boot, sshd and the agent
-    active, iperf3 present;
+    active, root/test logs in over ssh (to 127.0.0.1), iperf3 present;
   - guest-ping and guest-get-host-name over the agent's port;
   - `poweroff` ends QEMU by itself.
 
@@ -195,6 +195,11 @@ def main():
               lambda o, s: s == 0 and o == "active active active")
         check("sshd accepts root with a password", "sshd -T | grep -E '^(permitrootlogin|passwordauthentication)' | xargs",
               lambda o, s: s == 0 and o == "permitrootlogin yes passwordauthentication yes")
+        check("ssh root@localhost with the password",
+              "printf '#!/bin/sh\\necho test\\n' >/tmp/askpass; chmod +x /tmp/askpass;"
+              " SSH_ASKPASS=/tmp/askpass SSH_ASKPASS_REQUIRE=force setsid -w ssh -o StrictHostKeyChecking=no"
+              " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 hostname </dev/null",
+              lambda o, s: s == 0 and o == HOSTNAME)
         check("iperf3", "iperf3 --version | head -n 1", lambda o, s: s == 0)
         for what, command, want in (("guest-ping", '{"execute":"guest-ping"}', '{"return": {}}'),
                                     ("guest-get-host-name", '{"execute":"guest-get-host-name"}',
