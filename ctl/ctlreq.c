@@ -265,8 +265,8 @@ int ctlreq_wait(int argc, char **argv, json_t **req, long *timeout, struct err *
 		return code;
 	if (!vm || !!console + !!state + lease + agent + !!exec + !!port != 1)
 		return EXIT_USAGE;
-	if (interval && !exec)
-		return err_set(e, EINVAL, "wait: --interval goes with --exec"), EXIT_USAGE;
+	if (interval && !exec && !port)
+		return err_set(e, EINVAL, "wait: --interval goes with --exec or --port"), EXIT_USAGE;
 	if (exec && !exec[0])
 		return err_set(e, EINVAL, "wait: --exec needs a command"), EXIT_USAGE;
 	if (console) {
@@ -313,9 +313,12 @@ void ctlreq_wait_print(FILE *out, const json_t *req, const json_t *reply)
 	} else if (json_object_get(req, "agent")) {
 		fputs("agent\n", out);
 	} else if (json_object_get(req, "port")) {
-		const char *ip = json_string_value(json_object_get(reply, "ip"));
+		const char *addr = json_string_value(json_object_get(reply, "address"));
 
-		fprintf(out, "%s:%d open\n", ip ? ip : vm, (int)json_integer_value(json_object_get(req, "port")));
+		if (addr)
+			fprintf(out, "%s open\n", addr);
+		else
+			fprintf(out, "%s:%d open\n", vm, (int)json_integer_value(json_object_get(req, "port")));
 	} else if (!json_object_get(req, "exec")) {
 		const char *key = json_object_get(req, "console") ? "match" : "state";
 

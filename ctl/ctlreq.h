@@ -39,13 +39,14 @@ int ctlreq_exec_output(const json_t *reply, const char *vm, int outfd, int errfd
 		       struct err *e);
 
 /* `wait VM (--console REGEX | --state STATE | --lease | --agent |
- * --exec CMD [--interval S] | --port N) [--timeout S]` as *req; *timeout is
- * the request's (seconds, 0 = forever, default 60). */
+ * --exec CMD | --port N) [--interval S] [--timeout S]` as *req (--interval:
+ * how often --exec or --port tries); *timeout is the request's (seconds,
+ * 0 = forever, default 60). */
 int ctlreq_wait(int argc, char **argv, json_t **req, long *timeout, struct err *e);
 
 /* What wait prints once the condition holds: the console line, the state,
  * "VM/N IP" per lease, "agent", nothing for --exec (CMD exited 0), "IP:PORT
- * open" for --port (VM:PORT when the reply names no address). */
+ * open" for --port (the reply's "address"; VM:PORT when it has none). */
 void ctlreq_wait_print(FILE *out, const json_t *req, const json_t *reply);
 
 #endif

@@ -640,10 +640,11 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "cp", cmd_cp, "VM:PATH LOCAL | LOCAL VM:PATH", 2,
 	  "copy one file through the guest agent; LOCAL may be a\n"
 	  "directory, - is stdin/stdout; PATH/ keeps LOCAL's name" },
-	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE | --lease | --agent | --exec CMD [--interval S]"
-	  " | --port N) [--timeout S]", 2,
-	  "until it holds (60 s; 0: forever); prints the console line, the state,\n"
-	  "\"VM/N IP\" per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
+	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE | --lease | --agent | --exec CMD | --port N)"
+	  " [--interval S] [--timeout S]", 2,
+	  "until it holds (60 s; 0: forever; --exec and --port try every\n"
+	  "--interval S, 1 s); prints the console line, the state, \"VM/N IP\"\n"
+	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },

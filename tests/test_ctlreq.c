@@ -357,6 +357,8 @@ Test(ctlreq, wait_requests)
 		  "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":60,\"exec\":\"true\"}", 60 },
 		{ ARGC("wait", "--port", "22", "a", "--timeout", "0"), ARGV("wait", "--port", "22", "a", "--timeout", "0"),
 		  "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":0,\"port\":22}", 0 },
+		{ ARGC("wait", "a", "--port", "22", "--interval", "5"), ARGV("wait", "a", "--port", "22", "--interval", "5"),
+		  "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":60,\"port\":22,\"interval\":5}", 60 },
 		{ ARGC("wait", "a", "--lease"), ARGV("wait", "a", "--lease"),
 		  "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":60,\"lease\":true}", 60 },
 		{ ARGC("wait", "a", "--console", "login: *$"), ARGV("wait", "a", "--console", "login: *$"),
@@ -396,7 +398,7 @@ Test(ctlreq, wait_usage_errors)
 	WAIT(&p, "wait", "a", "--port", "ssh");
 	cr_assert_str_eq(p.e.msg, "wait: --port takes a TCP port, 1 to 65535, not 'ssh'");
 	WAIT(&p, "wait", "a", "--agent", "--interval", "2");
-	cr_assert_str_eq(p.e.msg, "wait: --interval goes with --exec");
+	cr_assert_str_eq(p.e.msg, "wait: --interval goes with --exec or --port");
 	WAIT(&p, "wait", "a", "--exec", "true", "--interval", "0");
 	cr_assert_str_eq(p.e.msg, "wait: --interval takes whole seconds, not '0'");
 	WAIT(&p, "wait", "a", "--exec", "");
@@ -434,7 +436,8 @@ Test(ctlreq, wait_output)
 	} cases[] = {
 		{ "{\"vm\":\"a\",\"agent\":true}", "{\"ok\":true,\"state\":\"running\"}", "agent\n" },
 		{ "{\"vm\":\"a\",\"exec\":\"true\"}", "{\"ok\":true,\"state\":\"running\"}", "" },
-		{ "{\"vm\":\"a\",\"port\":22}", "{\"ok\":true,\"ip\":\"192.168.100.10\"}", "192.168.100.10:22 open\n" },
+		{ "{\"vm\":\"a\",\"port\":22}", "{\"ok\":true,\"address\":\"192.168.100.10:22\"}",
+		  "192.168.100.10:22 open\n" },
 		{ "{\"vm\":\"a\",\"port\":22}", "{\"ok\":true}", "a:22 open\n" },
 		{ "{\"vm\":\"a\",\"state\":\"running\"}", "{\"ok\":true,\"state\":\"running\"}", "running\n" },
 		{ "{\"vm\":\"a\",\"console\":\"x\"}", "{\"ok\":true,\"match\":\"login: \"}", "login: \n" },
