@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,36 @@ static int local_target(const struct remote *r, const char *local, char *target,
 	return 0;
 }
 
+/* The temporary file of the download in progress: a signal that ends us
+ * (Ctrl-C on a big copy) removes it first, so nothing is left behind. */
+static char pending_tmp[PATH_MAX + 32];
+static const int fatal_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction saved_sigs[3];
+
+static void on_fatal(int sig)
+{
+	if (pending_tmp[0])
+		unlink(pending_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch the fatal signals whose disposition is the default; restore them. */
+static void guard_tmp(bool on)
+{
+	struct sigaction sa = { .sa_handler = on_fatal };
+
+	for (int i = 0; i < 3; i++) {
+		if (on) {
+			sigaction(fatal_sigs[i], NULL, &saved_sigs[i]);
+			if (saved_sigs[i].sa_handler == SIG_DFL)
+				sigaction(fatal_sigs[i], &sa, NULL);
+		} else if (saved_sigs[i].sa_handler == SIG_DFL) {
+			sigaction(fatal_sigs[i], &saved_sigs[i], NULL);
+		}
+	}
+}
+
 /* A new file's mode: what open(O_CREAT, 0666) would give it. */
 static mode_t new_file_mode(void)
 {
@@ -263,11 +294,12 @@ static mode_t new_file_mode(void)
 
 static int download(struct remote *r, const char *local, struct err *e)
 {
-	char target[PATH_MAX], tmp[PATH_MAX + 32] = "";
+	char target[PATH_MAX], *tmp = pending_tmp;
 	mode_t mode = new_file_mode();
 	struct stat st;
 	int fd, code;
 
+	tmp[0] = '\0';
 	if (strcmp(local, "-") == 0) {
 		fd = STDOUT_FILENO;
 		snprintf(target, sizeof(target), "stdout");
@@ -287,10 +319,15 @@ static int download(struct remote *r, const char *local, struct err *e)
 			mode = st.st_mode & 07777; /* replacing a file keeps its mode */
 		/* .NAME.n3x-cp-XXXXXX beside it, so the rename stays in one
 		 * file system; NAME is cut so the whole fits NAME_MAX. */
-		snprintf(tmp, sizeof(tmp), "%.*s.%.200s.n3x-cp-XXXXXX", (int)(name - target), target, name);
+		guard_tmp(true);
+		snprintf(tmp, sizeof(pending_tmp), "%.*s.%.200s.n3x-cp-XXXXXX", (int)(name - target), target, name);
 		fd = mkostemp(tmp, O_CLOEXEC);
-		if (fd < 0)
-			return err_sys(e, errno, "%s: cannot create", target), EXIT_FAIL;
+		if (fd < 0) {
+			code = (err_sys(e, errno, "%s: cannot create", target), EXIT_FAIL);
+			tmp[0] = '\0';
+			guard_tmp(false);
+			return code;
+		}
 	}
 	code = remote_open(r, "r", e);
 	if (code == 0)
@@ -306,6 +343,10 @@ static int download(struct remote *r, const char *local, struct err *e)
 		code = (err_sys(e, errno, "%s", target), EXIT_FAIL);
 	if (code && tmp[0])
 		unlink(tmp);
+	if (tmp[0]) {
+		tmp[0] = '\0';
+		guard_tmp(false);
+	}
 	return code;
 }
 

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/b64.h"
@@ -38,6 +40,7 @@ struct fake {
 	struct fake_handle h[8];
 	int calls, opens, reads, writes, closes;
 	int fail_read_at, fail_write_at, unreachable_at; /* 1-based, 0: never */
+	int signal_at_read, signal;                        /* raise signal at that read */
 	size_t write_sizes[64];                            /* bytes per guest-file-write */
 	char last_vm[32];
 };
@@ -130,6 +133,8 @@ static json_t *fake_read(struct fake *f, json_t *args)
 	json_t *r;
 
 	f->reads++;
+	if (f->reads == f->signal_at_read)
+		raise(f->signal);
 	cr_assert(!h->write);
 	cr_assert_eq(count, CTLCP_CHUNK, "guest-file-read asked for %lld bytes", (long long)count);
 	if (f->reads == f->fail_read_at)
@@ -531,6 +536,32 @@ Test(ctlcp, supervisor_gone)
 	cr_assert_str_eq(listing(dir), "");
 	free(data);
 	fake_free(&f);
+}
+
+/* Ctrl-C half way through a download: the process dies of it, as it
+ * should, and takes its temporary file along. */
+Test(ctlcp, interrupted_download_leaves_nothing)
+{
+	char *data = pattern(2 * MiB, 5), local[128];
+	int status;
+	pid_t pid;
+
+	snprintf(local, sizeof(local), "%s/big", dir);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct fake f = { .signal_at_read = 2, .signal = SIGINT };
+		struct err e = { 0 };
+
+		signal(SIGINT, SIG_DFL);
+		fake_put(&f, "/big", data, 2 * MiB);
+		ctlcp_run("a:/big", local, fake_agent, &f, &e);
+		_exit(0); /* not reached */
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT, "status %#x", status);
+	cr_assert_str_eq(listing(dir), "");
+	free(data);
 }
 
 Test(ctlcp, which_argument_is_the_guest)
