@@ -54,8 +54,9 @@ static int call(struct remote *r, json_t *cmd, json_t **reply, json_t **ret, str
 	int code;
 
 	snprintf(name, sizeof(name), "%s", what ? what : "?");
-	if (!cmd)
-		return err_set(e, ENOMEM, "%s: %s: out of memory", r->vm, r->path), EXIT_FAIL;
+	if (!cmd) /* json_pack refuses a path that is not UTF-8, or ran out of memory */
+		return err_set(e, EINVAL, "%s: %s: cannot be sent to the guest agent (is the path UTF-8 text?)",
+			       r->vm, r->path), EXIT_FAIL;
 	code = r->agent(r->opaque, r->vm, cmd, &rep, e);
 	if (code == EXIT_UNREACHABLE)
 		r->unreachable = true;

@@ -583,6 +583,8 @@ Test(ctlcp, which_argument_is_the_guest)
 	cr_assert_eq(cp(&f, "a:/x", "b:/y", &e), 2);
 	cr_assert_str_eq(e.msg, "cp: exactly one of SRC and DST is VM:PATH (write a local path with ':' in it as ./a:b)");
 	cr_assert_eq(cp(&f, "x", "y", &e), 2);
+	cr_assert_eq(cp(&f, "a:/\xff", "x", &e), 1);
+	cr_assert_str_eq(e.msg, "a: /\xff: cannot be sent to the guest agent (is the path UTF-8 text?)");
 	cr_assert_eq(cp(&f, "x", "a:", &e), 2);
 	cr_assert_str_eq(e.msg, "cp: a:: no PATH after the VM name");
 	cr_assert_eq(f.calls, 0);
