@@ -604,7 +604,7 @@ static void print_usage(FILE *out)
 		char left[160];
 
 		snprintf(left, sizeof(left), "%s %s", cmd->name, cmd->usage);
-		if (strlen(left) > 32) /* a long synopsis gets its own line */
+		if (strlen(left) >= 32) /* a long synopsis gets its own line */
 			fprintf(out, "  %s\n%35s", left, "");
 		else
 			fprintf(out, "  %-32s ", left);
@@ -636,7 +636,8 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "agent", cmd_monitor, "VM JSON", 2, "one guest-agent command; the reply on stdout" },
 	{ "exec", cmd_exec, "VM [--timeout S] [--env K=V]... [--stdin FILE|-] -- CMD [ARG]...", 2,
 	  "run CMD in the guest through its agent; its stdout, stderr and\n"
-	  "exit status (128+N when killed by signal N)" },
+	  "exit status (128+N when killed by signal N); --env K=V are then\n"
+	  "CMD's whole environment (qemu-ga's rule)" },
 	{ "cp", cmd_cp, "VM:PATH LOCAL | LOCAL VM:PATH", 2,
 	  "copy one file through the guest agent; LOCAL may be a\n"
 	  "directory, - is stdin/stdout; PATH/ keeps LOCAL's name" },
