@@ -24,7 +24,7 @@ static int seconds(const char *cmd, const char *opt, const char *arg, long min, 
 	v = strtol(arg, &end, 10);
 	if (errno || *end || end == arg || v < min || v > SECONDS_MAX)
 		return err_set(e, EINVAL, "%s: %s takes whole seconds%s, not '%s'", cmd, opt,
-			       min ? "" : " (0: forever)", arg), EXIT_USAGE;
+			       min ? ", at least 1" : " (0: forever)", arg), EXIT_USAGE;
 	*out = v;
 	return 0;
 }

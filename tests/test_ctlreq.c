@@ -400,7 +400,7 @@ Test(ctlreq, wait_usage_errors)
 	WAIT(&p, "wait", "a", "--agent", "--interval", "2");
 	cr_assert_str_eq(p.e.msg, "wait: --interval goes with --exec or --port");
 	WAIT(&p, "wait", "a", "--exec", "true", "--interval", "0");
-	cr_assert_str_eq(p.e.msg, "wait: --interval takes whole seconds, not '0'");
+	cr_assert_str_eq(p.e.msg, "wait: --interval takes whole seconds, at least 1, not '0'");
 	WAIT(&p, "wait", "a", "--exec", "");
 	cr_assert_str_eq(p.e.msg, "wait: --exec needs a command");
 	WAIT(&p, "wait", "a", "--console", "(");
