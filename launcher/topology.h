@@ -83,7 +83,7 @@ struct topo_vm {
 	enum topo_restart restart;     /* default no */
 	bool autostart;                /* default yes */
 	int stop_timeout_s;            /* stop-timeout, default 30 */
-	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= */
+	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= unless given */
 	enum topo_ready ready;         /* default running */
 	char *ready_arg;               /* console: the regex (checked); exec: the shell command */
 	int line;
