@@ -7,6 +7,7 @@
  * to answer.  Tests run the loop with a deadline, never sleeping.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,11 +239,17 @@ static char qga_dir[] = "/tmp/n3x-test-ga-XXXXXX";
 static void teardown(void)
 {
 	if (qga > 0) {
-		kill(qga, SIGKILL);
+		DIR *d = opendir(qga_dir);
+		struct dirent *e;
+
+		kill(qga, SIGKILL);     /* our child */
 		waitpid(qga, NULL, 0);
-		char cmd[64];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", qga_dir);
-		cr_expect_eq(system(cmd), 0);
+		while (d && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		if (d)
+			closedir(d);
+		cr_expect_eq(rmdir(qga_dir), 0, "%s: %s", qga_dir, strerror(errno));
 	}
 	ga_free(g);
 	agent_close();
