@@ -34,6 +34,9 @@
 /* Reads per wakeup: a 22 MB reply must not keep the loop from the other
  * VMs; epoll is level-triggered and calls again for the rest. */
 #define GA_READS_PER_WAKE 16
+/* A buffer that grew past this for one big reply or request is released
+ * once empty, not kept for the VM's lifetime. */
+#define GA_BUF_KEEP (1u << 20)
 
 enum rx { RX_DROP, RX_HUNT, RX_SYNC, RX_NORMAL };
 
@@ -375,8 +378,11 @@ static void dispatch(struct ga *g)
 		on_line(g, msg);
 		json_decref(msg);
 	}
-	if (!g->in.len)
+	if (!g->in.len) {
 		g->scanned = 0;
+		if (g->in.cap > GA_BUF_KEEP)
+			buf_free(&g->in);
+	}
 }
 
 /* Read what the fd has (up to a bound), dispatching as it comes so at most
@@ -432,6 +438,8 @@ static bool flush(struct ga *g)
 		}
 		buf_consume(&g->out, (size_t)n);
 	}
+	if (g->out.cap > GA_BUF_KEEP)
+		buf_free(&g->out);
 	return true;
 }
 
