@@ -63,8 +63,9 @@ static void exec_done(void *opaque, json_t *result, const struct err *e)
 
 static void exec_try(struct waiter *w)
 {
-	json_t *args;
+	json_t *argv, *args;
 	struct err e;
+	int r;
 
 	if (!vm_agent_up(w->vm)) {
 		/* No request, so no noise: the agent coming up kicks us. */
@@ -73,8 +74,10 @@ static void exec_try(struct waiter *w)
 		schedule(w, w->interval_ms);
 		return;
 	}
-	if (guest_exec_args("/bin/sh", json_pack("[s, s]", "-c", w->cmd), NULL, NULL, &args, &e) < 0 ||
-	    guest_exec_start(w->vm, args, w->cmd, 0, exec_done, w, &w->x, &e) < 0) {
+	argv = json_pack("[s, s]", "-c", w->cmd);
+	r = argv ? guest_exec_args("/bin/sh", argv, NULL, NULL, &args, &e) : err_set(&e, ENOMEM, "out of memory");
+	json_decref(argv);
+	if (r < 0 || guest_exec_start(w->vm, args, w->cmd, 0, exec_done, w, &w->x, &e) < 0) {
 		set_last(w, e.msg);
 		schedule(w, w->interval_ms);
 	}

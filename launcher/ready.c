@@ -276,6 +276,10 @@ void sup_ready_on_state(struct vm *vm)
 		r->ready = false;
 		if (wr.fd < 0 || r->reported || !autostarted(r))
 			break;
+		if (sup.shutting_down) {
+			sup_wait_ready_abort("the supervisor is shutting down");
+			break;
+		}
 		if (s == VM_STOPPED || topo_find_vm(sup.topo, vm_name(vm))->restart == TOPO_RESTART_NO) {
 			describe(vm_config(vm), what, sizeof(what));
 			wr_fail("%s %s before it was ready (%s)%s%s", vm_name(vm), vm_state_name(s), what,

@@ -347,10 +347,12 @@ static int wait_setup(struct waiter *w, json_t *req, int kind)
 		err_set(sup_op_err(w->op, 2), EINVAL, "bad regex \"%s\": %s", regex, msg);
 		return 2;
 	}
+	if (kind == WAIT_EXEC)
+		snprintf(what, sizeof(what), "`%.40s%s` to succeed", cmd, strlen(cmd) > 40 ? "..." : "");
 	w->kind = kind;
 	w->what = strdup(kind == WAIT_STATE ? state : kind == WAIT_CONSOLE ? regex :
 			 kind == WAIT_LEASE ? "a DHCP lease" : kind == WAIT_AGENT ? "the guest agent" :
-			 kind == WAIT_EXEC ? cmd : what);
+			 what);
 	if (!w->what || (kind == WAIT_EXEC && !(w->cmd = strdup(cmd)))) {
 		err_set(sup_op_err(w->op, 1), ENOMEM, "out of memory");
 		return 1;
