@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define GA_SENTINEL '\xff'
@@ -69,7 +68,7 @@ struct ga {
 	bool up;
 	bool dead;              /* the fd hit EOF or an error: out of the loop */
 	bool freeing;
-	bool not_socket;        /* send() said ENOTSOCK: use write() */
+	bool not_socket;        /* for buf_write_fd: the fd is a pipe (tests) */
 };
 
 static const char *const noreply_cmds[] = {
@@ -390,25 +389,20 @@ static void dispatch(struct ga *g)
 static void fill(struct ga *g)
 {
 	for (int i = 0; i < GA_READS_PER_WAKE && !g->dead; i++) {
-		ssize_t n;
+		ssize_t n = buf_read_fd(&g->in, g->fd, GA_READ_CHUNK);
 
-		if (buf_reserve(&g->in, GA_READ_CHUNK) < 0) {
+		if (n > 0) {
+			dispatch(g);
+			continue;
+		}
+		if (n == -ENOMEM) {
 			/* No memory for the line in progress: lose it. */
 			buf_free(&g->in);
 			g->scanned = 0;
 			overlong(g);
 			return;
 		}
-		n = read(g->fd, g->in.p + g->in.off + g->in.len,
-			 g->in.cap - g->in.off - g->in.len);
-		if (n > 0) {
-			g->in.len += (size_t)n;
-			dispatch(g);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN)
 			return;
 		go_dead(g);
 	}
@@ -417,28 +411,9 @@ static void fill(struct ga *g)
 /* Write what the socket takes; false when the fd is finished. */
 static bool flush(struct ga *g)
 {
-	while (g->out.len) {
-		const char *p = g->out.p + g->out.off;
-		ssize_t n;
-
-		if (g->not_socket)
-			n = write(g->fd, p, g->out.len);
-		else
-			n = send(g->fd, p, g->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOTSOCK && !g->not_socket) {
-				g->not_socket = true;
-				continue;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return true;
-			return false;
-		}
-		buf_consume(&g->out, (size_t)n);
-	}
-	if (g->out.cap > GA_BUF_KEEP)
+	if (buf_write_fd(&g->out, g->fd, &g->not_socket) < 0)
+		return false;
+	if (!g->out.len && g->out.cap > GA_BUF_KEEP)
 		buf_free(&g->out);
 	return true;
 }
