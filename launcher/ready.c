@@ -31,7 +31,7 @@ struct sup_ready {
 	bool ready;           /* latched since the current QEMU started */
 	bool reported;        /* --wait-ready: the parent was told */
 	struct op *op;        /* the condition being watched, or NULL */
-	uint64_t since_ms;    /* when the current QEMU started */
+	uint64_t first_ms;    /* when it first started: --wait-ready's clock */
 };
 
 static struct {
@@ -126,7 +126,7 @@ static void wr_ready(struct sup_ready *r)
 	r->reported = true;
 	describe(vm_config(r->vm), what, sizeof(what));
 	sup_notify_line(wr.fd, "%s: %s ready (%s) after %.1f s", SUP_LOG_PREFIX, vm_name(r->vm), what,
-			(loop_now_ms() - r->since_ms) / 1000.0);
+			(loop_now_ms() - r->first_ms) / 1000.0);
 	if (--wr.pending == 0)
 		wr_end(0);
 }
@@ -283,12 +283,15 @@ void sup_ready_on_state(struct vm *vm)
 		/* A new QEMU: what held for the last one does not count. */
 		unwatch(r);
 		r->ready = false;
-		r->since_ms = loop_now_ms();
+		if (!r->first_ms)
+			r->first_ms = loop_now_ms();
 		watch(r);
 		break;
 	case VM_RUNNING:
 	case VM_PAUSED:
 		/* Adopted without a start: watch from now. */
+		if (!r->first_ms)
+			r->first_ms = loop_now_ms();
 		if (!r->ready && !r->op)
 			watch(r);
 		break;
