@@ -57,7 +57,7 @@ bool sup_vm_ready(const struct vm *vm)
 }
 
 /* "agent", "lease", "console login:", "exec CMD", "running": what it waits for. */
-static void describe(const struct topo_vm *cfg, char *buf, size_t size)
+void sup_ready_describe(const struct topo_vm *cfg, char *buf, size_t size)
 {
 	switch (cfg->ready) {
 	case TOPO_READY_AGENT: snprintf(buf, size, "agent"); break;
@@ -112,7 +112,7 @@ static void wr_down(const struct sup_ready *r)
 	char what[ERR_MSG_MAX / 2];
 	const char *err = vm_last_error(r->vm);
 
-	describe(vm_config(r->vm), what, sizeof(what));
+	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	wr_fail("%s %s before it was ready (%s)%s%s", vm_name(r->vm), vm_state_name(vm_state(r->vm)),
 		what, *err ? ": " : "", err);
 }
@@ -124,7 +124,7 @@ static void wr_ready(struct sup_ready *r)
 	if (wr.fd < 0 || r->reported || !autostarted(r))
 		return;
 	r->reported = true;
-	describe(vm_config(r->vm), what, sizeof(what));
+	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	sup_notify_line(wr.fd, "%s: %s ready (%s) after %.1f s", SUP_LOG_PREFIX, vm_name(r->vm), what,
 			(loop_now_ms() - r->first_ms) / 1000.0);
 	if (--wr.pending == 0)
@@ -144,7 +144,7 @@ static void wr_timeout(struct loop_timer *t)
 			first = &sup.ready[i];
 	if (!first || wr.fd < 0)
 		return;
-	describe(vm_config(first->vm), what, sizeof(what));
+	sup_ready_describe(vm_config(first->vm), what, sizeof(what));
 	err = vm_last_error(first->vm);
 	snprintf(more, sizeof(more), ", and %d more VM%s", late - 1, late > 2 ? "s" : "");
 	wr_fail("%s not ready (%s) after %g s (state %s%s%s)%s", vm_name(first->vm), what,
@@ -202,7 +202,7 @@ static void settled(struct op *op)
 	if (op->code)
 		return; /* the VM went away first: sup_ready_on_state says so */
 	r->ready = true;
-	describe(vm_config(r->vm), what, sizeof(what));
+	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	log_line("vm %s: ready (%s)", vm_name(r->vm), what);
 	wr_ready(r);
 }
@@ -240,7 +240,7 @@ static void watch(struct sup_ready *r)
 	op->settled = settled;
 	op->opaque = r;
 	r->op = op;
-	describe(cfg, what, sizeof(what));
+	sup_ready_describe(cfg, what, sizeof(what));
 	w->what = strdup(what);
 	w->interval_ms = READY_EXEC_INTERVAL_MS;
 	switch (cfg->ready) {
