@@ -1,6 +1,7 @@
 /* ctlcp.c - n3x-ctl cp over the guest agent's guest-file-* commands. */
 #include "ctl/ctlcp.h"
 #include "base/b64.h"
+#include "ctl/ctlio.h"
 #include "launcher/topology.h"
 
 #include <errno.h>
@@ -114,21 +115,6 @@ static int remote_close(struct remote *r, struct err *e)
 	return code;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 /* Read up to n bytes, fewer only at end of file: the bytes read or -errno. */
 static ssize_t read_full(int fd, char *p, size_t n)
 {
@@ -174,7 +160,7 @@ static int pull(struct remote *r, int fd, const char *local, struct err *e)
 				       "a count that does not match its bytes"), EXIT_FAIL;
 		}
 		json_decref(reply);
-		code = write_all(fd, data, n);
+		code = ctlio_write_all(fd, data, n);
 		free(data);
 		if (code < 0)
 			return err_sys(e, -code, "%s", local), EXIT_FAIL;

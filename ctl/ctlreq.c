@@ -1,6 +1,7 @@
 /* ctlreq.c - exec and wait: arguments to requests, exec's reply to bytes. */
 #include "ctl/ctlreq.h"
 #include "base/b64.h"
+#include "ctl/ctlio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,21 +155,6 @@ int ctlreq_exec_input(json_t *req, const char *path, const void *data, size_t le
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 /* Decode reply[key] and write it to fd. */
 static int copy_stream(const json_t *reply, const char *key, const char *vm, int fd, const char *name,
 		       struct err *e)
@@ -186,7 +172,7 @@ static int copy_stream(const json_t *reply, const char *key, const char *vm, int
 	if (!bytes)
 		return errno == ENOMEM ? err_set(e, ENOMEM, "%s: out of memory for the guest's %s", vm, name) :
 		       err_set(e, EPROTO, "%s: the exec reply's \"%s\" is not base64", vm, key);
-	r = write_all(fd, bytes, n);
+	r = ctlio_write_all(fd, bytes, n);
 	free(bytes);
 	return r < 0 ? err_sys(e, -r, "writing the guest's %s", name) : 0;
 }
@@ -214,7 +200,7 @@ int ctlreq_exec_output(const json_t *reply, const char *vm, int outfd, int errfd
 			continue;
 		n = snprintf(line, sizeof(line), "n3x-ctl: %s: %s truncated by the guest agent (%s limit)\n", vm,
 			     streams[i][1], AGENT_OUTPUT_LIMIT);
-		if ((r = write_all(errfd, line, n)) < 0)
+		if ((r = ctlio_write_all(errfd, line, n)) < 0)
 			return err_sys(e, -r, "writing to stderr");
 	}
 	/* A shell's convention, so `n3x-ctl exec` reads like the command. */

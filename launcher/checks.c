@@ -178,6 +178,7 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 		const struct topo_vm *vm = &t->vms[i];
 		struct vm_plan plan;
 		struct plan_env d = { .ovs_userspace = host->ovs_userspace };
+		char ready[ERR_MSG_MAX / 2];
 
 		if (!topo_selected(only, vm->name))
 			continue;
@@ -188,12 +189,13 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 			log_line("out of memory");
 			return 1;
 		}
-		printf("\n# vm %s: %s, %s%s%s%s, firmware=%s, restart=%s, autostart=%s\n", vm->name,
+		sup_ready_describe(vm, ready, sizeof(ready));
+		printf("\n# vm %s: %s, %s%s%s%s, firmware=%s, restart=%s, autostart=%s, ready=%s\n", vm->name,
 		       topo_arch_name(vm->arch), choices[i].kvm ? "kvm" : "tcg",
 		       choices[i].reason[0] ? " (" : "", choices[i].reason, choices[i].reason[0] ? ")" : "",
 		       firmware_name(vm->firmware), vm->restart == TOPO_RESTART_NO ? "no" :
 		       vm->restart == TOPO_RESTART_ALWAYS ? "always" : "on-failure",
-		       vm->autostart ? "yes" : "no");
+		       vm->autostart ? "yes" : "no", ready);
 		plan_print(&plan, stdout);
 		plan_free(&plan);
 	}

@@ -74,8 +74,10 @@ static void exec_try(struct waiter *w)
 		schedule(w, w->interval_ms);
 		return;
 	}
-	argv = json_pack("[s, s]", "-c", w->cmd);
-	r = argv ? guest_exec_args("/bin/sh", argv, NULL, NULL, &args, &e) : err_set(&e, ENOMEM, "out of memory");
+	if (!(argv = json_pack("[s, s]", "-c", w->cmd)))
+		r = err_set(&e, ENOMEM, "out of memory");
+	else
+		r = guest_exec_args("/bin/sh", argv, NULL, NULL, &args, &e);
 	json_decref(argv);
 	if (r < 0 || guest_exec_start(w->vm, args, w->cmd, 0, exec_done, w, &w->x, &e) < 0) {
 		set_last(w, e.msg);

@@ -16,6 +16,7 @@
 #include "launcher/supervisor_impl.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct sup_ready {
 	bool ready;           /* latched since the current QEMU started */
 	bool reported;        /* --wait-ready: the parent was told */
 	struct op *op;        /* the condition being watched, or NULL */
-	uint64_t since_ms;    /* when the current QEMU started */
+	uint64_t first_ms;    /* when it first started: --wait-ready's clock */
 };
 
 static struct {
@@ -56,7 +57,7 @@ bool sup_vm_ready(const struct vm *vm)
 }
 
 /* "agent", "lease", "console login:", "exec CMD", "running": what it waits for. */
-static void describe(const struct topo_vm *cfg, char *buf, size_t size)
+void sup_ready_describe(const struct topo_vm *cfg, char *buf, size_t size)
 {
 	switch (cfg->ready) {
 	case TOPO_READY_AGENT: snprintf(buf, size, "agent"); break;
@@ -96,6 +97,26 @@ static void wr_fail(const char *fmt, ...)
 	wr_end(1);
 }
 
+/* Down, and no restart policy brings it back. */
+static bool down_for_good(const struct vm *vm)
+{
+	enum vm_state s = vm_state(vm);
+
+	return s == VM_STOPPED ||
+	       (s == VM_CRASHED && topo_find_vm(sup.topo, vm_name(vm))->restart == TOPO_RESTART_NO);
+}
+
+/* r is down for good before it was ready: the parent gives up. */
+static void wr_down(const struct sup_ready *r)
+{
+	char what[ERR_MSG_MAX / 2];
+	const char *err = vm_last_error(r->vm);
+
+	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
+	wr_fail("%s %s before it was ready (%s)%s%s", vm_name(r->vm), vm_state_name(vm_state(r->vm)),
+		what, *err ? ": " : "", err);
+}
+
 static void wr_ready(struct sup_ready *r)
 {
 	char what[ERR_MSG_MAX / 2];
@@ -103,18 +124,19 @@ static void wr_ready(struct sup_ready *r)
 	if (wr.fd < 0 || r->reported || !autostarted(r))
 		return;
 	r->reported = true;
-	describe(vm_config(r->vm), what, sizeof(what));
+	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	sup_notify_line(wr.fd, "%s: %s ready (%s) after %.1f s", SUP_LOG_PREFIX, vm_name(r->vm), what,
-			(loop_now_ms() - r->since_ms) / 1000.0);
+			(loop_now_ms() - r->first_ms) / 1000.0);
 	if (--wr.pending == 0)
 		wr_end(0);
 }
 
 static void wr_timeout(struct loop_timer *t)
 {
-	char what[ERR_MSG_MAX / 2];
+	char what[ERR_MSG_MAX / 2], more[32];
 	int late = 0;
 	struct sup_ready *first = NULL;
+	const char *err;
 
 	(void)t;
 	for (int i = 0; i < sup.nvms; i++)
@@ -122,13 +144,12 @@ static void wr_timeout(struct loop_timer *t)
 			first = &sup.ready[i];
 	if (!first || wr.fd < 0)
 		return;
-	describe(vm_config(first->vm), what, sizeof(what));
-	if (late > 1)
-		wr_fail("%s not ready (%s) after %g s (state %s), and %d more VMs", vm_name(first->vm),
-			what, wr.timeout_s, vm_state_name(vm_state(first->vm)), late - 1);
-	else
-		wr_fail("%s not ready (%s) after %g s (state %s)", vm_name(first->vm), what,
-			wr.timeout_s, vm_state_name(vm_state(first->vm)));
+	sup_ready_describe(vm_config(first->vm), what, sizeof(what));
+	err = vm_last_error(first->vm);
+	snprintf(more, sizeof(more), ", and %d more VM%s", late - 1, late > 2 ? "s" : "");
+	wr_fail("%s not ready (%s) after %g s (state %s%s%s)%s", vm_name(first->vm), what,
+		wr.timeout_s, vm_state_name(vm_state(first->vm)), *err ? ": " : "", err,
+		late > 1 ? more : "");
 }
 
 void sup_wait_ready_start(int fd, double timeout_s)
@@ -151,6 +172,11 @@ void sup_wait_ready_start(int fd, double timeout_s)
 	for (int i = 0; i < sup.nvms && wr.fd >= 0; i++)
 		if (sup.ready[i].ready)
 			wr_ready(&sup.ready[i]);
+	/* A start that failed at once came before we listened. */
+	for (int i = 0; i < sup.nvms && wr.fd >= 0; i++)
+		if (!sup.ready[i].reported && autostarted(&sup.ready[i]) &&
+		    down_for_good(sup.ready[i].vm))
+			wr_down(&sup.ready[i]);
 	if (wr.fd >= 0 && (r = loop_timer_arm(&wr.timer, (uint64_t)(timeout_s * 1000))) < 0)
 		wr_fail("cannot arm the --wait-ready timer: %s", strerror(-r));
 }
@@ -176,7 +202,7 @@ static void settled(struct op *op)
 	if (op->code)
 		return; /* the VM went away first: sup_ready_on_state says so */
 	r->ready = true;
-	describe(vm_config(r->vm), what, sizeof(what));
+	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	log_line("vm %s: ready (%s)", vm_name(r->vm), what);
 	wr_ready(r);
 }
@@ -214,7 +240,7 @@ static void watch(struct sup_ready *r)
 	op->settled = settled;
 	op->opaque = r;
 	r->op = op;
-	describe(cfg, what, sizeof(what));
+	sup_ready_describe(cfg, what, sizeof(what));
 	w->what = strdup(what);
 	w->interval_ms = READY_EXEC_INTERVAL_MS;
 	switch (cfg->ready) {
@@ -250,23 +276,22 @@ static void watch(struct sup_ready *r)
 void sup_ready_on_state(struct vm *vm)
 {
 	struct sup_ready *r = find(vm);
-	enum vm_state s = vm_state(vm);
-	char what[ERR_MSG_MAX / 2];
-	const char *err = vm_last_error(vm);
-
 	if (!r)
 		return;
-	switch (s) {
+	switch (vm_state(vm)) {
 	case VM_STARTING:
 		/* A new QEMU: what held for the last one does not count. */
 		unwatch(r);
 		r->ready = false;
-		r->since_ms = loop_now_ms();
+		if (!r->first_ms)
+			r->first_ms = loop_now_ms();
 		watch(r);
 		break;
 	case VM_RUNNING:
 	case VM_PAUSED:
 		/* Adopted without a start: watch from now. */
+		if (!r->first_ms)
+			r->first_ms = loop_now_ms();
 		if (!r->ready && !r->op)
 			watch(r);
 		break;
@@ -280,11 +305,8 @@ void sup_ready_on_state(struct vm *vm)
 			sup_wait_ready_abort("the supervisor is shutting down");
 			break;
 		}
-		if (s == VM_STOPPED || topo_find_vm(sup.topo, vm_name(vm))->restart == TOPO_RESTART_NO) {
-			describe(vm_config(vm), what, sizeof(what));
-			wr_fail("%s %s before it was ready (%s)%s%s", vm_name(vm), vm_state_name(s), what,
-				*err ? ": " : "", err);
-		}
+		if (down_for_good(vm))
+			wr_down(r);
 		break;
 	default:
 		break;

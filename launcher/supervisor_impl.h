@@ -161,6 +161,9 @@ void sup_ready_free(void);
 /* The VM changed state: a new QEMU resets its readiness and starts
  * watching for it again; one that went away stops watching. */
 void sup_ready_on_state(struct vm *vm);
+/* What cfg's `ready =` waits for, for messages and the plan: "agent",
+ * "lease", "console REGEX", "exec CMD" or "running". */
+void sup_ready_describe(const struct topo_vm *cfg, char *buf, size_t size);
 bool sup_vm_ready(const struct vm *vm);
 /* --wait-ready: report to the parent on fd (taken) until every autostarted
  * VM is ready, or one cannot be any more, or timeout_s passed. */
