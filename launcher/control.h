@@ -39,12 +39,13 @@
  *    "input":"BASE64","timeout":S}
  *       -> {"ok":true,"pid":N,"exitcode":N,"signal":N,"out":"BASE64",
  *           "err":"BASE64","out_truncated":bool,"err_truncated":bool}
- *          guest-exec with capture-output, then guest-exec-status every 5 ms
- *          doubling to 200 ms until the process exited.  args, env and input
- *          are optional; env, when given, is the process's whole environment
- *          (qemu-ga's rule).  pid is the guest's; signal only when one ended
- *          the process, exitcode is then 128 + signal; *_truncated: the agent
- *          kept only its first 16 MiB.  timeout: seconds, default 0 = no
+ *          guest-exec with capture-output, then guest-exec-status until the
+ *          process exited, an 8th of its run time apart (5 to 200 ms).
+ *          args, env and input are optional; env, when given, is the
+ *          process's whole environment (qemu-ga's rule).  pid is the
+ *          guest's; signal only when one ended the process, exitcode is
+ *          then 128 + signal; *_truncated: the agent kept only its first
+ *          16 MiB.  timeout: seconds, default 0 = no
  *          limit.  Failures, code 1: no agent (as above); the agent's error
  *          ("a: cannot run hostnamx: Failed to execute child process ...");
  *          "a: hostname still running after S s (guest pid N)" (the process

@@ -17,8 +17,9 @@ struct vm;
 struct guest_exec;
 
 #define GUEST_AGENT_TIMEOUT_MS 60000 /* one agent request (the `agent` verb's default) */
-#define GUEST_POLL_FIRST_MS 5        /* guest-exec-status: 5 ms, doubling ... */
-#define GUEST_POLL_MAX_MS 200        /* ... to 200 ms at most */
+#define GUEST_POLL_FRACTION 8        /* guest-exec-status: an 8th of the run time apart, */
+#define GUEST_POLL_FIRST_MS 5        /* ... 5 ms at least ... */
+#define GUEST_POLL_MAX_MS 200        /* ... and 200 ms at most */
 
 /* guest-exec's arguments: {"path", "arg" (when args has any), "env" (when
  * env has any), "input-data" (when input is given), "capture-output":true}.
