@@ -129,6 +129,14 @@ expect_eq "$h" g1 "hostname over ssh"
 ctl exec gu -- test -d /sys/firmware/efi || fail "gu did not boot through UEFI"
 ctl exec g1 -- test ! -d /sys/firmware/efi || fail "g1 booted through UEFI, not BIOS"
 
+# The agent restarting under a request: the request fails, the supervisor
+# sees the port close and open again and resynchronises with the new agent.
+ctl exec g2 -- systemctl restart qemu-guest-agent >/dev/null 2>&1 || true
+ctl wait g2 --exec true --timeout 120 >/dev/null || fail "g2: no agent after its restart"
+grep -q 'vm g2: guest agent down' "$TMP/launcher.log" || fail "the supervisor did not see g2's agent go"
+h=$(ctl exec g2 -- hostname) || fail "g2: exec after the agent restarted"
+expect_eq "$h" g2 "g2: hostname after the agent restarted"
+
 # stop is a clean systemd shutdown: the guest powers itself off.
 ctl stop g3 >/dev/null || fail "stop g3"
 expect_field g3 state stopped
