@@ -77,7 +77,7 @@ LINK_test_ctl := ctl topo base
 LINK_test_topo := topo base
 LINK_test_launcher := $(LINK_launch)
 test_layer = $(or $(firstword $(foreach l,base qmp tc ctl topo,$(if $(filter test_$(l)%,$(1)),$(l)))),$(if $(filter $(1),$(BASE_TESTS)),base,$(if $(filter $(1),$(NET_TESTS)),net,launcher)))
-BASE_TESTS := test_loop test_err test_sock test_b64
+BASE_TESTS := test_loop test_err test_sock test_b64 test_buf
 NET_TESTS := test_link test_netns test_tap test_ovs test_ovsdb test_ovsops test_dnsmasq
 
 .SECONDEXPANSION:
@@ -104,6 +104,27 @@ bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 	bench/fabric
 	bench/tc
 	bench/ctl
+
+# libFuzzer targets (clang), not part of `make check`: fuzz/NAME.c, linked
+# with the layers it tests (qmp and base) built for fuzzing.  Run one as its
+# comment says, e.g. build/fuzz/ga_fuzz -max_total_time=300 build/fuzz/corpus fuzz/corpus/ga
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_A := $(B)/fuzz/libqmp.a $(B)/fuzz/libbase.a
+$(B)/fuzz/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(B)/fuzz/libqmp.a: $(SRC_qmp:%.c=$(B)/fuzz/obj/%.o)
+	@rm -f $@; ar rcs $@ $^
+$(B)/fuzz/libbase.a: $(SRC_base:%.c=$(B)/fuzz/obj/%.o)
+	@rm -f $@; ar rcs $@ $^
+FUZZ_BIN := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*.c))
+$(FUZZ_BIN): $(B)/fuzz/%: fuzz/%.c $(FUZZ_A) $(HDRS)
+	@mkdir -p $(B)/fuzz/corpus
+	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< \
+		$(FUZZ_A) $(PKG_LIBS)
+
+fuzz: $(FUZZ_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -137,9 +158,9 @@ demo: deps
 	@examples/demo.sh
 
 clean:
-	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/n3x-launch $(B)/n3x-ctl
+	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/fuzz $(B)/n3x-launch $(B)/n3x-ctl
 
 layers:
 	@scripts/layers.sh
 
-.PHONY: all deps images unit integration check demo clean bench layers
+.PHONY: all deps images unit integration check demo clean bench layers fuzz

@@ -105,7 +105,7 @@ static void pid_cb(struct loop_watch *w, uint32_t events)
 static int child_setup(int report, const int *fds, int nfds, int errw, pid_t parent, int netns)
 {
 	enum { HIGH = 64 };
-	int moved[16], e;
+	int moved[CHILD_MAX_FDS], e;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -147,7 +147,7 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 	c->pidfd = c->errfd = -1;
 	c->len = 0;
 	c->last_line[0] = '\0';
-	if (nfds > 16)
+	if (nfds > CHILD_MAX_FDS)
 		return -EINVAL;
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return -errno;

@@ -29,6 +29,8 @@ struct child {
 	char last_line[256];
 };
 
+#define CHILD_MAX_FDS 32 /* fds a child can be given, at 3.. */
+
 /* Start argv[0] (looked up on $PATH) with fds[i] as fd 3+i in the child,
  * stdin on /dev/null, stdout and stderr into the log.  The child starts a new
  * session (a Ctrl-C on the supervisor's terminal is the supervisor's to

@@ -126,7 +126,9 @@ static void print_fabric(FILE *out, const json_t *f)
 
 static int vm_table(const json_t *vms, struct table *t)
 {
-	static const char *const head[] = { "NAME", "STATE", "ARCH", "ACCEL", "PID", "UPTIME", "ROLE" };
+	static const char *const head[] = {
+		"NAME", "STATE", "ARCH", "ACCEL", "PID", "UPTIME", "AGENT", "READY", "ROLE",
+	};
 	size_t i;
 	json_t *vm;
 	int r = table_add(t, head);
@@ -140,7 +142,7 @@ static int vm_table(const json_t *vms, struct table *t)
 			field(vm, "arch", NULL, 0), field(vm, "accel", NULL, 0), pidtxt,
 			/* Uptime belongs to a QEMU: none without a pid. */
 			pidtxt && json_is_number(u) ? ctlfmt_uptime(json_number_value(u), up, sizeof(up)) : NULL,
-			field(vm, "role", NULL, 0),
+			field(vm, "agent", NULL, 0), field(vm, "ready", NULL, 0), field(vm, "role", NULL, 0),
 		};
 
 		if (r == 0)
@@ -176,7 +178,7 @@ static int nic_table(const json_t *vms, struct table *t)
 int ctlfmt_status(FILE *out, const json_t *status)
 {
 	const json_t *vms = json_object_get(status, "vms");
-	struct table vt = { .ncols = 7 }, nt = { .ncols = 7 };
+	struct table vt = { .ncols = 9 }, nt = { .ncols = 7 };
 	size_t i;
 	json_t *vm;
 	int r;

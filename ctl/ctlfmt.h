@@ -10,9 +10,10 @@
 #include <stdio.h>
 
 /* Print a status reply (control.h) as tables: a fabric line, one row per VM
- * (NAME STATE ARCH ACCEL PID UPTIME ROLE), notes (why a VM runs under TCG,
- * its last error) where the supervisor gave them, and one row per NIC.  Missing or null fields
- * print as "-".  Returns 0, or -EINVAL when status has no "vms" array. */
+ * (NAME STATE ARCH ACCEL PID UPTIME AGENT READY ROLE; AGENT and READY are
+ * yes/no), notes (why a VM runs under TCG, its last error) where the
+ * supervisor gave them, and one row per NIC.  Missing or null fields print
+ * as "-".  Returns 0, or -EINVAL when status has no "vms" array. */
 int ctlfmt_status(FILE *out, const json_t *status);
 
 /* "45s", "5m07s", "2h03m", "3d04h"; "-" for a negative value.  Returns buf. */

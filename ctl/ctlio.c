@@ -21,13 +21,19 @@
 #define CONSOLE_LINGER_MS 500    /* output still copied after stdin EOF, as socat -t */
 #define LOG_POLL_MS 200          /* polling, not inotify: rotation is a rename we must see anyway */
 
-static int write_all(int fd, const char *buf, size_t len)
+int ctlio_write_all(int fd, const char *buf, size_t len)
 {
-	while (len) {
-		/* MSG_NOSIGNAL on sockets: a closed peer is an error to report,
-		 * not a SIGPIPE.  stdout keeps SIGPIPE, as cat does. */
-		ssize_t n = fd == STDOUT_FILENO ? write(fd, buf, len) : send(fd, buf, len, MSG_NOSIGNAL);
+	/* MSG_NOSIGNAL on sockets: a closed peer is an error to report, not a
+	 * SIGPIPE.  stdout keeps SIGPIPE, as cat does. */
+	bool sock = fd != STDOUT_FILENO;
 
+	while (len) {
+		ssize_t n = sock ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
+
+		if (n < 0 && errno == ENOTSOCK && sock) {
+			sock = false;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -56,7 +62,7 @@ int ctlio_exchange(int fd, const char *req, size_t len, int timeout_ms, char **r
 	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	struct buf b = { 0 };     /* never consumed from, so the line starts at b.p */
 	char *nl = NULL;
-	int r = write_all(fd, req, len);
+	int r = ctlio_write_all(fd, req, len);
 
 	while (r == 0 && !nl) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -121,7 +127,7 @@ static int from_stdin(int sock, bool tty, bool *in_open, bool *detached)
 		len = esc - buf;
 		*detached = true;
 	}
-	return len > 0 ? write_all(sock, buf, len) : 0;
+	return len > 0 ? ctlio_write_all(sock, buf, len) : 0;
 }
 
 int ctlio_console(const char *vm, int sock)
@@ -164,7 +170,7 @@ int ctlio_console(const char *vm, int sock)
 			ssize_t len = read(sock, buf, sizeof(buf));
 
 			if (len > 0)
-				err = write_all(STDOUT_FILENO, buf, len);
+				err = ctlio_write_all(STDOUT_FILENO, buf, len);
 			else if (len == 0)
 				closed = true;
 			else if (errno != EINTR)
@@ -200,7 +206,7 @@ static ssize_t drain(int fd)
 			continue;
 		if (n < 0)
 			return -errno;
-		int r = write_all(STDOUT_FILENO, buf, n);
+		int r = ctlio_write_all(STDOUT_FILENO, buf, n);
 
 		if (r < 0)
 			return r;

@@ -8,6 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Write all len bytes of buf to fd, through EINTR and short writes: 0 or
+ * -errno.  On a socket other than stdout, a closed peer is -EPIPE, not
+ * SIGPIPE. */
+int ctlio_write_all(int fd, const char *buf, size_t len);
+
 /* Connect to the AF_UNIX stream socket at path: the fd (close-on-exec,
  * blocking) or -errno (-ENAMETOOLONG when path does not fit sun_path). */
 int ctlio_connect(const char *path);

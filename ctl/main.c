@@ -5,8 +5,11 @@
  * Errors are printed here, once, as one "n3x-ctl: ..." line; the exit code
  * says who failed: 1 the operation, 2 the user, 3 the supervisor's socket.
  */
+#include "ctl/ctl.h"
+#include "ctl/ctlcp.h"
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
+#include "ctl/ctlreq.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
 
@@ -16,7 +19,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,10 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
-
 #define QUICK_TIMEOUT_MS 60000   /* status, qmp, hmp: the supervisor answers from memory or QMP */
-#define WAIT_MARGIN_S 30         /* wait: the supervisor's own timeout must fire first */
+#define WAIT_MARGIN_S 30         /* wait, exec, agent: the supervisor's own timeout must fire first */
+#define AGENT_TIMEOUT_S 60       /* the supervisor's default for one agent command */
 
 struct ctl {
 	char sock[PATHS_MAX];   /* $RUN/control.sock */
@@ -76,46 +77,60 @@ static int ctl_connect(struct ctl *c)
 	return 0;
 }
 
+/* Client-side timeout for a request the supervisor bounds by timeout_s
+ * (0: forever). */
+static int margin_ms(long timeout_s)
+{
+	long long ms = (timeout_s + WAIT_MARGIN_S) * 1000LL;
+
+	return timeout_s <= 0 || ms > INT_MAX ? -1 : (int)ms;
+}
+
 /* Send req (stolen) and wait up to timeout_ms (-1: forever) for the reply.
- * Returns 0 with *reply for {"ok":true}, else prints the error and returns
- * the exit code. */
-static int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply)
+ * Returns 0 with *reply for {"ok":true}, else the exit code with e set to
+ * the line to print. */
+static int request_e(struct ctl *c, json_t *req, int timeout_ms, json_t **reply, struct err *e)
 {
 	char *s, *line = NULL;
-	json_error_t err;
+	json_error_t jerr;
 	json_t *r, *code;
+	size_t n;
 	int ret;
 
 	/* json_pack refuses strings that are not UTF-8: the only way a
 	 * request built from arguments goes missing, short of memory. */
 	if (!req)
-		return fail(EXIT_USAGE, "the arguments are not valid UTF-8 text");
+		return err_set(e, EINVAL, "the arguments are not valid UTF-8 text"), EXIT_USAGE;
 	s = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!s)
-		return fail(EXIT_FAIL, "out of memory");
+		return err_set(e, ENOMEM, "out of memory"), EXIT_FAIL;
+	n = strlen(s);
+	if (n > CTL_LINE_MAX) {
+		free(s);
+		return err_set(e, E2BIG, "the request is %zu bytes, more than the %d the supervisor takes",
+			       n, CTL_LINE_MAX), EXIT_USAGE;
+	}
 	ret = ctl_connect(c);
 	if (ret == 0) {
-		size_t n = strlen(s);
-
 		s[n] = '\n'; /* over the NUL: s is sent as n + 1 bytes, not used as a string */
 		ret = ctlio_exchange(c->fd, s, n + 1, timeout_ms, &line);
 	}
 	free(s);
 	if (ret == -ETIMEDOUT)
-		return fail(EXIT_UNREACHABLE, "no reply from the supervisor at %s within %d s",
-			    c->sock, timeout_ms / 1000);
+		return err_set(e, ETIMEDOUT, "no reply from the supervisor at %s within %d s", c->sock,
+			       timeout_ms / 1000), EXIT_UNREACHABLE;
 	if (ret == -EPIPE)
-		return fail(EXIT_UNREACHABLE, "the supervisor at %s closed the connection without replying",
-			    c->sock);
+		return err_set(e, EPIPE, "the supervisor at %s closed the connection without replying",
+			       c->sock), EXIT_UNREACHABLE;
 	if (ret < 0)
-		return fail(EXIT_UNREACHABLE, "cannot reach the supervisor at %s: %s", c->sock, strerror(-ret));
-	r = json_loads(line, 0, &err);
+		return err_sys(e, -ret, "cannot reach the supervisor at %s", c->sock), EXIT_UNREACHABLE;
+	r = json_loads(line, 0, &jerr);
 	free(line);
 	if (!json_is_object(r)) {
 		json_decref(r);
-		return fail(EXIT_FAIL, "bad reply from the supervisor at %s: %s", c->sock,
-			    r ? "not an object" : err.text);
+		return err_set(e, EPROTO, "bad reply from the supervisor at %s: %s", c->sock,
+			       r ? "not an object" : jerr.text), EXIT_FAIL;
 	}
 	if (json_is_true(json_object_get(r, "ok"))) {
 		*reply = r;
@@ -123,9 +138,18 @@ static int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply)
 	}
 	code = json_object_get(r, "code");
 	ret = json_integer_value(code) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
-	fail(ret, "%s", json_string_value(json_object_get(r, "error")) ?: "the supervisor gave no reason");
+	err_set(e, EIO, "%s", json_string_value(json_object_get(r, "error")) ?: "the supervisor gave no reason");
 	json_decref(r);
 	return ret;
+}
+
+/* request_e, printing the error. */
+static int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply)
+{
+	struct err e = { 0 };
+	int r = request_e(c, req, timeout_ms, reply, &e);
+
+	return r ? fail(r, "%s", e.msg) : 0;
 }
 
 /* The status entry of one VM, as a new reference. */
@@ -223,8 +247,11 @@ static int cmd_lifecycle(struct ctl *c, const struct ctl_cmd *cmd, int argc, cha
 	return 0;
 }
 
-static int cmd_qmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+/* qmp VM JSON and agent VM JSON: one command to QEMU's monitor or to the
+ * guest agent, the reply as it came on stdout; an error reply is exit 1. */
+static int cmd_monitor(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
+	bool agent = strcmp(cmd->name, "agent") == 0;
 	json_t *command, *reply, *qr, *qerr;
 	json_error_t err;
 	char *s;
@@ -234,13 +261,14 @@ static int cmd_qmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
 		return usage_error(cmd);
 	command = json_loads(argv[2], JSON_REJECT_DUPLICATES, &err);
 	if (!command)
-		return fail(EXIT_USAGE, "qmp: bad JSON at column %d: %s", err.column, err.text);
+		return fail(EXIT_USAGE, "%s: bad JSON at column %d: %s", cmd->name, err.column, err.text);
 	if (!json_is_object(command)) {
 		json_decref(command);
-		return fail(EXIT_USAGE, "qmp: the command must be an object, e.g. '{\"execute\":\"query-status\"}'");
+		return fail(EXIT_USAGE, "%s: the command must be an object, e.g. '{\"execute\":\"%s\"}'",
+			    cmd->name, agent ? "guest-info" : "query-status");
 	}
-	r = request(c, json_pack("{s:s, s:s, s:o}", "cmd", "qmp", "vm", argv[1], "command", command),
-		    QUICK_TIMEOUT_MS, &reply);
+	r = request(c, json_pack("{s:s, s:s, s:o}", "cmd", cmd->name, "vm", argv[1], "command", command),
+		    agent ? margin_ms(AGENT_TIMEOUT_S) : QUICK_TIMEOUT_MS, &reply);
 	if (r)
 		return r;
 	qr = json_object_get(reply, "reply");
@@ -249,7 +277,7 @@ static int cmd_qmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
 	free(s);
 	qerr = json_object_get(qr, "error");
 	if (qerr)
-		r = fail(EXIT_FAIL, "%s: QMP error: %s", argv[1],
+		r = fail(EXIT_FAIL, "%s: %s error: %s", argv[1], agent ? "guest agent" : "QMP",
 			 json_string_value(json_object_get(qerr, "desc")) ?: "no description");
 	json_decref(reply);
 	return r;
@@ -281,78 +309,93 @@ static int cmd_hmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
 	return 0;
 }
 
-/* wait --lease: "VM/N IP" for each NIC that has one. */
-static void print_leases(json_t *reply, const char *vm)
+/* A parser's EXIT_USAGE without a message is the usage line. */
+static int parse_error(const struct ctl_cmd *cmd, int code, const struct err *e)
 {
-	json_t *l;
-	size_t i;
-
-	json_array_foreach(json_object_get(reply, "leases"), i, l)
-		printf("%s/%d %s\n", vm, (int)json_integer_value(json_object_get(l, "index")),
-		       json_string_value(json_object_get(l, "ip")) ?: "?");
+	return err_is_set(e) ? fail(code, "%s", e->msg) : usage_error(cmd);
 }
 
 static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
-	const char *vm = NULL, *console = NULL, *state = NULL;
-	bool lease = false;
-	long timeout = 60;
-	long long wait_ms;
+	struct err e = { 0 };
 	json_t *req, *reply;
+	long timeout;
+	int r = ctlreq_wait(argc, argv, &req, &timeout, &e);
+
+	if (r)
+		return parse_error(cmd, r, &e);
+	r = request(c, json_incref(req), margin_ms(timeout), &reply);
+	if (r == 0) {
+		ctlreq_wait_print(stdout, req, reply);
+		json_decref(reply);
+	}
+	json_decref(req);
+	return r;
+}
+
+static int cmd_exec(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	struct err e = { 0 };
+	const char *input;
+	json_t *req, *reply;
+	long timeout;
+	int status, r = ctlreq_exec(argc, argv, &req, &input, &timeout, &e);
+
+	if (r)
+		return parse_error(cmd, r, &e);
+	if (input) {
+		char *data = NULL;
+		size_t len = 0;
+
+		r = ctlreq_read_input(input, &data, &len, &e);
+		if (r == 0)
+			r = ctlreq_exec_input(req, input, data, len, &e);
+		free(data);
+		if (r) {
+			json_decref(req);
+			return fail(r, "%s", e.msg);
+		}
+	}
+	r = request(c, json_incref(req), margin_ms(timeout), &reply);
+	if (r == 0) {
+		/* Our stdout buffer is empty here; the guest's bytes go around it. */
+		fflush(stdout);
+		if (ctlreq_exec_output(reply, json_string_value(json_object_get(req, "vm")), STDOUT_FILENO,
+				       STDERR_FILENO, &status, &e) < 0)
+			status = fail(EXIT_FAIL, "%s", e.msg);
+		r = status;
+		json_decref(reply);
+	}
+	json_decref(req);
+	return r;
+}
+
+/* cp's way to the agent: one agent request per command. */
+static int agent_call(void *opaque, const char *vm, json_t *command, json_t **reply, struct err *e)
+{
+	json_t *r;
+	int code = request_e(opaque, json_pack("{s:s, s:s, s:o}", "cmd", "agent", "vm", vm, "command", command),
+			     margin_ms(AGENT_TIMEOUT_S), &r, e);
+
+	if (code)
+		return code;
+	*reply = json_incref(json_object_get(r, "reply"));
+	json_decref(r);
+	if (!*reply)
+		return err_set(e, EPROTO, "%s: the supervisor's agent reply has no \"reply\"", vm), EXIT_FAIL;
+	return 0;
+}
+
+static int cmd_cp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	struct err e = { 0 };
 	int r;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = strcmp(a, "--console") == 0 ? &console :
-				   strcmp(a, "--state") == 0 ? &state : NULL;
-
-		if (dst && i + 1 < argc) {
-			*dst = argv[++i];
-		} else if (strcmp(a, "--lease") == 0) {
-			lease = true;
-		} else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-			char *end;
-
-			errno = 0;
-			timeout = strtol(argv[++i], &end, 10);
-			if (errno || *end || end == argv[i] || timeout < 0 || timeout > 1000000000)
-				return fail(EXIT_USAGE, "wait: --timeout takes whole seconds (0: forever), not '%s'",
-					    argv[i]);
-		} else if (a[0] != '-' && !vm) {
-			vm = a;
-		} else {
-			return usage_error(cmd);
-		}
-	}
-	if (!vm || !!console + !!state + lease != 1)
+	if (argc != 3)
 		return usage_error(cmd);
-	if (console) {
-		/* Check the regex here so a typo is exit 2 at once, not a timeout. */
-		char msg[256];
-		regex_t re;
-		int e = regcomp(&re, console, REG_EXTENDED | REG_NOSUB);
-
-		if (e) {
-			regerror(e, &re, msg, sizeof(msg));
-			return fail(EXIT_USAGE, "wait: bad regular expression '%s': %s", console, msg);
-		}
-		regfree(&re);
-	}
-	req = json_pack("{s:s, s:s, s:I}", "cmd", "wait", "vm", vm, "timeout", (json_int_t)timeout);
-	if (lease)
-		json_object_set_new(req, "lease", json_true());
-	else
-		json_object_set_new(req, console ? "console" : "state", json_string(console ? console : state));
-	wait_ms = timeout ? (timeout + WAIT_MARGIN_S) * 1000LL : -1;
-	r = request(c, req, wait_ms > INT_MAX ? -1 : (int)wait_ms, &reply);
-	if (r)
-		return r;
-	if (lease)
-		print_leases(reply, vm);
-	else
-		puts(json_string_value(json_object_get(reply, console ? "match" : "state")) ?: "");
-	json_decref(reply);
-	return 0;
+	fflush(stdout); /* cp VM:PATH - writes around stdio */
+	r = ctlcp_run(argv[1], argv[2], agent_call, c, &e);
+	return r ? fail(r, "%s", e.msg) : 0;
 }
 
 /* tc PROFILE | tc status [--json] | tc set KEY RULE... | tc clear [VM] */
@@ -542,17 +585,30 @@ static int cmd_log(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
 
 /* ---- main ---- */
 
+/* Help text, its later lines (after a '\n') under its first. */
+static void print_help(FILE *out, const char *help)
+{
+	const char *nl;
+
+	while ((nl = strchr(help, '\n'))) {
+		fprintf(out, "%.*s\n%35s", (int)(nl - help), help, "");
+		help = nl + 1;
+	}
+	fprintf(out, "%s\n", help);
+}
+
 static void print_usage(FILE *out)
 {
 	fprintf(out, "usage: n3x-ctl [-f TOPOLOGY | -n NAME | --run-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (const struct ctl_cmd *cmd = ctl_commands; cmd->name; cmd++) {
-		char left[80];
+		char left[160];
 
 		snprintf(left, sizeof(left), "%s %s", cmd->name, cmd->usage);
-		if (strlen(left) > 32) /* a long synopsis gets its own line */
-			fprintf(out, "  %s\n%35s%s\n", left, "", cmd->help);
+		if (strlen(left) >= 32) /* a long synopsis gets its own line */
+			fprintf(out, "  %s\n%35s", left, "");
 		else
-			fprintf(out, "  %-32s %s\n", left, cmd->help);
+			fprintf(out, "  %-32s ", left);
+		print_help(out, cmd->help);
 	}
 	fprintf(out, "\nexit status: 0 ok, 1 operation failed, 2 bad usage or topology,"
 		     " 3 supervisor unreachable\n");
@@ -566,7 +622,7 @@ static int cmd_help(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
 }
 
 static const struct ctl_cmd ctl_commands[] = {
-	{ "status", cmd_status, "[--json]", 0, "one row per VM: state, accel, pid, uptime, NICs" },
+	{ "status", cmd_status, "[--json]", 0, "one row per VM: state, accel, pid, uptime, agent, ready, NICs" },
 	{ "start", cmd_lifecycle, "VM... | --all", 1, "start VMs" },
 	{ "stop", cmd_lifecycle, "VM... | --all", 1, "ACPI powerdown, forced off after the stop timeout" },
 	{ "restart", cmd_lifecycle, "VM... | --all", 1, "stop, then start" },
@@ -575,10 +631,21 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "resume", cmd_lifecycle, "VM... | --all", 1, "thaw them (QMP cont)" },
 	{ "console", cmd_console, "VM", 1, "attach to the serial console; Ctrl-] detaches" },
 	{ "log", cmd_log, "VM [-f]", 1, "print the console log; -f follows it" },
-	{ "qmp", cmd_qmp, "VM JSON", 2, "one QMP command; the reply on stdout" },
+	{ "qmp", cmd_monitor, "VM JSON", 2, "one QMP command; the reply on stdout" },
 	{ "hmp", cmd_hmp, "VM 'COMMAND'", 2, "one human-monitor command; its output" },
-	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE | --lease) [--timeout S]", 2,
-	  "until a console line matches or the VM is in STATE (60 s; 0: forever)" },
+	{ "agent", cmd_monitor, "VM JSON", 2, "one guest-agent command; the reply on stdout" },
+	{ "exec", cmd_exec, "VM [--timeout S] [--env K=V]... [--stdin FILE|-] -- CMD [ARG]...", 2,
+	  "run CMD in the guest through its agent; its stdout, stderr and\n"
+	  "exit status (128+N when killed by signal N); --env K=V are then\n"
+	  "CMD's whole environment (qemu-ga's rule)" },
+	{ "cp", cmd_cp, "VM:PATH LOCAL | LOCAL VM:PATH", 2,
+	  "copy one file through the guest agent; LOCAL may be a\n"
+	  "directory, - is stdin/stdout; PATH/ keeps LOCAL's name" },
+	{ "wait", cmd_wait, "VM (--console REGEX | --state STATE | --lease | --agent | --exec CMD | --port N)"
+	  " [--interval S] [--timeout S]", 2,
+	  "until it holds (60 s; 0: forever; --exec and --port try every\n"
+	  "--interval S, 1 s); prints the console line, the state, \"VM/N IP\"\n"
+	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },

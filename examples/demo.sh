@@ -1,6 +1,6 @@
 #!/bin/sh
-# `make demo`: start the example cluster in the background, wait until every
-# guest is up, and show where things are.
+# `make demo`: start the example cluster in the background, return once every
+# guest is ready, and show where things are.
 set -eu
 cd "$(dirname "$0")/.."
 conf=examples/n3x-cluster.conf
@@ -9,10 +9,8 @@ ctl="build/n3x-ctl -f $conf"
 if $ctl status >/dev/null 2>&1; then
 	echo "The demo cluster is already running:"
 else
-	build/n3x-launch --daemon "$conf"
-	for vm in n100-1 n100-2 n100-3 jetson-1; do
-		$ctl wait "$vm" --lease --timeout 300
-	done
+	# Returns once every VM's `ready =` holds, printing each as it does.
+	build/n3x-launch --wait-ready=600 "$conf"
 fi
 $ctl status
 cat <<EOT

@@ -66,11 +66,11 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 		r |= strv_add(&s->argv, s->creates);
 		r |= strv_addf(&s->argv, "%llu", (unsigned long long)vm->data_disk_bytes);
 	}
-	if (vm->arch == TOPO_ARCH_AARCH64 && !vm->kernel) {
+	if (vm->firmware == TOPO_FIRMWARE_UEFI) {
 		/* UEFI keeps its variables (boot order) in a per-VM copy. */
 		s = add_step(p);
 		if (asprintf(&s->creates, "%s/efivars.fd", d->state) < 0 ||
-		    !(s->copy_from = strdup(AAVMF_VARS)))
+		    !(s->copy_from = strdup(vm->arch == TOPO_ARCH_X86_64 ? OVMF_VARS : AAVMF_VARS)))
 			return -ENOMEM;
 	}
 	return r ? -ENOMEM : 0;
@@ -105,7 +105,8 @@ static int drive_args(const struct topo_vm *vm, const struct vm_plan *p, struct 
 
 		if (s->copy_from) {
 			r |= strv_add(q, "-drive");
-			r |= strv_add(q, "if=pflash,format=raw,unit=0,readonly=on,file=" AAVMF_CODE);
+			r |= strv_addf(q, "if=pflash,format=raw,unit=0,readonly=on,file=%s",
+				       vm->arch == TOPO_ARCH_X86_64 ? OVMF_CODE : AAVMF_CODE);
 			r |= strv_add(q, "-drive");
 			r |= strv_addf(q, "if=pflash,format=raw,unit=1,file=%s", s->creates);
 			continue;
@@ -164,6 +165,15 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	r |= strv_addf(q, "socket,id=qmp1,path=%s/qmp.sock,server=on,wait=off", d->run);
 	r |= strv_add(q, "-mon");
 	r |= strv_add(q, "chardev=qmp1,mode=control");
+	/* The guest agent's port, on a socket only the supervisor holds (its
+	 * one client).  A guest without an agent never opens the port, and
+	 * nothing is written to it until one does (qmp/ga.h). */
+	r |= strv_add(q, "-chardev");
+	r |= strv_addf(q, "socket,id=ga0,fd=%d", QEMU_FD_AGENT);
+	r |= strv_add(q, "-device");
+	r |= strv_add(q, "virtio-serial-pci,id=vser0");
+	r |= strv_add(q, "-device");
+	r |= strv_add(q, "virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0,id=" QEMU_AGENT_PORT);
 	r |= drive_args(vm, p, q);
 	/* Taps are made and wired by the supervisor; QEMU only gets their fds
 	 * and needs no network privileges.  virtio-net-pci on both machines:

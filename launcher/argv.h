@@ -17,10 +17,17 @@
 
 #define QEMU_FD_SERIAL 3 /* the guest's serial port; the other end is the console */
 #define QEMU_FD_QMP 4    /* the supervisor's private QMP monitor */
-#define QEMU_FD_NIC0 5   /* tap of NIC n at QEMU_FD_NIC0 + n */
+#define QEMU_FD_AGENT 5  /* the guest agent's virtio-serial port; the other end is ga_new()'s */
+#define QEMU_AGENT_PORT "ga0port" /* the port's device id, in VSERPORT_CHANGE events */
+#define QEMU_FD_NIC0 6   /* tap of NIC n at QEMU_FD_NIC0 + n */
 
+/* UEFI firmware (Debian's qemu-efi-aarch64 and ovmf): the code is shared and
+ * read-only, the variable store (boot order) is a per-VM copy of the
+ * template.  OVMF's 4M pair is the one q35 takes as two pflash units. */
 #define AAVMF_CODE "/usr/share/AAVMF/AAVMF_CODE.fd"
 #define AAVMF_VARS "/usr/share/AAVMF/AAVMF_VARS.fd"
+#define OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define OVMF_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 /* A step before QEMU starts: run argv (qemu-img) unless `creates` exists and
  * `always` is false, or copy `copy_from` to `creates` when argv is empty. */

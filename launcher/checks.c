@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "launcher/argv.h"
@@ -41,7 +42,31 @@ static int check_only(const struct topology *t, const char *only)
 	return bad;
 }
 
-/* Accel and socket paths: per VM, reported as FILE:LINE like the parser. */
+static const char *firmware_name(enum topo_firmware f)
+{
+	return f == TOPO_FIRMWARE_BIOS ? "bios" : f == TOPO_FIRMWARE_UEFI ? "uefi" : "none";
+}
+
+/* UEFI's code and variable template come from a distribution package; a
+ * missing one would only show as a failed copy or a QEMU error at start. */
+static int check_firmware(const struct topology *t, const struct topo_vm *vm)
+{
+	bool x86 = vm->arch == TOPO_ARCH_X86_64;
+	const char *files[] = { x86 ? OVMF_CODE : AAVMF_CODE, x86 ? OVMF_VARS : AAVMF_VARS };
+
+	if (vm->firmware != TOPO_FIRMWARE_UEFI)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		if (access(files[i], R_OK) == 0)
+			continue;
+		log_plain("%s:%d: vm %s: firmware uefi needs %s (Debian package %s): %s", t->path, vm->line,
+			  vm->name, files[i], x86 ? "ovmf" : "qemu-efi-aarch64", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Accel, firmware and socket paths: per VM, reported as FILE:LINE like the parser. */
 static int check_vms(const struct topology *t, const struct accel_host *host, const char *only,
 		     struct accel_choice *choices)
 {
@@ -58,6 +83,7 @@ static int check_vms(const struct topology *t, const struct accel_host *host, co
 				  t->path, vm->line, vm->name, choices[i].reason);
 			bad++;
 		}
+		bad += check_firmware(t, vm);
 		snprintf(sock, sizeof(sock), "%s/vm/%s/console.sock", sup.run, vm->name);
 		if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			log_plain("%s:%d: vm %s: socket path %s is too long for a unix socket "
@@ -152,6 +178,7 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 		const struct topo_vm *vm = &t->vms[i];
 		struct vm_plan plan;
 		struct plan_env d = { .ovs_userspace = host->ovs_userspace };
+		char ready[ERR_MSG_MAX / 2];
 
 		if (!topo_selected(only, vm->name))
 			continue;
@@ -162,12 +189,13 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 			log_line("out of memory");
 			return 1;
 		}
-		printf("\n# vm %s: %s, %s%s%s%s, restart=%s, autostart=%s\n", vm->name,
+		sup_ready_describe(vm, ready, sizeof(ready));
+		printf("\n# vm %s: %s, %s%s%s%s, firmware=%s, restart=%s, autostart=%s, ready=%s\n", vm->name,
 		       topo_arch_name(vm->arch), choices[i].kvm ? "kvm" : "tcg",
 		       choices[i].reason[0] ? " (" : "", choices[i].reason, choices[i].reason[0] ? ")" : "",
-		       vm->restart == TOPO_RESTART_NO ? "no" :
+		       firmware_name(vm->firmware), vm->restart == TOPO_RESTART_NO ? "no" :
 		       vm->restart == TOPO_RESTART_ALWAYS ? "always" : "on-failure",
-		       vm->autostart ? "yes" : "no");
+		       vm->autostart ? "yes" : "no", ready);
 		plan_print(&plan, stdout);
 		plan_free(&plan);
 	}

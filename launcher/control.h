@@ -10,10 +10,13 @@
  *           "pid"},"vms":[VM...]} where VM is
  *          {"name","state","arch","accel","accel_reason","pid" (null when not
  *           running),"role","uptime_s","restarts","last_error","console_log",
- *           "qmp_socket","console_socket",
+ *           "qmp_socket","console_socket","agent","ready","firmware",
  *           "nics":[{"index","network","tap","mac","ip","lease"}]}
  *       accel_reason says why auto chose TCG ("" otherwise); last_error is
- *       "" when nothing failed; paths are absolute.
+ *       "" when nothing failed; paths are absolute.  agent: the guest agent
+ *       answers; ready: the VM's `ready =` condition (no key: running) held
+ *       since its current QEMU started (false while no QEMU runs);
+ *       firmware: "bios", "uefi" or null (direct kernel boot without one).
  *   {"cmd":"start"|"stop"|"restart"|"kill"|"pause"|"resume",
  *    "vms":["a","b"]} or {"cmd":..., "all":true}
  *       -> {"ok":true,"vms":[{"name","state"}]} once every VM named has
@@ -23,16 +26,53 @@
  *       -> {"ok":true,"reply":{"return":...}} or {"ok":true,"reply":{"error":...}}
  *          (a QMP error is a reply, not a failure of the request)
  *   {"cmd":"hmp","vm":"a","command":"info status"} -> {"ok":true,"output":"..."}
- *   {"cmd":"wait","vm":"a","console":"REGEX"|"state":"running"|"lease":true,"timeout":S}
+ *   {"cmd":"agent","vm":"a","command":{"execute":...,"arguments":...},"timeout":S}
+ *       -> {"ok":true,"reply":{"return":...}} or {"ok":true,"reply":{"error":...}}
+ *          (an agent error is a reply, as with qmp).  timeout: seconds for
+ *          the agent's answer, default 60.  Failures, code 1: "a: the guest
+ *          agent is not connected (is qemu-guest-agent installed and running
+ *          in the guest?)" ("(the VM is stopped)" when no QEMU runs), "a: the
+ *          guest agent did not answer guest-file-read within 60 s", "a: the
+ *          guest agent went away before answering ...".  guest-sync and
+ *          guest-sync-delimited belong to the supervisor: code 2.
+ *   {"cmd":"exec","vm":"a","path":"hostname","args":["-f"],"env":["K=V"],
+ *    "input":"BASE64","timeout":S}
+ *       -> {"ok":true,"pid":N,"exitcode":N,"signal":N,"out":"BASE64",
+ *           "err":"BASE64","out_truncated":bool,"err_truncated":bool}
+ *          guest-exec with capture-output, then guest-exec-status until the
+ *          process exited, an 8th of its run time apart (5 to 200 ms).
+ *          args, env and input are optional; env, when given, is the
+ *          process's whole environment (qemu-ga's rule).  pid is the
+ *          guest's; signal only when one ended the process, exitcode is
+ *          then 128 + signal; *_truncated: the agent kept only its first
+ *          16 MiB.  timeout: seconds, default 0 = no
+ *          limit.  Failures, code 1: no agent (as above); the agent's error
+ *          ("a: cannot run hostnamx: Failed to execute child process ...");
+ *          "a: hostname still running after S s (guest pid N)" (the process
+ *          is left running); "a: the guest agent went away while hostname was
+ *          running (guest pid N)" (the VM stopped or the agent restarted).
+ *          Bad path/args/env/input: code 2.
+ *   {"cmd":"wait","vm":"a", one of "console":"REGEX" | "state":"running" |
+ *    "lease":true | "agent":true | "exec":"CMD" | "port":N,
+ *    "interval":S (exec, port; default 1), "timeout":S}
  *       -> {"ok":true,"state":"running","match":"the console line" (with
  *          --console),"leases":[{"index","mac","ip"}] (with --lease),
- *          "vms":[{"name","state"}]} or, when
- *          the timeout (seconds, default 60, 0 = forever) passes,
- *          {"ok":false,"error":"...timed out...","code":1}.  The console regex
+ *          "address":"IP:PORT" (with --port), "vms":[{"name","state"}]} or,
+ *          when the timeout (seconds, default 60, 0 = forever) passes,
+ *          {"ok":false,"error":"...timed out...","code":1}.  None or more
+ *          than one of the six: code 2.  The console regex
  *          (POSIX extended) is matched line by line against everything the
  *          guest printed since the VM's current QEMU started or the guest
  *          last reset, so a line that came before the request counts; an
  *          unfinished last line (a prompt) counts once output pauses 100 ms.
+ *          agent: the guest agent answers.  exec: /bin/sh -c CMD in the guest
+ *          (as exec above) every interval until it exits 0; the timeout
+ *          error names the last failure ("a: timed out waiting for `CMD` to
+ *          succeed (last: exit 1: <its last stderr line>)").  port: a TCP
+ *          connect from the fabric's namespace to the VM's first NIC (its
+ *          lease, else its ip=) every interval until one succeeds.  A VM
+ *          that stops for good (stopped, or crashed without restart) fails
+ *          a console, lease, agent, exec or port wait at once.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
  *

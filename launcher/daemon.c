@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/sock.h"
@@ -39,26 +41,88 @@ int sup_write_pid(void)
 	return fclose(f) ? -errno : 0;
 }
 
+/* The parent's side of the notify pipe: print the child's lines on our
+ * stderr until "=CODE", then exit with CODE.  A child that dies without
+ * one is a failure. */
+static void __attribute__((noreturn)) parent_wait(int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 || (n < 0 && errno == EINTR)) {
+		char *line = buf, *nl;
+
+		len += n > 0 ? (size_t)n : 0;
+		while ((nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
+			*nl = '\0';
+			if (line[0] == '=')
+				exit(atoi(line + 1));
+			fprintf(stderr, "%s\n", line);
+			line = nl + 1;
+		}
+		len -= (size_t)(line - buf);
+		memmove(buf, line, len);
+		if (len == sizeof(buf) - 1)
+			len = 0; /* a line longer than any we send: drop it */
+	}
+	fprintf(stderr, "%s: the supervisor exited; see %s/launcher.log\n", SUP_LOG_PREFIX, sup.state);
+	exit(1);
+}
+
 /* Detach: the parent waits on a pipe until the child says the VMs are
- * started (a 0 byte) or failed (its exit code), then exits with that. */
+ * started (=0) or failed (its exit code), printing what the child sends
+ * until then (--wait-ready's progress). */
 int sup_daemonize(int *notify, struct err *e)
 {
 	int p[2];
 	pid_t pid;
-	unsigned char code = 1;
 
 	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
 		return err_sys(e, errno, "daemon");
 	if (pid > 0) {
 		close(p[1]);
-		if (read(p[0], &code, 1) != 1)
-			code = 1;
-		exit(code);
+		parent_wait(p[0]);
 	}
 	close(p[0]);
 	setsid();
 	*notify = p[1];
 	return 0;
+}
+
+void sup_notify_line(int fd, const char *fmt, ...)
+{
+	char line[ERR_MSG_MAX + 64];
+	va_list ap;
+	int n;
+
+	if (fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	for (int i = 0; i < n; i++)
+		if (line[i] == '\n')
+			line[i] = ' ';
+	line[n] = '\n';
+	/* A parent gone (killed) is EPIPE, SIGPIPE being ignored: nothing to tell. */
+	(void)!write(fd, line, (size_t)n + 1);
+}
+
+void sup_notify_exit(int fd, int code)
+{
+	char line[16];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "=%d\n", code);
+	(void)!write(fd, line, (size_t)n);
+	close(fd);
 }
 
 void sup_daemon_log(void)
@@ -83,7 +147,10 @@ void sup_teardown(void)
 {
 	char vmdir[PATHS_MAX + 8];
 
+	sup_wait_ready_abort("the supervisor stopped");
 	sup_waiters_fail_all("the supervisor exited");
+	sup_ready_free();
+	guest_exec_fail_all("the supervisor exited");
 	for (int i = 0; i < sup.nvms; i++)
 		vm_free(sup.vms[i]);
 	free(sup.vms);

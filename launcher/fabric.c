@@ -122,11 +122,12 @@ int fabric_dnsmasq_config(const struct topology *t, const char *state_dir, struc
 			const struct topo_nic *nic = &t->vms[i].nics[j];
 			struct dnsmasq_host *h = &hosts[c->nhosts];
 
-			if (!nic->has_ip || index[nic->net - t->networks] < 0)
+			/* Without ip= the NIC still gets its name, with an address from the range. */
+			if (index[nic->net - t->networks] < 0 || (!nic->has_ip && !nic->net->has_dhcp))
 				continue;
 			h->name = t->vms[i].name;
 			topo_format_mac(nic->mac, h->mac);
-			h->ip = nic->ip;
+			h->ip = nic->has_ip ? nic->ip : (struct in_addr){ INADDR_ANY };
 			h->net = index[nic->net - t->networks];
 			c->nhosts++;
 		}

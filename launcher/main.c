@@ -1,5 +1,6 @@
 /* main.c - n3x-launch [OPTIONS] TOPOLOGY.conf */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,6 +11,10 @@ static void usage(FILE *out)
 	fputs("usage: n3x-launch [OPTIONS] TOPOLOGY.conf\n"
 	      "  --check          validate and print the plan (every QEMU argv); start nothing\n"
 	      "  --daemon         detach once the VMs are started; log to $STATE/launcher.log\n"
+	      "  --wait-ready[=SECONDS]\n"
+	      "                   --daemon, but return once every autostarted VM is ready\n"
+	      "                   (its `ready =`), with progress on stderr; 1 when one stops\n"
+	      "                   for good first or SECONDS (default 900) pass\n"
 	      "  --profile NAME   the tc profile to apply (default: [fabric] profile)\n"
 	      "  --only VM,...    run only these VMs\n"
 	      "  -h, --help       this text\n"
@@ -23,18 +28,32 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'c' },
 		{ "daemon", no_argument, NULL, 'd' },
+		{ "wait-ready", optional_argument, NULL, 'w' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct sup_options o = { 0 };
+	struct sup_options o = { .wait_ready_s = 900 };
+	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.check = 1; break;
 		case 'd': o.daemon = 1; break;
+		case 'w':
+			o.daemon = o.wait_ready = 1;
+			if (!optarg)
+				break;
+			o.wait_ready_s = strtod(optarg, &end);
+			if (end == optarg || *end || !isfinite(o.wait_ready_s) || o.wait_ready_s <= 0 ||
+			    o.wait_ready_s > 1e6) {
+				fprintf(stderr, "n3x-launch: --wait-ready=%s: a number of seconds above 0\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'p': o.profile = optarg; break;
 		case 'o': o.only = optarg; break;
 		case 'h': usage(stdout); return 0;

@@ -65,8 +65,13 @@ static json_t *status_json(void)
 	for (int i = 0; vms && i < sup.nvms; i++) {
 		json_t *v = vm_status_json(sup.vms[i]);
 
-		if (v)
+		if (v) {
 			status_nics(sup.vms[i], v);
+			if (json_object_set_new(v, "ready", json_boolean(sup_vm_ready(sup.vms[i]))) < 0) {
+				json_decref(v);
+				v = NULL;
+			}
+		}
 		if (json_array_append_new(vms, v) < 0) {
 			json_decref(vms);
 			return NULL;
@@ -265,61 +270,121 @@ static unsigned state_bit(const char *state)
 	return 0;
 }
 
+/* Which wait a request asks for; -1 after replying to a bad one. */
+static int wait_kind(struct control_client *c, json_t *req, const struct vm *vm)
+{
+	static const char *const keys[] = {
+		[WAIT_STATE] = "state", [WAIT_CONSOLE] = "console", [WAIT_LEASE] = "lease",
+		[WAIT_AGENT] = "agent", [WAIT_EXEC] = "exec", [WAIT_PORT] = "port",
+	};
+	int kind = -1, n = 0;
+
+	for (int k = 0; k < (int)(sizeof(keys) / sizeof(keys[0])); k++) {
+		json_t *v = json_object_get(req, keys[k]);
+
+		if (v && !json_is_false(v)) {
+			kind = k;
+			n++;
+		}
+	}
+	if (n != 1) {
+		control_reply_error(c, 2, "wait needs one of --console REGEX, --state STATE, --lease, "
+				    "--agent, --exec CMD or --port N");
+		return -1;
+	}
+	if ((kind == WAIT_LEASE || kind == WAIT_PORT) && (!sup.fabric || vm_config(vm)->nnics == 0)) {
+		control_reply_error(c, 2, "%s has no NIC: no %s to wait for", vm_name(vm),
+				    kind == WAIT_LEASE ? "lease" : "address");
+		return -1;
+	}
+	return kind;
+}
+
+/* The wait's parameters into w (set up, kind still WAIT_STATE); 0, or the
+ * exit code with op's error set. */
+static int wait_setup(struct waiter *w, json_t *req, int kind)
+{
+	const char *regex = json_string_value(json_object_get(req, "console"));
+	const char *state = json_string_value(json_object_get(req, "state"));
+	const char *cmd = json_string_value(json_object_get(req, "exec"));
+	json_t *port = json_object_get(req, "port"), *iv = json_object_get(req, "interval");
+	double interval = json_is_number(iv) ? json_number_value(iv) : 1;
+	char what[64];
+	int e;
+
+	if ((kind == WAIT_STATE && (!state || !(w->ok = state_bit(state))))) {
+		err_set(sup_op_err(w->op, 2), EINVAL, "unknown state \"%s\" (stopped, starting, "
+			"running, paused, stopping, crashed)", state ? state : "");
+		return 2;
+	}
+	if ((kind == WAIT_CONSOLE && !regex) || (kind == WAIT_EXEC && (!cmd || !*cmd)) ||
+	    (kind == WAIT_LEASE && !json_is_true(json_object_get(req, "lease"))) ||
+	    (kind == WAIT_AGENT && !json_is_true(json_object_get(req, "agent")))) {
+		err_set(sup_op_err(w->op, 2), EINVAL, "wait: bad --%s value",
+			kind == WAIT_CONSOLE ? "console" : kind == WAIT_EXEC ? "exec" :
+			kind == WAIT_LEASE ? "lease" : "agent");
+		return 2;
+	}
+	if (kind == WAIT_PORT && (!json_is_integer(port) || json_integer_value(port) < 1 ||
+				  json_integer_value(port) > 65535)) {
+		err_set(sup_op_err(w->op, 2), EINVAL, "wait: --port is a TCP port, 1 to 65535");
+		return 2;
+	}
+	if (iv && (!json_is_number(iv) || interval < 0.01 || interval > 86400)) {
+		err_set(sup_op_err(w->op, 2), EINVAL, "wait: --interval is a number of seconds "
+			"(0.01 to 86400)");
+		return 2;
+	}
+	w->interval_ms = (unsigned)(interval * 1000);
+	if (kind == WAIT_PORT) {
+		w->port = (int)json_integer_value(port);
+		snprintf(what, sizeof(what), "port %d", w->port);
+	}
+	if (kind == WAIT_CONSOLE && (e = regcomp(&w->re, regex, REG_EXTENDED | REG_NOSUB)) != 0) {
+		char msg[128];
+
+		regerror(e, &w->re, msg, sizeof(msg));
+		err_set(sup_op_err(w->op, 2), EINVAL, "bad regex \"%s\": %s", regex, msg);
+		return 2;
+	}
+	if (kind == WAIT_EXEC)
+		snprintf(what, sizeof(what), "`%.40s%s` to succeed", cmd, strlen(cmd) > 40 ? "..." : "");
+	w->kind = kind;
+	w->what = strdup(kind == WAIT_STATE ? state : kind == WAIT_CONSOLE ? regex :
+			 kind == WAIT_LEASE ? "a DHCP lease" : kind == WAIT_AGENT ? "the guest agent" :
+			 what);
+	if (!w->what || (kind == WAIT_EXEC && !(w->cmd = strdup(cmd)))) {
+		err_set(sup_op_err(w->op, 1), ENOMEM, "out of memory");
+		return 1;
+	}
+	return 0;
+}
+
 static void cmd_wait(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
 	struct vm *vm = request_vm(c, req);
-	const char *regex = json_string_value(json_object_get(req, "console"));
-	const char *state = json_string_value(json_object_get(req, "state"));
-	bool lease = json_is_true(json_object_get(req, "lease"));
 	json_t *tj = json_object_get(req, "timeout");
 	double timeout = json_is_number(tj) ? json_number_value(tj) : 60;
 	struct waiter *w;
 	struct op *op;
-	unsigned ok = 0;
-	int e;
+	int kind, e;
 
 	(void)v;
-	if (!vm)
+	if (!vm || (kind = wait_kind(c, req, vm)) < 0)
 		return;
-	if (!!regex + !!state + lease != 1) {
-		control_reply_error(c, 2, "wait needs one of --console REGEX, --state STATE or --lease");
-		return;
-	}
-	if (lease && !sup.fabric) {
-		control_reply_error(c, 2, "%s has no NIC: no lease to wait for", vm_name(vm));
-		return;
-	}
-	if (state && !(ok = state_bit(state))) {
-		control_reply_error(c, 2, "unknown state \"%s\" (stopped, starting, running, "
-				    "paused, stopping, crashed)", state);
-		return;
-	}
 	if (!(op = sup_op_new(c))) {
 		reply_nomem(c);
 		return;
 	}
 	op->pending++; /* held while w is set up */
-	if (!(w = sup_waiter_add(op, vm, ok, 0))) {
+	if (!(w = sup_waiter_add(op, vm, 0, 0))) {
 		err_set(sup_op_err(op, 1), ENOMEM, "out of memory");
 		goto out;
 	}
 	w->says_state = true;
-	w->lease = lease;
-	if (!(w->what = strdup(state ? state : regex ? regex : "a DHCP lease"))) {
-		err_set(sup_op_err(op, 1), ENOMEM, "out of memory");
+	if (wait_setup(w, req, kind) != 0) {
 		sup_waiter_done(w);
 		goto out;
-	}
-	if (regex) {
-		if ((e = regcomp(&w->re, regex, REG_EXTENDED | REG_NOSUB)) != 0) {
-			char msg[128];
-
-			regerror(e, &w->re, msg, sizeof(msg));
-			err_set(sup_op_err(op, 2), EINVAL, "bad regex \"%s\": %s", regex, msg);
-			sup_waiter_done(w);
-			goto out;
-		}
-		w->console = true;
 	}
 	/* Without its timer a wait could hang forever: fail it instead. */
 	if (timeout > 0 && (e = loop_timer_arm(&w->timeout, (uint64_t)(timeout * 1000))) < 0) {
@@ -327,13 +392,30 @@ static void cmd_wait(struct control_client *c, json_t *req, const struct sup_ver
 		sup_waiter_done(w);
 		goto out;
 	}
-	if (w->console ? vm_console_scan(vm, sup_waiter_line, w) : lease ? sup_vm_has_lease(vm) : false)
-		sup_waiter_done(w);
-	else if (state)
-		sup_waiter_check_state(w);
+	sup_waiter_begin(w);
 out:
 	op->pending--;
 	sup_op_maybe_done(op);
+}
+
+/* ---- agent, exec (guest.c) ---- */
+
+static void cmd_agent(struct control_client *c, json_t *req, const struct sup_verb *v)
+{
+	struct vm *vm = request_vm(c, req);
+
+	(void)v;
+	if (vm)
+		sup_cmd_agent(c, req, vm);
+}
+
+static void cmd_exec(struct control_client *c, json_t *req, const struct sup_verb *v)
+{
+	struct vm *vm = request_vm(c, req);
+
+	(void)v;
+	if (vm)
+		sup_cmd_exec(c, req, vm);
 }
 
 /* ---- tc, shutdown ---- */
@@ -393,6 +475,8 @@ static const struct sup_verb sup_verbs[] = {
 	{ "qmp", cmd_qmp, NULL, 0, 0 },
 	{ "hmp", cmd_hmp, NULL, 0, 0 },
 	{ "wait", cmd_wait, NULL, 0, 0 },
+	{ "agent", cmd_agent, NULL, 0, 0 },
+	{ "exec", cmd_exec, NULL, 0, 0 },
 	{ "tc", cmd_tc, NULL, 0, 0 },
 	{ "shutdown", cmd_shutdown, NULL, 0, 0 },
 };

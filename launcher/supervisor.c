@@ -92,11 +92,25 @@ static void on_nics_down(struct vm *vm)
 	fabric_detach(sup.fabric, vm_config(vm));
 }
 
+/* Waiters first (they log the change), then readiness, which may start
+ * watching with a waiter of its own. */
+static void on_state(struct vm *vm, enum vm_state from, const char *why)
+{
+	sup_on_state(vm, from, why);
+	sup_ready_on_state(vm);
+}
+
+static void on_agent(struct vm *vm, bool up)
+{
+	log_line("vm %s: guest agent %s", vm_name(vm), up ? "up" : "down");
+	sup_on_agent(vm, up);
+}
+
 static int build_vms(const struct topology *t, const char *only, const struct accel_choice *choices)
 {
 	static const struct vm_observer obs = {
-		.state = sup_on_state, .console_line = sup_on_console_line,
-		.nics_up = on_nics_up, .nics_down = on_nics_down,
+		.state = on_state, .console_line = sup_on_console_line,
+		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
 	};
 	struct err e;
 	int r;
@@ -115,18 +129,15 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 		}
 		sup.nvms++;
 	}
-	return 0;
+	return sup_ready_init();
 }
 
 /* ---- the run ---- */
 
 /* Tell a waiting parent (--daemon) the exit code; 0 means detached. */
-static void notify_parent(int *notify, unsigned char code)
+static void notify_parent(int *notify, int code)
 {
-	if (*notify < 0)
-		return;
-	(void)!write(*notify, &code, 1);
-	close(*notify);
+	sup_notify_exit(*notify, code);
 	*notify = -1;
 }
 
@@ -195,7 +206,13 @@ int supervisor_main(const struct sup_options *opt)
 	if (notify >= 0) {
 		log_line("detached (pid %d); log in %s/launcher.log", (int)getpid(), sup.state);
 		sup_daemon_log();
-		notify_parent(&notify, 0);
+		if (opt->wait_ready) {
+			/* The parent stays until every autostarted VM is ready (ready.c). */
+			sup_wait_ready_start(notify, opt->wait_ready_s);
+			notify = -1;
+		} else {
+			notify_parent(&notify, 0);
+		}
 	}
 	rc = loop_run() < 0 ? 1 : 0;
 	log_line("fabric %s stopped", sup.topo->fabric.name);

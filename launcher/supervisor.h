@@ -10,6 +10,9 @@ struct sup_options {
 	const char *only;    /* --only VM,..., or NULL for every VM */
 	bool check;          /* print the plan, start nothing */
 	bool daemon;         /* detach once the VMs are started */
+	bool wait_ready;     /* --wait-ready (implies daemon): the parent stays until
+			      * every autostarted VM is ready, or one cannot be */
+	double wait_ready_s; /* ... for at most this long */
 };
 
 /* Run the supervisor; returns the process exit code (0, 1, or 2 for bad

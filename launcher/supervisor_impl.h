@@ -2,6 +2,9 @@
  *
  *   supervisor.c  main, signals, the VMs' observer
  *   waiters.c     ops and waiters: requests that finish later
+ *   probes.c      the polled waiters: wait --exec, wait --port
+ *   ready.c       each VM's `ready =` condition, --wait-ready
+ *   guest.c       exec in the guest (guest.h), the agent and exec verbs
  *   requests.c    the control verbs, one table
  *   checks.c      start-up checks and the --check plan
  *   daemon.c      pid file, detaching, teardown
@@ -24,6 +27,7 @@
 #include "launcher/accel.h"
 #include "launcher/control.h"
 #include "launcher/fabric.h"
+#include "launcher/guest.h"
 #include "launcher/supervisor.h"
 #include "launcher/topology.h"
 #include "launcher/vm.h"
@@ -41,6 +45,20 @@ struct op {
 	int code;                      /* n3x-ctl's exit code once failed, else 0 */
 	struct err err;                /* the first failure, the one reported */
 	bool quit_after;               /* shutdown: leave the loop once replied */
+	/* Instead of (or after) a reply: called once the op is settled, just
+	 * before it is freed (readiness, ready.c). */
+	void (*settled)(struct op *op);
+	void *opaque;
+};
+
+/* What a waiter waits for. */
+enum wait_kind {
+	WAIT_STATE,                    /* a state in ok (or fail) */
+	WAIT_CONSOLE,                  /* a console line matching re */
+	WAIT_LEASE,                    /* any NIC of the VM has a DHCP lease */
+	WAIT_AGENT,                    /* the guest agent answers */
+	WAIT_EXEC,                     /* `/bin/sh -c cmd` exits 0, run every interval */
+	WAIT_PORT,                     /* a TCP connect to port succeeds, every interval */
 };
 
 struct waiter {
@@ -48,14 +66,24 @@ struct waiter {
 	struct op *op;
 	struct vm *vm;
 	unsigned ok, fail;             /* state bitmasks */
-	bool console;
-	bool lease;                    /* `wait --lease`: any NIC of the VM has one */
+	enum wait_kind kind;
 	bool says_state;               /* `wait`: the reply names the state reached */
-	regex_t re;
+	regex_t re;                    /* WAIT_CONSOLE (compiled when kind is set) */
 	char *match;
 	struct loop_timer timeout;
 	char *what;                    /* for the timeout message */
 	struct loop_deferred free_d;   /* the timer's event may be in this batch */
+
+	/* WAIT_EXEC and WAIT_PORT (probes.c) */
+	unsigned interval_ms;
+	struct loop_timer poll;        /* the next try; WAIT_PORT: also a connect's deadline */
+	char *cmd;                     /* WAIT_EXEC */
+	struct guest_exec *x;          /* WAIT_EXEC: the run in progress */
+	int port;                      /* WAIT_PORT */
+	int sock;                      /* WAIT_PORT: the connect in progress, or -1 */
+	struct loop_watch sock_w;
+	char addr[64];                 /* WAIT_PORT: "IP:PORT" tried last */
+	char last[256];                /* the last failure, for the timeout message */
 };
 
 struct sup_state {
@@ -68,6 +96,8 @@ struct sup_state {
 	struct fabric *fabric;         /* NULL when no VM has a NIC */
 	struct control_client *shutdown_client; /* answered at the end of teardown */
 	struct waiter *waiters;
+	struct sup_ready *ready;       /* one per VM, as vms (ready.c) */
+	int wait_ready_fd;             /* --wait-ready: the parent's pipe while it waits, else -1 */
 	int sigfd;
 	struct loop_watch sig_w;
 	bool shutting_down;
@@ -98,11 +128,53 @@ void sup_waiters_fail_all(const char *msg);
 /* vm_console_scan()'s callback for a console waiter (opaque): true on a match. */
 bool sup_waiter_line(const char *line, void *opaque);
 bool sup_vm_has_lease(const struct vm *vm);
+/* Settle w if its condition holds now (state, console line seen, lease,
+ * agent up); true when w is done.  Polled kinds start polling instead.
+ * Either way w may be gone on return. */
+bool sup_waiter_begin(struct waiter *w);
 
 /* What the VMs and the fabric tell the waiters. */
 void sup_on_state(struct vm *vm, enum vm_state from, const char *why);
 void sup_on_console_line(struct vm *vm, const char *line);
 void sup_on_lease(void *opaque);
+void sup_on_agent(struct vm *vm, bool up);
+
+/* ---- probes.c ---- */
+
+/* Start polling for a WAIT_EXEC or WAIT_PORT waiter: the first try now,
+ * which may settle w already. */
+void sup_probe_start(struct waiter *w);
+/* Try again now, if w is between tries (the agent came up). */
+void sup_probe_kick(struct waiter *w);
+/* Stop w's polling: its run or connect and its timer (sup_waiter_done). */
+void sup_probe_stop(struct waiter *w);
+/* The VM's first NIC address, as wait --port connects to it: its lease,
+ * else its ip=; into buf (INET_ADDRSTRLEN), or NULL when it has none. */
+const char *sup_vm_address(const struct vm *vm, char *buf);
+
+/* ---- ready.c ---- */
+
+struct sup_ready;
+/* Per VM readiness, made after the VMs (sup.ready); 0 or -ENOMEM. */
+int sup_ready_init(void);
+void sup_ready_free(void);
+/* The VM changed state: a new QEMU resets its readiness and starts
+ * watching for it again; one that went away stops watching. */
+void sup_ready_on_state(struct vm *vm);
+/* What cfg's `ready =` waits for, for messages and the plan: "agent",
+ * "lease", "console REGEX", "exec CMD" or "running". */
+void sup_ready_describe(const struct topo_vm *cfg, char *buf, size_t size);
+bool sup_vm_ready(const struct vm *vm);
+/* --wait-ready: report to the parent on fd (taken) until every autostarted
+ * VM is ready, or one cannot be any more, or timeout_s passed. */
+void sup_wait_ready_start(int fd, double timeout_s);
+/* The supervisor is going away: a parent still waiting is told so. */
+void sup_wait_ready_abort(const char *why);
+
+/* ---- guest.c: the verbs (vm already looked up) ---- */
+
+void sup_cmd_agent(struct control_client *c, json_t *req, struct vm *vm);
+void sup_cmd_exec(struct control_client *c, json_t *req, struct vm *vm);
 
 /* ---- requests.c ---- */
 
@@ -135,8 +207,13 @@ bool sup_needs_fabric(const struct topology *t);
  * unreadable), or 0 when none answers on control.sock. */
 pid_t sup_running(void);
 int sup_write_pid(void);                 /* 0 or -errno */
-/* Detach; the parent exits with the code the child sends on *notify. */
+/* Detach; the parent prints the lines the child sends on *notify
+ * (sup_notify_line) and exits with the code it sends (sup_notify_exit). */
 int sup_daemonize(int *notify, struct err *e);
+/* One line for the waiting parent's stderr; fd -1 is a no-op. */
+void sup_notify_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The parent's exit code; closes fd (-1: no-op). */
+void sup_notify_exit(int fd, int code);
 /* Once detached: stdin/stdout to /dev/null, stderr to $STATE/launcher.log. */
 void sup_daemon_log(void);
 /* Fail the waiters, free the VMs and the fabric, close the control socket,

@@ -532,6 +532,7 @@ static void free_vm(struct topo_vm *vm)
 	free(vm->kernel);
 	free(vm->initrd);
 	free(vm->append);
+	free(vm->ready_arg);
 	for (int i = 0; i < vm->nnics; i++)
 		free(vm->nics[i].network);
 	free(vm->nics);

@@ -16,7 +16,9 @@
 #define TOPO_VM_NAME_MAX 12 /* "VM-nN" must fit IFNAMSIZ (15 + NUL) */
 #define TOPO_IFNAME_MAX 15  /* network, bridge, host-interface and tap names */
 #define TOPO_MAX_VLANS 64
-#define TOPO_MAX_NICS 14  /* QEMU gets fds 3..18: serial, monitor and a tap each */
+/* QEMU gets fds 3..19 (CHILD_MAX_FDS is more): serial, monitor, guest
+ * agent and a tap per NIC (launcher/argv.h). */
+#define TOPO_MAX_NICS 14
 
 enum topo_switch { TOPO_SWITCH_OVS, TOPO_SWITCH_LINUX_BRIDGE };
 enum topo_arch { TOPO_ARCH_X86_64, TOPO_ARCH_AARCH64 };
@@ -81,7 +83,7 @@ struct topo_vm {
 	enum topo_restart restart;     /* default no */
 	bool autostart;                /* default yes */
 	int stop_timeout_s;            /* stop-timeout, default 30 */
-	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= */
+	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= unless given */
 	enum topo_ready ready;         /* default running */
 	char *ready_arg;               /* console: the regex (checked); exec: the shell command */
 	int line;

@@ -151,6 +151,19 @@ static void check_network(struct topo_parser *p, int i)
 		topo_sect_msg(p, &s, line, "dhcp: range %s-%s holds the host interface's address", a, b);
 }
 
+/* The default firmware, or the one given if this arch has it: x86_64 boots
+ * SeaBIOS unless told uefi; aarch64 has only UEFI (AAVMF), and direct kernel
+ * boot needs none. */
+static void firmware(struct topo_parser *p, const struct topo_sect *s, int i, struct topo_vm *vm)
+{
+	if (vm->firmware == TOPO_FIRMWARE_NONE)
+		vm->firmware = vm->arch == TOPO_ARCH_X86_64 ? TOPO_FIRMWARE_BIOS :
+			       vm->kernel ? TOPO_FIRMWARE_NONE : TOPO_FIRMWARE_UEFI;
+	else if (vm->firmware == TOPO_FIRMWARE_BIOS && vm->arch == TOPO_ARCH_AARCH64)
+		topo_sect_msg(p, s, topo_key_line(p, TOPO_SEC_VM, i, "firmware"),
+			"firmware: bios is x86_64 only (aarch64 boots its disk through UEFI: use uefi)");
+}
+
 static void check_vm(struct topo_parser *p, int i, int have_qemu[2])
 {
 	struct topo_vm *vm = &p->t->vms[i];
@@ -164,6 +177,10 @@ static void check_vm(struct topo_parser *p, int i, int have_qemu[2])
 		topo_sect_msg(p, &s, vm->line, "nothing to boot: set disk or kernel");
 	if (!vm->disk && vm->disk_mode == TOPO_DISK_EPHEMERAL)
 		topo_sect_msg(p, &s, topo_key_line(p, TOPO_SEC_VM, i, "disk-mode"), "disk-mode = ephemeral without disk");
+	firmware(p, &s, i, vm);
+	if (vm->ready == TOPO_READY_LEASE && !vm->nnics)
+		topo_sect_msg(p, &s, topo_key_line(p, TOPO_SEC_VM, i, "ready"),
+			"ready: lease needs a nic (a DHCP lease is per NIC)");
 	if (have_qemu[vm->arch] < 0)
 		have_qemu[vm->arch] = on_path(topo_qemu_binary(vm->arch));
 	if (!have_qemu[vm->arch])

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +28,8 @@ static const char *const switch_names[] = { "ovs", "linux-bridge", NULL };
 static const char *const netns_names[] = { "auto", "host", NULL };
 static const char *const disk_mode_names[] = { "persistent", "ephemeral", NULL };
 static const char *const restart_names[] = { "no", "on-failure", "always", NULL };
+/* TOPO_FIRMWARE_BIOS and _UEFI, one after none (which is never written). */
+static const char *const firmware_names[] = { "bios", "uefi", NULL };
 
 int topo_check_name(const char *s, size_t max)
 {
@@ -479,6 +482,50 @@ static void data_disk_key(struct topo_parser *p, struct topo_sect *s, struct top
 		vm->data_disk_bytes = bytes;
 }
 
+/* agent | lease | console REGEX | exec CMD.  The regex is compiled here as
+ * `wait --console` compiles it (POSIX extended), so a typo is a FILE:LINE
+ * error now rather than a VM that never becomes ready. */
+static void ready_key(struct topo_parser *p, struct topo_sect *s, struct topo_vm *vm, const char *val)
+{
+	static const char *const words[] = { "agent", "lease", "console", "exec" };
+	size_t len = strcspn(val, " \t");
+	const char *arg = val + len + strspn(val + len, " \t");
+	int w;
+
+	for (w = 0; w < 4 && (strlen(words[w]) != len || strncmp(val, words[w], len)); w++)
+		;
+	if (w == 4) {
+		topo_sect_msg(p, s, p->line, "ready: bad value \"%s\" (use agent, lease, console REGEX or exec CMD)",
+			      val);
+		return;
+	}
+	if (w < 2 && *arg) {
+		topo_sect_msg(p, s, p->line, "ready: %s takes no argument (got \"%s\")", words[w], arg);
+		return;
+	}
+	if (w >= 2 && !*arg) {
+		topo_sect_msg(p, s, p->line, "ready: %s needs %s (ready = %s)", words[w],
+			      w == 2 ? "a regular expression" : "a command", w == 2 ? "console REGEX" : "exec CMD");
+		return;
+	}
+	if (w == 2) {
+		regex_t re;
+		char msg[128];
+		int e = regcomp(&re, arg, REG_EXTENDED | REG_NOSUB);
+
+		if (e) {
+			regerror(e, &re, msg, sizeof(msg));
+			topo_sect_msg(p, s, p->line, "ready: bad regular expression \"%s\": %s", arg, msg);
+			return;
+		}
+		regfree(&re);
+	}
+	vm->ready = (enum topo_ready[]){ TOPO_READY_AGENT, TOPO_READY_LEASE, TOPO_READY_CONSOLE,
+					 TOPO_READY_EXEC }[w];
+	free(vm->ready_arg);
+	vm->ready_arg = w >= 2 ? topo_strdup(p, arg) : NULL;
+}
+
 static bool vm_key(struct topo_parser *p, struct topo_sect *s, const char *key, const char *val)
 {
 	struct topo_vm *vm = &s->owner->vms[s->idx];
@@ -496,6 +543,12 @@ static bool vm_key(struct topo_parser *p, struct topo_sect *s, const char *key, 
 	} else if (!strcmp(key, "restart")) {
 		if ((n = pick(p, s, key, val, restart_names)) >= 0)
 			vm->restart = n;
+	} else if (!strcmp(key, "firmware")) {
+		/* The default depends on arch and kernel: topo_check() fills it. */
+		if ((n = pick(p, s, key, val, firmware_names)) >= 0)
+			vm->firmware = TOPO_FIRMWARE_BIOS + n;
+	} else if (!strcmp(key, "ready")) {
+		ready_key(p, s, vm, val);
 	} else if (!strcmp(key, "role")) {
 		set_str(p, &vm->role, val);
 	} else if (!strcmp(key, "append")) {

@@ -312,6 +312,7 @@ static int on_exit_qemu(struct vm *vm)
 	console_note(vm->console, "QEMU %s", how);
 	console_detach(vm->console);
 	vm_mon_drop(vm);
+	vm_agent_drop(vm);
 	if (vm->cfg->nnics)
 		vm_observer.nics_down(vm);
 	loop_timer_disarm(&vm->stop_timer);
@@ -443,6 +444,7 @@ void vm_free(struct vm *vm)
 	if (!vm)
 		return;
 	vm_mon_drop(vm);
+	vm_agent_drop(vm);
 	loop_timer_close(&vm->stop_timer);
 	loop_timer_close(&vm->backoff_timer);
 	if (vm->console)
@@ -481,7 +483,7 @@ json_t *vm_status_json(const struct vm *vm)
 			"ip", n->has_ip ? json_string(inet_ntop(AF_INET, &n->ip, ip, sizeof(ip))) : json_null(),
 			"lease", 0, "vlan", n->nvlans ? vlans : NULL));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o}",
 		"name", c->name,
 		"state", state_names[vm->state],
 		"arch", topo_arch_name(c->arch),
@@ -495,5 +497,8 @@ json_t *vm_status_json(const struct vm *vm)
 		"console_log", vm->console_log,
 		"console_socket", vm->console_sock,
 		"qmp_socket", vm->qmp_sock,
-		"nics", nics);
+		"nics", nics,
+		"agent", vm_agent_up(vm),
+		"firmware", c->firmware == TOPO_FIRMWARE_NONE ? json_null() :
+			    json_string(c->firmware == TOPO_FIRMWARE_UEFI ? "uefi" : "bios"));
 }

@@ -15,6 +15,7 @@
 struct bootlog;
 struct console;
 struct disks;
+struct vm_agent_link;
 
 enum vm_event {
 	EV_START, EV_STOP, EV_KILL, EV_RESTART, EV_PAUSE, EV_RESUME, /* the verbs */
@@ -52,6 +53,8 @@ struct vm {
 	uint32_t qmp_events;
 	struct loop_watch qmp_w;
 
+	struct vm_agent_link *agent; /* the guest agent of this QEMU, or NULL */
+
 	bool want_up;          /* started by the user and not stopped since */
 	bool restart;          /* a restart's stop: start again when QEMU exits */
 	bool aborted;          /* QEMU was killed because its start could not finish */
@@ -78,5 +81,9 @@ int vm_qemu_spawn(struct vm *vm);
 /* qmp_execute on the VM's monitor; -ENOTCONN without one. */
 int vm_execute(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque);
 void vm_mon_drop(struct vm *vm);       /* QEMU went away; no-op without a monitor */
+/* QEMU exited (or the VM is freed): the agent's requests fail with
+ * -ENOTCONN, the observer hears it is down, and the client is freed after
+ * the loop's current batch.  No-op without an agent. */
+void vm_agent_drop(struct vm *vm);
 
 #endif

@@ -1,9 +1,11 @@
 /* vm_qemu.c - a VM's QEMU process: its start, its QMP monitor and the
- * monitor's events, which it turns into table events (vm.c). */
+ * monitor's events, which it turns into table events (vm.c), and the guest
+ * agent's channel, which the monitor's VSERPORT_CHANGE opens and closes. */
 #include "launcher/vm_impl.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +39,9 @@ static void mon_cb(struct loop_watch *w, uint32_t events)
 	struct vm *vm = container_of(w, struct vm, qmp_w);
 
 	(void)events;
+	/* QEMU's exit, earlier in this batch, may have dropped the monitor. */
+	if (!vm->qmp)
+		return;
 	if (qmp_io(vm->qmp) < 0)
 		vm_mon_drop(vm); /* QEMU is going away; its exit drives the state */
 	else
@@ -69,6 +74,114 @@ int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque)
 	return r;
 }
 
+/* ---- the guest agent ---- */
+
+/* One QEMU's agent client.  The client's callbacks point here rather than at
+ * the VM: the client outlives the VM's hold on it until the end of the
+ * loop's batch (its fd may have an event in it), and vm is NULL by then. */
+struct vm_agent_link {
+	struct vm *vm;
+	struct ga *ga;
+	bool up;              /* what the observer last heard */
+	struct loop_deferred reap;
+};
+
+static void agent_changed(struct vm *vm, struct vm_agent_link *a, bool up)
+{
+	if (a->up == up)
+		return;
+	a->up = up;
+	if (vm_observer.agent)
+		vm_observer.agent(vm, up);
+}
+
+static void agent_up_cb(void *opaque, bool up)
+{
+	struct vm_agent_link *a = opaque;
+
+	if (a->vm)
+		agent_changed(a->vm, a, up);
+}
+
+static void agent_reap(struct loop_deferred *d)
+{
+	struct vm_agent_link *a = container_of(d, struct vm_agent_link, reap);
+
+	ga_free(a->ga);
+	free(a);
+}
+
+/* Hand the supervisor's end of the agent's port to a client.  Without one
+ * the VM runs on, as it would with a guest that has no agent. */
+static void agent_open(struct vm *vm, int fd)
+{
+	struct vm_agent_link *a = calloc(1, sizeof(*a));
+	struct ga_callbacks cbs = { .up = agent_up_cb, .opaque = a };
+
+	if (!a || !(a->ga = ga_new(fd, &cbs))) {
+		int e = errno;
+
+		free(a);
+		console_note(vm->console, "cannot set up the guest agent's channel: %s", strerror(e));
+		close(fd);
+		return;
+	}
+	a->vm = vm;
+	vm->agent = a;
+}
+
+void vm_agent_drop(struct vm *vm)
+{
+	struct vm_agent_link *a = vm->agent;
+
+	if (!a)
+		return;
+	vm->agent = NULL;
+	/* Closing the port fails every request now, while their owners can
+	 * still take the answer; the free waits for the batch to end. */
+	ga_set_open(a->ga, false);
+	agent_changed(vm, a, false);
+	a->vm = NULL;
+	loop_defer(&a->reap, agent_reap);
+}
+
+bool vm_agent_up(const struct vm *vm)
+{
+	return vm->agent && ga_is_up(vm->agent->ga);
+}
+
+int vm_agent(struct vm *vm, const char *cmd, json_t *args, unsigned timeout_ms, ga_reply_fn cb,
+	     void *opaque)
+{
+	if (!vm->agent) {
+		json_decref(args);
+		return -ENOTCONN;
+	}
+	return ga_execute(vm->agent->ga, cmd, args, timeout_ms, cb, opaque);
+}
+
+int vm_agent_raw(struct vm *vm, json_t *cmd, unsigned timeout_ms, ga_reply_fn cb, void *opaque)
+{
+	if (!vm->agent) {
+		json_decref(cmd);
+		return -ENOTCONN;
+	}
+	return ga_send_raw(vm->agent->ga, cmd, timeout_ms, cb, opaque);
+}
+
+/* VSERPORT_CHANGE for our port: the guest opened or closed its end. */
+static void agent_port(struct vm *vm, json_t *data)
+{
+	json_t *open = json_object_get(data, "open");
+	const char *id = json_string_value(json_object_get(data, "id"));
+
+	if (!vm->agent || !json_is_boolean(open) || !id || strcmp(id, QEMU_AGENT_PORT) != 0)
+		return;
+	ga_set_open(vm->agent->ga, json_is_true(open));
+}
+
+/* ---- the monitor ---- */
+
 static void status_reply(void *opaque, json_t *reply, int err)
 {
 	struct vm *vm = opaque;
@@ -95,8 +208,14 @@ static void mon_event(void *opaque, const char *event, json_t *data, json_t *msg
 		vm_dispatch(vm, EV_QMP_STOP);
 	} else if (strcmp(event, "RESUME") == 0) {
 		vm_dispatch(vm, EV_QMP_RESUME);
+	} else if (strcmp(event, "VSERPORT_CHANGE") == 0) {
+		agent_port(vm, data);
 	} else if (strcmp(event, "RESET") == 0) {
 		bootlog_reset(vm->boot);
+		/* QEMU closes the port too (VSERPORT_CHANGE); the agent of the
+		 * guest that runs next starts from a fresh sync either way. */
+		if (vm->agent)
+			ga_set_open(vm->agent->ga, false);
 	} else if (strcmp(event, "SHUTDOWN") == 0) {
 		const char *reason = json_string_value(json_object_get(data, "reason"));
 
@@ -155,23 +274,26 @@ static void mon_open(struct vm *vm, int fd)
 
 int vm_qemu_spawn(struct vm *vm)
 {
-	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, r, nfds = 2;
-	int fds[2 + TOPO_MAX_NICS];
+	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, ga[2] = { -1, -1 }, r, nfds = 3;
+	int fds[3 + TOPO_MAX_NICS];
 
+	/* In QEMU: QEMU_FD_SERIAL, QEMU_FD_QMP, QEMU_FD_AGENT, then the taps. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ser) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mon) < 0) {
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mon) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ga) < 0) {
 		r = err_sys(&vm->err, errno, "cannot make QEMU's sockets");
 		goto out;
 	}
 	fds[0] = ser[1];
 	fds[1] = mon[1];
+	fds[2] = ga[1];
 	if (vm->cfg->nnics) {
-		if ((r = vm_observer.nics_up(vm, fds + 2, &vm->err)) < 0)
+		if ((r = vm_observer.nics_up(vm, fds + 3, &vm->err)) < 0)
 			goto out;
 		nfds += vm->cfg->nnics;
 	}
 	r = vm->spawn(&vm->qemu, vm->plan.qemu.v, fds, nfds);
-	for (int i = 2; i < nfds; i++)
+	for (int i = 3; i < nfds; i++)
 		close(fds[i]); /* QEMU holds the taps now: they go when it does */
 	if (r < 0) {
 		err_sys(&vm->err, -r, "cannot run %s", vm->plan.qemu.v[0]);
@@ -190,15 +312,20 @@ int vm_qemu_spawn(struct vm *vm)
 	}
 	mon_open(vm, mon[0]);
 	mon[0] = -1;
-	if (!vm->aborted)
-		console_note(vm->console, "QEMU started (pid %d, %s)", (int)vm->qemu.pid,
-			     vm->accel.kvm ? "kvm" : "tcg");
+	if (vm->aborted)
+		goto out;
+	agent_open(vm, ga[0]);
+	ga[0] = -1;
+	console_note(vm->console, "QEMU started (pid %d, %s)", (int)vm->qemu.pid,
+		     vm->accel.kvm ? "kvm" : "tcg");
 out:
 	for (int i = 0; i < 2; i++) {
 		if (ser[i] >= 0)
 			close(ser[i]);
 		if (mon[i] >= 0)
 			close(mon[i]);
+		if (ga[i] >= 0)
+			close(ga[i]);
 	}
 	return r;
 }

@@ -1,9 +1,11 @@
 /* waiters.c - control requests that finish later.
  *
  * A request such as start, stop, wait or shutdown becomes an op holding the
- * client and one waiter per VM; every VM state change, console line and
- * lease change is offered to the waiters of that VM, and the op replies when
- * its last waiter is done.
+ * client and one waiter per VM; every VM state change, console line, lease
+ * change and agent change is offered to the waiters of that VM, and the op
+ * replies when its last waiter is done.  Waiters that poll (wait --exec,
+ * --port) are driven by probes.c; a VM's readiness (ready.c) is a waiter
+ * too, on an op without a client.
  *
  * A waiter can be settled from another source's handler (a console line)
  * while its own timeout is in the same epoll batch, so it leaves the list
@@ -56,6 +58,8 @@ void sup_op_maybe_done(struct op *op)
 			control_reply(op->client, json_incref(op->reply));
 		control_client_unref(op->client);
 	}
+	if (op->settled)
+		op->settled(op);
 	if (op->quit_after)
 		loop_quit();
 	json_decref(op->reply);
@@ -128,13 +132,18 @@ void sup_waiter_done(struct waiter *w)
 				  json_pack("{s:s, s:s}", "name", vm_name(w->vm), "state", state)) < 0 ||
 	    (w->match && json_object_set_new(op->reply, "match", text_json(w->match)) < 0) ||
 	    (w->says_state && json_object_set_new(op->reply, "state", json_string(state)) < 0) ||
-	    (w->lease && !op->code && json_object_set_new(op->reply, "leases", leases_json(w->vm)) < 0))
+	    (w->kind == WAIT_LEASE && !op->code &&
+	     json_object_set_new(op->reply, "leases", leases_json(w->vm)) < 0) ||
+	    (w->kind == WAIT_PORT && !op->code &&
+	     json_object_set_new(op->reply, "address", json_string(w->addr)) < 0))
 		err_set(sup_op_err(op, 1), ENOMEM, "out of memory");
 	loop_timer_close(&w->timeout);
-	if (w->console)
+	sup_probe_stop(w);
+	if (w->kind == WAIT_CONSOLE)
 		regfree(&w->re);
 	free(w->match);
 	free(w->what);
+	free(w->cmd);
 	w->op = NULL;
 	op->pending--;
 	sup_op_maybe_done(op);
@@ -174,9 +183,18 @@ bool sup_waiter_line(const char *line, void *opaque)
 static void waiter_timeout(struct loop_timer *t)
 {
 	struct waiter *w = container_of(t, struct waiter, timeout);
+	const char *vm = vm_name(w->vm);
+	struct err *e = sup_op_err(w->op, 1);
 
-	err_set(sup_op_err(w->op, 1), ETIMEDOUT, "%s: timed out waiting for %s (state %s)",
-		vm_name(w->vm), w->what, vm_state_name(vm_state(w->vm)));
+	if (w->kind == WAIT_EXEC)
+		err_set(e, ETIMEDOUT, "%s: timed out waiting for `%s` to succeed (last: %s)", vm, w->cmd,
+			*w->last ? w->last : "still running");
+	else if (w->kind == WAIT_PORT)
+		err_set(e, ETIMEDOUT, "%s: timed out waiting for port %d (last: %s)", vm, w->port,
+			*w->last ? w->last : "no answer yet");
+	else
+		err_set(e, ETIMEDOUT, "%s: timed out waiting for %s (state %s)", vm, w->what,
+			vm_state_name(vm_state(w->vm)));
 	sup_waiter_done(w);
 }
 
@@ -190,7 +208,9 @@ struct waiter *sup_waiter_add(struct op *op, struct vm *vm, unsigned ok, unsigne
 	w->vm = vm;
 	w->ok = ok;
 	w->fail = fail;
+	w->sock = -1;
 	loop_timer_init(&w->timeout, waiter_timeout);
+	loop_timer_init(&w->poll, NULL);
 	w->next = sup.waiters;
 	sup.waiters = w;
 	op->pending++;
@@ -228,7 +248,7 @@ void sup_on_state(struct vm *vm, enum vm_state from, const char *why)
 		next = w->next;
 		if (w->vm != vm)
 			continue;
-		if (!w->console && !w->lease) {
+		if (w->kind == WAIT_STATE) {
 			sup_waiter_check_state(w);
 		} else if (console_over(vm)) {
 			err_set(sup_op_err(w->op, 1), EIO, "%s: %s while waiting for %s%s%s", vm_name(vm),
@@ -243,7 +263,7 @@ void sup_on_console_line(struct vm *vm, const char *line)
 {
 	for (struct waiter *w = sup.waiters, *next; w; w = next) {
 		next = w->next;
-		if (w->vm == vm && w->console && sup_waiter_line(line, w))
+		if (w->vm == vm && w->kind == WAIT_CONSOLE && sup_waiter_line(line, w))
 			sup_waiter_done(w);
 	}
 }
@@ -265,7 +285,52 @@ void sup_on_lease(void *opaque)
 	(void)opaque;
 	for (struct waiter *w = sup.waiters, *next; w; w = next) {
 		next = w->next;
-		if (w->lease && sup_vm_has_lease(w->vm))
+		if (w->kind == WAIT_LEASE && sup_vm_has_lease(w->vm))
 			sup_waiter_done(w);
 	}
+}
+
+/* The guest agent came up or went away. */
+void sup_on_agent(struct vm *vm, bool up)
+{
+	if (!up) {
+		/* Execs on it fail now; wait --exec and readiness then try again. */
+		guest_exec_agent_down(vm);
+		return;
+	}
+	for (struct waiter *w = sup.waiters, *next; w; w = next) {
+		next = w->next;
+		if (w->vm != vm)
+			continue;
+		if (w->kind == WAIT_AGENT)
+			sup_waiter_done(w);
+		else if (w->kind == WAIT_EXEC)
+			sup_probe_kick(w);
+	}
+}
+
+bool sup_waiter_begin(struct waiter *w)
+{
+	switch (w->kind) {
+	case WAIT_STATE:
+		return sup_waiter_check_state(w);
+	case WAIT_CONSOLE:
+		if (!vm_console_scan(w->vm, sup_waiter_line, w))
+			return false;
+		break;
+	case WAIT_LEASE:
+		if (!sup_vm_has_lease(w->vm))
+			return false;
+		break;
+	case WAIT_AGENT:
+		if (!vm_agent_up(w->vm))
+			return false;
+		break;
+	case WAIT_EXEC:
+	case WAIT_PORT:
+		sup_probe_start(w);
+		return false;
+	}
+	sup_waiter_done(w);
+	return true;
 }

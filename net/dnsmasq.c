@@ -63,6 +63,8 @@ static bool named_before(const struct dnsmasq_config *c, int first, int k, const
 	for (int j = first; j < k; j++) {
 		const char *d = c->nets[c->hosts[j].net].domain;
 
+		if (c->hosts[j].ip.s_addr == INADDR_ANY)
+			continue; /* named by its lease, not here */
 		if (!domain || (d && !strcmp(d, domain)))
 			return true;
 	}
@@ -85,6 +87,12 @@ static void write_vm(const struct dnsmasq_config *c, int first, int end, FILE *o
 		bool fqdn = domain && !named_before(c, first, k, domain);
 		bool plain = !named_before(c, first, k, NULL);
 
+		if (h->ip.s_addr == INADDR_ANY) {
+			/* The name goes with the lease; dnsmasq puts it in DNS
+			 * for as long as the lease lasts. */
+			fprintf(out, "dhcp-host=%s,%s\n", h->mac, vm);
+			continue;
+		}
 		ip_str(h->ip, ip);
 		if (c->nets[h->net].dhcp)
 			fprintf(out, "dhcp-host=%s,%s,%s\n", h->mac, vm, ip);

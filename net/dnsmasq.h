@@ -37,7 +37,7 @@ struct dnsmasq_net {
 struct dnsmasq_host {
 	const char *name;         /* the VM's */
 	char mac[18];             /* "52:54:00:12:34:01" */
-	struct in_addr ip;
+	struct in_addr ip;        /* INADDR_ANY: any address of the DHCP range */
 	int net;                  /* its network: an index into nets */
 };
 

@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* query-qmp-schema, the largest reply QEMU sends, is a few hundred KiB; a
@@ -56,7 +55,7 @@ struct qmp {
 	bool greeted;
 	bool ready;
 	bool closing;           /* qmp_free() was called */
-	bool not_socket;        /* send() said ENOTSOCK: use write() */
+	bool not_socket;        /* for buf_write_fd: the fd is a pipe (tests) */
 };
 
 static void cmd_free(struct qmp_cmd *c)
@@ -103,30 +102,9 @@ static void destroy(struct qmp *q)
 /* Write what the socket takes.  0 when done or it would block. */
 static int flush(struct qmp *q)
 {
-	while (q->out.len) {
-		const char *p = q->out.p + q->out.off;
-		ssize_t n;
+	int r = buf_write_fd(&q->out, q->fd, &q->not_socket);
 
-		if (q->not_socket)
-			n = write(q->fd, p, q->out.len);
-		else
-			n = send(q->fd, p, q->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOTSOCK && !q->not_socket) {
-				q->not_socket = true;
-				continue;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			if (errno == EPIPE || errno == ECONNRESET)
-				return -EPIPE;
-			return -errno;
-		}
-		buf_consume(&q->out, (size_t)n);
-	}
-	return 0;
+	return r == -ECONNRESET ? -EPIPE : r;
 }
 
 /* Serialise obj (owned) with a fresh id and put it on the pending list.
@@ -318,15 +296,10 @@ static int dispatch(struct qmp *q)
 static int fill(struct qmp *q)
 {
 	while (!q->closing) {
-		ssize_t n;
-		int r = buf_reserve(&q->in, QMP_READ_CHUNK);
+		ssize_t n = buf_read_fd(&q->in, q->fd, QMP_READ_CHUNK);
+		int r;
 
-		if (r < 0)
-			return r;
-		n = read(q->fd, q->in.p + q->in.off + q->in.len,
-			 q->in.cap - q->in.off - q->in.len);
 		if (n > 0) {
-			q->in.len += (size_t)n;
 			r = dispatch(q);
 			if (r < 0)
 				return r;
@@ -334,11 +307,9 @@ static int fill(struct qmp *q)
 		}
 		if (n == 0)
 			return -EPIPE;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (n == -EAGAIN)
 			return 0;
-		return errno == ECONNRESET ? -EPIPE : -errno;
+		return n == -ECONNRESET ? -EPIPE : (int)n;
 	}
 	return 0;
 }

@@ -49,6 +49,7 @@ Test(argv, x86_64_tcg_kernel_boot)
 	vm.kernel = "/img/vmlinuz";
 	vm.initrd = "/img/initrd.img";
 	vm.append = "console=ttyS0 quiet";
+	vm.firmware = TOPO_FIRMWARE_BIOS;
 	check_golden(&vm, false, "x86_64-tcg-kernel");
 }
 
@@ -58,7 +59,19 @@ Test(argv, x86_64_kvm_disk_boot_with_data_disk)
 
 	vm.disk = "/img/base image.qcow2"; /* not there: taken as raw */
 	vm.data_disk_bytes = 10ULL << 30;
+	vm.firmware = TOPO_FIRMWARE_BIOS;
 	check_golden(&vm, true, "x86_64-kvm-disk");
+}
+
+/* OVMF's 4M pair on q35, as aarch64 has AAVMF: the code read-only, the
+ * variables a per-VM copy made before QEMU starts. */
+Test(argv, x86_64_tcg_uefi_disk_boot)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+
+	vm.disk = "/img/debian-gpt.qcow2";
+	vm.firmware = TOPO_FIRMWARE_UEFI;
+	check_golden(&vm, false, "x86_64-tcg-uefi");
 }
 
 Test(argv, x86_64_ephemeral_overlay_is_always_recreated)
@@ -84,11 +97,12 @@ Test(argv, aarch64_tcg_kernel_boot)
 		{ .index = 1, .network = "lan", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x11 }, .nvlans = 1, .vlans = { 100 } },
 	};
 
-	vm.nics = nics; /* taps at fds 5 and 6, after serial and monitor */
+	vm.nics = nics; /* taps at fds 6 and 7, after serial, monitor and agent */
 	vm.nnics = 2;
 	vm.kernel = "/img/a/vmlinuz";
 	vm.initrd = "/img/a/initrd.img";
 	vm.append = "console=ttyAMA0";
+	vm.firmware = TOPO_FIRMWARE_NONE; /* direct kernel boot: no AAVMF */
 	check_golden(&vm, false, "aarch64-tcg-kernel");
 }
 
@@ -97,7 +111,73 @@ Test(argv, aarch64_tcg_uefi_disk_boot)
 	struct topo_vm vm = base_vm(TOPO_ARCH_AARCH64);
 
 	vm.disk = "/img/jetson.qcow2";
+	vm.firmware = TOPO_FIRMWARE_UEFI;
 	check_golden(&vm, false, "aarch64-tcg-uefi");
+}
+
+/* The index of arg in the argv, or -1. */
+static int argv_find(const struct vm_plan *plan, const char *arg)
+{
+	for (size_t i = 0; i < plan->qemu.n; i++)
+		if (strcmp(plan->qemu.v[i], arg) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Every VM, whatever it boots, gets the agent's port on fd 5; the taps
+ * follow it; pflash only with UEFI. */
+Test(argv, agent_port_and_firmware_per_branch)
+{
+	static const struct {
+		enum topo_arch arch;
+		bool kernel;
+		enum topo_firmware fw;
+		const char *code, *vars;
+	} cases[] = {
+		{ TOPO_ARCH_X86_64, false, TOPO_FIRMWARE_BIOS, NULL, NULL },
+		{ TOPO_ARCH_X86_64, true, TOPO_FIRMWARE_BIOS, NULL, NULL },
+		{ TOPO_ARCH_X86_64, false, TOPO_FIRMWARE_UEFI, OVMF_CODE, OVMF_VARS },
+		{ TOPO_ARCH_AARCH64, false, TOPO_FIRMWARE_UEFI, AAVMF_CODE, AAVMF_VARS },
+		{ TOPO_ARCH_AARCH64, true, TOPO_FIRMWARE_NONE, NULL, NULL },
+	};
+	struct topo_nic nic = { .index = 0, .network = "lan", .mac = { 0x52, 0x54, 0, 1, 2, 3 } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct topo_vm vm = base_vm(cases[i].arch);
+		struct accel_choice ac = { 0 };
+		struct vm_plan plan;
+		char code[128];
+		int at;
+
+		vm.firmware = cases[i].fw;
+		vm.nics = &nic;
+		vm.nnics = 1;
+		if (cases[i].kernel)
+			vm.kernel = "/img/vmlinuz";
+		else
+			vm.disk = "/img/disk.qcow2";
+		cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
+		at = argv_find(&plan, "socket,id=ga0,fd=5");
+		cr_expect_gt(at, 0, "case %zu: no agent chardev", i);
+		cr_expect_eq(argv_find(&plan, "virtio-serial-pci,id=vser0"), at + 2, "case %zu", i);
+		cr_expect_eq(argv_find(&plan, "virtserialport,bus=vser0.0,chardev=ga0,"
+					      "name=org.qemu.guest_agent.0,id=ga0port"), at + 4, "case %zu", i);
+		cr_expect_gt(argv_find(&plan, "tap,id=net0,fd=6"), 0, "case %zu: the tap follows the agent", i);
+		snprintf(code, sizeof(code), "if=pflash,format=raw,unit=0,readonly=on,file=%s",
+			 cases[i].code ? cases[i].code : "");
+		if (cases[i].code) {
+			cr_expect_gt(argv_find(&plan, code), 0, "case %zu: no %s", i, cases[i].code);
+			cr_expect_gt(argv_find(&plan, "if=pflash,format=raw,unit=1,file=/var/lib/n3x/demo/vm/t/efivars.fd"),
+				     0, "case %zu", i);
+			cr_expect_str_eq(plan.steps[plan.nsteps - 1].copy_from, cases[i].vars, "case %zu", i);
+		} else {
+			for (size_t k = 0; k < plan.qemu.n; k++)
+				cr_expect_null(strstr(plan.qemu.v[k], "pflash"), "case %zu: %s", i, plan.qemu.v[k]);
+			for (int k = 0; k < plan.nsteps; k++)
+				cr_expect_null(plan.steps[k].copy_from, "case %zu", i);
+		}
+		plan_free(&plan);
+	}
 }
 
 Test(argv, qcow2_base_is_detected_for_the_backing_format)

@@ -33,20 +33,21 @@ Test(ctlfmt, status_table)
 		" \"vms\":["
 		"  {\"name\":\"n100-1\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"tcg\","
 		"   \"accel_reason\":\"/dev/kvm is PVM-only\",\"pid\":1234,\"role\":\"k3s-server\","
-		"   \"uptime_s\":312.7,\"last_error\":\"\","
+		"   \"uptime_s\":312.7,\"last_error\":\"\",\"agent\":true,\"ready\":true,\"firmware\":\"bios\","
 		"   \"nics\":[{\"index\":0,\"network\":\"lan\",\"tap\":\"n100-1-n0\","
 		"             \"mac\":\"52:54:00:12:34:01\",\"ip\":\"192.168.100.10\",\"lease\":true}]},"
 		"  {\"name\":\"jetson-1\",\"state\":\"stopped\",\"arch\":\"aarch64\",\"accel\":\"tcg\","
 		"   \"accel_reason\":\"\",\"pid\":null,\"role\":\"\",\"uptime_s\":0,"
-		"   \"last_error\":\"qemu exited with status 1\","
+		"   \"last_error\":\"qemu exited with status 1\",\"agent\":false,\"ready\":false,"
+		"   \"firmware\":null,"
 		"   \"nics\":[{\"index\":0,\"network\":\"lan\",\"tap\":null,"
 		"             \"mac\":\"52:54:00:12:34:04\",\"ip\":null,\"lease\":false}]}]}";
 	static const char want[] =
 		"fabric n3x  profile default  netns n3x-n3x  supervisor pid 4242\n"
 		"\n"
-		"NAME      STATE    ARCH     ACCEL  PID   UPTIME  ROLE\n"
-		"n100-1    running  x86_64   tcg    1234  5m12s   k3s-server\n"
-		"jetson-1  stopped  aarch64  tcg    -     -       -\n"
+		"NAME      STATE    ARCH     ACCEL  PID   UPTIME  AGENT  READY  ROLE\n"
+		"n100-1    running  x86_64   tcg    1234  5m12s   yes    yes    k3s-server\n"
+		"jetson-1  stopped  aarch64  tcg    -     -       no     no     -\n"
 		"\n"
 		"n100-1: tcg (/dev/kvm is PVM-only)\n"
 		"jetson-1: last error: qemu exited with status 1\n"
@@ -54,6 +55,30 @@ Test(ctlfmt, status_table)
 		"VM        NIC  NETWORK  TAP        MAC                IP              LEASE\n"
 		"n100-1    0    lan      n100-1-n0  52:54:00:12:34:01  192.168.100.10  yes\n"
 		"jetson-1  0    lan      -          52:54:00:12:34:04  -               no\n";
+	int r;
+	char *got = render(reply, &r);
+
+	cr_assert_eq(r, 0);
+	cr_assert_str_eq(got, want, "got:\n%s", got);
+	free(got);
+}
+
+/* A supervisor from before the guest agent sends no "agent" or "ready":
+ * "-", not a guess. */
+Test(ctlfmt, status_without_agent_fields)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"fabric\":{\"name\":\"n3x\"},"
+		" \"vms\":[{\"name\":\"x1\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"kvm\","
+		"   \"pid\":77,\"uptime_s\":3,\"role\":\"\",\"nics\":[]},"
+		"  {\"name\":\"x2\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"kvm\","
+		"   \"pid\":78,\"uptime_s\":4,\"role\":\"\",\"agent\":true,\"ready\":false,\"nics\":[]}]}";
+	static const char want[] =
+		"fabric n3x\n"
+		"\n"
+		"NAME  STATE    ARCH    ACCEL  PID  UPTIME  AGENT  READY  ROLE\n"
+		"x1    running  x86_64  kvm    77   3s      -      -      -\n"
+		"x2    running  x86_64  kvm    78   4s      yes    no     -\n";
 	int r;
 	char *got = render(reply, &r);
 

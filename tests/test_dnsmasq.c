@@ -87,7 +87,8 @@ static const struct dnsmasq_config *cluster(void)
 }
 
 /* multi.conf: DHCP + domain, DHCP only, DNS only, two networks sharing a
- * domain; VMs with several NICs (one VM's NICs on one network too). */
+ * domain; VMs with several NICs (one VM's NICs on one network too), one
+ * NIC without an address of its own. */
 static const struct dnsmasq_config *multi(void)
 {
 	nets[0] = net("lan", "lanhost0", "10.10.0.1", 16, "10.10.1.0", "10.10.1.255", "infinite",
@@ -100,11 +101,14 @@ static const struct dnsmasq_config *multi(void)
 	hosts[1] = host("alpha", "52:54:00:aa:00:02", "172.16.5.10", 1);
 	hosts[2] = host("alpha", "52:54:00:aa:00:03", "10.20.0.10", 2);
 	hosts[3] = host("beta", "52:54:00:bb:00:02", "172.16.5.11", 1);
-	hosts[4] = host("delta", "52:54:00:dd:00:01", "10.40.0.5", 3);
-	hosts[5] = host("bond", "52:54:00:ee:00:01", "10.10.0.20", 0);
-	hosts[6] = host("bond", "52:54:00:ee:00:02", "10.10.0.21", 0);
+	/* no ip=: named, with an address from the range */
+	hosts[4] = host("beta", "52:54:00:2d:2a:be", "0.0.0.0", 0);
+	hosts[5] = host("gamma", "52:54:00:cc:00:01", "0.0.0.0", 0);
+	hosts[6] = host("delta", "52:54:00:dd:00:01", "10.40.0.5", 3);
+	hosts[7] = host("bond", "52:54:00:ee:00:01", "10.10.0.20", 0);
+	hosts[8] = host("bond", "52:54:00:ee:00:02", "10.10.0.21", 0);
 	cfg = (struct dnsmasq_config){ .fabric = "multi", .state_dir = "/var/lib/n3x/multi",
-				       .nets = nets, .nnets = 4, .hosts = hosts, .nhosts = 7 };
+				       .nets = nets, .nnets = 4, .hosts = hosts, .nhosts = 9 };
 	return &cfg;
 }
 

@@ -90,7 +90,8 @@ Test(fabric_dnsmasq, cluster)
 	golden("cluster");
 }
 
-/* Networks dnsmasq does not serve and NICs without ip= are left out. */
+/* Networks dnsmasq does not serve are left out; a NIC without ip= on a
+ * DHCP network is named without an address. */
 Test(fabric_dnsmasq, multi)
 {
 	golden("multi");

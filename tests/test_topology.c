@@ -149,6 +149,9 @@ Test(topology, cluster_example)
 	cr_expect_eq(vm->restart, TOPO_RESTART_ON_FAILURE);
 	cr_expect(vm->autostart);
 	cr_expect_eq(vm->stop_timeout_s, 30);
+	cr_expect_eq(vm->firmware, TOPO_FIRMWARE_BIOS);
+	cr_expect_eq(vm->ready, TOPO_READY_RUNNING);
+	cr_expect_null(vm->ready_arg);
 	cr_assert_eq(vm->nnics, 1);
 	cr_expect_eq(vm->nics[0].index, 0);
 	cr_expect_str_eq(vm->nics[0].network, "lan");
@@ -173,6 +176,7 @@ Test(topology, cluster_example)
 	cr_expect_eq(vm->restart, TOPO_RESTART_ALWAYS);
 	cr_expect_not(vm->autostart);
 	cr_expect_eq(vm->stop_timeout_s, 120);
+	cr_expect_eq(vm->firmware, TOPO_FIRMWARE_UEFI, "aarch64 disk boot");
 	cr_expect_str_eq(ip(vm->nics[0].ip, buf), "192.168.100.20");
 
 	cr_assert_eq(t->nprofiles, 2);
@@ -313,6 +317,41 @@ Test(topology, defaults_and_forms)
 	free(kernel);
 	free(initrd);
 	free(disk);
+	topo_free(t);
+}
+
+/* firmware: bios on x86_64, uefi for an aarch64 disk, none for an aarch64
+ * kernel unless asked; ready: each kind, with its argument as written. */
+Test(topology, firmware_and_ready)
+{
+	struct topology *t = load_ok("valid-guest.conf");
+	static const struct {
+		const char *vm;
+		enum topo_firmware fw;
+		enum topo_ready ready;
+		const char *arg;
+	} want[] = {
+		{ "x-default", TOPO_FIRMWARE_BIOS, TOPO_READY_RUNNING, NULL },
+		{ "x-uefi", TOPO_FIRMWARE_UEFI, TOPO_READY_AGENT, NULL },
+		{ "x-bios-kern", TOPO_FIRMWARE_BIOS, TOPO_READY_LEASE, NULL },
+		{ "a-disk", TOPO_FIRMWARE_UEFI, TOPO_READY_CONSOLE, "login:\\s*$" },
+		{ "a-kernel", TOPO_FIRMWARE_NONE, TOPO_READY_EXEC,
+		  "systemctl is-active --quiet k3s && test -e /var/lib/rancher/k3s/server/node-token" },
+		{ "a-kern-uefi", TOPO_FIRMWARE_UEFI, TOPO_READY_CONSOLE, "^(ok|ready) [0-9]+" },
+	};
+
+	cr_assert_eq(t->nvms, 6);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct topo_vm *vm = topo_find_vm(t, want[i].vm);
+
+		cr_assert_not_null(vm, "%s", want[i].vm);
+		cr_expect_eq(vm->firmware, want[i].fw, "%s: firmware %d", want[i].vm, vm->firmware);
+		cr_expect_eq(vm->ready, want[i].ready, "%s: ready %d", want[i].vm, vm->ready);
+		if (want[i].arg)
+			cr_expect_str_eq(vm->ready_arg, want[i].arg, "%s", want[i].vm);
+		else
+			cr_expect_null(vm->ready_arg, "%s", want[i].vm);
+	}
 	topo_free(t);
 }
 

@@ -19,88 +19,9 @@
 
 #include "base/loop.h"
 #include "launcher/vm.h"
+#include "tests/fake_qemu.h"
 
 #define TIMEOUT_MS 10000
-#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 8}}, \"capabilities\": []}}"
-
-/* ---- a line-oriented peer on one end of a socketpair ---- */
-
-struct peer {
-	int fd;                 /* -1: closed */
-	char buf[65536];
-	size_t len;
-};
-
-static void peer_close(struct peer *p)
-{
-	if (p->fd >= 0)
-		close(p->fd);
-	p->fd = -1;
-	p->len = 0;
-}
-
-/* Send one line.  A far end that hung up closes the peer, as a real one
- * would see it; anything else fails the test. */
-__attribute__((format(printf, 2, 3)))
-static void peer_send(struct peer *p, const char *fmt, ...)
-{
-	char *line;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	cr_assert_geq(n, 0);
-	line = realloc(line, n + 3);
-	cr_assert_not_null(line);
-	strcpy(line + n, "\r\n");
-	n += 2;
-	if (p->fd >= 0 && send(p->fd, line, n, MSG_NOSIGNAL) != n) {
-		cr_assert(errno == EPIPE || errno == ECONNRESET, "peer: send: %s", strerror(errno));
-		peer_close(p);
-	}
-	free(line);
-}
-
-/* The next whole line that has arrived (malloc'd, no line ending), or NULL. */
-static char *peer_line(struct peer *p)
-{
-	char *nl, *line;
-	ssize_t n;
-
-	if (p->fd < 0)
-		return NULL;
-	while (p->len < sizeof(p->buf) &&
-	       (n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len, MSG_DONTWAIT)) > 0)
-		p->len += n;
-	if (!(nl = memchr(p->buf, '\n', p->len)))
-		return NULL;
-	line = strndup(p->buf, nl - p->buf);
-	p->len -= nl + 1 - p->buf;
-	memmove(p->buf, nl + 1, p->len);
-	return line;
-}
-
-/* ---- stand-in processes ---- */
-
-/* A real child whose exit the test decides: it exits with the number
- * written to *ctl, or 0 when *ctl is closed. */
-static int standin(struct child *c, int *ctl)
-{
-	static char *const argv[] = { "sh", "-c", "read x <&3; exit ${x:-0}", NULL };
-	int p[2], r;
-
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	r = child_spawn(c, argv, &p[0], 1);
-	close(p[0]);
-	if (r < 0) {
-		close(p[1]);
-		return r;
-	}
-	*ctl = p[1];
-	return 0;
-}
 
 static void standin_exit(int *ctl, int status)
 {
@@ -118,6 +39,7 @@ static struct {
 	int ctl;                /* the stand-in's exit, -1 once decided */
 	struct peer mon;        /* QEMU's end of the monitor */
 	int serial;             /* QEMU's end of the serial port */
+	struct peer agent;      /* QEMU's end of the guest agent's port (the guest's agent) */
 	bool running;           /* what query-status says */
 	bool ignore_powerdown, ignore_quit;
 	int nfds;               /* fds QEMU got */
@@ -126,12 +48,16 @@ static struct {
 	int prep_ctl;           /* a running qemu-img stand-in, or -1 */
 	int preps;
 	int fail_spawn;         /* -errno for the next QEMU spawn */
+	size_t agent_read;      /* bytes the supervisor wrote to the agent's port */
+	char agent_cmds[1024];  /* commands the agent got, "a,b," */
+	bool agent_silent;      /* the agent answers only guest-sync* */
 } q;
 
 static void qemu_exit(int status)
 {
 	/* QEMU's sockets close when it exits. */
 	peer_close(&q.mon);
+	peer_close(&q.agent);
 	if (q.serial >= 0)
 		close(q.serial);
 	q.serial = -1;
@@ -161,6 +87,9 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	q.serial = dup(fds[0]);
 	q.mon.fd = dup(fds[1]);
 	q.mon.len = 0;
+	cr_assert_geq(nfds, 3, "no guest agent fd");
+	q.agent.fd = dup(fds[2]);
+	q.agent.len = 0;
 	q.running = true;
 	q.cmds[0] = '\0';
 	cr_assert(q.serial >= 0 && q.mon.fd >= 0);
@@ -208,6 +137,63 @@ static void qemu_serve(void)
 	}
 }
 
+/* The guest's agent: read what the supervisor wrote to the port (JSON
+ * objects, after any 0xFF resync bytes) and answer like qemu-ga. */
+static void agent_serve(void)
+{
+	struct peer *p = &q.agent;
+	ssize_t n;
+
+	if (p->fd < 0)
+		return;
+	while (p->len < sizeof(p->buf) && (n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len,
+						    MSG_DONTWAIT)) > 0) {
+		p->len += n;
+		q.agent_read += n;
+	}
+	for (;;) {
+		size_t skip = 0;
+		json_error_t jerr;
+		json_t *msg, *id;
+		const char *cmd;
+
+		while (skip < p->len && strchr("\xff \t\r\n", p->buf[skip]))
+			skip++;
+		memmove(p->buf, p->buf + skip, p->len - skip);
+		p->len -= skip;
+		if (!p->len || !(msg = json_loadb(p->buf, p->len, JSON_DISABLE_EOF_CHECK, &jerr)))
+			return;
+		memmove(p->buf, p->buf + jerr.position, p->len - jerr.position);
+		p->len -= jerr.position;
+		cmd = json_string_value(json_object_get(msg, "execute"));
+		cr_assert_not_null(cmd, "agent: no command");
+		snprintf(q.agent_cmds + strlen(q.agent_cmds), sizeof(q.agent_cmds) - strlen(q.agent_cmds), "%s,",
+			 cmd);
+		id = json_object_get(json_object_get(msg, "arguments"), "id");
+		if (strcmp(cmd, "guest-sync-delimited") == 0) {
+			cr_assert(json_is_integer(id));
+			/* qemu-ga puts 0xFF before the reply to a delimited sync */
+			cr_assert_eq(send(p->fd, "\xff", 1, MSG_NOSIGNAL), 1);
+			peer_send(p, "{\"return\": %" JSON_INTEGER_FORMAT "}", json_integer_value(id));
+		} else if (strcmp(cmd, "guest-sync") == 0) {
+			peer_send(p, "{\"return\": %" JSON_INTEGER_FORMAT "}", json_integer_value(id));
+		} else if (!q.agent_silent && strcmp(cmd, "guest-info") == 0) {
+			peer_send(p, "{\"return\": {\"version\": \"7.2.0\", \"supported_commands\": []}}");
+		} else if (!q.agent_silent) {
+			peer_send(p, "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command %s has not been found\"}}",
+				  cmd);
+		}
+		json_decref(msg);
+	}
+}
+
+/* QEMU's event for the agent's port: the guest opened or closed its end. */
+static void agent_port(const char *id, bool open)
+{
+	peer_send(&q.mon, "{\"event\": \"VSERPORT_CHANGE\", \"data\": {\"open\": %s, \"id\": \"%s\"},"
+		  " \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}", open ? "true" : "false", id);
+}
+
 /* ---- the VM under test ---- */
 
 static char dir[64], run_dir[96], state_dir[96];
@@ -219,6 +205,7 @@ static char why[256];           /* of the last change */
 static char lines[1024];        /* console lines offered, "a|b|" */
 static int nics_up_calls, nics_down_calls;
 static bool nics_fail;
+static char agent_events[256];  /* what the observer heard, "up down ..." */
 
 static void on_state(struct vm *v, enum vm_state from, const char *w)
 {
@@ -233,6 +220,14 @@ static void on_line(struct vm *v, const char *line)
 {
 	(void)v;
 	snprintf(lines + strlen(lines), sizeof(lines) - strlen(lines), "%s|", line);
+}
+
+static void on_agent(struct vm *v, bool up)
+{
+	cr_assert_eq(v, vm);
+	cr_assert_eq(vm_agent_up(v), up, "the hook runs after the change");
+	snprintf(agent_events + strlen(agent_events), sizeof(agent_events) - strlen(agent_events), "%s%s",
+		 *agent_events ? " " : "", up ? "up" : "down");
 }
 
 static int on_nics_up(struct vm *v, int *fds, struct err *e)
@@ -261,7 +256,7 @@ static void setup(void)
 {
 	static const struct vm_observer obs = {
 		.state = on_state, .console_line = on_line,
-		.nics_up = on_nics_up, .nics_down = on_nics_down,
+		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
 	};
 
 	signal(SIGPIPE, SIG_IGN);
@@ -272,7 +267,7 @@ static void setup(void)
 	cr_assert_eq(loop_open(), 0);
 	vm_set_spawn(fake_spawn);
 	vm_set_observer(&obs);
-	q.ctl = q.prep_ctl = q.serial = q.mon.fd = -1;
+	q.ctl = q.prep_ctl = q.serial = q.mon.fd = q.agent.fd = -1;
 	cfg = (struct topo_vm){
 		.name = "t1", .arch = TOPO_ARCH_X86_64, .memory_mib = 64, .vcpus = 1,
 		.restart = TOPO_RESTART_NO, .autostart = true, .stop_timeout_s = 1,
@@ -290,6 +285,7 @@ static void teardown(void)
 	if (q.prep_ctl >= 0)
 		close(q.prep_ctl);
 	peer_close(&q.mon);
+	peer_close(&q.agent);
 	if (q.serial >= 0)
 		close(q.serial);
 	loop_close();
@@ -322,6 +318,7 @@ static long long now_ms(void)
 		cr_assert_lt(now_ms(), dl_, "timed out waiting for " #cond " (states: %s)", states); \
 		cr_assert_geq(loop_run_once(10), 0); \
 		qemu_serve(); \
+		agent_serve(); \
 	} \
 } while (0)
 
@@ -332,6 +329,7 @@ static void pump_ms(int ms)
 	while (now_ms() < end) {
 		cr_assert_geq(loop_run_once(10), 0);
 		qemu_serve();
+		agent_serve();
 	}
 }
 
@@ -359,7 +357,7 @@ Test(vm, start_runs)
 {
 	start_running();
 	cr_assert_eq(q.spawns, 1);
-	cr_assert_eq(q.nfds, 2, "serial and monitor only");
+	cr_assert_eq(q.nfds, 3, "serial, monitor and guest agent only");
 	cr_assert_str_eq(q.cmds, "qmp_capabilities,query-status,");
 	cr_assert(json_is_integer(status_get("pid")));
 	cr_assert_str_eq(json_string_value(status_get("state")), "running");
@@ -624,7 +622,7 @@ Test(vm, nics_go_up_before_qemu_and_down_after_it)
 	cfg.nics = &nic;
 	start_running();
 	cr_assert_eq(nics_up_calls, 1);
-	cr_assert_eq(q.nfds, 3, "the tap is QEMU's third fd");
+	cr_assert_eq(q.nfds, 4, "the tap is QEMU's fourth fd, after the agent's");
 	cr_assert_eq(nics_down_calls, 0);
 	cr_assert_eq(vm_stop(vm), 0);
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
@@ -725,4 +723,124 @@ Test(vm, console_lines_and_scan)
 	peer_send(&q.mon, "{\"event\": \"RESET\", \"data\": {\"guest\": true}}");
 	pump_ms(50);
 	cr_assert_not(vm_console_scan(vm, find, "two"));
+}
+
+/* ---- the guest agent ---- */
+
+struct reply {
+	bool done;
+	int err;
+	json_t *reply;
+};
+
+static void got_reply(void *opaque, json_t *reply, int err)
+{
+	struct reply *r = opaque;
+
+	r->done = true;
+	r->err = err;
+	r->reply = json_incref(reply);
+}
+
+/* A guest without an agent (the busybox demo) never opens the port: the
+ * supervisor writes nothing to it and says the agent is not there. */
+Test(vm, agent_is_down_and_silent_until_the_port_opens)
+{
+	start_running();
+	pump_ms(300);
+	cr_assert_eq(q.agent_read, 0, "wrote %zu bytes to a closed port", q.agent_read);
+	cr_assert_not(vm_agent_up(vm));
+	cr_assert(json_is_false(status_get("agent")));
+	cr_assert_eq(vm_agent(vm, "guest-info", json_object(), 1000, got_reply, NULL), -ENOTCONN);
+	cr_assert_eq(vm_agent_raw(vm, json_pack("{s:s}", "execute", "guest-info"), 1000, got_reply, NULL),
+		     -ENOTCONN);
+	/* another port's change is not the agent's */
+	agent_port("vser1", true);
+	pump_ms(200);
+	cr_assert_eq(q.agent_read, 0);
+	cr_assert_str_eq(agent_events, "");
+}
+
+Test(vm, agent_port_opens_syncs_answers_and_closes)
+{
+	struct reply r = { 0 };
+
+	start_running();
+	agent_port("ga0port", true);
+	PUMP_UNTIL(vm_agent_up(vm));
+	cr_assert_str_eq(agent_events, "up");
+	cr_assert(strstr(q.agent_cmds, "guest-sync-delimited,"), "%s", q.agent_cmds);
+	cr_assert(json_is_true(status_get("agent")));
+
+	cr_assert_eq(vm_agent(vm, "guest-info", NULL, 2000, got_reply, &r), 0);
+	PUMP_UNTIL(r.done);
+	cr_assert_eq(r.err, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.reply, "return"), "version")),
+			 "7.2.0");
+	json_decref(r.reply);
+
+	/* a raw command's error is a reply, not a failure */
+	r = (struct reply){ 0 };
+	cr_assert_eq(vm_agent_raw(vm, json_pack("{s:s}", "execute", "guest-nope"), 2000, got_reply, &r), 0);
+	PUMP_UNTIL(r.done);
+	cr_assert_eq(r.err, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.reply, "error"), "class")),
+			 "CommandNotFound");
+	json_decref(r.reply);
+
+	agent_port("ga0port", false);
+	PUMP_UNTIL(!vm_agent_up(vm));
+	cr_assert_str_eq(agent_events, "up down");
+	cr_assert(json_is_false(status_get("agent")));
+
+	/* the guest's next agent (a reboot, a restarted qemu-ga) syncs again */
+	agent_port("ga0port", true);
+	PUMP_UNTIL(vm_agent_up(vm));
+	cr_assert_str_eq(agent_events, "up down up");
+}
+
+/* QEMU dies with a request in flight: it fails, the agent is down, and the
+ * next QEMU's agent starts closed. */
+Test(vm, agent_goes_down_with_qemu)
+{
+	struct reply r = { 0 };
+
+	cfg.restart = TOPO_RESTART_ON_FAILURE;
+	start_running();
+	agent_port("ga0port", true);
+	PUMP_UNTIL(vm_agent_up(vm));
+	q.agent_silent = true;
+	cr_assert_eq(vm_agent(vm, "guest-exec-status", json_pack("{s:i}", "pid", 7), 5000, got_reply, &r), 0);
+	PUMP_UNTIL(strstr(q.agent_cmds, "guest-exec-status,"));
+	qemu_exit(1);
+	PUMP_UNTIL(r.done);
+	cr_assert_null(r.reply);
+	cr_assert(r.err == -ENOTCONN || r.err == -ECANCELED, "err %d", r.err);
+	cr_assert_str_eq(agent_events, "up down");
+	cr_assert_not(vm_agent_up(vm));
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(agent_events, "up down", "told once");
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_eq(q.spawns, 2);
+	cr_assert_not(vm_agent_up(vm));
+	cr_assert(json_is_false(status_get("agent")));
+	/* the new QEMU's port */
+	q.agent_silent = false;
+	agent_port("ga0port", true);
+	PUMP_UNTIL(vm_agent_up(vm));
+	cr_assert_str_eq(agent_events, "up down up");
+}
+
+Test(vm, status_says_the_firmware)
+{
+	make_vm();
+	cr_assert(json_is_null(status_get("firmware")), "direct kernel boot without firmware");
+	vm_free(vm);
+	cfg.firmware = TOPO_FIRMWARE_UEFI;
+	make_vm();
+	cr_assert_str_eq(json_string_value(status_get("firmware")), "uefi");
+	vm_free(vm);
+	cfg.firmware = TOPO_FIRMWARE_BIOS;
+	make_vm();
+	cr_assert_str_eq(json_string_value(status_get("firmware")), "bios");
 }

@@ -52,6 +52,54 @@ grep -q '^# vm n1: x86_64, tcg (/dev/kvm is absent)' "$TMP/kvm-absent.plan" || f
 plan datapath-netdev "$conf" x86_64 ok netdev
 grep -q 'csum=off,guest_csum=off' "$TMP/datapath-netdev.plan" || fail "netdev datapath: no csum=off"
 
+# Firmware, each branch on purpose: x86_64 SeaBIOS by default, x86_64 UEFI
+# (OVMF's 4M pair, a per-VM copy of the variables), aarch64 disk boot
+# through AAVMF, aarch64 direct kernel boot without firmware.  Every VM gets
+# the guest agent's port on fd 5 and its taps from fd 6.
+touch "$TMP/disk.img"
+fw=$(write_conf firmware "[fabric]
+name = fw
+[network lan]
+switch = linux-bridge
+bridge = br-fw
+address = 10.9.1.1/24
+[vm x-bios]
+disk = $TMP/disk.img
+nic = lan mac=52:54:00:00:0a:01
+[vm x-uefi]
+disk = $TMP/disk.img
+firmware = uefi
+ready = agent
+[vm a-disk]
+arch = aarch64
+disk = $TMP/disk.img
+[vm a-kernel]
+arch = aarch64
+kernel = $TMP/vmlinuz
+nic = lan mac=52:54:00:00:0a:02")
+plan firmware "$fw" x86_64 absent system
+# plan_of NAME: the plan lines of one VM.
+plan_of() { sed -n "/^# vm $1:/,/^\$/p" "$TMP/firmware.plan"; }
+plan_of x-bios | grep -q '^# vm x-bios: x86_64, tcg (/dev/kvm is absent), firmware=bios,' || fail "x-bios: not bios"
+! plan_of x-bios | grep -q pflash || fail "x-bios: pflash with bios"
+plan_of x-uefi | grep -q '^# vm x-uefi: x86_64, tcg (/dev/kvm is absent), firmware=uefi,' || fail "x-uefi: not uefi"
+plan_of x-uefi | grep -q "^test -e .*/vm/x-uefi/efivars.fd || cp /usr/share/OVMF/OVMF_VARS_4M.fd " ||
+	fail "x-uefi: no copy of OVMF_VARS_4M.fd"
+plan_of x-uefi | grep -q 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd' ||
+	fail "x-uefi: no OVMF code"
+plan_of a-disk | grep -q '^# vm a-disk: aarch64, tcg (aarch64 guest on a different host arch), firmware=uefi,' ||
+	fail "a-disk: not uefi"
+plan_of a-disk | grep -q 'file=/usr/share/AAVMF/AAVMF_CODE.fd' || fail "a-disk: no AAVMF code"
+plan_of a-kernel | grep -q '^# vm a-kernel: aarch64, tcg (aarch64 guest on a different host arch), firmware=none,' ||
+	fail "a-kernel: firmware"
+! plan_of a-kernel | grep -q pflash || fail "a-kernel: pflash with direct kernel boot"
+for vm in x-bios x-uefi a-disk a-kernel; do
+	plan_of $vm | grep -q '^    -chardev socket,id=ga0,fd=5 \\$' || fail "$vm: no agent chardev on fd 5"
+	plan_of $vm | grep -q '^    -device virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0,id=ga0port \\$' ||
+		fail "$vm: no agent port"
+done
+plan_of a-kernel | grep -q '^    -netdev tap,id=net0,fd=6 \\$' || fail "a-kernel: tap not at fd 6"
+
 # A description that names no known host is bad usage.
 rc=0
 N3X_PROBE_KVM=maybe "$BIN/n3x-launch" --check "$conf" >/dev/null 2>"$TMP/err" || rc=$?
