@@ -12,7 +12,8 @@ pkgs="build-essential pkg-config git
   openvswitch-switch dnsmasq-base iputils-ping iperf3
   mmdebstrap e2fsprogs fdisk uuid-runtime dosfstools mtools ovmf
   grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin:arm64
-  qemu-user-static binfmt-support arch-test openssh-client sshpass"
+  qemu-user-static binfmt-support arch-test openssh-client sshpass
+  qemu-guest-agent"
 
 missing=""
 for p in $pkgs; do
