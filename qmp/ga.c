@@ -16,6 +16,7 @@
  * runs, because a callback may queue the next request.
  */
 #include "qmp/ga.h"
+#include "qmp/qmp.h"
 
 #include "base/buf.h"
 #include "base/loop.h"
@@ -586,21 +587,14 @@ int ga_execute(struct ga *g, const char *cmd, json_t *args, unsigned timeout_ms,
 	       void *opaque)
 {
 	json_t *obj;
+	int r;
 
-	if (!cmd || is_sync(cmd) || (args && !json_is_object(args))) {
+	if (cmd && is_sync(cmd)) {
 		json_decref(args);
 		return -EINVAL;
 	}
-	obj = json_pack("{s:s}", "execute", cmd);
-	if (!obj) {             /* cmd is not UTF-8, or no memory */
-		json_decref(args);
-		return -EINVAL;
-	}
-	if (args && json_object_set_new(obj, "arguments", args) < 0) {
-		json_decref(obj);
-		return -ENOMEM;
-	}
-	return queue(g, obj, timeout_ms, cb, opaque);
+	r = qmp_command(cmd, args, &obj);
+	return r < 0 ? r : queue(g, obj, timeout_ms, cb, opaque);
 }
 
 int ga_send_raw(struct ga *g, json_t *cmd, unsigned timeout_ms, ga_reply_fn cb, void *opaque)

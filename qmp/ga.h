@@ -54,7 +54,9 @@ struct ga *ga_new(int fd, const struct ga_callbacks *cb);
 
 /* The guest opened (true) or closed (false) its end of the port.  Opening
  * starts a sync; closing fails every request with -ENOTCONN and makes the
- * client down.  Repeating the current value does nothing. */
+ * client down.  Repeating the current value does nothing.  The channel
+ * itself ending (EOF or an error on fd: QEMU went away) counts as closed
+ * for good: the fd leaves the loop and no open revives it. */
 void ga_set_open(struct ga *g, bool open);
 
 /* A sync succeeded since the port last opened, and it is still open. */
@@ -64,14 +66,14 @@ bool ga_is_up(const struct ga *g);
  * otherwise be an object, and is stolen even on failure.  timeout_ms counts
  * from this call (0: GA_SYNC_TIMEOUT_MS).  Returns 0, and then cb (may be
  * NULL) is called exactly once, later, never from inside this call; or
- * -ENOTCONN when the client is not up, -EINVAL, -ENOMEM, and then cb is never
- * called. */
+ * -ENOTCONN when the client is not up, -EINVAL (also for guest-sync and
+ * guest-sync-delimited, which belong to the client), -ENOMEM, and then cb
+ * is never called. */
 int ga_execute(struct ga *g, const char *cmd, json_t *args, unsigned timeout_ms, ga_reply_fn cb,
 	       void *opaque);
 
 /* Queue a command object as a user wrote it ({"execute":..., "arguments":...}),
- * stolen even on failure.  As ga_execute, and -EINVAL for guest-sync and
- * guest-sync-delimited, which belong to the client. */
+ * stolen even on failure.  As ga_execute. */
 int ga_send_raw(struct ga *g, json_t *cmd, unsigned timeout_ms, ga_reply_fn cb, void *opaque);
 
 /* Stop watching and close the fd; pending callbacks get -ECANCELED.  NULL

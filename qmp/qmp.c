@@ -365,10 +365,11 @@ int qmp_io(struct qmp *q)
 	return r;
 }
 
-int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque)
+int qmp_command(const char *cmd, json_t *args, json_t **out)
 {
 	json_t *obj;
 
+	*out = NULL;
 	if (!cmd || (args && !json_is_object(args))) {
 		json_decref(args);
 		return -EINVAL;
@@ -382,7 +383,16 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, v
 		json_decref(obj);
 		return -ENOMEM;
 	}
-	return queue_cmd(q, obj, CMD_EXECUTE, NULL, cb, opaque);
+	*out = obj;
+	return 0;
+}
+
+int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque)
+{
+	json_t *obj;
+	int r = qmp_command(cmd, args, &obj);
+
+	return r < 0 ? r : queue_cmd(q, obj, CMD_EXECUTE, NULL, cb, opaque);
 }
 
 int qmp_send_raw(struct qmp *q, json_t *cmd, qmp_reply_fn cb, void *opaque)

@@ -50,6 +50,12 @@ bool qmp_want_write(const struct qmp *q);
  * returns, and it returns -ECANCELED. */
 int qmp_io(struct qmp *q);
 
+/* {"execute": cmd, "arguments": args} into *out (a new reference): the
+ * command object QMP and the guest agent both take.  args may be NULL, must
+ * otherwise be an object, and is stolen even on failure.  0, or -EINVAL
+ * (no cmd, cmd not UTF-8, args not an object) or -ENOMEM with *out NULL. */
+int qmp_command(const char *cmd, json_t *args, json_t **out);
+
 /* Queue {"execute": cmd, "arguments": args, "id": N}.  args may be NULL, must
  * otherwise be an object, and is stolen even on failure.  Returns 0, and then
  * cb (may be NULL) is called exactly once, with the reply still carrying our
