@@ -1,15 +1,16 @@
-/* ctl.c - n3x-ctl, the supervisor's command-line client (SPEC "Commands").
+/* main.c - n3x-ctl, the supervisor's command-line client (SPEC "Commands"):
+ * the command table, the supervisor's own verbs, and which fabric to talk to
+ * (guestcmds.c has the guest's verbs, client.c the request plumbing).
  *
  * Every verb is one JSON-lines request on $RUN/control.sock (control.h),
  * except that console and log then go to the files the status reply names.
  * Errors are printed here, once, as one "n3x-ctl: ..." line; the exit code
  * says who failed: 1 the operation, 2 the user, 3 the supervisor's socket.
  */
+#include "ctl/client.h"
 #include "ctl/ctl.h"
-#include "ctl/ctlcp.h"
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
-#include "ctl/ctlreq.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
 
@@ -18,8 +19,6 @@
 #include <sched.h>
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,158 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define QUICK_TIMEOUT_MS 60000   /* status, qmp, hmp: the supervisor answers from memory or QMP */
-#define WAIT_MARGIN_S 30         /* wait, exec, agent: the supervisor's own timeout must fire first */
-#define AGENT_TIMEOUT_S 60       /* the supervisor's default for one agent command */
-
-struct ctl {
-	char sock[PATHS_MAX];   /* $RUN/control.sock */
-	char fabric[PATHS_MAX]; /* name, or "" with --run-dir */
-	int fd;                 /* -1 until the first request */
-};
-
-struct ctl_cmd {
-	const char *name;
-	int (*fn)(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
-	const char *usage;      /* what follows the name */
-	int min_args;           /* after the name */
-	const char *help;
-};
-
 static const struct ctl_cmd ctl_commands[];
-
-__attribute__((format(printf, 2, 3)))
-static int fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("n3x-ctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-static int usage_error(const struct ctl_cmd *cmd)
-{
-	return fail(EXIT_USAGE, "usage: n3x-ctl %s%s%s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
-}
-
-/* ---- the control socket ---- */
-
-static int ctl_connect(struct ctl *c)
-{
-	int fd = c->fd >= 0 ? c->fd : ctlio_connect(c->sock);
-
-	if (fd < 0)
-		return fd;
-	c->fd = fd;
-	return 0;
-}
-
-/* Client-side timeout for a request the supervisor bounds by timeout_s
- * (0: forever). */
-static int margin_ms(long timeout_s)
-{
-	long long ms = (timeout_s + WAIT_MARGIN_S) * 1000LL;
-
-	return timeout_s <= 0 || ms > INT_MAX ? -1 : (int)ms;
-}
-
-/* Send req (stolen) and wait up to timeout_ms (-1: forever) for the reply.
- * Returns 0 with *reply for {"ok":true}, else the exit code with e set to
- * the line to print. */
-static int request_e(struct ctl *c, json_t *req, int timeout_ms, json_t **reply, struct err *e)
-{
-	char *s, *line = NULL;
-	json_error_t jerr;
-	json_t *r, *code;
-	size_t n;
-	int ret;
-
-	/* json_pack refuses strings that are not UTF-8: the only way a
-	 * request built from arguments goes missing, short of memory. */
-	if (!req)
-		return err_set(e, EINVAL, "the arguments are not valid UTF-8 text"), EXIT_USAGE;
-	s = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!s)
-		return err_set(e, ENOMEM, "out of memory"), EXIT_FAIL;
-	n = strlen(s);
-	if (n > CTL_LINE_MAX) {
-		free(s);
-		return err_set(e, E2BIG, "the request is %zu bytes, more than the %d the supervisor takes",
-			       n, CTL_LINE_MAX), EXIT_USAGE;
-	}
-	ret = ctl_connect(c);
-	if (ret == 0) {
-		s[n] = '\n'; /* over the NUL: s is sent as n + 1 bytes, not used as a string */
-		ret = ctlio_exchange(c->fd, s, n + 1, timeout_ms, &line);
-	}
-	free(s);
-	if (ret == -ETIMEDOUT)
-		return err_set(e, ETIMEDOUT, "no reply from the supervisor at %s within %d s", c->sock,
-			       timeout_ms / 1000), EXIT_UNREACHABLE;
-	if (ret == -EPIPE)
-		return err_set(e, EPIPE, "the supervisor at %s closed the connection without replying",
-			       c->sock), EXIT_UNREACHABLE;
-	if (ret < 0)
-		return err_sys(e, -ret, "cannot reach the supervisor at %s", c->sock), EXIT_UNREACHABLE;
-	r = json_loads(line, 0, &jerr);
-	free(line);
-	if (!json_is_object(r)) {
-		json_decref(r);
-		return err_set(e, EPROTO, "bad reply from the supervisor at %s: %s", c->sock,
-			       r ? "not an object" : jerr.text), EXIT_FAIL;
-	}
-	if (json_is_true(json_object_get(r, "ok"))) {
-		*reply = r;
-		return 0;
-	}
-	code = json_object_get(r, "code");
-	ret = json_integer_value(code) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
-	err_set(e, EIO, "%s", json_string_value(json_object_get(r, "error")) ?: "the supervisor gave no reason");
-	json_decref(r);
-	return ret;
-}
-
-/* request_e, printing the error. */
-static int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply)
-{
-	struct err e = { 0 };
-	int r = request_e(c, req, timeout_ms, reply, &e);
-
-	return r ? fail(r, "%s", e.msg) : 0;
-}
-
-/* The status entry of one VM, as a new reference. */
-static int status_vm(struct ctl *c, const char *name, json_t **vm)
-{
-	json_t *st, *v;
-	size_t i;
-	int r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st);
-
-	if (r)
-		return r;
-	json_array_foreach(json_object_get(st, "vms"), i, v) {
-		if (json_is_string(json_object_get(v, "name")) &&
-		    strcmp(json_string_value(json_object_get(v, "name")), name) == 0) {
-			*vm = json_incref(v);
-			json_decref(st);
-			return 0;
-		}
-	}
-	json_decref(st);
-	return fail(EXIT_USAGE, "no VM named '%s' in %s", name, c->sock);
-}
-
-static const char *vm_path(const json_t *vm, const char *key)
-{
-	const char *s = json_string_value(json_object_get(vm, key));
-
-	return s && s[0] ? s : NULL;
-}
 
 /* ---- verbs ---- */
 
@@ -307,95 +155,6 @@ static int cmd_hmp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **ar
 	fputs(json_string_value(json_object_get(reply, "output")) ?: "", stdout);
 	json_decref(reply);
 	return 0;
-}
-
-/* A parser's EXIT_USAGE without a message is the usage line. */
-static int parse_error(const struct ctl_cmd *cmd, int code, const struct err *e)
-{
-	return err_is_set(e) ? fail(code, "%s", e->msg) : usage_error(cmd);
-}
-
-static int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
-{
-	struct err e = { 0 };
-	json_t *req, *reply;
-	long timeout;
-	int r = ctlreq_wait(argc, argv, &req, &timeout, &e);
-
-	if (r)
-		return parse_error(cmd, r, &e);
-	r = request(c, json_incref(req), margin_ms(timeout), &reply);
-	if (r == 0) {
-		ctlreq_wait_print(stdout, req, reply);
-		json_decref(reply);
-	}
-	json_decref(req);
-	return r;
-}
-
-static int cmd_exec(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
-{
-	struct err e = { 0 };
-	const char *input;
-	json_t *req, *reply;
-	long timeout;
-	int status, r = ctlreq_exec(argc, argv, &req, &input, &timeout, &e);
-
-	if (r)
-		return parse_error(cmd, r, &e);
-	if (input) {
-		char *data = NULL;
-		size_t len = 0;
-
-		r = ctlreq_read_input(input, &data, &len, &e);
-		if (r == 0)
-			r = ctlreq_exec_input(req, input, data, len, &e);
-		free(data);
-		if (r) {
-			json_decref(req);
-			return fail(r, "%s", e.msg);
-		}
-	}
-	r = request(c, json_incref(req), margin_ms(timeout), &reply);
-	if (r == 0) {
-		/* Our stdout buffer is empty here; the guest's bytes go around it. */
-		fflush(stdout);
-		if (ctlreq_exec_output(reply, json_string_value(json_object_get(req, "vm")), STDOUT_FILENO,
-				       STDERR_FILENO, &status, &e) < 0)
-			status = fail(EXIT_FAIL, "%s", e.msg);
-		r = status;
-		json_decref(reply);
-	}
-	json_decref(req);
-	return r;
-}
-
-/* cp's way to the agent: one agent request per command. */
-static int agent_call(void *opaque, const char *vm, json_t *command, json_t **reply, struct err *e)
-{
-	json_t *r;
-	int code = request_e(opaque, json_pack("{s:s, s:s, s:o}", "cmd", "agent", "vm", vm, "command", command),
-			     margin_ms(AGENT_TIMEOUT_S), &r, e);
-
-	if (code)
-		return code;
-	*reply = json_incref(json_object_get(r, "reply"));
-	json_decref(r);
-	if (!*reply)
-		return err_set(e, EPROTO, "%s: the supervisor's agent reply has no \"reply\"", vm), EXIT_FAIL;
-	return 0;
-}
-
-static int cmd_cp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
-{
-	struct err e = { 0 };
-	int r;
-
-	if (argc != 3)
-		return usage_error(cmd);
-	fflush(stdout); /* cp VM:PATH - writes around stdio */
-	r = ctlcp_run(argv[1], argv[2], agent_call, c, &e);
-	return r ? fail(r, "%s", e.msg) : 0;
 }
 
 /* tc PROFILE | tc status [--json] | tc set KEY RULE... | tc clear [VM] */
