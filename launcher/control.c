@@ -129,17 +129,9 @@ static void queue_error(struct control_client *c, int code, const char *msg)
 /* Write what the socket takes now: 0, or -errno when the peer is gone. */
 static int flush(struct control_client *c)
 {
-	while (c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	bool not_socket = false; /* accept()ed: always a socket */
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -errno;
-		}
-		buf_consume(&c->out, (size_t)n);
-	}
-	return 0;
+	return buf_write_fd(&c->out, c->fd, &not_socket);
 }
 
 static bool has_line(const struct control_client *c)
@@ -215,19 +207,11 @@ static void process(struct control_client *c)
 
 static int read_some(struct control_client *c)
 {
-	ssize_t n;
+	ssize_t n = buf_read_fd(&c->in, c->fd, READ_CHUNK);
 
-	if (buf_reserve(&c->in, READ_CHUNK) < 0)
-		return -ENOMEM;
-	do
-		n = recv(c->fd, c->in.p + c->in.off + c->in.len, READ_CHUNK, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
 	if (n == 0)
 		c->eof = true;
-	c->in.len += n;
-	return 0;
+	return n == -EAGAIN ? 0 : n < 0 ? (int)n : 0;
 }
 
 static void client_cb(struct loop_watch *w, uint32_t events)
