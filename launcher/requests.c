@@ -22,7 +22,7 @@ struct sup_verb {
 	unsigned ok, fail;             /* ... and the states that settle it */
 };
 
-static struct vm *find_vm(const char *name)
+struct vm *sup_find_vm(const char *name)
 {
 	for (int i = 0; i < sup.nvms; i++)
 		if (strcmp(vm_name(sup.vms[i]), name) == 0)
@@ -125,7 +125,7 @@ static struct vm **request_vms(struct control_client *c, json_t *req, int *n)
 		return list;
 	}
 	json_array_foreach(names, i, v) {
-		struct vm *vm = json_is_string(v) ? find_vm(json_string_value(v)) : NULL;
+		struct vm *vm = json_is_string(v) ? sup_find_vm(json_string_value(v)) : NULL;
 
 		if (!vm) {
 			control_reply_error(c, 2, "no VM named \"%s\" in %s",
@@ -203,10 +203,10 @@ static void hmp_done(void *opaque, json_t *reply, int err)
 	control_client_unref(c);
 }
 
-static struct vm *request_vm(struct control_client *c, json_t *req)
+struct vm *sup_request_vm(struct control_client *c, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "vm"));
-	struct vm *vm = name ? find_vm(name) : NULL;
+	struct vm *vm = name ? sup_find_vm(name) : NULL;
 
 	if (!vm)
 		control_reply_error(c, 2, "no VM named \"%s\" in %s", name ? name : "", sup.topo->path);
@@ -230,7 +230,7 @@ static void forward_qmp(struct control_client *c, struct vm *vm, json_t *cmd, qm
 
 static void cmd_qmp(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
-	struct vm *vm = request_vm(c, req);
+	struct vm *vm = sup_request_vm(c, req);
 	json_t *cmd = json_object_get(req, "command");
 
 	(void)v;
@@ -245,7 +245,7 @@ static void cmd_qmp(struct control_client *c, json_t *req, const struct sup_verb
 
 static void cmd_hmp(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
-	struct vm *vm = request_vm(c, req);
+	struct vm *vm = sup_request_vm(c, req);
 	const char *line = json_string_value(json_object_get(req, "command"));
 
 	(void)v;
@@ -362,7 +362,7 @@ static int wait_setup(struct waiter *w, json_t *req, int kind)
 
 static void cmd_wait(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
-	struct vm *vm = request_vm(c, req);
+	struct vm *vm = sup_request_vm(c, req);
 	json_t *tj = json_object_get(req, "timeout");
 	double timeout = json_is_number(tj) ? json_number_value(tj) : 60;
 	struct waiter *w;
@@ -402,7 +402,7 @@ out:
 
 static void cmd_agent(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
-	struct vm *vm = request_vm(c, req);
+	struct vm *vm = sup_request_vm(c, req);
 
 	(void)v;
 	if (vm)
@@ -411,7 +411,7 @@ static void cmd_agent(struct control_client *c, json_t *req, const struct sup_ve
 
 static void cmd_exec(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
-	struct vm *vm = request_vm(c, req);
+	struct vm *vm = sup_request_vm(c, req);
 
 	(void)v;
 	if (vm)

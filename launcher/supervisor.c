@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "launcher/events.h"
 #include "launcher/impair.h"
 
 /* ---- signals ---- */
@@ -106,11 +107,18 @@ static void on_agent(struct vm *vm, bool up)
 	sup_on_agent(vm, up);
 }
 
+/* QEMU's own events go to the stream as they are. */
+static void on_qmp_event(struct vm *vm, const char *event, json_t *data)
+{
+	events_emit(vm_name(vm), event, json_is_object(data) ? json_deep_copy(data) : NULL);
+}
+
 static int build_vms(const struct topology *t, const char *only, const struct accel_choice *choices)
 {
 	static const struct vm_observer obs = {
 		.state = on_state, .console_line = sup_on_console_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
+		.qmp_event = on_qmp_event,
 	};
 	struct err e;
 	int r;

@@ -179,6 +179,10 @@ void sup_cmd_exec(struct control_client *c, json_t *req, struct vm *vm);
 /* ---- requests.c ---- */
 
 void sup_dispatch(struct control_client *c, json_t *req);
+/* The VM called name, or NULL. */
+struct vm *sup_find_vm(const char *name);
+/* The VM a request's "vm" names, or NULL after replying (code 2). */
+struct vm *sup_request_vm(struct control_client *c, json_t *req);
 /* Stop every VM, then leave the loop; c (may be NULL) is answered once
  * the fabric is gone too. */
 void sup_shutdown_all(struct control_client *c);

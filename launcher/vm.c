@@ -477,11 +477,12 @@ json_t *vm_status_json(const struct vm *vm)
 		for (int v = 0; v < n->nvlans; v++)
 			snprintf(vlans + strlen(vlans), sizeof(vlans) - strlen(vlans), "%s%u", v ? "," : "",
 				 n->vlans[v]);
-		json_array_append_new(nics, json_pack("{s:i, s:s, s:n, s:s, s:o, s:b, s:s?}",
+		json_array_append_new(nics, json_pack("{s:i, s:s, s:n, s:s, s:o, s:b, s:s?, s:s}",
 			"index", n->index, "network", n->network, "tap",
 			"mac", topo_format_mac(n->mac, mac),
 			"ip", n->has_ip ? json_string(inet_ntop(AF_INET, &n->ip, ip, sizeof(ip))) : json_null(),
-			"lease", 0, "vlan", n->nvlans ? vlans : NULL));
+			"lease", 0, "vlan", n->nvlans ? vlans : NULL,
+			"link", vm->link_down[i] ? "down" : "up"));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o}",
 		"name", c->name,

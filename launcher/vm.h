@@ -46,6 +46,9 @@ struct vm_observer {
 	void (*nics_down)(struct vm *vm);
 	/* The guest agent started or stopped answering (ga.h "up"). */
 	void (*agent)(struct vm *vm, bool up);
+	/* Every QMP event of the supervisor's monitor, after the VM acted on
+	 * it (qmp.h qmp_event_fn; data may be NULL). */
+	void (*qmp_event)(struct vm *vm, const char *event, json_t *data);
 };
 
 void vm_set_observer(const struct vm_observer *obs);
@@ -90,6 +93,15 @@ int vm_kill(struct vm *vm);      /* SIGKILL now, no restart */
 int vm_restart(struct vm *vm);   /* stop, then start again */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+
+/* NIC nic's cable (0-based index): plugged unless vm_set_link pulled it.
+ * A pulled cable stays pulled across QEMU restarts until plugged again. */
+bool vm_link_up(const struct vm *vm, int nic);
+/* Pull (up false) or plug NIC nic's cable: QMP set_link on the running
+ * QEMU, and on every QEMU started later, so the guest sees carrier go and
+ * come.  0; -EINVAL for no such NIC; -EALREADY when it already is so.
+ * Without a monitor (no QEMU) only the setting changes. */
+int vm_set_link(struct vm *vm, int nic, bool up);
 
 /* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
 int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque);

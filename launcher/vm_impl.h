@@ -54,6 +54,7 @@ struct vm {
 	struct loop_watch qmp_w;
 
 	struct vm_agent_link *agent; /* the guest agent of this QEMU, or NULL */
+	bool link_down[TOPO_MAX_NICS]; /* cables pulled (vm_set_link) */
 
 	bool want_up;          /* started by the user and not stopped since */
 	bool restart;          /* a restart's stop: start again when QEMU exits */

@@ -192,10 +192,43 @@ static void status_reply(void *opaque, json_t *reply, int err)
 	vm_dispatch(vm, strcmp(st, "running") == 0 ? EV_QMP_RUNNING : EV_QMP_STOP);
 }
 
+/* The link of NIC i as the VM wants it; set_link on the tap's netdev
+ * reaches the virtio-net NIC behind it, whose guest sees the carrier. */
+static int send_link(struct vm *vm, int i)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "net%d", i);
+	return vm_execute(vm, "set_link", json_pack("{s:s, s:b}", "name", name, "up", !vm->link_down[i]),
+			  NULL, NULL);
+}
+
+bool vm_link_up(const struct vm *vm, int nic)
+{
+	return nic < 0 || nic >= vm->cfg->nnics || !vm->link_down[nic];
+}
+
+int vm_set_link(struct vm *vm, int nic, bool up)
+{
+	if (nic < 0 || nic >= vm->cfg->nnics)
+		return -EINVAL;
+	if (vm->link_down[nic] == !up)
+		return -EALREADY;
+	vm->link_down[nic] = !up;
+	if (vm->qmp && qmp_is_ready(vm->qmp))
+		send_link(vm, nic);
+	return 0;
+}
+
 static void mon_ready(void *opaque)
 {
 	struct vm *vm = opaque;
 
+	/* Pulled cables first: the guest's driver, still seconds from
+	 * probing, finds the carrier already gone. */
+	for (int i = 0; i < vm->cfg->nnics; i++)
+		if (vm->link_down[i])
+			send_link(vm, i);
 	vm_execute(vm, "query-status", NULL, status_reply, vm);
 }
 
@@ -224,6 +257,8 @@ static void mon_event(void *opaque, const char *event, json_t *data, json_t *msg
 		console_note(vm->console, "guest panicked");
 		err_set(&vm->err, EIO, "guest panicked");
 	}
+	if (vm_observer.qmp_event)
+		vm_observer.qmp_event(vm, event, data);
 }
 
 static void qemu_exited(struct child *c, int wstatus)
