@@ -17,7 +17,6 @@
  */
 #include "launcher/snapshot.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,13 +29,16 @@
 #include "base/log.h"
 #include "launcher/events.h"
 #include "launcher/impair.h"
+#include "launcher/snapmeta.h"
 #include "launcher/supervisor_impl.h"
 #include "qmp/job.h"
 
-#define SNAP_NAME_MAX 64
-
 enum snap_action { SNAP_SAVE, SNAP_LOAD, SNAP_DELETE };
-enum snap_phase { PH_DROP_OLD, PH_SAVE, PH_UNDO, PH_START, PH_LOAD, PH_DELETE };
+enum snap_phase { PH_DROP_OLD, PH_SAVE, PH_UNDO, PH_START, PH_LOAD, PH_AGENT, PH_DELETE };
+
+/* After a load, how long the reply waits for the guest agents that
+ * answered at the save to answer again (they sync afresh, ~1 s). */
+#define AGENT_WAIT_MS 15000
 
 struct snap_vm {
 	struct snap_op *op;
@@ -45,6 +47,7 @@ struct snap_vm {
 	struct qmp_job *job;
 	bool running;                  /* save: was running, resumed after; load: resume after */
 	bool waiting_start;            /* load: started paused, not there yet */
+	bool waiting_agent;            /* load: its agent answered at the save, not yet again */
 	bool ok;                       /* this phase's work on it succeeded */
 	long long bytes_before;
 	/* qemu-img snapshot -d on a VM without QEMU, one image after another */
@@ -66,6 +69,8 @@ struct snap_op {
 	struct err err;                /* the first failure */
 	uint64_t t0;
 	json_t *meta;                  /* load, delete: the metadata read */
+	json_t *notes;                 /* load: what could not be restored */
+	struct loop_timer agent_timer; /* load: the wait for the agents */
 	struct loop_deferred free_d;
 };
 
@@ -73,165 +78,6 @@ static struct snap_op *cur;
 static unsigned job_seq;
 
 static const char *const action_names[] = { "save", "load", "delete" };
-
-/* ---- metadata files ---- */
-
-static int meta_path(const char *name, char *buf, size_t size)
-{
-	return paths_join(buf, size, "%s/snapshots/%s.json", sup.state, name);
-}
-
-static bool name_ok(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n < 1 || n > SNAP_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", name[i]))
-			return false;
-	return true;
-}
-
-/* NAME.json, or NULL (errno ENOENT when there is none). */
-static json_t *meta_read(const char *name)
-{
-	char path[PATHS_MAX];
-	json_error_t je;
-	json_t *m;
-
-	if (meta_path(name, path, sizeof(path)) < 0)
-		return NULL;
-	if (access(path, F_OK) < 0)
-		return NULL;
-	m = json_load_file(path, 0, &je);
-	if (!json_is_object(m)) {
-		json_decref(m);
-		errno = EINVAL;
-		return NULL;
-	}
-	return m;
-}
-
-/* Write m atomically: a temporary file, fsync, rename. */
-static int meta_write(const char *name, json_t *m, struct err *e)
-{
-	char dir[PATHS_MAX], path[PATHS_MAX], tmp[PATHS_MAX];
-	int fd, r;
-
-	if ((r = paths_join(dir, sizeof(dir), "%s/snapshots", sup.state)) < 0 ||
-	    (r = meta_path(name, path, sizeof(path))) < 0 ||
-	    (r = paths_join(tmp, sizeof(tmp), "%s/.%s.json.tmp", dir, name)) < 0 ||
-	    (r = paths_mkdir_p(dir, 0700)) < 0)
-		return err_sys(e, -r, "cannot write the metadata under %s/snapshots", sup.state);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		return err_sys(e, errno, "cannot create %s", tmp);
-	if (json_dumpfd(m, fd, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) < 0) {
-		r = errno ? errno : EIO;
-		close(fd);
-		unlink(tmp);
-		return err_sys(e, r, "cannot write %s", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		r = errno;
-		unlink(tmp);
-		return err_sys(e, r, "cannot rename %s to %s", tmp, path);
-	}
-	return 0;
-}
-
-/* ---- what a VM was when saved ---- */
-
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-/* What must not change for a saved state to fit the VM again. */
-static json_t *fingerprint(const struct topo_vm *c)
-{
-	static const char *const fw[] = { [TOPO_FIRMWARE_NONE] = "none", [TOPO_FIRMWARE_BIOS] = "bios",
-					  [TOPO_FIRMWARE_UEFI] = "uefi" };
-	json_t *f = json_pack("{s:s, s:I, s:i, s:o, s:s, s:I, s:o, s:o, s:o, s:s}",
-		"arch", topo_arch_name(c->arch), "memory", (json_int_t)c->memory_mib, "vcpus", c->vcpus,
-		"disk", str_or_null(c->disk), "disk-mode", c->disk_mode == TOPO_DISK_EPHEMERAL ? "ephemeral" :
-		"persistent", "data-disk", (json_int_t)c->data_disk_bytes, "kernel", str_or_null(c->kernel),
-		"initrd", str_or_null(c->initrd), "append", str_or_null(c->append), "firmware", fw[c->firmware]);
-	json_t *nics = json_array();
-
-	for (int i = 0; f && nics && i < c->nnics; i++) {
-		char mac[18], desc[128];
-
-		snprintf(desc, sizeof(desc), "%s %s", c->nics[i].network, topo_format_mac(c->nics[i].mac, mac));
-		json_array_append_new(nics, json_string(desc));
-	}
-	if (!f || !nics || json_object_set_new(f, "nics", nics) < 0) {
-		json_decref(f);
-		return NULL;
-	}
-	return f;
-}
-
-static void value_str(json_t *v, const char *key, char *buf, size_t size)
-{
-	if (json_is_string(v))
-		snprintf(buf, size, "%s", json_string_value(v));
-	else if (json_is_integer(v) && strcmp(key, "memory") == 0)
-		snprintf(buf, size, "%lld MiB", (long long)json_integer_value(v));
-	else if (json_is_integer(v) && json_integer_value(v) == 0)
-		snprintf(buf, size, "none");
-	else if (json_is_integer(v))
-		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-	else
-		snprintf(buf, size, "none");
-}
-
-/* The first difference between what vm is and what it was, in e; 0 when
- * none. */
-static int fingerprint_diff(const char *snap, const char *vm, json_t *was, json_t *now, struct err *e)
-{
-	static const char *const keys[] = { "arch", "memory", "vcpus", "disk", "disk-mode", "data-disk",
-					    "kernel", "initrd", "append", "firmware" };
-	json_t *wn = json_object_get(was, "nics"), *nn = json_object_get(now, "nics");
-	char a[256], b[256];
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		json_t *w = json_object_get(was, keys[i]), *n = json_object_get(now, keys[i]);
-
-		if (json_equal(w, n))
-			continue;
-		value_str(n, keys[i], a, sizeof(a));
-		value_str(w, keys[i], b, sizeof(b));
-		return err_set(e, EINVAL, "snapshot %s: %s %s is %s, was %s when saved", snap, vm, keys[i], a, b);
-	}
-	if (json_array_size(wn) != json_array_size(nn))
-		return err_set(e, EINVAL, "snapshot %s: %s has %zu NICs, had %zu when saved", snap, vm,
-			       json_array_size(nn), json_array_size(wn));
-	for (size_t i = 0; i < json_array_size(nn); i++)
-		if (!json_equal(json_array_get(wn, i), json_array_get(nn, i)))
-			return err_set(e, EINVAL, "snapshot %s: %s NIC %zu is %s, was %s when saved", snap, vm, i,
-				       json_string_value(json_array_get(nn, i)),
-				       json_string_value(json_array_get(wn, i)));
-	return 0;
-}
-
-/* Each NIC's cable and lease. */
-static json_t *nics_now(struct vm *vm)
-{
-	const struct topo_vm *c = vm_config(vm);
-	json_t *a = json_array();
-
-	for (int i = 0; a && i < c->nnics; i++) {
-		char ip[INET_ADDRSTRLEN];
-		const char *lease = sup.fabric ? fabric_lease(sup.fabric, c->nics[i].mac, ip) : NULL;
-
-		json_array_append_new(a, json_pack("{s:i, s:s, s:o}", "index", i, "link",
-						   vm_link_up(vm, i) ? "up" : "down", "lease", str_or_null(lease)));
-	}
-	return a;
-}
 
 /* Disk space of the VM's qcow2 images (allocated, in bytes). */
 static long long images_bytes(struct vm *vm)
@@ -272,6 +118,8 @@ static void op_reap(struct loop_deferred *d)
 
 	free(op->vms);
 	json_decref(op->meta);
+	json_decref(op->notes);
+	loop_timer_close(&op->agent_timer);
 	free(op);
 }
 
@@ -280,6 +128,7 @@ static void op_reap(struct loop_deferred *d)
  * has ended: the op waited for them. */
 static void op_free(struct snap_op *op)
 {
+	loop_timer_disarm(&op->agent_timer);
 	if (cur == op)
 		cur = NULL;
 	loop_defer(&op->free_d, op_reap);
@@ -295,6 +144,7 @@ static struct snap_op *op_new(struct control_client *c, enum snap_action a, cons
 	}
 	op->action = a;
 	op->client = c;
+	loop_timer_init(&op->agent_timer, NULL);
 	op->t0 = loop_now_ms();
 	snprintf(op->name, sizeof(op->name), "%s", name);
 	return op;
@@ -484,9 +334,9 @@ static json_t *save_meta(struct snap_op *op, long long bytes)
 	for (int i = 0; vms && i < op->nvms; i++) {
 		struct snap_vm *sv = &op->vms[i];
 
-		json_array_append_new(vms, json_pack("{s:s, s:b, s:i, s:o, s:o}", "name", sv->name,
-			"running", sv->running, "qemu_pid", ephemeral_overlay(sv->vm) ? vm_pid(sv->vm) : 0,
-			"fingerprint", fingerprint(vm_config(sv->vm)), "nics", nics_now(sv->vm)));
+		json_array_append_new(vms, json_pack("{s:s, s:b, s:b, s:i, s:o, s:o}", "name", sv->name,
+			"running", sv->running, "agent", vm_agent_up(sv->vm), "qemu_pid", ephemeral_overlay(sv->vm) ? vm_pid(sv->vm) : 0,
+			"snapmeta_fingerprint", snapmeta_fingerprint(vm_config(sv->vm)), "nics", snapmeta_nics(sv->vm)));
 	}
 	return json_pack("{s:i, s:s, s:I, s:f, s:I, s:s, s:o, s:o}", "version", 1, "name", op->name,
 			 "created", (json_int_t)time(NULL), "seconds", op_seconds(op), "bytes", (json_int_t)bytes,
@@ -515,7 +365,7 @@ static void finish_save(struct snap_op *op)
 	if (bytes < 0)
 		bytes = 0;
 	secs = op_seconds(op);
-	if (!(meta = save_meta(op, bytes)) || meta_write(op->name, meta, op_err(op)) < 0) {
+	if (!(meta = save_meta(op, bytes)) || snapmeta_write(op->name, meta, op_err(op)) < 0) {
 		if (!meta)
 			err_set(op_err(op), ENOMEM, "out of memory");
 		json_decref(meta);
@@ -548,13 +398,61 @@ static void begin_load(struct snap_op *op)
 	settle(op);
 }
 
+static void reply_load(struct snap_op *op)
+{
+	double secs = op_seconds(op);
+
+	loop_timer_disarm(&op->agent_timer);
+	for (int i = 0; i < op->nvms; i++)
+		if (op->vms[i].waiting_agent)
+			json_array_append_new(op->notes, json_sprintf("%s: the guest agent did not answer "
+				"within %d s of the load", op->vms[i].name, AGENT_WAIT_MS / 1000));
+	log_line("snapshot %s loaded: %d VMs in %.1f s", op->name, op->nvms, secs);
+	events_emit(NULL, "snapshot-loaded", json_pack("{s:s, s:o, s:f}", "name", op->name, "vms",
+						       op_names(op), "seconds", secs));
+	control_reply(op->client, json_pack("{s:b, s:s, s:o, s:f, s:O}", "ok", 1, "name", op->name, "vms",
+					    op_names(op), "seconds", secs, "notes", op->notes));
+	op_free(op);
+}
+
+static void agent_timeout(struct loop_timer *t)
+{
+	struct snap_op *op = container_of(t, struct snap_op, agent_timer);
+
+	if (cur == op && op->phase == PH_AGENT)
+		reply_load(op);
+}
+
+/* The reply waits for the agents that answered at the save, so that exec
+ * works as soon as the load returns (the guest reopens its port about a
+ * second after it runs again, and the client syncs then). */
+static void wait_agents(struct snap_op *op)
+{
+	json_t *saved = json_object_get(op->meta, "vms");
+
+	op->phase = PH_AGENT;
+	op->pending++;
+	for (int i = 0; i < op->nvms; i++) {
+		struct snap_vm *sv = &op->vms[i];
+
+		if (sv->running && json_is_true(json_object_get(json_array_get(saved, i), "agent")) &&
+		    !vm_agent_up(sv->vm)) {
+			sv->waiting_agent = true;
+			op->pending++;
+		}
+	}
+	op->agent_timer.fire = agent_timeout;
+	if (op->pending > 1 && loop_timer_arm(&op->agent_timer, AGENT_WAIT_MS) < 0)
+		op->pending = 1; /* no timer: no wait either */
+	settle(op);
+}
+
 /* After the loads: cables, resume together, profile, leases. */
 static void finish_load(struct snap_op *op)
 {
-	json_t *notes = json_array(), *saved = json_object_get(op->meta, "vms");
+	json_t *notes = op->notes = json_array(), *saved = json_object_get(op->meta, "vms");
 	const char *profile = json_string_value(json_object_get(op->meta, "profile"));
 	struct err e;
-	double secs;
 
 	if (op->failed) {
 		control_reply_error(op->client, 1, "%s; the VMs are left paused", op->err.msg);
@@ -584,7 +482,7 @@ static void finish_load(struct snap_op *op)
 			events_emit(NULL, "profile", json_pack("{s:s, s:s}", "profile", profile, "previous", prev));
 	}
 	for (int i = 0; i < op->nvms; i++) {
-		json_t *was = json_object_get(json_array_get(saved, i), "nics"), *now = nics_now(op->vms[i].vm);
+		json_t *was = json_object_get(json_array_get(saved, i), "nics"), *now = snapmeta_nics(op->vms[i].vm);
 
 		for (size_t k = 0; k < json_array_size(was); k++) {
 			const char *w = json_string_value(json_object_get(json_array_get(was, k), "lease"));
@@ -597,13 +495,7 @@ static void finish_load(struct snap_op *op)
 		}
 		json_decref(now);
 	}
-	secs = op_seconds(op);
-	log_line("snapshot %s loaded: %d VMs in %.1f s", op->name, op->nvms, secs);
-	events_emit(NULL, "snapshot-loaded", json_pack("{s:s, s:o, s:f}", "name", op->name, "vms",
-						       op_names(op), "seconds", secs));
-	control_reply(op->client, json_pack("{s:b, s:s, s:o, s:f, s:o}", "ok", 1, "name", op->name, "vms",
-					    op_names(op), "seconds", secs, "notes", notes));
-	op_free(op);
+	wait_agents(op);
 }
 
 static void finish_delete(struct snap_op *op)
@@ -612,7 +504,7 @@ static void finish_delete(struct snap_op *op)
 
 	if (op->failed) {
 		control_reply_error(op->client, 1, "%s", op->err.msg);
-	} else if (meta_path(op->name, path, sizeof(path)) < 0 || (unlink(path) < 0 && errno != ENOENT)) {
+	} else if (snapmeta_path(op->name, path, sizeof(path)) < 0 || (unlink(path) < 0 && errno != ENOENT)) {
 		control_reply_error(op->client, 1, "snapshot %s: cannot remove %s: %s", op->name, path,
 				    strerror(errno));
 	} else {
@@ -651,6 +543,9 @@ static void advance(struct snap_op *op)
 	case PH_LOAD:
 		finish_load(op);
 		return;
+	case PH_AGENT:
+		reply_load(op);
+		return;
 	case PH_DELETE:
 		finish_delete(op);
 		return;
@@ -673,6 +568,16 @@ void snapshot_on_qmp_event(struct vm *vm, const char *event, json_t *data)
 
 	if (sv && sv->job)
 		qmp_job_event(sv->job, event, data);
+}
+
+void snapshot_on_agent(struct vm *vm, bool up)
+{
+	struct snap_vm *sv = op_vm(vm);
+
+	if (!sv || !up || !sv->waiting_agent || sv->op->phase != PH_AGENT)
+		return;
+	sv->waiting_agent = false;
+	settle(sv->op);
 }
 
 void snapshot_on_state(struct vm *vm)
@@ -734,7 +639,7 @@ static void cmd_save(struct control_client *c, const char *name, json_t *req)
 					    json_is_string(v) ? json_string_value(v) : "?", sup.topo->path);
 			return;
 		}
-	old = meta_read(name);
+	old = snapmeta_read(name);
 	if (!(op = op_new(c, SNAP_SAVE, name, sup.nvms + (int)json_array_size(json_object_get(old, "vms"))))) {
 		json_decref(old);
 		control_reply_error(c, 1, "out of memory");
@@ -826,9 +731,9 @@ static int load_check(const char *name, json_t *meta, struct err *e)
 		if (!vm)
 			return err_set(e, EINVAL, "snapshot %s: VM %s is not run by this supervisor (--only)",
 				       name, vn);
-		if (!(now = fingerprint(vm_config(vm))))
+		if (!(now = snapmeta_fingerprint(vm_config(vm))))
 			return err_set(e, ENOMEM, "out of memory");
-		r = fingerprint_diff(name, vn, json_object_get(v, "fingerprint"), now, e);
+		r = snapmeta_diff(name, vn, json_object_get(v, "snapmeta_fingerprint"), now, e);
 		json_decref(now);
 		if (r < 0)
 			return r;
@@ -838,9 +743,9 @@ static int load_check(const char *name, json_t *meta, struct err *e)
 		    json_integer_value(json_object_get(v, "qemu_pid")) != vm_pid(vm)) {
 			const char *path = ephemeral_overlay(vm)->creates, *base = strrchr(path, '/');
 
-			return err_set(e, ENOENT, "snapshot %s: %s disk %s is ephemeral and was made anew when "
-				       "the VM %s: the snapshot went with it", name, vn, base ? base + 1 : path,
-				       vm_pid(vm) ? "restarted" : "stopped");
+			return err_set(e, ENOENT, "snapshot %s: %s disk %s is ephemeral (made anew at each "
+				       "boot) and the VM has %s since the save: the snapshot is gone with it",
+				       name, vn, base ? base + 1 : path, vm_pid(vm) ? "restarted" : "stopped");
 		}
 	}
 	return 0;
@@ -924,71 +829,6 @@ static void cmd_delete(struct control_client *c, const char *name, json_t *meta)
 	settle(op);
 }
 
-static int by_created(const void *a, const void *b)
-{
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "created"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "created"));
-
-	return x < y ? -1 : x > y;
-}
-
-static void cmd_list(struct control_client *c)
-{
-	char dir[PATHS_MAX];
-	json_t *list = json_array(), **v = NULL;
-	struct dirent *d;
-	size_t n = 0;
-	DIR *dp;
-
-	if (paths_join(dir, sizeof(dir), "%s/snapshots", sup.state) < 0 || !list) {
-		control_reply_error(c, 1, "out of memory");
-		json_decref(list);
-		return;
-	}
-	if ((dp = opendir(dir))) {
-		while ((d = readdir(dp))) {
-			size_t len = strlen(d->d_name);
-			char name[SNAP_NAME_MAX + 1];
-			json_t *m;
-
-			if (d->d_name[0] == '.' || len < 6 || len - 5 > SNAP_NAME_MAX ||
-			    strcmp(d->d_name + len - 5, ".json") != 0)
-				continue;
-			snprintf(name, sizeof(name), "%.*s", (int)(len - 5), d->d_name);
-			if (!(m = meta_read(name)))
-				continue;
-			json_t *names = json_array(), *vm;
-			size_t i;
-
-			json_array_foreach(json_object_get(m, "vms"), i, vm)
-				json_array_append(names, json_object_get(vm, "name"));
-			json_array_append_new(list, json_pack("{s:s, s:I, s:o, s:s?, s:I}", "name", name,
-				"created", json_integer_value(json_object_get(m, "created")), "vms", names,
-				"profile", json_string_value(json_object_get(m, "profile")),
-				"bytes", json_integer_value(json_object_get(m, "bytes"))));
-			json_decref(m);
-		}
-		closedir(dp);
-	}
-	/* Oldest first, as they were taken. */
-	n = json_array_size(list);
-	if (n > 1 && (v = calloc(n, sizeof(*v)))) {
-		json_t *sorted = json_array();
-
-		for (size_t i = 0; i < n; i++)
-			v[i] = json_array_get(list, i);
-		qsort(v, n, sizeof(*v), by_created);
-		for (size_t i = 0; sorted && i < n; i++)
-			json_array_append(sorted, v[i]);
-		free(v);
-		if (sorted) {
-			json_decref(list);
-			list = sorted;
-		}
-	}
-	control_reply(c, json_pack("{s:b, s:o}", "ok", 1, "snapshots", list));
-}
-
 void sup_cmd_snapshot(struct control_client *c, json_t *req)
 {
 	const char *action = json_string_value(json_object_get(req, "action"));
@@ -1001,10 +841,11 @@ void sup_cmd_snapshot(struct control_client *c, json_t *req)
 		return;
 	}
 	if (strcmp(action, "list") == 0) {
-		cmd_list(c);
+		/* "o" steals a NULL too: control_reply answers a failed pack */
+		control_reply(c, json_pack("{s:b, s:o}", "ok", 1, "snapshots", snapmeta_list()));
 		return;
 	}
-	if (!name_ok(name)) {
+	if (!snapmeta_name_ok(name)) {
 		control_reply_error(c, 2, "snapshot names are 1 to %d characters of A-Z a-z 0-9 . _ - (got \"%s\")",
 				    SNAP_NAME_MAX, name ? name : "");
 		return;
@@ -1019,7 +860,7 @@ void sup_cmd_snapshot(struct control_client *c, json_t *req)
 		cmd_save(c, name, req);
 		return;
 	}
-	if (!(meta = meta_read(name))) {
+	if (!(meta = snapmeta_read(name))) {
 		if (errno == ENOENT)
 			control_reply_error(c, 1, "no snapshot named \"%s\" (n3x-ctl snapshot list)", name);
 		else

@@ -17,6 +17,8 @@
 
 /* Every QMP event of vm's monitor: the running jobs follow their own. */
 void snapshot_on_qmp_event(struct vm *vm, const char *event, json_t *data);
+/* vm's guest agent came up or went away: a load waits for it. */
+void snapshot_on_agent(struct vm *vm, bool up);
 /* vm changed state: a VM started for a load is paused (or failed); a VM
  * whose QEMU went away fails the job it ran. */
 void snapshot_on_state(struct vm *vm);

@@ -107,6 +107,7 @@ static void on_agent(struct vm *vm, bool up)
 {
 	log_line("vm %s: guest agent %s", vm_name(vm), up ? "up" : "down");
 	sup_on_agent(vm, up);
+	snapshot_on_agent(vm, up);
 }
 
 /* QEMU's own events go to the stream as they are; snapshot jobs follow
