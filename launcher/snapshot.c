@@ -69,6 +69,7 @@ struct snap_op {
 	struct err err;                /* the first failure */
 	uint64_t t0;
 	json_t *meta;                  /* load, delete: the metadata read */
+	bool replacing;                /* save: an older NAME's tags were dropped */
 	json_t *notes;                 /* load: what could not be restored */
 	struct loop_timer agent_timer; /* load: the wait for the agents */
 	struct loop_deferred free_d;
@@ -346,6 +347,7 @@ static json_t *save_meta(struct snap_op *op, long long bytes)
 static void finish_save(struct snap_op *op)
 {
 	long long bytes = 0;
+	struct err e;
 	json_t *meta;
 	double secs;
 
@@ -365,11 +367,11 @@ static void finish_save(struct snap_op *op)
 	if (bytes < 0)
 		bytes = 0;
 	secs = op_seconds(op);
-	if (!(meta = save_meta(op, bytes)) || snapmeta_write(op->name, meta, op_err(op)) < 0) {
+	if (!(meta = save_meta(op, bytes)) || snapmeta_write(op->name, meta, &e) < 0) {
 		if (!meta)
-			err_set(op_err(op), ENOMEM, "out of memory");
+			err_set(&e, ENOMEM, "out of memory");
 		json_decref(meta);
-		control_reply_error(op->client, 1, "%s", op->err.msg);
+		control_reply_error(op->client, 1, "snapshot %s: %s", op->name, e.msg);
 		op_free(op);
 		return;
 	}
@@ -514,13 +516,24 @@ static void finish_delete(struct snap_op *op)
 	op_free(op);
 }
 
+/* A save that failed: an older NAME it replaced lost its internal
+ * snapshots on the way, so its metadata goes too. */
+static void fail_save(struct snap_op *op)
+{
+	char path[PATHS_MAX];
+	bool gone = op->replacing && snapmeta_path(op->name, path, sizeof(path)) == 0 && unlink(path) == 0;
+
+	control_reply_error(op->client, 1, "%s%s", op->err.msg,
+			    gone ? "; the earlier snapshot of that name is gone" : "");
+	op_free(op);
+}
+
 static void advance(struct snap_op *op)
 {
 	switch (op->phase) {
 	case PH_DROP_OLD:
 		if (op->failed) {
-			control_reply_error(op->client, 1, "%s", op->err.msg);
-			op_free(op);
+			fail_save(op);
 			return;
 		}
 		begin_save(op);
@@ -529,8 +542,7 @@ static void advance(struct snap_op *op)
 		finish_save(op);
 		return;
 	case PH_UNDO:
-		control_reply_error(op->client, 1, "%s", op->err.msg);
-		op_free(op);
+		fail_save(op);
 		return;
 	case PH_START:
 		if (op->failed) {
@@ -681,6 +693,7 @@ static void cmd_save(struct control_client *c, const char *name, json_t *req)
 	/* A save over NAME replaces it: its tags go first, wherever they are
 	 * (QEMU refuses a tag that exists). */
 	op->phase = PH_DROP_OLD;
+	op->replacing = true;
 	op->pending++;
 	{
 		int nsave = op->nvms;
