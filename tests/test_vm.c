@@ -42,6 +42,7 @@ static struct {
 	int serial;             /* QEMU's end of the serial port */
 	struct peer agent;      /* QEMU's end of the guest agent's port (the guest's agent) */
 	bool running;           /* what query-status says */
+	bool dash_s;            /* the last QEMU was started with -S */
 	bool ignore_powerdown, ignore_quit;
 	int nfds;               /* fds QEMU got */
 	char cmds[1024];        /* commands it executed, "a,b," */
@@ -91,7 +92,10 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	cr_assert_geq(nfds, 3, "no guest agent fd");
 	q.agent.fd = dup(fds[2]);
 	q.agent.len = 0;
-	q.running = true;
+	q.dash_s = false;
+	for (int i = 1; argv[i]; i++)
+		q.dash_s |= strcmp(argv[i], "-S") == 0;
+	q.running = !q.dash_s; /* -S: QEMU says "prelaunch" until cont */
 	q.cmds[0] = '\0';
 	cr_assert(q.serial >= 0 && q.mon.fd >= 0);
 	peer_send(&q.mon, GREETING);
@@ -380,6 +384,24 @@ Test(vm, start_paused_guest_is_paused)
 	q.running = false; /* QEMU started with -S, say */
 	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
 	cr_assert_str_eq(states, "starting paused");
+}
+
+/* vm_start_paused (a snapshot load into a stopped VM): -S for that QEMU
+ * only, paused before the guest ran; the next plain start runs it. */
+Test(vm, start_paused_passes_dash_s_once)
+{
+	make_vm();
+	cr_assert_eq(vm_start_paused(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	cr_assert(q.dash_s);
+	cr_assert_str_eq(states, "starting paused");
+	cr_assert_eq(vm_start_paused(vm), -EALREADY);
+	cr_assert_eq(vm_kill(vm), 0);
+	qemu_exit(9);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_not(q.dash_s);
 }
 
 Test(vm, stop_powers_down_and_stops)
