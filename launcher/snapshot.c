@@ -336,8 +336,9 @@ static json_t *save_meta(struct snap_op *op, long long bytes)
 		struct snap_vm *sv = &op->vms[i];
 
 		json_array_append_new(vms, json_pack("{s:s, s:b, s:b, s:i, s:o, s:o}", "name", sv->name,
-			"running", sv->running, "agent", vm_agent_up(sv->vm), "qemu_pid", ephemeral_overlay(sv->vm) ? vm_pid(sv->vm) : 0,
-			"snapmeta_fingerprint", snapmeta_fingerprint(vm_config(sv->vm)), "nics", snapmeta_nics(sv->vm)));
+			"running", sv->running, "agent", vm_agent_up(sv->vm),
+			"qemu_pid", ephemeral_overlay(sv->vm) ? vm_pid(sv->vm) : 0,
+			"fingerprint", snapmeta_fingerprint(vm_config(sv->vm)), "nics", snapmeta_nics(sv->vm)));
 	}
 	return json_pack("{s:i, s:s, s:I, s:f, s:I, s:s, s:o, s:o}", "version", 1, "name", op->name,
 			 "created", (json_int_t)time(NULL), "seconds", op_seconds(op), "bytes", (json_int_t)bytes,
@@ -746,7 +747,7 @@ static int load_check(const char *name, json_t *meta, struct err *e)
 				       name, vn);
 		if (!(now = snapmeta_fingerprint(vm_config(vm))))
 			return err_set(e, ENOMEM, "out of memory");
-		r = snapmeta_diff(name, vn, json_object_get(v, "snapmeta_fingerprint"), now, e);
+		r = snapmeta_diff(name, vn, json_object_get(v, "fingerprint"), now, e);
 		json_decref(now);
 		if (r < 0)
 			return r;
