@@ -82,8 +82,10 @@
  *          ($STATE/vm/NAME/state.qcow2) and its qcow2 disks (overlay, data
  *          disk) get an internal snapshot NAME, all at once (QMP
  *          snapshot-save jobs); then those that ran resume together.  bytes:
- *          what the VMs' qcow2 files grew by (mostly the vmstate).  A save
- *          over an existing NAME replaces it.  Writes
+ *          the saved RAM and device state of every VM (QEMU's vm-state-size);
+ *          the disks' internal snapshots take no space until the guest
+ *          writes over what they keep.  A save over an existing NAME
+ *          replaces it.  Writes
  *          $STATE/snapshots/NAME.json: the VMs with what they were (arch,
  *          memory, vcpus, disks, kernel, firmware, NICs), whether each ran,
  *          cables, leases and the tc profile.

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +33,7 @@
 #include "qmp/job.h"
 
 enum snap_action { SNAP_SAVE, SNAP_LOAD, SNAP_DELETE };
-enum snap_phase { PH_DROP_OLD, PH_SAVE, PH_UNDO, PH_START, PH_LOAD, PH_AGENT, PH_DELETE };
+enum snap_phase { PH_DROP_OLD, PH_SAVE, PH_SIZE, PH_UNDO, PH_START, PH_LOAD, PH_AGENT, PH_DELETE };
 
 /* After a load, how long the reply waits for the guest agents that
  * answered at the save to answer again (they sync afresh, ~1 s). */
@@ -49,7 +48,7 @@ struct snap_vm {
 	bool waiting_start;            /* load: started paused, not there yet */
 	bool waiting_agent;            /* load: its agent answered at the save, not yet again */
 	bool ok;                       /* this phase's work on it succeeded */
-	long long bytes_before;
+	long long bytes;               /* save: its vmstate's size (vm-state-size) */
 	/* qemu-img snapshot -d on a VM without QEMU, one image after another */
 	struct child img;
 	char img_tag[96];
@@ -79,19 +78,6 @@ static struct snap_op *cur;
 static unsigned job_seq;
 
 static const char *const action_names[] = { "save", "load", "delete" };
-
-/* Disk space of the VM's qcow2 images (allocated, in bytes). */
-static long long images_bytes(struct vm *vm)
-{
-	const struct vm_plan *p = vm_plan(vm);
-	long long sum = 0;
-	struct stat st;
-
-	for (int i = 0; i < p->nsteps; i++)
-		if (p->steps[i].node && stat(p->steps[i].creates, &st) == 0)
-			sum += (long long)st.st_blocks * 512;
-	return sum;
-}
 
 static const struct plan_step *ephemeral_overlay(struct vm *vm)
 {
@@ -309,7 +295,6 @@ static void begin_save(struct snap_op *op)
 		struct snap_vm *sv = &op->vms[i];
 
 		sv->running = vm_state(sv->vm) == VM_RUNNING;
-		sv->bytes_before = images_bytes(sv->vm);
 		/* snapshot-save resumes a VM that ran; stopped first, every VM
 		 * is resumed with the others instead. */
 		if (sv->running)
@@ -345,13 +330,28 @@ static json_t *save_meta(struct snap_op *op, long long bytes)
 			 "profile", impair_profile(), "topology_vms", all, "vms", vms);
 }
 
+/* query-named-block-nodes: the size of the vmstate the save wrote, from
+ * the state image's snapshot list. */
+static void size_reply(void *opaque, json_t *reply, int err)
+{
+	struct snap_vm *sv = opaque;
+	json_t *node, *sn;
+	size_t i, k;
+
+	(void)err;
+	json_array_foreach(json_object_get(reply, "return"), i, node) {
+		if (strcmp(json_string_value(json_object_get(node, "node-name")) ?: "", PLAN_NODE_STATE) != 0)
+			continue;
+		json_array_foreach(json_object_get(json_object_get(node, "image"), "snapshots"), k, sn)
+			if (strcmp(json_string_value(json_object_get(sn, "name")) ?: "", sv->op->name) == 0)
+				sv->bytes = json_integer_value(json_object_get(sn, "vm-state-size"));
+	}
+	settle(sv->op);
+}
+
+/* The jobs are done: every VM that ran resumes, together. */
 static void finish_save(struct snap_op *op)
 {
-	long long bytes = 0;
-	struct err e;
-	json_t *meta;
-	double secs;
-
 	resume_all(op);
 	if (op->failed) {
 		/* Take the tag back off the VMs that saved it. */
@@ -363,10 +363,24 @@ static void finish_save(struct snap_op *op)
 		settle(op);
 		return;
 	}
+	op->phase = PH_SIZE;
+	op->pending++;
 	for (int i = 0; i < op->nvms; i++)
-		bytes += images_bytes(op->vms[i].vm) - op->vms[i].bytes_before;
-	if (bytes < 0)
-		bytes = 0;
+		if (vm_monitor(op->vms[i].vm, "query-named-block-nodes", json_pack("{s:b}", "flat", 1),
+			       size_reply, &op->vms[i]) == 0)
+			op->pending++;
+	settle(op);
+}
+
+static void write_save(struct snap_op *op)
+{
+	long long bytes = 0;
+	struct err e;
+	json_t *meta;
+	double secs;
+
+	for (int i = 0; i < op->nvms; i++)
+		bytes += op->vms[i].bytes;
 	secs = op_seconds(op);
 	if (!(meta = save_meta(op, bytes)) || snapmeta_write(op->name, meta, &e) < 0) {
 		if (!meta)
@@ -541,6 +555,9 @@ static void advance(struct snap_op *op)
 		return;
 	case PH_SAVE:
 		finish_save(op);
+		return;
+	case PH_SIZE:
+		write_save(op);
 		return;
 	case PH_UNDO:
 		fail_save(op);
