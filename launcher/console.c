@@ -310,6 +310,10 @@ int console_input(struct console *c, const void *buf, size_t len)
 		return -EMSGSIZE;
 	if (c->serial_fd < 0)
 		return -ENOTCONN;
+	/* Unlike a person's keystrokes, a script's text is not cut: what
+	 * would push queued bytes out is refused whole instead. */
+	if (c->input.len && c->input.len + len > CONSOLE_INPUT_MAX)
+		return -ENOBUFS;
 	serial_input(c, buf, len);
 	return 0;
 }

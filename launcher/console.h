@@ -62,12 +62,14 @@ int console_attach(struct console *c, int serial_fd);
  * from its pidfd).  No-op when detached. */
 void console_detach(struct console *c);
 
-/* Type len bytes into the guest's serial port, exactly as a client of the
- * socket does: written now as far as QEMU takes them, the rest queued and
- * written as QEMU reads (the queue keeps the newest CONSOLE_INPUT_MAX bytes
- * when a guest does not read its UART).  Never blocks.  0; -ENOTCONN when
- * detached (no QEMU: the bytes are not kept for the next one); -EMSGSIZE
- * when len > CONSOLE_INPUT_MAX (nothing is written). */
+/* Type len bytes into the guest's serial port as a client of the socket
+ * does: written now as far as QEMU takes them, the rest queued (with the
+ * clients' bytes, in order) and written as QEMU reads.  Never blocks.  Where
+ * a client's bytes would push the oldest queued ones out, these are refused
+ * whole instead, so a script's text is never cut.  0; -ENOTCONN when
+ * detached (no QEMU: nothing is kept for the next one); -EMSGSIZE when len >
+ * CONSOLE_INPUT_MAX; -ENOBUFS when the queue has no room for len more bytes
+ * (the guest is not reading its UART).  Nothing is written on an error. */
 int console_input(struct console *c, const void *buf, size_t len);
 
 /* Write a supervisor note, "\r\n[n3x] <message>\r\n", into the log, the

@@ -87,7 +87,9 @@
  *          The bytes go to the guest's serial port as a console client's
  *          do (queued while the guest's UART is busy; never blocking).
  *          No QEMU: code 1 "a: the console is not connected (the VM is
- *          stopped)".  data not base64, or more than 64 KiB: code 2.
+ *          stopped)"; the guest not reading what was typed before (64 KiB
+ *          queued): code 1, nothing typed.  data not base64, or more than
+ *          64 KiB: code 2.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
  *

@@ -71,17 +71,18 @@ static void link_reply(void *opaque, json_t *reply, int err)
 {
 	struct link_nic *ln = opaque;
 	struct link_op *op = ln->op;
-	const char *desc = json_string_value(json_object_get(json_object_get(reply, "error"), "desc"));
+	json_t *error = json_object_get(reply, "error");
+	const char *desc = json_string_value(json_object_get(error, "desc"));
 
-	if (desc || (reply && !json_object_get(reply, "return"))) {
+	/* Without a reply (err < 0) QEMU went away first: the setting stays,
+	 * for the next QEMU, so the cable did change. */
+	(void)err;
+	if (error) {
 		if (!op->code)
 			err_set(&op->err, EIO, "%s: QEMU refused to %s the cable of NIC %d: %s",
 				vm_name(op->vm), op->up ? "plug" : "pull", ln->nic, desc ? desc : "no reason given");
 		op->code = 1;
 	} else {
-		/* Acknowledged, or QEMU went away first (err): then the
-		 * setting stays, for the next QEMU. */
-		(void)err;
 		link_changed(op->vm, ln->nic, op->up);
 	}
 	link_maybe_done(op);
@@ -196,6 +197,10 @@ void sup_cmd_send(struct control_client *c, json_t *req, const struct sup_verb *
 	else if (r == -EMSGSIZE)
 		control_reply_error(c, 2, "%s: send takes at most %d bytes at a time, not %zu", vm_name(vm),
 				    CONSOLE_INPUT_MAX, len);
+	else if (r == -ENOBUFS)
+		control_reply_error(c, 1, "%s: the guest is not reading its console: %zu bytes would not "
+				    "fit behind what is still queued (at most %d)", vm_name(vm), len,
+				    CONSOLE_INPUT_MAX);
 	else if (r < 0)
 		control_reply_error(c, 1, "%s: cannot type into the console: %s", vm_name(vm), strerror(-r));
 	else

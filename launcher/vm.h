@@ -109,14 +109,16 @@ bool vm_link_up(const struct vm *vm, int nic);
  *              as it was), or with reply NULL and err < 0 when QEMU went away
  *              first (the setting stays, for the next QEMU);
  *   -EINVAL    no such NIC;  -EALREADY  it already is so;
- *   -ENOMEM    the command could not be queued (nothing changed).
+ *   -errno     the command could not be queued (-ENOMEM, or the monitor's
+ *              connection failed); nothing changed.
  * cb is never called when the return is not 1. */
 int vm_set_link(struct vm *vm, int nic, bool up, qmp_reply_fn cb, void *opaque);
 
 /* Type into the serial console: len bytes go to the guest's UART as a
  * console client's would (console_input).  0; -ENOTCONN when no QEMU holds
  * the console; -EMSGSIZE when len exceeds what one input may queue
- * (CONSOLE_INPUT_MAX). */
+ * (CONSOLE_INPUT_MAX); -ENOBUFS when the guest has not taken enough of
+ * what was typed before. */
 int vm_console_input(struct vm *vm, const void *buf, size_t len);
 
 /* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
