@@ -5,6 +5,7 @@
 #include "ctl/ctl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +125,7 @@ int cmd_link(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 		*slash = '\0';
 		errno = 0;
 		idx = strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || idx < 0 || idx > 1000)
+		if (slash[1] < '0' || slash[1] > '9' || *end || errno || idx < 0 || idx > INT_MAX)
 			return fail(EXIT_USAGE, "link: '%s' is not VM/N with N a NIC's index (from 0)", argv[1]);
 	}
 	req = json_pack("{s:s, s:s, s:b}", "cmd", "link", "vm", name, "up", up);
