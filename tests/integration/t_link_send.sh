@@ -19,7 +19,7 @@ host-interface = n3xlk0
 address = 192.168.100.1/24
 dhcp = 192.168.100.100,192.168.100.200,1h
 $(vm_block v1 x86_64 'nic = lan mac=52:54:00:aa:01:01 ip=192.168.100.10')
-$(vm_block v2 x86_64 'nic = lan mac=52:54:00:aa:01:02 ip=192.168.100.11')")
+$(vm_block v2 x86_64 'nic = lan mac=52:54:00:aa:01:02 ip=192.168.100.11' 'nic = lan mac=52:54:00:aa:01:03')")
 NS=n3x-$name
 start_launcher "$conf"
 
@@ -47,7 +47,8 @@ run() {
 	echo "${line#*=}"
 }
 
-carrier() { run "$1" '$(cat /sys/class/net/eth0/carrier)'; }
+# carrier VM [IFACE]: /sys/class/net/IFACE/carrier inside VM (eth0).
+carrier() { run "$1" "\$(cat /sys/class/net/${2:-eth0}/carrier)"; }
 # nic_link VM: nics[0].link of VM in status --json.
 nic_link() {
 	local json
@@ -148,9 +149,17 @@ ctl stop v2 >/dev/null || fail "stop v2"
 rc=0; err=$(ctl send v2 'x\n' 2>&1) || rc=$?
 expect_eq "$rc" 1 "send to a stopped VM: exit status"
 expect_eq "$err" "n3x-ctl: v2: the console is not connected (the VM is stopped)" "send to a stopped VM"
-# A stopped VM's cable is a setting its next QEMU gets.
-expect_eq "$(ctl link v2 down)" "v2/0: down" "link of a stopped VM"
+# A stopped VM's cables are a setting its next QEMU gets; without /N the
+# verb takes every NIC.
+out=$(ctl link v2 down) || fail "link v2 down while stopped"
+expect_eq "$out" $'v2/0: down\nv2/1: down' "link of a stopped VM's two NICs"
 ctl start v2 >/dev/null || fail "start v2"
 login v2
-expect_eq "$(carrier v2)" 0 "v2 carrier: pulled while stopped"
-note "stopped VM: send refused, link is kept for the next start"
+expect_eq "$(carrier v2 eth0)" 0 "v2 eth0 carrier: pulled while stopped"
+expect_eq "$(carrier v2 eth1)" 0 "v2 eth1 carrier: pulled while stopped"
+expect_eq "$(ctl link v2/1 up)" "v2/1: up" "link v2/1 up"
+expect_eq "$(carrier v2 eth1)" 1 "v2 eth1 carrier once plugged"
+expect_eq "$(carrier v2 eth0)" 0 "v2 eth0 carrier: still pulled"
+ctl status | grep -E '^v2 +0 \(down\) ' >/dev/null || { ctl status; fail "status table: v2/0 not down"; }
+ctl status | grep -E '^v2 +1 +lan ' >/dev/null || { ctl status; fail "status table: v2/1 not up"; }
+note "stopped VM: send refused, links kept for the next start, one NIC of two"
