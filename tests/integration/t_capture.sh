@@ -4,8 +4,8 @@
 # an independent reader, checks what was written: -c 10 is ten packets with
 # ICMP echo requests and replies in them; --direction to-vm holds only
 # frames to the VM (requests), from-vm only frames from it (replies); stdout
-# piped into tcpdump -r - shows packets while the capture still runs;
-# SIGINT leaves a file tcpdump reads without complaint; the VM stopping
+# piped into tcpdump -r - shows packets while the capture still runs; a
+# reader that goes away (tcpdump -c 2) ends it cleanly; SIGINT leaves a file tcpdump reads without complaint; the VM stopping
 # under a capture ends it with exit 1 and a readable file; and the errors a
 # user meets are one line with the right exit code.
 . "$(dirname "$0")/lib.sh"
@@ -156,6 +156,24 @@ $(vm_block v1 x86_64 "nic = lan mac=$VM_MAC ip=$VM_IP")")
 	expect_eq "$(count <"$TMP/live.out")" "$n" "$sw: packets tcpdump -r - printed against 'N packets captured'"
 	note "$sw: capture | tcpdump -r -: live, $n packets, clean end on SIGINT"
 
+	# The reader going away (tcpdump -c 2) ends the capture at its next
+	# write: exit 0, the count on stderr, nothing else.
+	rm -f "$TMP/pipe"
+	mkfifo "$TMP/pipe"
+	tcpdump -c 2 -nn -r - <"$TMP/pipe" >"$TMP/head.out" 2>"$TMP/head.err" &
+	TPID=$!
+	capture_bg "$TMP/pipe" "$TMP/head.cerr" v1
+	ping_bg
+	wait_gone "$TPID" 10 || fail "$sw: tcpdump -c 2 -r - did not end"
+	wait "$TPID" || { cat "$TMP/head.err"; fail "$sw: tcpdump -c 2 -r - failed"; }
+	TPID=
+	wait_capture 10
+	expect_eq "$RC" 0 "$sw: capture after its reader went away ($(cat "$TMP/head.cerr"))"
+	ping_stop
+	expect_eq "$(grep -v '^n3x-ctl: listening on ' "$TMP/head.cerr" | sed 's/[0-9]* packets\? captured/N captured/')" \
+		"N captured" "$sw: stderr of a capture whose reader went away"
+	expect_eq "$(count <"$TMP/head.out")" 2 "$sw: packets tcpdump -c 2 printed"
+
 	# SIGINT to a capture to a file: a file tcpdump reads without error.
 	capture_bg /dev/null "$TMP/int.err" v1 -w "$TMP/int.pcap"
 	ping_bg 5
@@ -195,6 +213,7 @@ $(vm_block v1 x86_64 "nic = lan mac=$VM_MAC ip=$VM_IP")")
 	wait_capture 20
 	expect_eq "$RC" 1 "$sw: capture of a VM that was killed ($(cat "$TMP/gone.err"))"
 	contains -E '^n3x-ctl: v1: capture on v1-n0 ended: ' <"$TMP/gone.err" || fail "$sw: $(cat "$TMP/gone.err")"
+	note "$sw: VM killed under a capture: $(grep 'ended:' "$TMP/gone.err")"
 	read_pcap "$TMP/gone.pcap" >/dev/null
 	rc=0
 	ctl capture v1 -w "$TMP/x.pcap" 2>"$TMP/err" || rc=$?
