@@ -407,6 +407,8 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
+	{ "capture", cmd_capture, "VM[/N] [-w FILE] [-c COUNT] [--direction to-vm|from-vm|both]", 1,
+	  "a pcap of one link, to FILE or stdout (| wireshark -k -i -)" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
