@@ -93,9 +93,26 @@ expect_eq "$(carrier v1)" 1 "v1 carrier before the pull"
 expect_eq "$(ping_rc v1 192.168.100.11)" 0 "v1 -> v2 before the pull"
 ip netns exec "$NS" ping -c 2 -W 2 192.168.100.10 >/dev/null || fail "fabric -> v1 before the pull"
 
-# Pulled.
+# Pulled.  With the events verb (issue 9's event stream, merged apart
+# from this test) the pull is also a "link" event.
+evpid=
+if ctl help | grep -q '^  events '; then
+	ctl events v1 --json --until link --timeout 30 >"$TMP/events" 2>&1 &
+	evpid=$!
+	EXTRA_PIDS="${EXTRA_PIDS:-} $evpid"
+	sleep 1 # its subscription is in before the pull
+fi
 out=$(ctl link v1 down) || fail "link v1 down"
 expect_eq "$out" "v1/0: down" "link v1 down says"
+if [ -n "$evpid" ]; then
+	rc=0; wait "$evpid" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$TMP/events"; fail "events --until link: exit status $rc"; }
+	python3 -c '
+import json, sys
+ev = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert (ev["vm"], ev["kind"], ev["data"]) == ("v1", "link", {"nic": 0, "up": False}), ev' "$TMP/events" ||
+		{ cat "$TMP/events"; fail "no link event for the pull"; }
+fi
 expect_eq "$(carrier v1)" 0 "v1 carrier after the pull"
 rc=$(ping_rc v1 192.168.100.11) || fail "v1: ping did not finish"
 [[ "$rc" =~ ^[1-9][0-9]*$ ]] || fail "v1 -> v2 with the cable pulled: ping exit status '$rc', want a failure"
