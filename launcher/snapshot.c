@@ -483,7 +483,7 @@ static void finish_load(struct snap_op *op)
 			json_t *n = json_array_get(nics, k);
 			bool up = strcmp(json_string_value(json_object_get(n, "link")) ?: "up", "down") != 0;
 
-			if (vm_set_link(op->vms[i].vm, (int)k, up) == 0)
+			if (vm_set_link(op->vms[i].vm, (int)k, up, NULL, NULL) >= 0)
 				events_emit(op->vms[i].name, "link", json_pack("{s:i, s:b}", "nic", (int)k, "up", up));
 		}
 	}
@@ -860,12 +860,13 @@ static void cmd_delete(struct control_client *c, const char *name, json_t *meta)
 	settle(op);
 }
 
-void sup_cmd_snapshot(struct control_client *c, json_t *req)
+void sup_cmd_snapshot(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
 	const char *action = json_string_value(json_object_get(req, "action"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	json_t *meta;
 
+	(void)v;
 	if (!action || (strcmp(action, "save") && strcmp(action, "load") && strcmp(action, "list") &&
 			strcmp(action, "delete"))) {
 		control_reply_error(c, 2, "snapshot needs an action: save, load, list or delete");
