@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/sock.h"
+#include "launcher/snapshot.h"
 
 pid_t sup_running(void)
 {
@@ -151,6 +152,7 @@ void sup_teardown(void)
 	sup_waiters_fail_all("the supervisor exited");
 	sup_ready_free();
 	guest_exec_fail_all("the supervisor exited");
+	snapshot_abort("the supervisor exited");
 	for (int i = 0; i < sup.nvms; i++)
 		vm_free(sup.vms[i]);
 	free(sup.vms);

@@ -69,6 +69,7 @@ struct snap_op {
 	uint64_t t0;
 	json_t *meta;                  /* load, delete: the metadata read */
 	bool replacing;                /* save: an older NAME's tags were dropped */
+	bool aborted;                  /* snapshot_abort: answered, left to the exit */
 	json_t *notes;                 /* load: what could not be restored */
 	struct loop_timer agent_timer; /* load: the wait for the agents */
 	struct loop_deferred free_d;
@@ -167,6 +168,8 @@ static void advance(struct snap_op *op);
 /* One piece of work of the current phase ended. */
 static void settle(struct snap_op *op)
 {
+	if (op->aborted)
+		return;
 	if (--op->pending == 0)
 		advance(op);
 }
@@ -598,6 +601,20 @@ void snapshot_on_qmp_event(struct vm *vm, const char *event, json_t *data)
 
 	if (sv && sv->job)
 		qmp_job_event(sv->job, event, data);
+}
+
+void snapshot_abort(const char *why)
+{
+	struct snap_op *op = cur;
+
+	if (!op)
+		return;
+	/* Its jobs' callbacks still come, as the VMs' monitors are freed:
+	 * the op stays allocated for them and does nothing more. */
+	op->aborted = true;
+	cur = NULL;
+	loop_timer_disarm(&op->agent_timer);
+	control_reply_error(op->client, 1, "snapshot %s: %s", op->name, why);
 }
 
 void snapshot_on_agent(struct vm *vm, bool up)

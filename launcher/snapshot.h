@@ -17,6 +17,9 @@
 
 /* Every QMP event of vm's monitor: the running jobs follow their own. */
 void snapshot_on_qmp_event(struct vm *vm, const char *event, json_t *data);
+/* The supervisor is going away (before its VMs are freed): the operation
+ * in progress, if any, is answered with why and does nothing more. */
+void snapshot_abort(const char *why);
 /* vm's guest agent came up or went away: a load waits for it. */
 void snapshot_on_agent(struct vm *vm, bool up);
 /* vm changed state: a VM started for a load is paused (or failed); a VM
