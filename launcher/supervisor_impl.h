@@ -7,7 +7,7 @@
  *   guest.c       exec in the guest (guest.h), the agent and exec verbs
  *   links.c       the link and send verbs: cables and console input
  *   requests.c    the control verbs, one table
- *   snapshot.c    whole-cluster snapshots, the snapshot verb
+ *   snapshot.c    whole-cluster snapshots (snapverb.c: the snapshot verb)
  *   checks.c      start-up checks and the --check plan
  *   daemon.c      pid file, detaching, teardown
  *
