@@ -407,6 +407,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
+	{ "snapshot", cmd_snapshot, "save NAME [VM...] | load NAME | list [--json] | delete NAME", 1,
+	  "whole-cluster snapshots: RAM and disks of every VM (or the VMs\n"
+	  "named), paused and resumed together; load restores them all" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
