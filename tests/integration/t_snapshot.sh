@@ -69,7 +69,11 @@ t0=$(date +%s)
 launch --wait-ready=600
 note "3 guests ready after $(($(date +%s) - t0)) s"
 
-# The guests reach each other before the save.
+# The guests reach each other before the save (the agent answers before
+# networkd has its lease).
+for vm in $VMS; do
+	ctl wait "$vm" --lease --timeout 120 >/dev/null || fail "$vm: no lease"
+done
 for vm in $VMS; do
 	for j in 1 2 3; do
 		[ "$vm" = "g$j" ] || guest "$vm" ping -c1 -W10 "$NET.1$j" >/dev/null
