@@ -43,6 +43,7 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 			return -ENOMEM;
 		/* The base is only ever a backing file, which QEMU opens read-only. */
 		s->always = vm->disk_mode == TOPO_DISK_EPHEMERAL;
+		s->node = PLAN_NODE_OVERLAY;
 		r |= strv_add(&s->argv, "qemu-img");
 		r |= strv_add(&s->argv, "create");
 		r |= strv_add(&s->argv, "-q");
@@ -58,6 +59,7 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 		s = add_step(p);
 		if (asprintf(&s->creates, "%s/data.qcow2", d->state) < 0)
 			return -ENOMEM;
+		s->node = PLAN_NODE_DATA;
 		r |= strv_add(&s->argv, "qemu-img");
 		r |= strv_add(&s->argv, "create");
 		r |= strv_add(&s->argv, "-q");
@@ -73,6 +75,20 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 		    !(s->copy_from = strdup(vm->arch == TOPO_ARCH_X86_64 ? OVMF_VARS : AAVMF_VARS)))
 			return -ENOMEM;
 	}
+	/* Snapshots put each VM's RAM and device state here: a VM booted
+	 * from a kernel alone has no qcow2 of its own otherwise.  The virtual
+	 * size is a formality: the vmstate lives past it. */
+	s = add_step(p);
+	if (asprintf(&s->creates, "%s/state.qcow2", d->state) < 0)
+		return -ENOMEM;
+	s->node = PLAN_NODE_STATE;
+	r |= strv_add(&s->argv, "qemu-img");
+	r |= strv_add(&s->argv, "create");
+	r |= strv_add(&s->argv, "-q");
+	r |= strv_add(&s->argv, "-f");
+	r |= strv_add(&s->argv, "qcow2");
+	r |= strv_add(&s->argv, s->creates);
+	r |= strv_add(&s->argv, "1M");
 	return r ? -ENOMEM : 0;
 }
 
@@ -111,8 +127,18 @@ static int drive_args(const struct topo_vm *vm, const struct vm_plan *p, struct 
 			r |= strv_addf(q, "if=pflash,format=raw,unit=1,file=%s", s->creates);
 			continue;
 		}
+		if (strcmp(s->node, PLAN_NODE_STATE) == 0) {
+			/* No device: only snapshot jobs ever touch it. */
+			r |= strv_add(q, "-blockdev");
+			r |= strv_addf(q, "driver=file,filename=%s,node-name=%s-file,discard=unmap", s->creates,
+				       s->node);
+			r |= strv_add(q, "-blockdev");
+			r |= strv_addf(q, "driver=qcow2,file=%s-file,node-name=%s", s->node, s->node);
+			continue;
+		}
 		r |= strv_add(q, "-drive");
-		r |= strv_addf(q, "file=%s,format=qcow2,if=none,id=disk%d,discard=unmap", s->creates, n);
+		r |= strv_addf(q, "file=%s,format=qcow2,if=none,id=disk%d,node-name=%s,discard=unmap", s->creates,
+			       n, s->node);
 		r |= strv_add(q, "-device");
 		/* With -kernel, QEMU's linuxboot ROM holds boot index 0. */
 		if (n == 0 && vm->disk && !vm->kernel)

@@ -29,19 +29,30 @@
 #define OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define OVMF_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
+/* Block node names of the qcow2 images, for QMP's snapshot-save/-load/
+ * -delete: the overlay and the data disk (guest disks), and the state image
+ * (every VM has one, the guest never sees it) that holds the vmstate. */
+#define PLAN_NODE_OVERLAY "overlay"
+#define PLAN_NODE_DATA "data"
+#define PLAN_NODE_STATE "state"
+
 /* A step before QEMU starts: run argv (qemu-img) unless `creates` exists and
- * `always` is false, or copy `copy_from` to `creates` when argv is empty. */
+ * `always` is false, or copy `copy_from` to `creates` when argv is empty.
+ * node: the block node name of the qcow2 image it makes (PLAN_NODE_*), or
+ * NULL for the UEFI variables, which are raw (they travel in the vmstate,
+ * as the flash's RAM copy). */
 struct plan_step {
 	struct strv argv;
 	char *creates;
 	char *copy_from;
+	const char *node;
 	bool always;
 };
 
 struct vm_plan {
 	struct strv qemu;
 	int nsteps;
-	struct plan_step steps[4];
+	struct plan_step steps[5];
 };
 
 /* Where the VM's files go, and what the host's switch can take. */

@@ -75,6 +75,41 @@
  *          a console, lease, agent, exec or port wait at once.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
+ *   {"cmd":"snapshot","action":"save","name":"NAME","vms":["a",...]}
+ *       -> {"ok":true,"name","vms":["a",...],"seconds":S,"bytes":N}
+ *          vms is optional: every running or paused VM.  The VMs that run
+ *          are paused, each VM's RAM and devices go to its state image
+ *          ($STATE/vm/NAME/state.qcow2) and its qcow2 disks (overlay, data
+ *          disk) get an internal snapshot NAME, all at once (QMP
+ *          snapshot-save jobs); then those that ran resume together.  bytes:
+ *          what the VMs' qcow2 files grew by (mostly the vmstate).  A save
+ *          over an existing NAME replaces it.  Writes
+ *          $STATE/snapshots/NAME.json: the VMs with what they were (arch,
+ *          memory, vcpus, disks, kernel, firmware, NICs), whether each ran,
+ *          cables, leases and the tc profile.
+ *   {"cmd":"snapshot","action":"load","name":"NAME"}
+ *       -> {"ok":true,"name","vms":[...],"seconds":S,"notes":["..."]}
+ *          Every VM of the snapshot is paused (a stopped one is started
+ *          paused, before its first instruction) and loaded; cables are set
+ *          as saved, the VMs that ran at the save resume together, the
+ *          profile is switched back; notes: one line per difference that
+ *          could not be restored ("n100-1 NIC 0: lease is 192.168.100.12,
+ *          was 192.168.100.11 when saved").  The guest agent syncs afresh.
+ *          Refused, nothing touched, code 1: a VM added to or gone from the
+ *          topology, or changed ("snapshot X: n100-1 memory is 2048 MiB, was
+ *          4096 MiB when saved"); a VM starting or stopping; an ephemeral
+ *          overlay made anew since the save.  A load that fails halfway
+ *          leaves the VMs paused and says which VM failed and why.
+ *   {"cmd":"snapshot","action":"list"}
+ *       -> {"ok":true,"snapshots":[{"name","created" (unix s),"vms":[...],
+ *           "profile","bytes"}]}, oldest first.
+ *   {"cmd":"snapshot","action":"delete","name":"NAME"} -> {"ok":true}
+ *          The internal snapshots go (QMP snapshot-delete on VMs with QEMU,
+ *          qemu-img snapshot -d on the others), then the metadata.
+ *       Names: [A-Za-z0-9._-], 1 to 64 characters, else code 2.  Unknown
+ *       snapshot: code 1 "no snapshot named \"X\" (n3x-ctl snapshot list)".
+ *       One snapshot operation at a time: code 1 "a snapshot save of X is
+ *       in progress".  Events snapshot-saved, snapshot-loaded (events.h).
  *
  * A line that is not a JSON object with a string "cmd" is answered
  * {"ok":false,...,"code":2} by this module without reaching the dispatcher.

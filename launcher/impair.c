@@ -278,6 +278,15 @@ static int do_status(struct tc_profile *p, const struct tc_profile_link *l, int 
 	return r < 0 ? err_sys(e, -r, "cannot read the qdiscs back") : r;
 }
 
+int impair_switch(const char *profile, struct err *e)
+{
+	struct tc_req q = { .profile = profile };
+
+	if (!im.tc)
+		return err_set(e, ENOTSUP, "traffic control needs a fabric (a [network] in the topology)");
+	return with_links(NULL, do_switch, &q, e);
+}
+
 /* The request's function, with its key or VM resolved; -errno with e set
  * when the request is wrong. */
 static int parse_request(json_t *req, struct tc_req *q, links_fn *fn, struct err *e)

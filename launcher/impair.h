@@ -36,6 +36,9 @@ int impair_vm_up(const struct topo_vm *vm, struct err *e);
 void impair_vm_down(const struct topo_vm *vm);
 
 const char *impair_profile(void);
+/* Switch every link to profile, as `tc PROFILE` does (all or nothing).
+ * 0, or -errno with e set (-ENOENT: no such profile; -ENOTSUP: no fabric). */
+int impair_switch(const char *profile, struct err *e);
 
 /* {"cmd":"tc", ...}: "profile":NAME | "status":true | "set":{"key","rule"} |
  * "clear":true with an optional "vm". */

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "launcher/events.h"
 #include "launcher/impair.h"
+#include "launcher/snapshot.h"
 
 /* ---- signals ---- */
 
@@ -99,17 +100,21 @@ static void on_state(struct vm *vm, enum vm_state from, const char *why)
 {
 	sup_on_state(vm, from, why);
 	sup_ready_on_state(vm);
+	snapshot_on_state(vm);
 }
 
 static void on_agent(struct vm *vm, bool up)
 {
 	log_line("vm %s: guest agent %s", vm_name(vm), up ? "up" : "down");
 	sup_on_agent(vm, up);
+	snapshot_on_agent(vm, up);
 }
 
-/* QEMU's own events go to the stream as they are. */
+/* QEMU's own events go to the stream as they are; snapshot jobs follow
+ * theirs. */
 static void on_qmp_event(struct vm *vm, const char *event, json_t *data)
 {
+	snapshot_on_qmp_event(vm, event, data);
 	events_emit(vm_name(vm), event, json_is_object(data) ? json_deep_copy(data) : NULL);
 }
 

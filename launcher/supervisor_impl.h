@@ -6,6 +6,7 @@
  *   ready.c       each VM's `ready =` condition, --wait-ready
  *   guest.c       exec in the guest (guest.h), the agent and exec verbs
  *   requests.c    the control verbs, one table
+ *   snapshot.c    whole-cluster snapshots, the snapshot verb
  *   checks.c      start-up checks and the --check plan
  *   daemon.c      pid file, detaching, teardown
  *
@@ -175,6 +176,10 @@ void sup_wait_ready_abort(const char *why);
 
 void sup_cmd_agent(struct control_client *c, json_t *req, struct vm *vm);
 void sup_cmd_exec(struct control_client *c, json_t *req, struct vm *vm);
+
+/* ---- snapshot.c (snapshot.h): the snapshot verb ---- */
+
+void sup_cmd_snapshot(struct control_client *c, json_t *req);
 
 /* ---- requests.c ---- */
 

@@ -394,7 +394,26 @@ int vm_dispatch(struct vm *vm, enum vm_event ev)
 
 /* ---- verbs ---- */
 
-int vm_start(struct vm *vm) { return vm_dispatch(vm, EV_START); }
+int vm_start(struct vm *vm)
+{
+	vm->start_paused = false;
+	return vm_dispatch(vm, EV_START);
+}
+
+int vm_start_paused(struct vm *vm)
+{
+	int r;
+
+	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED)
+		return vm_start(vm);
+	vm->start_paused = true;
+	if ((r = vm_dispatch(vm, EV_START)) < 0)
+		vm->start_paused = false;
+	return r;
+}
+
+const struct vm_plan *vm_plan(const struct vm *vm) { return &vm->plan; }
+int vm_pid(const struct vm *vm) { return vm->qemu.pid > 0 ? (int)vm->qemu.pid : 0; }
 int vm_stop(struct vm *vm) { return vm_dispatch(vm, EV_STOP); }
 int vm_kill(struct vm *vm) { return vm_dispatch(vm, EV_KILL); }
 int vm_restart(struct vm *vm) { return vm_dispatch(vm, EV_RESTART); }

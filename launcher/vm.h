@@ -14,6 +14,7 @@
 #include "base/child.h"
 #include "base/err.h"
 #include "launcher/accel.h"
+#include "launcher/argv.h"
 #include "launcher/topology.h"
 #include "qmp/ga.h"
 #include "qmp/qmp.h"
@@ -93,6 +94,10 @@ int vm_kill(struct vm *vm);      /* SIGKILL now, no restart */
 int vm_restart(struct vm *vm);   /* stop, then start again */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+/* start, with QEMU told to wait (-S) before running the guest: the VM
+ * ends paused ("prelaunch"), e.g. for a snapshot-load before its first
+ * instruction.  As vm_start for the states it applies to. */
+int vm_start_paused(struct vm *vm);
 
 /* NIC nic's cable (0-based index): plugged unless vm_set_link pulled it.
  * A pulled cable stays pulled across QEMU restarts until plugged again. */
@@ -102,6 +107,18 @@ bool vm_link_up(const struct vm *vm, int nic);
  * come.  0; -EINVAL for no such NIC; -EALREADY when it already is so.
  * Without a monitor (no QEMU) only the setting changes. */
 int vm_set_link(struct vm *vm, int nic, bool up);
+
+/* The plan the VM runs (argv.h): its disks' paths and block node names. */
+const struct vm_plan *vm_plan(const struct vm *vm);
+/* The running QEMU's pid, or 0. */
+int vm_pid(const struct vm *vm);
+/* qmp_execute on the supervisor's monitor (args stolen); -ENOTCONN
+ * without one, and then cb is never called. */
+int vm_monitor(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque);
+/* The guest's memory is about to be replaced (snapshot-load): requests to
+ * the agent fail now, and the client syncs afresh when the loaded guest's
+ * agent port is seen open (QEMU reports it again once the guest runs). */
+void vm_agent_reset(struct vm *vm);
 
 /* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
 int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque);

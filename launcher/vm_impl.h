@@ -57,6 +57,7 @@ struct vm {
 	bool link_down[TOPO_MAX_NICS]; /* cables pulled (vm_set_link) */
 
 	bool want_up;          /* started by the user and not stopped since */
+	bool start_paused;     /* the next QEMU gets -S (vm_start_paused) */
 	bool restart;          /* a restart's stop: start again when QEMU exits */
 	bool aborted;          /* QEMU was killed because its start could not finish */
 	enum stop_phase stop_phase;

@@ -61,6 +61,11 @@ int vm_execute(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, vo
 	return r;
 }
 
+int vm_monitor(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque)
+{
+	return vm_execute(vm, cmd, args, cb, opaque);
+}
+
 int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque)
 {
 	int r;
@@ -143,6 +148,12 @@ void vm_agent_drop(struct vm *vm)
 	agent_changed(vm, a, false);
 	a->vm = NULL;
 	loop_defer(&a->reap, agent_reap);
+}
+
+void vm_agent_reset(struct vm *vm)
+{
+	if (vm->agent)
+		ga_set_open(vm->agent->ga, false);
 }
 
 bool vm_agent_up(const struct vm *vm)
@@ -307,6 +318,25 @@ static void mon_open(struct vm *vm, int fd)
 	}
 }
 
+/* The plan's argv, with -S when the VM is to start paused (once). */
+static int spawn_qemu(struct vm *vm, const int *fds, int nfds)
+{
+	size_t n = vm->plan.qemu.n;
+	char **argv;
+	int r;
+
+	if (!vm->start_paused)
+		return vm->spawn(&vm->qemu, vm->plan.qemu.v, fds, nfds);
+	vm->start_paused = false;
+	if (!(argv = calloc(n + 2, sizeof(*argv))))
+		return -ENOMEM;
+	memcpy(argv, vm->plan.qemu.v, n * sizeof(*argv));
+	argv[n] = "-S";
+	r = vm->spawn(&vm->qemu, argv, fds, nfds);
+	free(argv);
+	return r;
+}
+
 int vm_qemu_spawn(struct vm *vm)
 {
 	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, ga[2] = { -1, -1 }, r, nfds = 3;
@@ -327,7 +357,7 @@ int vm_qemu_spawn(struct vm *vm)
 			goto out;
 		nfds += vm->cfg->nnics;
 	}
-	r = vm->spawn(&vm->qemu, vm->plan.qemu.v, fds, nfds);
+	r = spawn_qemu(vm, fds, nfds);
 	for (int i = 3; i < nfds; i++)
 		close(fds[i]); /* QEMU holds the taps now: they go when it does */
 	if (r < 0) {

@@ -83,9 +83,13 @@ Test(argv, x86_64_ephemeral_overlay_is_always_recreated)
 	vm.disk = "/img/base.qcow2";
 	vm.disk_mode = TOPO_DISK_EPHEMERAL;
 	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
-	cr_assert_eq(plan.nsteps, 1);
+	cr_assert_eq(plan.nsteps, 2);
 	cr_expect(plan.steps[0].always);
 	cr_expect_str_eq(plan.steps[0].creates, "/var/lib/n3x/demo/vm/t/overlay.qcow2");
+	/* The snapshots' state image is kept, as any persistent disk. */
+	cr_expect_not(plan.steps[1].always);
+	cr_expect_str_eq(plan.steps[1].creates, "/var/lib/n3x/demo/vm/t/state.qcow2");
+	cr_expect_str_eq(plan.steps[1].node, PLAN_NODE_STATE);
 	plan_free(&plan);
 }
 
@@ -169,7 +173,7 @@ Test(argv, agent_port_and_firmware_per_branch)
 			cr_expect_gt(argv_find(&plan, code), 0, "case %zu: no %s", i, cases[i].code);
 			cr_expect_gt(argv_find(&plan, "if=pflash,format=raw,unit=1,file=/var/lib/n3x/demo/vm/t/efivars.fd"),
 				     0, "case %zu", i);
-			cr_expect_str_eq(plan.steps[plan.nsteps - 1].copy_from, cases[i].vars, "case %zu", i);
+			cr_expect_str_eq(plan.steps[plan.nsteps - 2].copy_from, cases[i].vars, "case %zu", i);
 		} else {
 			for (size_t k = 0; k < plan.qemu.n; k++)
 				cr_expect_null(strstr(plan.qemu.v[k], "pflash"), "case %zu: %s", i, plan.qemu.v[k]);

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -289,8 +290,14 @@ static void start_running(void)
 {
 	static const struct accel_choice tcg = { .kvm = false, .reason = "accel=tcg" };
 	struct err e = { 0 };
+	char path[PATH_MAX];
+	int fd;
 
 	cr_assert_eq(vm_new(&cfg, &tcg, run_dir, state_dir, false, &vm, &e), 0, "%s", e.msg);
+	/* The snapshots' state image exists, as after a first start. */
+	snprintf(path, sizeof(path), "%s/vm/%s/state.qcow2", state_dir, cfg.name);
+	cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), 0);
+	close(fd);
 	sup.vms = calloc(1, sizeof(*sup.vms));
 	cr_assert_not_null(sup.vms);
 	sup.vms[0] = vm;
