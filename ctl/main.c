@@ -11,6 +11,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
+#include "ctl/linkcmds.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
 
@@ -407,6 +408,12 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
+	{ "link", cmd_link, "VM[/N] up|down", 2,
+	  "plug or pull the cable of NIC N (every NIC without /N);\na pulled cable stays pulled across restarts" },
+	{ "send", cmd_send, "VM TEXT", 2,
+	  "type TEXT into the serial console; escapes \\n \\r \\t \\e \\xHH \\0 ..." },
+	{ "capture", cmd_capture, "VM[/N] [-w FILE] [-c COUNT] [--direction to-vm|from-vm|both]", 1,
+	  "a pcap of one link, to FILE or stdout (| wireshark -k -i -)" },
 	{ "snapshot", cmd_snapshot, "save NAME [VM...] | load NAME | list [--json] | delete NAME", 1,
 	  "whole-cluster snapshots: RAM and disks of every VM (or the VMs\n"
 	  "named), paused and resumed together; load restores them all" },

@@ -121,6 +121,8 @@ static void value_str(json_t *v, const char *key, char *buf, size_t size)
 		snprintf(buf, size, "%lld MiB", (long long)json_integer_value(v));
 	else if (json_is_integer(v) && json_integer_value(v) == 0)
 		snprintf(buf, size, "none");
+	else if (json_is_integer(v) && strcmp(key, "data-disk") == 0)
+		snprintf(buf, size, "%lld MiB", (long long)(json_integer_value(v) >> 20));
 	else if (json_is_integer(v))
 		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
 	else

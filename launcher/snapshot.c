@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +33,7 @@
 #include "qmp/job.h"
 
 enum snap_action { SNAP_SAVE, SNAP_LOAD, SNAP_DELETE };
-enum snap_phase { PH_DROP_OLD, PH_SAVE, PH_UNDO, PH_START, PH_LOAD, PH_AGENT, PH_DELETE };
+enum snap_phase { PH_DROP_OLD, PH_SAVE, PH_SIZE, PH_UNDO, PH_START, PH_LOAD, PH_AGENT, PH_DELETE };
 
 /* After a load, how long the reply waits for the guest agents that
  * answered at the save to answer again (they sync afresh, ~1 s). */
@@ -49,7 +48,7 @@ struct snap_vm {
 	bool waiting_start;            /* load: started paused, not there yet */
 	bool waiting_agent;            /* load: its agent answered at the save, not yet again */
 	bool ok;                       /* this phase's work on it succeeded */
-	long long bytes_before;
+	long long bytes;               /* save: its vmstate's size (vm-state-size) */
 	/* qemu-img snapshot -d on a VM without QEMU, one image after another */
 	struct child img;
 	char img_tag[96];
@@ -69,6 +68,7 @@ struct snap_op {
 	struct err err;                /* the first failure */
 	uint64_t t0;
 	json_t *meta;                  /* load, delete: the metadata read */
+	bool replacing;                /* save: an older NAME's tags were dropped */
 	json_t *notes;                 /* load: what could not be restored */
 	struct loop_timer agent_timer; /* load: the wait for the agents */
 	struct loop_deferred free_d;
@@ -78,19 +78,6 @@ static struct snap_op *cur;
 static unsigned job_seq;
 
 static const char *const action_names[] = { "save", "load", "delete" };
-
-/* Disk space of the VM's qcow2 images (allocated, in bytes). */
-static long long images_bytes(struct vm *vm)
-{
-	const struct vm_plan *p = vm_plan(vm);
-	long long sum = 0;
-	struct stat st;
-
-	for (int i = 0; i < p->nsteps; i++)
-		if (p->steps[i].node && stat(p->steps[i].creates, &st) == 0)
-			sum += (long long)st.st_blocks * 512;
-	return sum;
-}
 
 static const struct plan_step *ephemeral_overlay(struct vm *vm)
 {
@@ -308,7 +295,6 @@ static void begin_save(struct snap_op *op)
 		struct snap_vm *sv = &op->vms[i];
 
 		sv->running = vm_state(sv->vm) == VM_RUNNING;
-		sv->bytes_before = images_bytes(sv->vm);
 		/* snapshot-save resumes a VM that ran; stopped first, every VM
 		 * is resumed with the others instead. */
 		if (sv->running)
@@ -335,20 +321,37 @@ static json_t *save_meta(struct snap_op *op, long long bytes)
 		struct snap_vm *sv = &op->vms[i];
 
 		json_array_append_new(vms, json_pack("{s:s, s:b, s:b, s:i, s:o, s:o}", "name", sv->name,
-			"running", sv->running, "agent", vm_agent_up(sv->vm), "qemu_pid", ephemeral_overlay(sv->vm) ? vm_pid(sv->vm) : 0,
-			"snapmeta_fingerprint", snapmeta_fingerprint(vm_config(sv->vm)), "nics", snapmeta_nics(sv->vm)));
+			"running", sv->running, "agent", vm_agent_up(sv->vm),
+			"qemu_pid", ephemeral_overlay(sv->vm) ? vm_pid(sv->vm) : 0,
+			"fingerprint", snapmeta_fingerprint(vm_config(sv->vm)), "nics", snapmeta_nics(sv->vm)));
 	}
 	return json_pack("{s:i, s:s, s:I, s:f, s:I, s:s, s:o, s:o}", "version", 1, "name", op->name,
 			 "created", (json_int_t)time(NULL), "seconds", op_seconds(op), "bytes", (json_int_t)bytes,
 			 "profile", impair_profile(), "topology_vms", all, "vms", vms);
 }
 
+/* query-named-block-nodes: the size of the vmstate the save wrote, from
+ * the state image's snapshot list. */
+static void size_reply(void *opaque, json_t *reply, int err)
+{
+	struct snap_vm *sv = opaque;
+	json_t *node, *sn;
+	size_t i, k;
+
+	(void)err;
+	json_array_foreach(json_object_get(reply, "return"), i, node) {
+		if (strcmp(json_string_value(json_object_get(node, "node-name")) ?: "", PLAN_NODE_STATE) != 0)
+			continue;
+		json_array_foreach(json_object_get(json_object_get(node, "image"), "snapshots"), k, sn)
+			if (strcmp(json_string_value(json_object_get(sn, "name")) ?: "", sv->op->name) == 0)
+				sv->bytes = json_integer_value(json_object_get(sn, "vm-state-size"));
+	}
+	settle(sv->op);
+}
+
+/* The jobs are done: every VM that ran resumes, together. */
 static void finish_save(struct snap_op *op)
 {
-	long long bytes = 0;
-	json_t *meta;
-	double secs;
-
 	resume_all(op);
 	if (op->failed) {
 		/* Take the tag back off the VMs that saved it. */
@@ -360,16 +363,30 @@ static void finish_save(struct snap_op *op)
 		settle(op);
 		return;
 	}
+	op->phase = PH_SIZE;
+	op->pending++;
 	for (int i = 0; i < op->nvms; i++)
-		bytes += images_bytes(op->vms[i].vm) - op->vms[i].bytes_before;
-	if (bytes < 0)
-		bytes = 0;
+		if (vm_monitor(op->vms[i].vm, "query-named-block-nodes", json_pack("{s:b}", "flat", 1),
+			       size_reply, &op->vms[i]) == 0)
+			op->pending++;
+	settle(op);
+}
+
+static void write_save(struct snap_op *op)
+{
+	long long bytes = 0;
+	struct err e;
+	json_t *meta;
+	double secs;
+
+	for (int i = 0; i < op->nvms; i++)
+		bytes += op->vms[i].bytes;
 	secs = op_seconds(op);
-	if (!(meta = save_meta(op, bytes)) || snapmeta_write(op->name, meta, op_err(op)) < 0) {
+	if (!(meta = save_meta(op, bytes)) || snapmeta_write(op->name, meta, &e) < 0) {
 		if (!meta)
-			err_set(op_err(op), ENOMEM, "out of memory");
+			err_set(&e, ENOMEM, "out of memory");
 		json_decref(meta);
-		control_reply_error(op->client, 1, "%s", op->err.msg);
+		control_reply_error(op->client, 1, "snapshot %s: %s", op->name, e.msg);
 		op_free(op);
 		return;
 	}
@@ -466,7 +483,7 @@ static void finish_load(struct snap_op *op)
 			json_t *n = json_array_get(nics, k);
 			bool up = strcmp(json_string_value(json_object_get(n, "link")) ?: "up", "down") != 0;
 
-			if (vm_set_link(op->vms[i].vm, (int)k, up) == 0)
+			if (vm_set_link(op->vms[i].vm, (int)k, up, NULL, NULL) >= 0)
 				events_emit(op->vms[i].name, "link", json_pack("{s:i, s:b}", "nic", (int)k, "up", up));
 		}
 	}
@@ -514,13 +531,24 @@ static void finish_delete(struct snap_op *op)
 	op_free(op);
 }
 
+/* A save that failed: an older NAME it replaced lost its internal
+ * snapshots on the way, so its metadata goes too. */
+static void fail_save(struct snap_op *op)
+{
+	char path[PATHS_MAX];
+	bool gone = op->replacing && snapmeta_path(op->name, path, sizeof(path)) == 0 && unlink(path) == 0;
+
+	control_reply_error(op->client, 1, "%s%s", op->err.msg,
+			    gone ? "; the earlier snapshot of that name is gone" : "");
+	op_free(op);
+}
+
 static void advance(struct snap_op *op)
 {
 	switch (op->phase) {
 	case PH_DROP_OLD:
 		if (op->failed) {
-			control_reply_error(op->client, 1, "%s", op->err.msg);
-			op_free(op);
+			fail_save(op);
 			return;
 		}
 		begin_save(op);
@@ -528,9 +556,11 @@ static void advance(struct snap_op *op)
 	case PH_SAVE:
 		finish_save(op);
 		return;
+	case PH_SIZE:
+		write_save(op);
+		return;
 	case PH_UNDO:
-		control_reply_error(op->client, 1, "%s", op->err.msg);
-		op_free(op);
+		fail_save(op);
 		return;
 	case PH_START:
 		if (op->failed) {
@@ -681,6 +711,7 @@ static void cmd_save(struct control_client *c, const char *name, json_t *req)
 	/* A save over NAME replaces it: its tags go first, wherever they are
 	 * (QEMU refuses a tag that exists). */
 	op->phase = PH_DROP_OLD;
+	op->replacing = true;
 	op->pending++;
 	{
 		int nsave = op->nvms;
@@ -733,7 +764,7 @@ static int load_check(const char *name, json_t *meta, struct err *e)
 				       name, vn);
 		if (!(now = snapmeta_fingerprint(vm_config(vm))))
 			return err_set(e, ENOMEM, "out of memory");
-		r = snapmeta_diff(name, vn, json_object_get(v, "snapmeta_fingerprint"), now, e);
+		r = snapmeta_diff(name, vn, json_object_get(v, "fingerprint"), now, e);
 		json_decref(now);
 		if (r < 0)
 			return r;
@@ -829,12 +860,13 @@ static void cmd_delete(struct control_client *c, const char *name, json_t *meta)
 	settle(op);
 }
 
-void sup_cmd_snapshot(struct control_client *c, json_t *req)
+void sup_cmd_snapshot(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
 	const char *action = json_string_value(json_object_get(req, "action"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	json_t *meta;
 
+	(void)v;
 	if (!action || (strcmp(action, "save") && strcmp(action, "load") && strcmp(action, "list") &&
 			strcmp(action, "delete"))) {
 		control_reply_error(c, 2, "snapshot needs an action: save, load, list or delete");
