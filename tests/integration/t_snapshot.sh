@@ -4,7 +4,8 @@
 # from the save) and still reach each other.  The snapshot outlives the
 # supervisor: a new one refuses it when a VM's memory changed, naming the
 # VM, and loads it into stopped VMs when the topology is back as saved.
-# list shows it; delete removes it.
+# A snapshot of one VM lives beside it; list shows them; delete removes one
+# without the other.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespace and taps"
@@ -116,6 +117,20 @@ assert sorted(s[0]["vms"]) == ["g1", "g2", "g3"], s
 assert s[0]["profile"] == "default", s
 assert s[0]["bytes"] > 0, s
 assert abs(s[0]["created"] - time.time()) < 600, s' "$json" || fail "list --json: $json"
+
+# A snapshot of one VM beside it, then gone again: the other snapshot stays.
+out=$(ctl snapshot save one g3) || fail "snapshot save one g3"
+[[ "$out" =~ ^saved\ one:\ 1\ VM\ in\ [0-9.]+\ s, ]] || fail "save of one VM printed: $out"
+json=$(ctl snapshot list --json) || fail "snapshot list --json"
+python3 -c '
+import json, sys
+s = {x["name"]: x for x in json.loads(sys.argv[1])}
+assert sorted(s) == ["base", "one"] and s["one"]["vms"] == ["g3"], s' "$json" || fail "list --json with two: $json"
+ctl snapshot delete one || fail "snapshot delete one"
+rc=0
+ctl snapshot delete one 2>/dev/null || rc=$?
+expect_eq "$rc" 1 "delete of a deleted snapshot: exit code"
+ctl snapshot list | contains '^base ' || fail "deleting one took base with it"
 
 # Change g1: a new file, the counter bumped; then a pause so that a guest
 # that kept running would show it in its uptime.
