@@ -55,6 +55,9 @@ int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 int cmd_exec(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 int cmd_cp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* snapcmd.c */
+int cmd_snapshot(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 /* capture.c */
 int cmd_capture(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 

@@ -414,6 +414,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "type TEXT into the serial console; escapes \\n \\r \\t \\e \\xHH \\0 ..." },
 	{ "capture", cmd_capture, "VM[/N] [-w FILE] [-c COUNT] [--direction to-vm|from-vm|both]", 1,
 	  "a pcap of one link, to FILE or stdout (| wireshark -k -i -)" },
+	{ "snapshot", cmd_snapshot, "save NAME [VM...] | load NAME | list [--json] | delete NAME", 1,
+	  "whole-cluster snapshots: RAM and disks of every VM (or the VMs\n"
+	  "named), paused and resumed together; load restores them all" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
