@@ -55,4 +55,7 @@ int cmd_wait(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 int cmd_exec(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 int cmd_cp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* eventcmd.c */
+int cmd_events(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 #endif

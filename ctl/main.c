@@ -407,6 +407,8 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
+	{ "events", cmd_events, "[VM...] [--json] [--count N] [--until KIND] [--timeout S]", 0,
+	  "stream QEMU's and the supervisor's events, one line each, until\nN events, one of KIND, S seconds or the supervisor's exit" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
