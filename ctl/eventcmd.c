@@ -4,7 +4,8 @@
  * Text: local time with milliseconds, the VM (- for the fabric), the kind,
  * then the data as key=value; a string is printed as it is unless it is
  * empty or holds a space, a quote, a backslash or a control character, and
- * is then a JSON string; any other value is compact JSON.  --json: each
+ * is then a JSON string; null is left out; any other value is compact
+ * JSON.  --json: each
  * event object as the supervisor sent it.  Every line is flushed, so a pipe
  * (`| jq`) sees it at once.
  *
@@ -77,6 +78,8 @@ static void print_text(FILE *out, json_t *ev)
 		const char *s = json_string_value(v);
 		char *enc = NULL;
 
+		if (json_is_null(v))
+			continue; /* "no reason", "no previous lease": said by leaving it out */
 		if (!s || needs_quotes(s))
 			enc = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
 						    JSON_REAL_PRECISION(13));
@@ -174,7 +177,7 @@ static int stream(struct ctl *c, const struct events_opts *o)
 		char *nl;
 		ssize_t n;
 
-		while ((nl = memchr(buf, '\n', len))) {
+		while (len && (nl = memchr(buf, '\n', len))) {
 			size_t l = nl - buf;
 
 			*nl = '\0';

@@ -259,8 +259,13 @@ static void stream_cb(struct control_client *c, uint32_t events)
 		drop(c);
 		return;
 	}
-	if (c->out.len == 0 && c->sops->drained) {
+	/* Refill until the socket stops taking it all or the owner has no
+	 * more: a refill the socket swallowed whole would otherwise leave
+	 * nothing queued, so no EPOLLOUT, so no next drained. */
+	while (c->out.len == 0 && c->sops->drained) {
 		c->sops->drained(c->sopaque);
+		if (c->out.len == 0)
+			break;
 		if (flush(c) < 0) {
 			drop(c);
 			return;
