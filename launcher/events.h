@@ -23,7 +23,11 @@
  *   profile    {"profile","previous"}       the tc profile was switched (vm null)
  *   snapshot-saved  {"name","vms","seconds"}  (vm null)
  *   snapshot-loaded {"name","vms","seconds"}  (vm null)
- *   dnsmasq-restarted, ovs-restarted {"reason"}  (vm null)
+ *   dnsmasq-restarted, ovs-restarted {"reason"}  (vm null) the fabric
+ *                                           started a daemon again; reason:
+ *                                           how the old one ended.  Nothing
+ *                                           restarts OVS today, so no
+ *                                           ovs-restarted is emitted yet.
  *   lost       {"count"}                    this subscriber fell behind and
  *                                           lost count older events
  *
