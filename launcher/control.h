@@ -120,7 +120,8 @@ int control_open(const char *path, control_dispatch_fn dispatch);
 
 /* Stop listening, unlink the socket, and disconnect every client after one
  * non-blocking attempt to flush its queued replies (so a "shutdown" reply
- * sent just before the loop ends still goes out).  Clients with a pending
+ * sent just before the loop ends still goes out); a stream's owner refills
+ * it (drained) while the socket takes everything, then hears gone.  Clients with a pending
  * request stay allocated until it is answered (the reply is then dropped).
  * Call it outside loop handlers, e.g. after loop_run() returns. */
 void control_close(void);

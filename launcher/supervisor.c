@@ -100,9 +100,22 @@ static void on_nics_down(struct vm *vm)
  * readiness, which may start watching with a waiter of its own. */
 static void on_state(struct vm *vm, enum vm_state from, const char *why)
 {
-	events_emit(vm_name(vm), "state",
-		    json_pack("{s:s, s:s, s:s?}", "from", vm_state_name(from), "to",
-			      vm_state_name(vm_state(vm)), "reason", why && *why ? why : NULL));
+	char reason[ERR_MSG_MAX];
+	json_t *data;
+
+	/* why may quote QEMU's stderr, which need not be UTF-8: such bytes
+	 * become '?' rather than costing the event its reason. */
+	snprintf(reason, sizeof(reason), "%s", why ? why : "");
+	data = json_pack("{s:s, s:s, s:s?}", "from", vm_state_name(from), "to",
+			 vm_state_name(vm_state(vm)), "reason", *reason ? reason : NULL);
+	if (!data) {
+		for (char *p = reason; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		data = json_pack("{s:s, s:s, s:s}", "from", vm_state_name(from), "to",
+				 vm_state_name(vm_state(vm)), "reason", reason);
+	}
+	events_emit(vm_name(vm), "state", data);
 	sup_on_state(vm, from, why);
 	sup_ready_on_state(vm);
 }
