@@ -177,24 +177,29 @@ static int stream(struct ctl *c, const struct events_opts *o)
 		char *nl;
 		ssize_t n;
 
-		while (len && (nl = memchr(buf, '\n', len))) {
-			size_t l = nl - buf;
+		size_t off = 0;
+
+		/* Every whole line read so far, then what is left to the front. */
+		while (len > off && (nl = memchr(buf + off, '\n', len - off))) {
+			char *line = buf + off;
 
 			*nl = '\0';
+			off = nl + 1 - buf;
 			if (!replied) {
-				if ((r = check_reply(c, buf)) != 0)
+				if ((r = check_reply(c, line)) != 0)
 					goto out_code;
 				replied = true;
-			} else if ((r = one_event(o, buf, &seen)) != 0) {
-				if (r < 0) {
+			} else if ((r = one_event(o, line, &seen)) != 0) {
+				if (r < 0)
 					r = fail(EXIT_FAIL, "bad event line from the supervisor at %s", c->sock);
-					goto out_code;
-				}
-				r = 0;
+				else
+					r = 0;
 				goto out_code;
 			}
-			memmove(buf, nl + 1, len - l - 1);
-			len -= l + 1;
+		}
+		if (off) {
+			memmove(buf, buf + off, len - off);
+			len -= off;
 		}
 		r = poll(&p, 1, left_ms(deadline));
 		if (r < 0 && errno == EINTR)
