@@ -7,6 +7,10 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+# libpcap is n3x-ctl's alone (capture): only ctl/ and its tests see the
+# header, only n3x-ctl links the library.
+PCAP_CFLAGS = $(shell pkg-config --cflags libpcap)
+PCAP_LIBS   = $(shell pkg-config --libs libpcap)
 CPPFLAGS += -I.
 
 B := build
@@ -42,6 +46,8 @@ $(B)/san/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
+$(B)/obj/ctl/%.o $(B)/san/ctl/%.o $(B)/tests/test_ctl%: private PKG_CFLAGS += $(PCAP_CFLAGS)
+
 define layer_lib
 $(B)/obj/lib$(1).a: $(SRC_$(1):%.c=$(B)/obj/%.o)
 	@rm -f $$@; ar rcs $$@ $$^
@@ -54,7 +60,7 @@ $(B)/n3x-launch: $(B)/obj/launcher/main.o $(call lib,launch,obj)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS)
 
 # The integration tests drive sanitized binaries, so a memory error in the
 # supervisor fails them even when its behaviour looks right.
@@ -62,7 +68,7 @@ $(B)/san/n3x-launch: $(B)/san/launcher/main.o $(call lib,launch,san)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
 $(B)/san/n3x-ctl: $(B)/san/ctl/main.o $(call lib,ctl,san)
-	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS)
 
 # Unit tests: one Criterion suite per module.  A test's layer is the first
 # word of its name that names one (test_tcrule -> tc); the rest are the

@@ -58,4 +58,7 @@ int cmd_cp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 /* eventcmd.c */
 int cmd_events(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* capture.c */
+int cmd_capture(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 #endif

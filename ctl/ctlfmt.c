@@ -151,6 +151,20 @@ static int vm_table(const json_t *vms, struct table *t)
 	return r;
 }
 
+/* The NIC column: its index, and "(down)" when its cable is pulled, where
+ * the user looks for the NIC anyway. */
+static const char *nic_index(const json_t *nic, char *buf, size_t size)
+{
+	const json_t *idx = json_object_get(nic, "index");
+	const char *link = json_string_value(json_object_get(nic, "link"));
+
+	if (!json_is_integer(idx))
+		return NULL;
+	snprintf(buf, size, "%lld%s", (long long)json_integer_value(idx),
+		 link && strcmp(link, "down") == 0 ? " (down)" : "");
+	return buf;
+}
+
 static int nic_table(const json_t *vms, struct table *t)
 {
 	static const char *const head[] = { "VM", "NIC", "NETWORK", "TAP", "MAC", "IP", "LEASE" };
@@ -160,9 +174,9 @@ static int nic_table(const json_t *vms, struct table *t)
 
 	json_array_foreach(vms, i, vm) {
 		json_array_foreach(json_object_get(vm, "nics"), j, nic) {
-			char idx[24];
+			char idx[40];
 			const char *row[] = {
-				field(vm, "name", NULL, 0), field(nic, "index", idx, sizeof(idx)),
+				field(vm, "name", NULL, 0), nic_index(nic, idx, sizeof(idx)),
 				field(nic, "network", NULL, 0), field(nic, "tap", NULL, 0),
 				field(nic, "mac", NULL, 0), field(nic, "ip", NULL, 0),
 				field(nic, "lease", NULL, 0),
@@ -263,11 +277,15 @@ void ctlfmt_graph(FILE *out, const json_t *status)
 			json_array_foreach(nets, k, n)
 				if (netname && strcmp(json_string_value(json_object_get(n, "name")) ?: "", netname) == 0)
 					br = json_string_value(json_object_get(n, "bridge"));
-			fprintf(out, "\t\"vm:%s\" -- \"br:%s\" [label=\"n%d %s\\n%s%s%s\"];\n", name, br ?: netname,
-				(int)json_integer_value(json_object_get(nic, "index")),
+			/* A pulled cable: dashed, red, and said in the label. */
+			bool down = strcmp(json_string_value(json_object_get(nic, "link")) ?: "", "down") == 0;
+
+			fprintf(out, "\t\"vm:%s\" -- \"br:%s\" [label=\"n%d %s\\n%s%s%s%s\"%s];\n", name,
+				br ?: netname, (int)json_integer_value(json_object_get(nic, "index")),
 				json_string_value(json_object_get(nic, "mac")) ?: "",
 				json_string_value(json_object_get(nic, "ip")) ?: "dhcp",
-				vlan ? "\\nvlan " : "", vlan ?: "");
+				vlan ? "\\nvlan " : "", vlan ?: "", down ? "\\ndown" : "",
+				down ? ", style=dashed, color=red, fontcolor=red" : "");
 		}
 	}
 	fputs("}\n", out);

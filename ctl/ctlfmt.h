@@ -12,7 +12,8 @@
 /* Print a status reply (control.h) as tables: a fabric line, one row per VM
  * (NAME STATE ARCH ACCEL PID UPTIME AGENT READY ROLE; AGENT and READY are
  * yes/no), notes (why a VM runs under TCG, its last error) where the
- * supervisor gave them, and one row per NIC.  Missing or null fields print
+ * supervisor gave them, and one row per NIC (its NIC column says "0 (down)"
+ * for a pulled cable).  Missing or null fields print
  * as "-".  Returns 0, or -EINVAL when status has no "vms" array. */
 int ctlfmt_status(FILE *out, const json_t *status);
 
@@ -20,7 +21,8 @@ int ctlfmt_status(FILE *out, const json_t *status);
 char *ctlfmt_uptime(double seconds, char *buf, size_t size);
 
 /* The fabric of a status reply as a Graphviz graph: bridges, host
- * interfaces, VMs (role, arch, state) and one edge per NIC (MAC, IP, VLAN). */
+ * interfaces, VMs (role, arch, state) and one edge per NIC (MAC, IP, VLAN;
+ * a pulled cable is a dashed red edge whose label ends in "down"). */
 void ctlfmt_graph(FILE *out, const json_t *status);
 
 /* A `tc status` reply's "tc" object: the profile, then per link and

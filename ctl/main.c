@@ -11,6 +11,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
+#include "ctl/linkcmds.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
 
@@ -409,6 +410,12 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
 	{ "events", cmd_events, "[VM...] [--json] [--count N] [--until KIND] [--timeout S]", 0,
 	  "stream QEMU's and the supervisor's events, one line each, until\nN events, one of KIND, S seconds or the supervisor's exit" },
+	{ "link", cmd_link, "VM[/N] up|down", 2,
+	  "plug or pull the cable of NIC N (every NIC without /N);\na pulled cable stays pulled across restarts" },
+	{ "send", cmd_send, "VM TEXT", 2,
+	  "type TEXT into the serial console; escapes \\n \\r \\t \\e \\xHH \\0 ..." },
+	{ "capture", cmd_capture, "VM[/N] [-w FILE] [-c COUNT] [--direction to-vm|from-vm|both]", 1,
+	  "a pcap of one link, to FILE or stdout (| wireshark -k -i -)" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },

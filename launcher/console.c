@@ -24,7 +24,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define SERIAL_INPUT_CAP (64 * 1024)
 #define READ_CHUNK (16 * 1024)
 #define SERIAL_READS_PER_EVENT 4  /* then let other sources run */
 #define ACCEPTS_PER_EVENT 16
@@ -301,8 +300,22 @@ static void serial_input(struct console *c, const char *p, size_t n)
 	if (n == 0)
 		return;
 	/* A guest that does not read its UART loses the oldest typed bytes. */
-	if (queue_push(&c->input, p, n, SERIAL_INPUT_CAP) == 0)
+	if (queue_push(&c->input, p, n, CONSOLE_INPUT_MAX) == 0)
 		want_out(c->serial_fd, &c->serial_w, &c->serial_want_out, true);
+}
+
+int console_input(struct console *c, const void *buf, size_t len)
+{
+	if (len > CONSOLE_INPUT_MAX)
+		return -EMSGSIZE;
+	if (c->serial_fd < 0)
+		return -ENOTCONN;
+	/* Unlike a person's keystrokes, a script's text is not cut: what
+	 * would push queued bytes out is refused whole instead. */
+	if (c->input.len && c->input.len + len > CONSOLE_INPUT_MAX)
+		return -ENOBUFS;
+	serial_input(c, buf, len);
+	return 0;
 }
 
 static void client_free(struct client *cl)

@@ -19,6 +19,7 @@
 #define CONSOLE_REPLAY_SIZE (64 * 1024)
 #define CONSOLE_LOG_CAP (4 * 1024 * 1024) /* then console.log -> console.log.1 */
 #define CONSOLE_CLIENT_QUEUE (256 * 1024) /* per client, oldest bytes dropped */
+#define CONSOLE_INPUT_MAX (64 * 1024)     /* typed bytes QEMU has not taken yet */
 
 /* The replay ring: the last `size` bytes written, oldest first.  A write
  * larger than the ring keeps its tail.  ring_new returns NULL (errno set) on
@@ -60,6 +61,16 @@ int console_attach(struct console *c, int serial_fd);
  * the serial fd detaches by itself, quietly (the VM module learns of the exit
  * from its pidfd).  No-op when detached. */
 void console_detach(struct console *c);
+
+/* Type len bytes into the guest's serial port as a client of the socket
+ * does: written now as far as QEMU takes them, the rest queued (with the
+ * clients' bytes, in order) and written as QEMU reads.  Never blocks.  Where
+ * a client's bytes would push the oldest queued ones out, these are refused
+ * whole instead, so a script's text is never cut.  0; -ENOTCONN when
+ * detached (no QEMU: nothing is kept for the next one); -EMSGSIZE when len >
+ * CONSOLE_INPUT_MAX; -ENOBUFS when the queue has no room for len more bytes
+ * (the guest is not reading its UART).  Nothing is written on an error. */
+int console_input(struct console *c, const void *buf, size_t len);
 
 /* Write a supervisor note, "\r\n[n3x] <message>\r\n", into the log, the
  * replay ring and every client ("VM started", "QEMU exited with status 1"). */

@@ -11,7 +11,7 @@
  *          {"name","state","arch","accel","accel_reason","pid" (null when not
  *           running),"role","uptime_s","restarts","last_error","console_log",
  *           "qmp_socket","console_socket","agent","ready","firmware",
- *           "nics":[{"index","network","tap","mac","ip","lease"}]}
+ *           "nics":[{"index","network","tap","mac","ip","lease","link"}]}
  *       accel_reason says why auto chose TCG ("" otherwise); last_error is
  *       "" when nothing failed; paths are absolute.  agent: the guest agent
  *       answers; ready: the VM's `ready =` condition (no key: running) held
@@ -73,6 +73,23 @@
  *          lease, else its ip=) every interval until one succeeds.  A VM
  *          that stops for good (stopped, or crashed without restart) fails
  *          a console, lease, agent, exec or port wait at once.
+ *   {"cmd":"link","vm":"a","nic":N (optional: every NIC),"up":bool}
+ *       -> {"ok":true,"nics":[{"index":0,"link":"down"}]}, one entry per NIC
+ *          named, once QEMU acknowledged each set_link (a stopped VM: at
+ *          once; its next QEMU starts with the cable as set).  A pulled
+ *          cable stays pulled across restarts until plugged; status shows
+ *          it in nics[].link.  Each NIC that changed is an event "link"
+ *          {"nic","up"}; one already so is no change and no error.  No such
+ *          NIC, a VM without NICs, "up" not a boolean: code 2.  QEMU
+ *          refusing set_link: code 1 with its error (the setting is then
+ *          left as it was).
+ *   {"cmd":"send","vm":"a","data":"BASE64"} -> {"ok":true,"bytes":N}
+ *          The bytes go to the guest's serial port as a console client's
+ *          do (queued while the guest's UART is busy; never blocking).
+ *          No QEMU: code 1 "a: the console is not connected (the VM is
+ *          stopped)"; the guest not reading what was typed before (64 KiB
+ *          queued): code 1, nothing typed.  data not base64, or more than
+ *          64 KiB: code 2.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
  *   {"cmd":"events","vms":["a",...] (optional filter)}

@@ -487,6 +487,8 @@ static const struct sup_verb sup_verbs[] = {
 	{ "exec", cmd_exec, NULL, 0, 0 },
 	{ "tc", cmd_tc, NULL, 0, 0 },
 	{ "events", cmd_events, NULL, 0, 0 },
+	{ "link", sup_cmd_link, NULL, 0, 0 },
+	{ "send", sup_cmd_send, NULL, 0, 0 },
 	{ "shutdown", cmd_shutdown, NULL, 0, 0 },
 };
 

@@ -5,6 +5,7 @@
  *   probes.c      the polled waiters: wait --exec, wait --port
  *   ready.c       each VM's `ready =` condition, --wait-ready
  *   guest.c       exec in the guest (guest.h), the agent and exec verbs
+ *   links.c       the link and send verbs: cables and console input
  *   requests.c    the control verbs, one table
  *   checks.c      start-up checks and the --check plan
  *   daemon.c      pid file, detaching, teardown
@@ -176,6 +177,14 @@ void sup_wait_ready_abort(const char *why);
 
 void sup_cmd_agent(struct control_client *c, json_t *req, struct vm *vm);
 void sup_cmd_exec(struct control_client *c, json_t *req, struct vm *vm);
+
+/* ---- links.c: the verbs (requests.c's table calls them) ---- */
+
+struct sup_verb;
+/* link: pull or plug a VM's cables, answered once QEMU acknowledged. */
+void sup_cmd_link(struct control_client *c, json_t *req, const struct sup_verb *v);
+/* send: type base64-decoded bytes into a VM's serial console. */
+void sup_cmd_send(struct control_client *c, json_t *req, const struct sup_verb *v);
 
 /* ---- requests.c ---- */
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/child.h"
 #include "base/err.h"
@@ -102,9 +103,26 @@ int vm_resume(struct vm *vm);
 bool vm_link_up(const struct vm *vm, int nic);
 /* Pull (up false) or plug NIC nic's cable: QMP set_link on the running
  * QEMU, and on every QEMU started later, so the guest sees carrier go and
- * come.  0; -EINVAL for no such NIC; -EALREADY when it already is so.
- * Without a monitor (no QEMU) only the setting changes. */
-int vm_set_link(struct vm *vm, int nic, bool up);
+ * come.  Returns
+ *   0          done: no QEMU answers QMP yet (the next one gets the setting
+ *              as soon as its monitor is up); cb is not called;
+ *   1          set_link went to the running QEMU: cb (may be NULL) is called
+ *              once, later, with QEMU's reply ({"return":{}}, or
+ *              {"error":{"class","desc"}}, and then the setting is put back
+ *              as it was), or with reply NULL and err < 0 when QEMU went away
+ *              first (the setting stays, for the next QEMU);
+ *   -EINVAL    no such NIC;  -EALREADY  it already is so;
+ *   -errno     the command could not be queued (-ENOMEM, or the monitor's
+ *              connection failed); nothing changed.
+ * cb is never called when the return is not 1. */
+int vm_set_link(struct vm *vm, int nic, bool up, qmp_reply_fn cb, void *opaque);
+
+/* Type into the serial console: len bytes go to the guest's UART as a
+ * console client's would (console_input).  0; -ENOTCONN when no QEMU holds
+ * the console; -EMSGSIZE when len exceeds what one input may queue
+ * (CONSOLE_INPUT_MAX); -ENOBUFS when the guest has not taken enough of
+ * what was typed before. */
+int vm_console_input(struct vm *vm, const void *buf, size_t len);
 
 /* Forward a QMP command over the supervisor's monitor (see qmp_send_raw). */
 int vm_qmp(struct vm *vm, json_t *cmd, qmp_reply_fn cb, void *opaque);

@@ -192,15 +192,40 @@ static void status_reply(void *opaque, json_t *reply, int err)
 	vm_dispatch(vm, strcmp(st, "running") == 0 ? EV_QMP_RUNNING : EV_QMP_STOP);
 }
 
+/* A set_link the caller waits for: the NIC and the setting it asked for,
+ * to put back if QEMU refuses it. */
+struct link_req {
+	struct vm *vm;
+	int nic;
+	bool up;
+	qmp_reply_fn cb;
+	void *opaque;
+};
+
+static void link_reply(void *opaque, json_t *reply, int err)
+{
+	struct link_req *lr = opaque;
+	struct vm *vm = lr->vm;
+
+	/* Refused: the guest's carrier did not change, so neither does the
+	 * setting, unless a later request changed it already. */
+	if (json_object_get(reply, "error") && vm->link_down[lr->nic] == !lr->up)
+		vm->link_down[lr->nic] = lr->up;
+	if (lr->cb)
+		lr->cb(lr->opaque, reply, err);
+	free(lr);
+}
+
 /* The link of NIC i as the VM wants it; set_link on the tap's netdev
- * reaches the virtio-net NIC behind it, whose guest sees the carrier. */
-static int send_link(struct vm *vm, int i)
+ * reaches the virtio-net NIC behind it, whose guest sees the carrier.
+ * qmp_execute's return: 0 when cb will be called. */
+static int send_link(struct vm *vm, int i, qmp_reply_fn cb, void *opaque)
 {
 	char name[16];
 
 	snprintf(name, sizeof(name), "net%d", i);
 	return vm_execute(vm, "set_link", json_pack("{s:s, s:b}", "name", name, "up", !vm->link_down[i]),
-			  NULL, NULL);
+			  cb, opaque);
 }
 
 bool vm_link_up(const struct vm *vm, int nic)
@@ -208,16 +233,36 @@ bool vm_link_up(const struct vm *vm, int nic)
 	return nic < 0 || nic >= vm->cfg->nnics || !vm->link_down[nic];
 }
 
-int vm_set_link(struct vm *vm, int nic, bool up)
+int vm_set_link(struct vm *vm, int nic, bool up, qmp_reply_fn cb, void *opaque)
 {
+	struct link_req *lr;
+	int r;
+
 	if (nic < 0 || nic >= vm->cfg->nnics)
 		return -EINVAL;
 	if (vm->link_down[nic] == !up)
 		return -EALREADY;
+	/* A monitor that is not ready yet sends the pulled cables itself
+	 * (mon_ready), before the guest runs far enough to look. */
+	if (!vm->qmp || !qmp_is_ready(vm->qmp)) {
+		vm->link_down[nic] = !up;
+		return 0;
+	}
+	if (!(lr = malloc(sizeof(*lr))))
+		return -ENOMEM;
+	*lr = (struct link_req){ .vm = vm, .nic = nic, .up = up, .cb = cb, .opaque = opaque };
 	vm->link_down[nic] = !up;
-	if (vm->qmp && qmp_is_ready(vm->qmp))
-		send_link(vm, nic);
-	return 0;
+	if ((r = send_link(vm, nic, link_reply, lr)) < 0) {
+		vm->link_down[nic] = up;
+		free(lr);
+		return r;
+	}
+	return 1;
+}
+
+int vm_console_input(struct vm *vm, const void *buf, size_t len)
+{
+	return console_input(vm->console, buf, len);
 }
 
 static void mon_ready(void *opaque)
@@ -228,7 +273,7 @@ static void mon_ready(void *opaque)
 	 * probing, finds the carrier already gone. */
 	for (int i = 0; i < vm->cfg->nnics; i++)
 		if (vm->link_down[i])
-			send_link(vm, i);
+			send_link(vm, i, NULL, NULL);
 	vm_execute(vm, "query-status", NULL, status_reply, vm);
 }
 

@@ -649,3 +649,38 @@ Test(console, a_match_and_a_timeout_in_one_batch)
 	cr_expect_eq(tw_freed, 1, "freed after the batch");
 	cr_expect_null(tw);
 }
+
+/* console_input (n3x-ctl send): the bytes reach the guest in order with a
+ * client's; a guest that does not read gets no more than the queue holds,
+ * and what was refused is refused whole, never cut. */
+Test(console, typed_input_is_queued_in_order_and_never_cut)
+{
+	static char big[CONSOLE_INPUT_MAX + 1];
+	size_t accepted = 0, chunk = 16 * 1024;
+	int ca, r = 0;
+	char *p;
+
+	start();
+	ca = connect_to(sock_path);
+	cr_assert_eq(console_input(con, "root\n", 5), 0);
+	cr_assert_eq(write(ca, "ls\n", 3), 3);
+	cr_assert(pump_read(qemu_fd, &rx[0], 8));
+	expect_bytes(&rx[0], "root\nls\n", 8);
+	cr_assert_eq(console_input(con, big, sizeof(big)), -EMSGSIZE);
+
+	/* The guest stops reading: the socket fills, then the queue. */
+	p = pattern(8 * 1024 * 1024);
+	while (accepted + chunk <= 8 * 1024 * 1024 && (r = console_input(con, p + accepted, chunk)) == 0)
+		accepted += chunk;
+	cr_assert_eq(r, -ENOBUFS, "still taking input after %zu bytes", accepted);
+	cr_assert_gt(accepted, CONSOLE_INPUT_MAX - chunk);
+	/* Now it reads: everything accepted arrives, in order, nothing else. */
+	cr_assert(pump_read(qemu_fd, &rx[1], accepted));
+	pump_ms(50);
+	drain(qemu_fd, &rx[1]);
+	expect_bytes(&rx[1], p, accepted);
+	cr_assert_eq(console_input(con, "x", 1), 0, "room again once the guest read");
+
+	console_detach(con);
+	cr_assert_eq(console_input(con, "x", 1), -ENOTCONN);
+}

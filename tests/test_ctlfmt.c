@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl/ctlfmt.h"
 
@@ -112,4 +113,48 @@ Test(ctlfmt, uptime)
 	cr_assert_str_eq(ctlfmt_uptime(3599, buf, sizeof(buf)), "59m59s");
 	cr_assert_str_eq(ctlfmt_uptime(3600 + 180, buf, sizeof(buf)), "1h03m");
 	cr_assert_str_eq(ctlfmt_uptime(3 * 86400 + 4 * 3600 + 59, buf, sizeof(buf)), "3d04h");
+}
+
+/* A pulled cable shows where the NIC is listed, and as a dashed red edge. */
+static const char pulled_reply[] =
+	"{\"ok\":true,\"fabric\":{\"name\":\"n3x\",\"networks\":[{\"name\":\"lan\",\"bridge\":\"br0\","
+	"  \"switch\":\"linux-bridge\",\"host_interface\":\"br0\",\"address\":\"10.0.0.1/24\"}]},"
+	" \"vms\":[{\"name\":\"a\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"kvm\","
+	"   \"pid\":7,\"uptime_s\":3,\"role\":\"\",\"agent\":false,\"ready\":true,"
+	"   \"nics\":[{\"index\":0,\"network\":\"lan\",\"tap\":\"a-n0\",\"mac\":\"52:54:00:00:00:01\","
+	"              \"ip\":\"10.0.0.10\",\"lease\":true,\"link\":\"up\"},"
+	"             {\"index\":1,\"network\":\"lan\",\"tap\":\"a-n1\",\"mac\":\"52:54:00:00:00:02\","
+	"              \"ip\":null,\"lease\":false,\"link\":\"down\"}]}]}";
+
+Test(ctlfmt, pulled_cable_in_the_nic_table)
+{
+	static const char want[] =
+		"VM  NIC       NETWORK  TAP   MAC                IP         LEASE\n"
+		"a   0         lan      a-n0  52:54:00:00:00:01  10.0.0.10  yes\n"
+		"a   1 (down)  lan      a-n1  52:54:00:00:00:02  -          no\n";
+	int r;
+	char *got = render(pulled_reply, &r);
+
+	cr_assert_eq(r, 0);
+	cr_assert(strstr(got, want), "got:\n%s", got);
+	free(got);
+}
+
+Test(ctlfmt, pulled_cable_in_the_graph)
+{
+	json_t *st = json_loads(pulled_reply, 0, NULL);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	cr_assert_not_null(st);
+	cr_assert_not_null(out);
+	ctlfmt_graph(out, st);
+	fclose(out);
+	json_decref(st);
+	cr_assert(strstr(text, "\t\"vm:a\" -- \"br:br0\" [label=\"n0 52:54:00:00:00:01\\n10.0.0.10\"];\n"),
+		  "plugged edge:\n%s", text);
+	cr_assert(strstr(text, "\t\"vm:a\" -- \"br:br0\" [label=\"n1 52:54:00:00:00:02\\ndhcp\\ndown\", "
+			 "style=dashed, color=red, fontcolor=red];\n"), "pulled edge:\n%s", text);
+	free(text);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/loop.h"
+#include "launcher/console.h"
 #include "launcher/vm.h"
 #include "tests/fake_qemu.h"
 
@@ -51,6 +52,8 @@ static struct {
 	size_t agent_read;      /* bytes the supervisor wrote to the agent's port */
 	char agent_cmds[1024];  /* commands the agent got, "a,b," */
 	bool agent_silent;      /* the agent answers only guest-sync* */
+	char links[256];        /* set_link commands since the spawn, "net1=down," */
+	bool refuse_link;       /* set_link answers an error */
 } q;
 
 static void qemu_exit(int status)
@@ -92,6 +95,7 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	q.agent.len = 0;
 	q.running = true;
 	q.cmds[0] = '\0';
+	q.links[0] = '\0';
 	cr_assert(q.serial >= 0 && q.mon.fd >= 0);
 	peer_send(&q.mon, GREETING);
 	return 0;
@@ -116,6 +120,18 @@ static void qemu_serve(void)
 		if (strcmp(cmd, "query-status") == 0) {
 			peer_send(&q.mon, "{\"return\": {\"status\": \"%s\", \"running\": %s}, \"id\": %s}",
 				  q.running ? "running" : "paused", q.running ? "true" : "false", ids);
+		} else if (strcmp(cmd, "set_link") == 0) {
+			json_t *args = json_object_get(msg, "arguments");
+			const char *name = json_string_value(json_object_get(args, "name"));
+
+			cr_assert(name && json_is_boolean(json_object_get(args, "up")), "set_link: %s", line);
+			snprintf(q.links + strlen(q.links), sizeof(q.links) - strlen(q.links), "%s=%s,", name,
+				 json_is_true(json_object_get(args, "up")) ? "up" : "down");
+			if (q.refuse_link)
+				peer_send(&q.mon, "{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": "
+					  "\"Device '%s' not found\"}, \"id\": %s}", name, ids);
+			else
+				peer_send(&q.mon, "{\"return\": {}, \"id\": %s}", ids);
 		} else {
 			peer_send(&q.mon, "{\"return\": {}, \"id\": %s}", ids);
 		}
@@ -232,12 +248,13 @@ static void on_agent(struct vm *v, bool up)
 
 static int on_nics_up(struct vm *v, int *fds, struct err *e)
 {
-	(void)v;
 	nics_up_calls++;
 	if (nics_fail)
 		return err_set(e, EPERM, "nic 0: cannot create tap t1-n0: Operation not permitted");
-	fds[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
-	return fds[0] < 0 ? -errno : 0;
+	for (int i = 0; i < vm_config(v)->nnics; i++)
+		if ((fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			return -errno;
+	return 0;
 }
 
 static void on_nics_down(struct vm *v)
@@ -843,4 +860,150 @@ Test(vm, status_says_the_firmware)
 	cfg.firmware = TOPO_FIRMWARE_BIOS;
 	make_vm();
 	cr_assert_str_eq(json_string_value(status_get("firmware")), "bios");
+}
+
+/* ---- cables (vm_set_link) and typing (vm_console_input) ---- */
+
+static struct topo_nic two_nics[2];
+
+static void with_two_nics(void)
+{
+	two_nics[0] = (struct topo_nic){ .index = 0, .network = "lan" };
+	two_nics[1] = (struct topo_nic){ .index = 1, .network = "lan" };
+	cfg.nnics = 2;
+	cfg.nics = two_nics;
+}
+
+static const char *status_link(int nic)
+{
+	return json_string_value(json_object_get(json_array_get(status_get("nics"), nic), "link"));
+}
+
+Test(vm, link_down_and_up_send_set_link_and_wait_for_qemu)
+{
+	struct reply r = { 0 };
+
+	with_two_nics();
+	start_running();
+	cr_assert_str_eq(q.links, "", "no set_link for plugged cables");
+	cr_assert_eq(vm_set_link(vm, 1, false, got_reply, &r), 1);
+	cr_assert_not(r.done, "answered before QEMU did");
+	cr_assert_not(vm_link_up(vm, 1));
+	cr_assert_str_eq(status_link(1), "down");
+	PUMP_UNTIL(r.done);
+	cr_assert_str_eq(q.links, "net1=down,", "the tap's netdev is netN");
+	cr_assert_eq(r.err, 0);
+	cr_assert_not_null(json_object_get(r.reply, "return"));
+	json_decref(r.reply);
+	cr_assert(vm_link_up(vm, 0));
+	cr_assert_str_eq(status_link(0), "up");
+	cr_assert_eq(vm_set_link(vm, 1, false, got_reply, &r), -EALREADY);
+	cr_assert_eq(vm_set_link(vm, 2, false, got_reply, &r), -EINVAL);
+	cr_assert_eq(vm_set_link(vm, -1, true, got_reply, &r), -EINVAL);
+
+	r = (struct reply){ 0 };
+	cr_assert_eq(vm_set_link(vm, 1, true, got_reply, &r), 1);
+	PUMP_UNTIL(r.done);
+	json_decref(r.reply);
+	cr_assert_str_eq(q.links, "net1=down,net1=up,");
+	cr_assert(vm_link_up(vm, 1));
+	cr_assert_str_eq(status_link(1), "up");
+}
+
+Test(vm, pulled_cable_is_sent_to_the_next_qemu_before_the_guest_runs)
+{
+	struct reply r = { 0 };
+
+	with_two_nics();
+	start_running();
+	cr_assert_eq(vm_set_link(vm, 0, false, got_reply, &r), 1);
+	PUMP_UNTIL(r.done);
+	json_decref(r.reply);
+	cr_assert_eq(vm_restart(vm), 0);
+	PUMP_UNTIL(q.spawns == 2 && vm_state(vm) == VM_RUNNING);
+	/* The new QEMU: only the pulled cable, before query-status lets the
+	 * supervisor call the guest running. */
+	cr_assert_str_eq(q.links, "net0=down,");
+	cr_assert(strstr(q.cmds, "set_link,query-status,"), "commands: %s", q.cmds);
+	cr_assert_not(vm_link_up(vm, 0));
+	cr_assert_str_eq(status_link(0), "down");
+
+	/* And again after a crash, with nothing asked in between. */
+	qemu_exit(1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(status_link(0), "down");
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(q.spawns == 3 && vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(q.links, "net0=down,");
+}
+
+Test(vm, link_of_a_stopped_vm_is_only_a_setting)
+{
+	struct reply r = { 0 };
+
+	with_two_nics();
+	make_vm();
+	cr_assert_eq(vm_set_link(vm, 1, false, got_reply, &r), 0);
+	cr_assert_str_eq(status_link(1), "down");
+	cr_assert_eq(vm_set_link(vm, 1, false, got_reply, &r), -EALREADY);
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_not(r.done, "the callback of a setting is never called");
+	cr_assert_str_eq(q.links, "net1=down,");
+}
+
+Test(vm, refused_set_link_leaves_the_cable_as_it_was)
+{
+	struct reply r = { 0 };
+	const char *desc;
+
+	with_two_nics();
+	start_running();
+	q.refuse_link = true;
+	cr_assert_eq(vm_set_link(vm, 0, false, got_reply, &r), 1);
+	PUMP_UNTIL(r.done);
+	desc = json_string_value(json_object_get(json_object_get(r.reply, "error"), "desc"));
+	cr_assert_str_eq(desc, "Device 'net0' not found");
+	json_decref(r.reply);
+	cr_assert(vm_link_up(vm, 0));
+	cr_assert_str_eq(status_link(0), "up");
+}
+
+Test(vm, cable_pulled_as_qemu_dies_stays_pulled)
+{
+	struct reply r = { 0 };
+
+	with_two_nics();
+	start_running();
+	cr_assert_eq(vm_set_link(vm, 1, false, got_reply, &r), 1);
+	qemu_exit(1); /* before it read the command */
+	PUMP_UNTIL(r.done && vm_state(vm) == VM_CRASHED);
+	cr_assert_null(r.reply);
+	cr_assert_lt(r.err, 0);
+	cr_assert_not(vm_link_up(vm, 1));
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(q.spawns == 2 && vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(q.links, "net1=down,");
+}
+
+Test(vm, console_input_reaches_the_guest_uart)
+{
+	static char big[CONSOLE_INPUT_MAX + 1];
+	char buf[64] = "";
+	ssize_t n = 0;
+
+	make_vm();
+	cr_assert_eq(vm_console_input(vm, "root\n", 5), -ENOTCONN, "no QEMU");
+	cr_assert_eq(q.spawns, 0);
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_eq(vm_console_input(vm, "root\n\0\x03", 7), 0);
+	cr_assert_eq(vm_console_input(vm, big, sizeof(big)), -EMSGSIZE);
+	pump_ms(20);
+	n = recv(q.serial, buf, sizeof(buf), MSG_DONTWAIT);
+	cr_assert_eq(n, 7, "the UART got %zd bytes", n);
+	cr_assert_eq(memcmp(buf, "root\n\0\x03", 7), 0);
+	qemu_exit(0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED || vm_state(vm) == VM_CRASHED);
+	cr_assert_eq(vm_console_input(vm, "x", 1), -ENOTCONN, "QEMU gone");
 }

@@ -57,9 +57,15 @@ need_cmd() {
 }
 
 # The supervisor takes its QEMUs with it (they get SIGTERM when it dies), so
-# ending it by its PID ends everything this test started.
+# ending it by its PID ends everything this test started.  A test with more
+# to undo defines test_cleanup (run first), or lists EXTRA_PIDS and
+# EXTRA_NETNS; it never sets a trap of its own, which would hide the test's
+# exit status from this one.
 cleanup() {
 	local st=$? rc=0
+	if [ "$(type -t test_cleanup)" = function ]; then
+		test_cleanup || true
+	fi
 	# A check that failed through set -e (a `ctl wait` that timed out)
 	# says why in the supervisor's log, as fail does.
 	[ "$st" -eq 0 ] || [ "$st" -eq 77 ] || show_log

@@ -30,9 +30,8 @@ $(vm_block m1 x86_64 'nic = lan vlan=4095')" 'bad VLAN "4095"'
 
 # netns = host and a bridge that exists and is not ours: made inside a
 # namespace of this test's own, where n3x-launch --check runs too.
+EXTRA_NETNS="n3x-test-$$"
 ip netns add "n3x-test-$$"
-EXTRA_NS="n3x-test-$$"
-trap 'ip netns del "$EXTRA_NS" 2>/dev/null; cleanup' EXIT
 ip netns exec "n3x-test-$$" ip link add n3xbad0 type bridge
 conf=$(write_conf host-bridge "$(printf '%s\n' "$net" | sed 's/^name = it-bad/name = it-bad\nnetns = host/')
 $(vm_block m1 x86_64 'nic = lan')")

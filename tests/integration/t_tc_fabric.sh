@@ -12,7 +12,7 @@ need_root "network namespaces"
 DRV=${TC_DRIVER:-$SRC/build/tests/tc_driver}
 [ -x "$DRV" ] || fail "$DRV is not built (make build/tests/tc_driver)"
 PROBE=n3x-it-tcp$$
-trap 'ip netns del "$PROBE" 2>/dev/null || true; cleanup' EXIT
+EXTRA_NETNS=$PROBE
 
 # Does this kernel run netem?  Asked the way the supervisor will meet it: a
 # netem qdisc on a link, here a veth in a namespace of our own.

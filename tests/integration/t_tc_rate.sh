@@ -19,7 +19,7 @@ VM=n3x-test-tcv$$
 SPID=
 # Ours only: the iperf3 server we started, then the namespaces (their
 # links, qdiscs and ifbs go with them); lib.sh's cleanup runs after.
-tc_cleanup() {
+test_cleanup() {
 	if [ -n "$SPID" ]; then
 		kill "$SPID" 2>/dev/null || true
 		wait "$SPID" 2>/dev/null || true
@@ -27,7 +27,6 @@ tc_cleanup() {
 	ip netns del "$FAB" 2>/dev/null || true
 	ip netns del "$VM" 2>/dev/null || true
 }
-trap 'tc_cleanup; cleanup' EXIT
 
 ip netns add "$FAB"
 ip netns add "$VM"
