@@ -1,6 +1,7 @@
 # n3x-ctl events against demo guests on a fabric: two subscribers at once (one
 # for every VM, one filtered to x1) see x1 started, its lease, paused and
-# resumed (QMP STOP/RESUME and the states), a profile switch, its QEMU killed
+# resumed (QMP STOP/RESUME and the states), a profile switch, its cable pulled
+# and plugged, its QEMU killed
 # with kill -9 (crashed, then the restart with its backoff), dnsmasq killed
 # and restarted by the fabric; the filtered one sees nothing of x2.  The text
 # form has local time with ms; --until, --count and --timeout end with the
@@ -76,6 +77,8 @@ ctl wait x1 --lease --timeout 120 >/dev/null || fail "x1: no lease"
 ctl pause x1 >/dev/null || fail "pause x1"
 ctl resume x1 >/dev/null || fail "resume x1"
 ctl tc slow >/dev/null || fail "tc slow"
+ctl link x1 down >/dev/null || fail "link x1 down"
+ctl link x1 up >/dev/null || fail "link x1 up"
 
 pid=$(live_pid x1) || fail "x1 has no QEMU"
 kill -9 "$pid"
@@ -167,6 +170,8 @@ wants = [
     ("x1", "state", {"from": "paused", "to": "running"}),
     ("x1", "RESUME", {}),
     (None, "profile", {"profile": "slow", "previous": "default"}),
+    ("x1", "link", {"nic": 0, "up": False}),
+    ("x1", "link", {"nic": 0, "up": True}),
     ("x1", "state", {"from": "running", "to": "crashed", "reason": "QEMU killed by SIGKILL"}),
     ("x1", "restart", {"attempt": 1}),
     ("x1", "state", {"from": "crashed", "to": "starting"}),
