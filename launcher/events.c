@@ -5,8 +5,8 @@
  * by reference.  A subscriber's line goes straight to its control client
  * while the client's output has room (control_stream_send); the rest waits
  * in a ring of EVENTS_QUEUE_MAX lines, and when the ring is full the oldest
- * line goes and is counted.  The count is delivered, as one "lost" event,
- * before the next line that is, then starts again from zero.  So a slow
+ * line goes and is counted.  The count goes out, as one "lost" event,
+ * ahead of the next line delivered, then starts again from zero.  So a slow
  * subscriber costs at most its ring and the control client's bounded
  * output, and the supervisor never waits for it.
  *
