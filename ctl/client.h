@@ -58,6 +58,9 @@ int cmd_cp(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 /* snapcmd.c */
 int cmd_snapshot(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* eventcmd.c */
+int cmd_events(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 /* capture.c */
 int cmd_capture(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 

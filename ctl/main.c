@@ -408,6 +408,8 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
 	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
 	  "switch the impairment profile, read it back from the kernel, or change one link" },
+	{ "events", cmd_events, "[VM...] [--json] [--count N] [--until KIND] [--timeout S]", 0,
+	  "stream QEMU's and the supervisor's events, one line each, until\nN events, one of KIND, S seconds or the supervisor's exit" },
 	{ "link", cmd_link, "VM[/N] up|down", 2,
 	  "plug or pull the cable of NIC N (every NIC without /N);\na pulled cable stays pulled across restarts" },
 	{ "send", cmd_send, "VM TEXT", 2,

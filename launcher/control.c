@@ -8,6 +8,11 @@
  * queues the reply and asks for EPOLLOUT, and the client's next callback
  * picks up any request already buffered.  That keeps the dispatcher free of
  * re-entry (a reply sent while walking a list of waiters cannot add to it).
+ *
+ * A streaming client (control_stream) gets lines instead of replies.  Its
+ * owner learns of it only from that client's callback (drained) or from
+ * drop() (gone), never from control_stream_send(), so an owner may send
+ * while walking its own list of streams.
  */
 #include "launcher/control.h"
 #include "base/buf.h"
@@ -29,6 +34,7 @@
 #define READ_CHUNK 65536
 #define OUT_HIGH (256 * 1024)   /* queued reply bytes before we stop taking requests */
 #define ACCEPT_BACKOFF_MS 100   /* after EMFILE & co, instead of spinning on EPOLLIN */
+#define STREAM_OUT_HIGH (64 * 1024) /* queued stream bytes before control_stream_send refuses */
 
 struct control_client {
 	struct loop_watch w;
@@ -40,6 +46,9 @@ struct control_client {
 	bool closing;               /* close once the output is flushed */
 	bool kick;                  /* look at buffered input on the next callback */
 	bool in_cb;                 /* our callback is on the stack */
+	bool streaming;             /* control_stream(): lines out, input ignored */
+	const struct control_stream_ops *sops;
+	void *sopaque;
 	struct buf in, out;         /* request bytes read; reply lines to send */
 	struct control_client *next, **pprev;
 };
@@ -82,11 +91,17 @@ void control_client_unref(struct control_client *c)
 		client_free(c);
 }
 
-/* Close the connection; the struct lives on while references remain. */
+/* Close the connection; the struct lives on while references remain.  A
+ * stream's owner hears it first (gone), and never of c again. */
 static void drop(struct control_client *c)
 {
 	if (c->fd < 0)
 		return;
+	if (c->streaming) {
+		c->streaming = false;
+		if (c->sops->gone)
+			c->sops->gone(c->sopaque);
+	}
 	loop_del(c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -143,6 +158,13 @@ static void update_events(struct control_client *c)
 {
 	uint32_t want = 0;
 
+	if (c->streaming) {
+		/* Read only to notice the end: input is thrown away. */
+		want = EPOLLIN | EPOLLRDHUP | (c->out.len ? EPOLLOUT : 0);
+		if (want != c->events && loop_mod(c->fd, want, &c->w) == 0)
+			c->events = want;
+		return;
+	}
 	/* Not reading while a request is out is what orders the replies; the
 	 * kernel still reports EPOLLHUP, so a vanished client is noticed. */
 	if (!c->pending && !c->eof && !c->closing && !has_line(c))
@@ -182,7 +204,7 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 
 static void process(struct control_client *c)
 {
-	while (!c->pending && !c->closing && c->out.len < OUT_HIGH) {
+	while (!c->pending && !c->closing && !c->streaming && c->out.len < OUT_HIGH) {
 		char *line = c->in.p + c->in.off;
 		char *nl = c->in.len ? memchr(line, '\n', c->in.len) : NULL;
 		size_t len;
@@ -214,12 +236,54 @@ static int read_some(struct control_client *c)
 	return n == -EAGAIN ? 0 : n < 0 ? (int)n : 0;
 }
 
+/* A streaming client's callback: discard input, notice the end, write, and
+ * let the owner refill once everything queued went out. */
+static void stream_cb(struct control_client *c, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		drop(c);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP)) {
+		/* One read a callback: a chatty client cannot hold the loop. */
+		ssize_t n = buf_read_fd(&c->in, c->fd, READ_CHUNK);
+
+		if (n > 0)
+			buf_consume(&c->in, c->in.len);
+		else if (n != -EAGAIN) {
+			drop(c); /* EOF: the subscriber is done */
+			return;
+		}
+	}
+	if (flush(c) < 0) {
+		drop(c);
+		return;
+	}
+	/* Refill until the socket stops taking it all or the owner has no
+	 * more: a refill the socket swallowed whole would otherwise leave
+	 * nothing queued, so no EPOLLOUT, so no next drained. */
+	while (c->out.len == 0 && c->sops->drained) {
+		c->sops->drained(c->sopaque);
+		if (c->out.len == 0)
+			break;
+		if (flush(c) < 0) {
+			drop(c);
+			return;
+		}
+	}
+	update_events(c);
+}
+
 static void client_cb(struct loop_watch *w, uint32_t events)
 {
 	struct control_client *c = container_of(w, struct control_client, w);
 
 	c->in_cb = true;
 	c->kick = false;
+	if (c->streaming) {
+		stream_cb(c, events);
+		goto out;
+	}
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		/* Fully closed, so no reply can be read.  What the peer sent
 		 * before going still counts (a fire-and-forget "stop"), but
@@ -237,6 +301,10 @@ static void client_cb(struct loop_watch *w, uint32_t events)
 		goto out;
 	}
 	process(c);
+	if (c->streaming) {
+		stream_cb(c, 0); /* the request just turned it into a stream */
+		goto out;
+	}
 	if (flush(c) < 0 ||
 	    (c->out.len == 0 && (c->closing || (c->eof && !c->pending && !has_line(c))))) {
 		drop(c);
@@ -268,6 +336,62 @@ void control_reply(struct control_client *c, json_t *reply)
 	}
 	json_decref(reply);
 	control_client_unref(c);
+}
+
+int control_stream(struct control_client *c, const struct control_stream_ops *ops, void *opaque)
+{
+	if (!c->pending)
+		return -EINVAL;
+	if (c->fd < 0) {
+		/* Gone before the answer: there is nothing to stream to. */
+		c->pending = false;
+		control_client_unref(c);
+		return -ENOTCONN;
+	}
+	queue_text(c, "{\"ok\":true}");
+	if (c->closing) {
+		/* No memory for the answer: the connection closes instead. */
+		c->pending = false;
+		if (!c->in_cb) {
+			c->kick = true;
+			update_events(c);
+		}
+		control_client_unref(c);
+		return -ENOMEM;
+	}
+	c->pending = false;
+	c->streaming = true;
+	c->sops = ops;
+	c->sopaque = opaque;
+	/* Whatever the client sent after the request is ignored, as is all it
+	 * sends from now on. */
+	buf_consume(&c->in, c->in.len);
+	if (!c->in_cb) {
+		flush(c);
+		update_events(c);
+	}
+	control_client_unref(c); /* the request's; the connection keeps c */
+	return 0;
+}
+
+int control_stream_send(struct control_client *c, const char *line)
+{
+	if (!c->streaming || c->fd < 0)
+		return -ENOTCONN;
+	if (c->out.len >= STREAM_OUT_HIGH)
+		return -ENOBUFS;
+	queue_text(c, line);
+	if (c->closing) {
+		/* Out of memory for the line: this line is lost, not the stream. */
+		c->closing = false;
+		return -ENOMEM;
+	}
+	if (!c->in_cb) {
+		/* A write error shows up as EPOLLHUP/EPOLLERR in the callback. */
+		flush(c);
+		update_events(c);
+	}
+	return 0;
 }
 
 void control_reply_error(struct control_client *c, int code, const char *fmt, ...)
@@ -403,6 +527,13 @@ void control_close(void)
 	while (ctl.clients) {
 		struct control_client *c = ctl.clients;
 
+		/* A stream gets what its owner still holds, as far as the
+		 * socket takes it now. */
+		while (flush(c) == 0 && c->out.len == 0 && c->streaming && c->sops->drained) {
+			c->sops->drained(c->sopaque);
+			if (c->out.len == 0)
+				break;
+		}
 		flush(c);
 		drop(c);
 	}

@@ -92,6 +92,17 @@
  *          64 KiB: code 2.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
+ *   {"cmd":"events","vms":["a",...] (optional filter)}
+ *       -> {"ok":true}, then one event object per line (launcher/events.h:
+ *          {"time","vm","kind","data"}) until the client closes or shuts
+ *          down its write side, or the supervisor exits.  Events whose vm
+ *          is null (the fabric's) always pass the filter.  Each subscriber
+ *          has a bounded queue (1024 events); when it is full the oldest
+ *          are dropped and the next line delivered is
+ *          {"time":..,"vm":null,"kind":"lost","data":{"count":N}}.  After
+ *          the {"ok":true} the connection only streams: whatever the client
+ *          sends is ignored.  Unknown VM names, "vms" not an array of
+ *          strings: code 2.
  *   {"cmd":"snapshot","action":"save","name":"NAME","vms":["a",...]}
  *       -> {"ok":true,"name","vms":["a",...],"seconds":S,"bytes":N}
  *          vms is optional: every running or paused VM.  The VMs that run
@@ -163,7 +174,8 @@ int control_open(const char *path, control_dispatch_fn dispatch);
 
 /* Stop listening, unlink the socket, and disconnect every client after one
  * non-blocking attempt to flush its queued replies (so a "shutdown" reply
- * sent just before the loop ends still goes out).  Clients with a pending
+ * sent just before the loop ends still goes out); a stream's owner refills
+ * it (drained) while the socket takes everything, then hears gone.  Clients with a pending
  * request stay allocated until it is answered (the reply is then dropped).
  * Call it outside loop handlers, e.g. after loop_run() returns. */
 void control_close(void);
@@ -177,6 +189,28 @@ void control_close(void);
 void control_reply(struct control_client *c, json_t *reply);
 void control_reply_error(struct control_client *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Streaming: after control_stream() the client gets lines, no replies.
+ * drained: everything queued went out to the socket (call
+ * control_stream_send again).  gone: the client closed, shut down its write
+ * side, failed, or the control socket is closing; called once, after which
+ * c must not be used.  Both come from c's own loop callback or from
+ * control_close(), never from control_stream_send(). */
+struct control_stream_ops {
+	void (*drained)(void *opaque);
+	void (*gone)(void *opaque);
+};
+
+/* Answer c's pending request with {"ok":true} and make the connection a
+ * stream (ops must outlive it).  0; -ENOMEM (the client is disconnected
+ * instead), -ENOTCONN (it went away already); -EINVAL when c has no pending
+ * request.  On failure ops are never called. */
+int control_stream(struct control_client *c, const struct control_stream_ops *ops, void *opaque);
+
+/* Queue one line (no newline; one is added) for a streaming client.  0;
+ * -ENOBUFS when its output is full (64 KiB unsent; wait for drained);
+ * -ENOMEM (the line is lost); -ENOTCONN when c is not streaming. */
+int control_stream_send(struct control_client *c, const char *line);
 
 /* Extra references for holders other than the pending request (e.g. a
  * subscriber of an event stream); the last unref of a disconnected client

@@ -23,7 +23,11 @@
  *   profile    {"profile","previous"}       the tc profile was switched (vm null)
  *   snapshot-saved  {"name","vms","seconds"}  (vm null)
  *   snapshot-loaded {"name","vms","seconds"}  (vm null)
- *   dnsmasq-restarted, ovs-restarted {"reason"}  (vm null)
+ *   dnsmasq-restarted, ovs-restarted {"reason"}  (vm null) the fabric
+ *                                           started a daemon again; reason:
+ *                                           how the old one ended.  Nothing
+ *                                           restarts OVS today, so no
+ *                                           ovs-restarted is emitted yet.
  *   lost       {"count"}                    this subscriber fell behind and
  *                                           lost count older events
  *
@@ -35,9 +39,27 @@
 
 #include <jansson.h>
 
+#include "launcher/control.h"
+
+/* Lines a subscriber may have waiting beyond its control client's output;
+ * past that the oldest are dropped and counted ("lost"). */
+#define EVENTS_QUEUE_MAX 1024
+
 /* Send an event to every subscriber that wants it.  vm is a VM's name or
  * NULL; data (stolen, NULL for {}) must be an object.  Never blocks and
  * never fails visibly: out of memory loses the event. */
 void events_emit(const char *vm, const char *kind, json_t *data);
+
+/* The event object {"time","vm","kind","data"} (a new reference, NULL when
+ * out of memory); data is stolen, NULL for {}. */
+json_t *events_encode(double time, const char *vm, const char *kind, json_t *data);
+
+/* Answer c's pending request with {"ok":true} and stream every event whose
+ * vm is NULL or one of vms[0..nvms) (all when nvms is 0; the names are
+ * copied) to it until it goes away.  Every way out answers c; 0 or -errno. */
+int events_subscribe(struct control_client *c, const char *const *vms, int nvms);
+
+/* Subscribers connected now. */
+int events_nsubscribers(void);
 
 #endif

@@ -41,6 +41,7 @@ struct fabric {
 	struct child dnsmasq;
 	char dnsmasq_conf[PATHS_MAX], dnsmasq_pid[PATHS_MAX], leases_path[PATHS_MAX];
 	struct loop_timer dnsmasq_timer;
+	char dnsmasq_died[64];        /* how the dnsmasq being restarted ended */
 	bool closing;
 	struct dnsmasq_watch *watch;
 	struct dnsmasq_lease *leases;
@@ -346,6 +347,7 @@ static void dnsmasq_exited(struct child *c, int wstatus)
 		return;
 	note(f, "dnsmasq %s; restarting it in %d ms", child_status_str(wstatus, how, sizeof(how)),
 	     DNSMASQ_RESTART_MS);
+	snprintf(f->dnsmasq_died, sizeof(f->dnsmasq_died), "%s", how);
 	loop_timer_arm(&f->dnsmasq_timer, DNSMASQ_RESTART_MS);
 }
 
@@ -395,6 +397,8 @@ static void dnsmasq_restart(struct loop_timer *t)
 
 	if (dnsmasq_start(f, &e) < 0)
 		note(f, "%s", e.msg);
+	else if (f->hooks.restarted)
+		f->hooks.restarted(f->hooks.opaque, "dnsmasq", f->dnsmasq_died);
 }
 
 static void leases_changed(void *opaque, const struct dnsmasq_lease *leases, int n)

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "launcher/events.h"
 #include "net/tap.h"
 #include "tc/profile.h"
 
@@ -329,12 +331,14 @@ void impair_request(struct control_client *c, json_t *req)
 	struct tc_req q = { 0 };
 	struct err e;
 	links_fn fn = NULL;
+	char previous[128];
 	int r;
 
 	if (!im.tc) {
 		control_reply_error(c, 1, "traffic control needs a fabric (a [network] in the topology)");
 		return;
 	}
+	snprintf(previous, sizeof(previous), "%s", tc_profile_active(im.tc));
 	if ((r = parse_request(req, &q, &fn, &e)) == 0)
 		r = with_links(NULL, fn, &q, &e);
 	if (r < 0) {
@@ -343,6 +347,9 @@ void impair_request(struct control_client *c, json_t *req)
 		json_decref(q.status);
 		return;
 	}
+	if (fn == do_switch)
+		events_emit(NULL, "profile", json_pack("{s:s, s:s}", "profile", tc_profile_active(im.tc),
+						       "previous", previous));
 	if (q.status)
 		control_reply(c, json_pack("{s:b, s:o}", "ok", 1, "tc", q.status));
 	else

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "launcher/events.h"
 
 #define READY_EXEC_INTERVAL_MS 1000
 
@@ -204,6 +205,7 @@ static void settled(struct op *op)
 	r->ready = true;
 	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	log_line("vm %s: ready (%s)", vm_name(r->vm), what);
+	events_emit(vm_name(r->vm), "ready", json_pack("{s:s}", "condition", what));
 	wr_ready(r);
 }
 

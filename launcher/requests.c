@@ -418,6 +418,14 @@ static void cmd_exec(struct control_client *c, json_t *req, const struct sup_ver
 		sup_cmd_exec(c, req, vm);
 }
 
+/* ---- events (events.c) ---- */
+
+static void cmd_events(struct control_client *c, json_t *req, const struct sup_verb *v)
+{
+	(void)v;
+	sup_cmd_events(c, req);
+}
+
 /* ---- tc, shutdown ---- */
 
 static void cmd_tc(struct control_client *c, json_t *req, const struct sup_verb *v)
@@ -478,6 +486,7 @@ static const struct sup_verb sup_verbs[] = {
 	{ "agent", cmd_agent, NULL, 0, 0 },
 	{ "exec", cmd_exec, NULL, 0, 0 },
 	{ "tc", cmd_tc, NULL, 0, 0 },
+	{ "events", cmd_events, NULL, 0, 0 },
 	{ "link", sup_cmd_link, NULL, 0, 0 },
 	{ "send", sup_cmd_send, NULL, 0, 0 },
 	{ "snapshot", sup_cmd_snapshot, NULL, 0, 0 },

@@ -7,8 +7,10 @@
  */
 #include "launcher/supervisor_impl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -94,20 +96,89 @@ static void on_nics_down(struct vm *vm)
 	fabric_detach(sup.fabric, vm_config(vm));
 }
 
-/* Waiters first (they log the change), then readiness, which may start
- * watching with a waiter of its own. */
+/* The stream first, so a subscriber hears of the change before a client
+ * whose request it settles; then the waiters (they log the change), then
+ * readiness, which may start watching with a waiter of its own. */
 static void on_state(struct vm *vm, enum vm_state from, const char *why)
 {
+	char reason[ERR_MSG_MAX];
+	json_t *data;
+
+	/* why may quote QEMU's stderr, which need not be UTF-8: such bytes
+	 * become '?' rather than costing the event its reason. */
+	snprintf(reason, sizeof(reason), "%s", why ? why : "");
+	data = json_pack("{s:s, s:s, s:s?}", "from", vm_state_name(from), "to",
+			 vm_state_name(vm_state(vm)), "reason", *reason ? reason : NULL);
+	if (!data) {
+		for (char *p = reason; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		data = json_pack("{s:s, s:s, s:s}", "from", vm_state_name(from), "to",
+				 vm_state_name(vm_state(vm)), "reason", reason);
+	}
+	events_emit(vm_name(vm), "state", data);
 	sup_on_state(vm, from, why);
 	sup_ready_on_state(vm);
 	snapshot_on_state(vm);
 }
 
+static void on_restart(struct vm *vm, unsigned attempt, unsigned delay_ms)
+{
+	events_emit(vm_name(vm), "restart",
+		    json_pack("{s:I, s:I}", "attempt", (json_int_t)attempt, "delay_ms", (json_int_t)delay_ms));
+}
+
 static void on_agent(struct vm *vm, bool up)
 {
 	log_line("vm %s: guest agent %s", vm_name(vm), up ? "up" : "down");
+	events_emit(vm_name(vm), "agent", json_pack("{s:b}", "up", up));
 	sup_on_agent(vm, up);
 	snapshot_on_agent(vm, up);
+}
+
+/* The lease each NIC had when dnsmasq's file last changed ("" for none),
+ * [VM index * TOPO_MAX_NICS + NIC], to tell a new or changed lease. */
+static char (*known_leases)[INET_ADDRSTRLEN];
+
+/* dnsmasq's lease file changed: an event per NIC whose lease is new or
+ * another address, then the waiters. */
+static void on_lease(void *opaque)
+{
+	char mac[18], buf[INET_ADDRSTRLEN];
+
+	if (!known_leases && sup.nvms) /* the VMs are made before the loop runs */
+		known_leases = calloc((size_t)sup.nvms * TOPO_MAX_NICS + 1, sizeof(*known_leases));
+	for (int i = 0; known_leases && sup.fabric && i < sup.nvms; i++) {
+		const struct topo_vm *cfg = vm_config(sup.vms[i]);
+
+		for (int n = 0; n < cfg->nnics; n++) {
+			char *known = known_leases[i * TOPO_MAX_NICS + n];
+			const char *ip = fabric_lease(sup.fabric, cfg->nics[n].mac, buf);
+
+			if (!ip) {
+				known[0] = '\0'; /* expired or released: the next one is new */
+				continue;
+			}
+			if (strcmp(known, ip) == 0)
+				continue;
+			events_emit(vm_name(sup.vms[i]), "lease",
+				    json_pack("{s:i, s:s, s:s, s:s?}", "nic", n, "mac",
+					      topo_format_mac(cfg->nics[n].mac, mac), "ip", ip,
+					      "previous", known[0] ? known : NULL));
+			snprintf(known, INET_ADDRSTRLEN, "%s", ip);
+		}
+	}
+	sup_on_lease(opaque);
+}
+
+/* The fabric started one of its daemons again after it died. */
+static void on_fabric_restarted(void *opaque, const char *daemon, const char *reason)
+{
+	char kind[64];
+
+	(void)opaque;
+	snprintf(kind, sizeof(kind), "%s-restarted", daemon);
+	events_emit(NULL, kind, json_pack("{s:s}", "reason", reason));
 }
 
 /* QEMU's own events go to the stream as they are; snapshot jobs follow
@@ -123,7 +194,7 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 	static const struct vm_observer obs = {
 		.state = on_state, .console_line = sup_on_console_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
-		.qmp_event = on_qmp_event,
+		.qmp_event = on_qmp_event, .restart = on_restart,
 	};
 	struct err e;
 	int r;
@@ -199,7 +270,8 @@ int supervisor_main(const struct sup_options *opt)
 		goto out_teardown;
 	}
 	if (sup_needs_fabric(sup.topo)) {
-		const struct fabric_hooks hooks = { .lease = sup_on_lease, .log = on_fabric_log };
+		const struct fabric_hooks hooks = { .lease = on_lease, .log = on_fabric_log,
+						    .restarted = on_fabric_restarted };
 
 		if (fabric_open(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &e) < 0) {
 			log_line("fabric: %s", e.msg);
@@ -234,6 +306,8 @@ out_teardown:
 out:
 	notify_parent(&notify, rc);
 	impair_close();
+	free(known_leases);
+	known_leases = NULL;
 	free(choices);
 	topo_free(sup.topo);
 	return rc;

@@ -10,6 +10,7 @@
  *   snapshot.c    whole-cluster snapshots (snapverb.c: the snapshot verb)
  *   checks.c      start-up checks and the --check plan
  *   daemon.c      pid file, detaching, teardown
+ *   events.c      the event stream's subscribers (events.h), the events verb
  *
  * Private to the supervisor; nothing here is an interface for other modules.
  * The supervisor is the top of n3x-launch: it alone prints, through
@@ -201,6 +202,11 @@ struct vm *sup_request_vm(struct control_client *c, json_t *req);
 /* Stop every VM, then leave the loop; c (may be NULL) is answered once
  * the fabric is gone too. */
 void sup_shutdown_all(struct control_client *c);
+
+/* ---- events.c ---- */
+
+/* {"cmd":"events","vms":[...]}: the VMs checked (code 2), then a stream. */
+void sup_cmd_events(struct control_client *c, json_t *req);
 
 /* ---- checks.c ---- */
 

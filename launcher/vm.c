@@ -283,8 +283,8 @@ static int on_resume(struct vm *vm)
 }
 
 /* The restart policy after a crash: arm the backoff timer.  Repeated
- * failures back off; a VM that ran a while starts over. */
-static void schedule_restart(struct vm *vm, uint64_t ran)
+ * failures back off; a VM that ran a while starts over.  true when armed. */
+static bool schedule_restart(struct vm *vm, uint64_t ran)
 {
 	int r;
 
@@ -295,16 +295,17 @@ static void schedule_restart(struct vm *vm, uint64_t ran)
 	if ((r = loop_timer_arm(&vm->backoff_timer, vm->backoff_ms)) < 0) {
 		vm->want_up = false;
 		err_sys(&vm->err, -r, "cannot arm the restart timer");
-		return;
+		return false;
 	}
 	console_note(vm->console, "restart=%s: starting again in %u ms",
 		     vm->cfg->restart == TOPO_RESTART_ALWAYS ? "always" : "on-failure", vm->backoff_ms);
+	return true;
 }
 
 static int on_exit_qemu(struct vm *vm)
 {
 	bool clean = WIFEXITED(vm->wstatus) && WEXITSTATUS(vm->wstatus) == 0;
-	bool was_up = vm->up_since_ms != 0;
+	bool was_up = vm->up_since_ms != 0, again = false;
 	uint64_t ran = was_up ? loop_now_ms() - vm->up_since_ms : 0;
 	char how[64];
 
@@ -340,8 +341,11 @@ static int on_exit_qemu(struct vm *vm)
 	if (vm->cfg->restart == TOPO_RESTART_NO)
 		vm->want_up = false;
 	else
-		schedule_restart(vm, ran);
+		again = schedule_restart(vm, ran);
 	set_state(vm, VM_CRASHED, clean ? "guest powered off" : vm->err.msg);
+	/* Told after the crash itself; unless the observer acted on that. */
+	if (again && vm->state == VM_CRASHED && vm->want_up && vm_observer.restart)
+		vm_observer.restart(vm, vm->restarts + 1, vm->backoff_ms);
 	return 0;
 }
 

@@ -51,6 +51,9 @@ struct vm_observer {
 	/* Every QMP event of the supervisor's monitor, after the VM acted on
 	 * it (qmp.h qmp_event_fn; data may be NULL). */
 	void (*qmp_event)(struct vm *vm, const char *event, json_t *data);
+	/* A crashed VM will be started again in delay_ms, its attempt-th
+	 * restart since the supervisor started (after the crashed state). */
+	void (*restart)(struct vm *vm, unsigned attempt, unsigned delay_ms);
 };
 
 void vm_set_observer(const struct vm_observer *obs);
