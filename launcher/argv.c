@@ -32,6 +32,27 @@ static struct plan_step *add_step(struct vm_plan *p)
 	return s;
 }
 
+/* s's argv: an empty qcow2 of the given size at s->creates; 0 or -ENOMEM. */
+__attribute__((format(printf, 2, 3)))
+static int new_qcow2(struct plan_step *s, const char *size_fmt, ...)
+{
+	char size[32];
+	va_list ap;
+	int r = 0;
+
+	va_start(ap, size_fmt);
+	vsnprintf(size, sizeof(size), size_fmt, ap);
+	va_end(ap);
+	r |= strv_add(&s->argv, "qemu-img");
+	r |= strv_add(&s->argv, "create");
+	r |= strv_add(&s->argv, "-q");
+	r |= strv_add(&s->argv, "-f");
+	r |= strv_add(&s->argv, "qcow2");
+	r |= strv_add(&s->argv, s->creates);
+	r |= strv_add(&s->argv, size);
+	return r ? -ENOMEM : 0;
+}
+
 static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct vm_plan *p)
 {
 	struct plan_step *s;
@@ -60,13 +81,7 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 		if (asprintf(&s->creates, "%s/data.qcow2", d->state) < 0)
 			return -ENOMEM;
 		s->node = PLAN_NODE_DATA;
-		r |= strv_add(&s->argv, "qemu-img");
-		r |= strv_add(&s->argv, "create");
-		r |= strv_add(&s->argv, "-q");
-		r |= strv_add(&s->argv, "-f");
-		r |= strv_add(&s->argv, "qcow2");
-		r |= strv_add(&s->argv, s->creates);
-		r |= strv_addf(&s->argv, "%llu", (unsigned long long)vm->data_disk_bytes);
+		r |= new_qcow2(s, "%llu", (unsigned long long)vm->data_disk_bytes);
 	}
 	if (vm->firmware == TOPO_FIRMWARE_UEFI) {
 		/* UEFI keeps its variables (boot order) in a per-VM copy. */
@@ -82,13 +97,7 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 	if (asprintf(&s->creates, "%s/state.qcow2", d->state) < 0)
 		return -ENOMEM;
 	s->node = PLAN_NODE_STATE;
-	r |= strv_add(&s->argv, "qemu-img");
-	r |= strv_add(&s->argv, "create");
-	r |= strv_add(&s->argv, "-q");
-	r |= strv_add(&s->argv, "-f");
-	r |= strv_add(&s->argv, "qcow2");
-	r |= strv_add(&s->argv, s->creates);
-	r |= strv_add(&s->argv, "1M");
+	r |= new_qcow2(s, "1M");
 	return r ? -ENOMEM : 0;
 }
 

@@ -252,10 +252,18 @@ struct tc_req {
 	json_t *status;
 };
 
+/* Both ways in (a tc request, a snapshot load) tell the event stream. */
 static int do_switch(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
 		     struct err *e)
 {
-	return tc_profile_switch(p, ((struct tc_req *)arg)->profile, l, n, e);
+	char previous[128];
+	int r;
+
+	snprintf(previous, sizeof(previous), "%s", tc_profile_active(p));
+	if ((r = tc_profile_switch(p, ((struct tc_req *)arg)->profile, l, n, e)) == 0)
+		events_emit(NULL, "profile", json_pack("{s:s, s:s}", "profile", tc_profile_active(p),
+						       "previous", previous));
+	return r;
 }
 
 static int do_set(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
@@ -331,14 +339,12 @@ void impair_request(struct control_client *c, json_t *req)
 	struct tc_req q = { 0 };
 	struct err e;
 	links_fn fn = NULL;
-	char previous[128];
 	int r;
 
 	if (!im.tc) {
 		control_reply_error(c, 1, "traffic control needs a fabric (a [network] in the topology)");
 		return;
 	}
-	snprintf(previous, sizeof(previous), "%s", tc_profile_active(im.tc));
 	if ((r = parse_request(req, &q, &fn, &e)) == 0)
 		r = with_links(NULL, fn, &q, &e);
 	if (r < 0) {
@@ -347,9 +353,6 @@ void impair_request(struct control_client *c, json_t *req)
 		json_decref(q.status);
 		return;
 	}
-	if (fn == do_switch)
-		events_emit(NULL, "profile", json_pack("{s:s, s:s}", "profile", tc_profile_active(im.tc),
-						       "previous", previous));
 	if (q.status)
 		control_reply(c, json_pack("{s:b, s:o}", "ok", 1, "tc", q.status));
 	else

@@ -36,8 +36,7 @@ struct link_op {
 	} nics[TOPO_MAX_NICS];
 };
 
-/* NIC nic's cable changed as asked: say so. */
-static void link_changed(struct vm *vm, int nic, bool up)
+void sup_link_changed(struct vm *vm, int nic, bool up)
 {
 	log_line("vm %s: NIC %d cable %s", vm_name(vm), nic, up ? "plugged" : "pulled");
 	events_emit(vm_name(vm), "link", json_pack("{s:i, s:b}", "nic", nic, "up", up));
@@ -83,7 +82,7 @@ static void link_reply(void *opaque, json_t *reply, int err)
 				vm_name(op->vm), op->up ? "plug" : "pull", ln->nic, desc ? desc : "no reason given");
 		op->code = 1;
 	} else {
-		link_changed(op->vm, ln->nic, op->up);
+		sup_link_changed(op->vm, ln->nic, op->up);
 	}
 	link_maybe_done(op);
 }
@@ -154,7 +153,7 @@ void sup_cmd_link(struct control_client *c, json_t *req, const struct sup_verb *
 		if (r == 1) {
 			op->pending++;
 		} else if (r == 0) {
-			link_changed(vm, i, op->up); /* no QEMU: the next one gets it */
+			sup_link_changed(vm, i, op->up); /* no QEMU: the next one gets it */
 		} else if (r != -EALREADY && !op->code) {
 			err_sys(&op->err, -r, "%s: cannot %s the cable of NIC %d", vm_name(vm),
 				op->up ? "plug" : "pull", i);

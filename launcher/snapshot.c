@@ -443,20 +443,12 @@ static void finish_load(struct snap_op *op)
 			bool up = strcmp(json_string_value(json_object_get(n, "link")) ?: "up", "down") != 0;
 
 			if (vm_set_link(op->vms[i].vm, (int)k, up, NULL, NULL) >= 0)
-				events_emit(op->vms[i].name, "link", json_pack("{s:i, s:b}", "nic", (int)k, "up", up));
+				sup_link_changed(op->vms[i].vm, (int)k, up);
 		}
 	}
 	resume_all(op);
-	if (profile && strcmp(profile, impair_profile()) != 0) {
-		char prev[128];
-
-		snprintf(prev, sizeof(prev), "%s", impair_profile());
-		if (impair_switch(profile, &e) < 0)
-			json_array_append_new(notes, json_sprintf("profile %s could not be restored: %s", profile,
-								  e.msg));
-		else
-			events_emit(NULL, "profile", json_pack("{s:s, s:s}", "profile", profile, "previous", prev));
-	}
+	if (profile && strcmp(profile, impair_profile()) != 0 && impair_switch(profile, &e) < 0)
+		json_array_append_new(notes, json_sprintf("profile %s could not be restored: %s", profile, e.msg));
 	for (int i = 0; i < op->nvms; i++) {
 		json_t *was = json_object_get(json_array_get(saved, i), "nics"), *now = snapmeta_nics(op->vms[i].vm);
 

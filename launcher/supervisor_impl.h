@@ -186,6 +186,9 @@ struct sup_verb;
 void sup_cmd_link(struct control_client *c, json_t *req, const struct sup_verb *v);
 /* send: type base64-decoded bytes into a VM's serial console. */
 void sup_cmd_send(struct control_client *c, json_t *req, const struct sup_verb *v);
+/* NIC nic's cable was pulled or plugged (by link, or a snapshot load):
+ * the log line and the "link" event. */
+void sup_link_changed(struct vm *vm, int nic, bool up);
 
 /* ---- snapshot.c (snapshot.h): the snapshot verb (requests.c's table) ---- */
 
