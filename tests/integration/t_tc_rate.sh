@@ -65,6 +65,23 @@ print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_se
 # within GOT WANT: GOT within ±10% of WANT.
 within() { awk -v g="$1" -v w="$2" 'BEGIN { exit !(g >= w * 0.9 && g <= w * 1.1) }'; }
 
+# rate_ok MBIT [-R]: a 3 s run in that direction is within 10% of MBIT; one
+# more run when the first is not.  A shaper set wrong misses twice; a
+# single run that lost a few packets at the tbf and backed off (8.6 of 10
+# Mbit/s, seen once on the 2-core machine) does not fail the test.  The
+# measured rate is printed.
+rate_ok() {
+	local want=$1 got
+	shift
+	got=$(measure "$@") || return 1
+	if ! within "$got" "$want"; then
+		note "$got Mbit/s ${*:+($*) }is off by more than 10% of $want: once more" >&2
+		got=$(measure "$@") || return 1
+	fi
+	echo "$got"
+	within "$got" "$want"
+}
+
 # The qdiscs and ifbs iproute2 sees in FAB, one word each.
 seen() {
 	{ tc -n "$FAB" qdisc show | awk '{ print $2 }'; ip -n "$FAB" -o link show type ifb | awk -F': ' '{ print "ifb:" $2 }'; } |
@@ -82,11 +99,9 @@ for mbit in 10 50; do
 	drv apply tap0 "rate ${mbit}mbit" || fail "apply rate ${mbit}mbit"
 	expect_eq "$(readback to_vm)" "$((mbit * 1000000))" "to_vm readback"
 	expect_eq "$(readback from_vm)" "$((mbit * 1000000))" "from_vm readback"
-	to=$(measure)
-	from=$(measure -R)
+	to=$(rate_ok "$mbit") || fail "rate ${mbit}mbit: to-vm measured $to Mbit/s, not within 10%"
+	from=$(rate_ok "$mbit" -R) || fail "rate ${mbit}mbit: from-vm measured $from Mbit/s, not within 10%"
 	note "rate ${mbit}mbit: to-vm $to Mbit/s, from-vm $from Mbit/s"
-	within "$to" "$mbit" || fail "rate ${mbit}mbit: to-vm measured $to Mbit/s, not within 10%"
-	within "$from" "$mbit" || fail "rate ${mbit}mbit: from-vm measured $from Mbit/s, not within 10%"
 done
 
 # One direction alone shapes only that direction.
@@ -94,8 +109,7 @@ drv apply tap0 "from-vm: rate 10mbit" || fail "apply from-vm: rate 10mbit"
 expect_eq "$(readback to_vm)" "" "to_vm readback after from-vm only"
 to=$(measure)
 within "$to" 10 && fail "from-vm: rule limited to-vm to $to Mbit/s"
-from=$(measure -R)
-within "$from" 10 || fail "from-vm: rate 10mbit measured $from Mbit/s"
+from=$(rate_ok 10 -R) || fail "from-vm: rate 10mbit measured $from Mbit/s"
 note "from-vm only: to-vm $to Mbit/s (unshaped), from-vm $from Mbit/s"
 
 # Back to default: nothing of ours left, as iproute2 sees it.
