@@ -34,19 +34,13 @@ struct capture_where {
 /* Ask status where VM/N's tap is.  0, or the printed error's exit code. */
 static int find_link(struct ctl *c, const struct capture_args *a, struct capture_where *w)
 {
-	json_t *st, *vm = NULL, *v, *nics;
+	json_t *st, *vm, *nics;
 	const char *tap, *ns;
-	size_t i;
-	int r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st);
+	int r = status_all(c, &st);
 
 	if (r)
 		return r;
-	json_array_foreach(json_object_get(st, "vms"), i, v) {
-		if (strcmp(json_string_value(json_object_get(v, "name")) ?: "", a->vm) == 0) {
-			vm = v;
-			break;
-		}
-	}
+	vm = status_find(st, a->vm);
 	nics = json_object_get(vm, "nics");
 	tap = json_string_value(json_object_get(json_array_get(nics, a->nic), "tap"));
 	ns = json_string_value(json_object_get(json_object_get(st, "fabric"), "netns"));

@@ -117,24 +117,33 @@ int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply)
 }
 
 /* The status entry of one VM, as a new reference. */
+int status_all(struct ctl *c, json_t **st)
+{
+	return request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, st);
+}
+
+json_t *status_find(const json_t *st, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "vms"), i, v)
+		if (strcmp(json_string_value(json_object_get(v, "name")) ?: "", name) == 0)
+			return v;
+	return NULL;
+}
+
 int status_vm(struct ctl *c, const char *name, json_t **vm)
 {
 	json_t *st, *v;
-	size_t i;
-	int r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st);
+	int r = status_all(c, &st);
 
 	if (r)
 		return r;
-	json_array_foreach(json_object_get(st, "vms"), i, v) {
-		if (json_is_string(json_object_get(v, "name")) &&
-		    strcmp(json_string_value(json_object_get(v, "name")), name) == 0) {
-			*vm = json_incref(v);
-			json_decref(st);
-			return 0;
-		}
-	}
+	v = status_find(st, name);
+	*vm = json_incref(v);
 	json_decref(st);
-	return fail(EXIT_USAGE, "no VM named '%s' in %s", name, c->sock);
+	return v ? 0 : fail(EXIT_USAGE, "no VM named '%s' in %s", name, c->sock);
 }
 
 const char *vm_path(const json_t *vm, const char *key)

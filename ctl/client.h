@@ -45,6 +45,10 @@ int margin_ms(long timeout_s);
 int request_e(struct ctl *c, json_t *req, int timeout_ms, json_t **reply, struct err *e);
 /* request_e, printing the error. */
 int request(struct ctl *c, json_t *req, int timeout_ms, json_t **reply);
+/* The whole status reply (*st, owned by the caller), or the printed error's code. */
+int status_all(struct ctl *c, json_t **st);
+/* VM name's entry in a status reply (borrowed), or NULL. */
+json_t *status_find(const json_t *st, const char *name);
 /* The status entry of VM name (a new reference), or the printed error's code. */
 int status_vm(struct ctl *c, const char *name, json_t **vm);
 /* A non-empty string field of a status entry, or NULL. */

@@ -39,7 +39,7 @@ static int cmd_status(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 
 	if (argc > 2 || (argc == 2 && !as_json))
 		return usage_error(cmd);
-	r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st);
+	r = status_all(c, &st);
 	if (r)
 		return r;
 	if (as_json) {
@@ -208,7 +208,7 @@ static int cmd_graph(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **
 	(void)argv;
 	if (argc != 1)
 		return usage_error(cmd);
-	if ((r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st)))
+	if ((r = status_all(c, &st)))
 		return r;
 	ctlfmt_graph(stdout, st);
 	json_decref(st);
@@ -226,7 +226,7 @@ static int cmd_shell(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **
 	(void)argv;
 	if (argc != 1)
 		return usage_error(cmd);
-	if ((r = request(c, json_pack("{s:s}", "cmd", "status"), QUICK_TIMEOUT_MS, &st)))
+	if ((r = status_all(c, &st)))
 		return r;
 	ns = json_string_value(json_object_get(json_object_get(st, "fabric"), "netns"));
 	if (!ns) {
