@@ -17,12 +17,11 @@ VM_IP=192.168.100.10 VM_MAC=52:54:00:aa:00:01
 CPID= PINGPID= TPID=
 EXTRA=()
 
-# A capture, ping or tcpdump this test started and still runs.
-stop_ours() {
+# A capture, ping or tcpdump this test started and still runs (lib.sh's
+# cleanup calls it first).
+test_cleanup() {
 	for p in $CPID $PINGPID $TPID; do kill "$p" 2>/dev/null || true; done
 }
-# cleanup exits with the status it finds in $?: the test's, not stop_ours'.
-trap 'rc=$?; stop_ours; set +e; (exit "$rc"); cleanup' EXIT
 
 # capture_bg OUTFILE ERRFILE ARGS...: n3x-ctl capture in the background
 # (CPID; not through ctl(), whose subshell would get the signals), once it
