@@ -216,15 +216,21 @@ struct vm *sup_request_vm(struct control_client *c, json_t *req)
 /* Send cmd (stolen) over vm's monitor; done answers c. */
 static void forward_qmp(struct control_client *c, struct vm *vm, json_t *cmd, qmp_reply_fn done)
 {
+	int r;
+
 	if (!cmd) {
 		reply_nomem(c);
 		return;
 	}
 	control_client_ref(c);
-	if (vm_qmp(vm, cmd, done, c) < 0) {
+	if ((r = vm_qmp(vm, cmd, done, c)) < 0) {
 		control_client_unref(c);
-		control_reply_error(c, 1, "%s: QMP is not available (VM is %s)", vm_name(vm),
-				    vm_state_name(vm_state(vm)));
+		if (r == -E2BIG)
+			control_reply_error(c, 2, "%s: a QMP command nested deeper than %d levels is "
+					    "refused (QEMU could not answer it)", vm_name(vm), QMP_MAX_NESTING);
+		else
+			control_reply_error(c, 1, "%s: QMP is not available (VM is %s)", vm_name(vm),
+					    vm_state_name(vm_state(vm)));
 	}
 }
 

@@ -52,6 +52,7 @@ struct qmp {
 	json_int_t next_id;
 	int err;                /* set once the connection is finished */
 	int depth;              /* > 0 while qmp_io() is on the stack */
+	unsigned long unmatched; /* replies no command waited for, dropped */
 	bool greeted;
 	bool ready;
 	bool closing;           /* qmp_free() was called */
@@ -201,13 +202,16 @@ static int handle_reply(struct qmp *q, json_t *msg)
 	json_t *id = json_object_get(msg, "id");
 	struct qmp_cmd *c;
 
-	/* QEMU answers without an id only what it could not parse, and we
-	 * send nothing it cannot parse: such a reply is nobody's. */
-	if (!json_is_integer(id))
-		return -EPROTO;
-	c = take_cmd(q, json_integer_value(id));
-	if (!c)
-		return -EPROTO;
+	/* QEMU answers without an id only what it could not parse (a command
+	 * nested past its limit, say), and one bad input may draw several
+	 * such errors, so they cannot be paired with a command; a reply with
+	 * an id nobody waits for is as harmless.  Neither is worth the
+	 * monitor: drop it, and the commands still pending get their own
+	 * replies (qmp_send_raw refuses what QEMU could not parse). */
+	if (!json_is_integer(id) || !(c = take_cmd(q, json_integer_value(id)))) {
+		q->unmatched++;
+		return 0;
+	}
 	if (c->kind == CMD_CAPS) {
 		cmd_free(c);
 		return caps_accepted(q, msg);
@@ -395,6 +399,46 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, v
 	return r < 0 ? r : queue_cmd(q, obj, CMD_EXECUTE, NULL, cb, opaque);
 }
 
+/* How deep v nests, stopping past limit: 1 for a scalar or an empty object. */
+static int nesting(json_t *v, int limit)
+{
+	int d = 0;
+
+	if (limit < 0)
+		return 1;
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *m;
+
+		json_object_foreach(v, k, m) {
+			int e = nesting(m, limit - 1);
+
+			if (e > d)
+				d = e;
+			if (d > limit)
+				break;
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *m;
+
+		json_array_foreach(v, i, m) {
+			int e = nesting(m, limit - 1);
+
+			if (e > d)
+				d = e;
+			if (d > limit)
+				break;
+		}
+	}
+	return d + 1;
+}
+
+unsigned long qmp_unmatched(const struct qmp *q)
+{
+	return q->unmatched;
+}
+
 int qmp_send_raw(struct qmp *q, json_t *cmd, qmp_reply_fn cb, void *opaque)
 {
 	json_t *obj, *user_id;
@@ -402,6 +446,10 @@ int qmp_send_raw(struct qmp *q, json_t *cmd, qmp_reply_fn cb, void *opaque)
 	if (!json_is_object(cmd)) {
 		json_decref(cmd);
 		return -EINVAL;
+	}
+	if (nesting(cmd, QMP_MAX_NESTING) > QMP_MAX_NESTING) {
+		json_decref(cmd);
+		return -E2BIG;
 	}
 	/* A shallow copy: the caller may still hold cmd, and only the
 	 * top-level "id" changes. */

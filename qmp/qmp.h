@@ -40,9 +40,12 @@ bool qmp_is_ready(const struct qmp *q);
 bool qmp_want_write(const struct qmp *q);
 
 /* Do the reads and writes that do not block and dispatch what arrived.
+ * A reply no pending command waits for (no id, an unknown id) is dropped
+ * and counted (qmp_unmatched): the connection goes on.
  * Returns 0, or -errno when the connection is finished (-EPIPE when the peer
- * closed, -EPROTO on malformed JSON, a reply nobody asked for or a refused
- * qmp_capabilities, -EMSGSIZE on a line over 16 MiB, -ENOMEM); then every
+ * closed, -EPROTO on malformed JSON, a message that is neither reply nor
+ * event, or a refused qmp_capabilities, -EMSGSIZE on a line over 16 MiB,
+ * -ENOMEM); then every
  * pending command's callback has been called with err, later calls return
  * the same err, and the client must only be freed.
  * Callbacks run from here (and from qmp_free) only.  A callback may queue
@@ -69,6 +72,13 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, v
  * and is stolen even on failure; it is not modified.  Returns and calls cb as
  * qmp_execute does. */
 int qmp_send_raw(struct qmp *q, json_t *cmd, qmp_reply_fn cb, void *opaque);
+/* How deep a qmp_send_raw command may nest (the object itself is 1).  QEMU
+ * stops parsing at 1024 and answers without an id, which no client can pair
+ * with its command; real commands nest a handful of levels.  Deeper: -E2BIG,
+ * nothing sent. */
+#define QMP_MAX_NESTING 64
+/* Replies dropped because no pending command waited for them. */
+unsigned long qmp_unmatched(const struct qmp *q);
 
 /* Close the fd; pending callbacks are called with -ECANCELED (callbacks
  * already called with an error are not called again).  NULL is a no-op. */

@@ -305,8 +305,6 @@ static void pending_then(const char *fmt, int err)
 
 #define PENDING_THEN(name, text, err) Test(qmp, name) { pending_then(text, err); }
 PENDING_THEN(malformed_json, "{\"return\": {,}, \"id\": %lld}\r\n", -EPROTO)
-PENDING_THEN(reply_with_unknown_id, "{\"return\": {}, \"id\": 1%lld}\r\n", -EPROTO)
-PENDING_THEN(reply_without_id, "{\"return\": {}}\r\n", -EPROTO)
 PENDING_THEN(not_an_object, "[%lld]\r\n", -EPROTO)
 PENDING_THEN(neither_reply_nor_event, "{\"id\": %lld}\r\n", -EPROTO)
 
@@ -331,6 +329,65 @@ Test(qmp, capabilities_refused)
 	cr_assert_eq(io_rc, -EPROTO);
 	cr_assert_eq(ready_calls, 0);
 	called_once(0, -EPROTO);
+}
+
+/* A reply no command waits for (QEMU's answer to what it could not parse
+ * has no id) is dropped: the monitor stays, and the pending command still
+ * gets its own reply. */
+static void unmatched_then_reply(const char *fmt)
+{
+	json_int_t id;
+
+	handshake();
+	id = pending("query-status", 0);
+	peer_send(fmt, (long long)id);
+	peer_send("{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\r\n");
+	PUMP_UNTIL(json_array_size(events) == 1);
+	cr_assert_eq(io_rc, 0);
+	cr_assert(qmp_is_ready(q));
+	cr_assert_eq(rec[0].calls, 0, "the unmatched reply went to the pending command");
+	cr_assert_eq(qmp_unmatched(q), 1);
+	peer_send("{\"return\": {\"status\": \"paused\"}, \"id\": %lld}\r\n", (long long)id);
+	PUMP_UNTIL(rec[0].calls == 1);
+	called_once(0, 0);
+	cr_assert_str_eq(ret_str(&rec[0], "status"), "paused");
+	/* and the next command works as ever */
+	id = pending("cont", 1);
+	peer_send("{\"return\": {}, \"id\": %lld}\r\n", (long long)id);
+	PUMP_UNTIL(rec[1].calls == 1);
+	called_once(1, 0);
+}
+
+Test(qmp, error_without_id_keeps_the_monitor)
+{
+	/* (the id only in the text: the reply itself has none) */
+	unmatched_then_reply("{\"error\": {\"class\": \"GenericError\", \"desc\": "
+			     "\"JSON parse error, nesting too deep near %lld\"}}\r\n");
+}
+
+Test(qmp, reply_with_unknown_id_is_dropped)
+{
+	unmatched_then_reply("{\"return\": {}, \"id\": 1%lld}\r\n");
+}
+
+/* Nested past QMP_MAX_NESTING: refused here, nothing reaches QEMU. */
+Test(qmp, send_raw_refuses_deep_nesting)
+{
+	json_t *deep = json_integer(1), *ok = json_integer(1);
+
+	handshake();
+	for (int i = 0; i < 1100; i++)
+		deep = json_pack("[o]", deep);
+	for (int i = 0; i < 10; i++)
+		ok = json_pack("{s:o}", "a", ok);
+	cr_assert_eq(qmp_send_raw(q, json_pack("{s:s, s:{s:o}}", "execute", "qom-set", "arguments",
+					       "value", deep), on_reply, &rec[0]), -E2BIG);
+	peer_silent();
+	cr_assert_eq(qmp_send_raw(q, json_pack("{s:s, s:o}", "execute", "qom-set", "arguments", ok),
+				  on_reply, &rec[1]), 0);
+	expect_cmd("qom-set");
+	cr_assert_eq(rec[0].calls, 0);
+	cr_assert(qmp_is_ready(q));
 }
 
 Test(qmp, error_reply_is_a_reply)

@@ -26,6 +26,13 @@ printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n' |
 	socat -t 2 - "unix-connect:$RUN/vm/a1/qmp.sock" | contains '"status": "running"' ||
 	fail "query-status on qmp.sock"
 ctl hmp a1 'info status' | contains 'VM status: running' || fail "hmp info status"
+# A command QEMU could not parse (nested past its limit of 1024) is refused
+# with one line, and the monitor it would have cost still drives the VM.
+deep=$(python3 -c 'print("{\"execute\":\"qom-set\",\"arguments\":{\"value\":" + "[" * 1100 + "]" * 1100 + "}}")')
+rc=0; out=$(ctl qmp x1 "$deep" 2>&1) || rc=$?
+expect_eq "$rc" 2 "exit code of a QMP command nested 1100 deep"
+echo "$out" | contains 'nested deeper than 64 levels' || fail "deep QMP command: $out"
+ctl qmp x1 '{"execute":"query-status"}' | contains '"status": *"running"' || fail "QMP after the deep command"
 # x1's accel is the host's choice (kvm where it works); the table shows
 # what --json says.  An aarch64 guest on an x86_64 host is always tcg.
 x1_accel=$(status_field x1 accel) || fail "x1: no accel"
