@@ -81,6 +81,28 @@ static void lost_msg(struct qmp_job *j, int err)
 	finish(j, msg);
 }
 
+/* A reply to the job's command or its query-jobs: false when the job is
+ * over, because it already was, the monitor went, or QEMU answered with an
+ * error ("<failed> <the job's command>: <QEMU's desc>" goes to done). */
+static bool reply_usable(struct qmp_job *j, json_t *reply, int err, const char *failed)
+{
+	const char *desc;
+	char msg[512];
+
+	if (!reply_in(j))
+		return false;
+	if (!reply) {
+		lost_msg(j, err);
+		return false;
+	}
+	if ((desc = reply_error(reply))) {
+		snprintf(msg, sizeof(msg), "%s %s: %s", failed, j->cmd, desc);
+		finish(j, msg);
+		return false;
+	}
+	return true;
+}
+
 static void dismissed(void *opaque, json_t *reply, int err)
 {
 	struct qmp_job *j = opaque;
@@ -97,22 +119,10 @@ static void queried(void *opaque, json_t *reply, int err)
 {
 	struct qmp_job *j = opaque;
 	json_t *jobs, *job;
-	const char *desc;
 	size_t i;
 
-	if (!reply_in(j))
+	if (!reply_usable(j, reply, err, "query-jobs failed after"))
 		return;
-	if (!reply) {
-		lost_msg(j, err);
-		return;
-	}
-	if ((desc = reply_error(reply))) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "query-jobs failed after %s: %s", j->cmd, desc);
-		finish(j, msg);
-		return;
-	}
 	jobs = json_object_get(reply, "return");
 	json_array_foreach(jobs, i, job) {
 		const char *id = json_string_value(json_object_get(job, "id"));
@@ -140,21 +150,9 @@ static void query(struct qmp_job *j)
 static void accepted(void *opaque, json_t *reply, int err)
 {
 	struct qmp_job *j = opaque;
-	const char *desc;
 
-	if (!reply_in(j))
+	if (!reply_usable(j, reply, err, "QEMU refused"))
 		return;
-	if (!reply) {
-		lost_msg(j, err);
-		return;
-	}
-	if ((desc = reply_error(reply))) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "QEMU refused %s: %s", j->cmd, desc);
-		finish(j, msg);
-		return;
-	}
 	j->phase = JOB_ACCEPTED;
 	if (j->concluded)
 		query(j);

@@ -399,37 +399,23 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, qmp_reply_fn cb, v
 	return r < 0 ? r : queue_cmd(q, obj, CMD_EXECUTE, NULL, cb, opaque);
 }
 
-/* How deep v nests, stopping past limit: 1 for a scalar or an empty object. */
+/* How deep v nests, stopping past limit: 1 for a scalar or an empty
+ * container.  An object's members and an array's items are walked alike. */
 static int nesting(json_t *v, int limit)
 {
+	size_t n = json_is_array(v) ? json_array_size(v) : 0;
+	void *it = json_is_object(v) ? json_object_iter(v) : NULL;
 	int d = 0;
 
 	if (limit < 0)
 		return 1;
-	if (json_is_object(v)) {
-		const char *k;
-		json_t *m;
+	for (size_t i = 0; (it || i < n) && d <= limit; i++) {
+		int e = nesting(it ? json_object_iter_value(it) : json_array_get(v, i), limit - 1);
 
-		json_object_foreach(v, k, m) {
-			int e = nesting(m, limit - 1);
-
-			if (e > d)
-				d = e;
-			if (d > limit)
-				break;
-		}
-	} else if (json_is_array(v)) {
-		size_t i;
-		json_t *m;
-
-		json_array_foreach(v, i, m) {
-			int e = nesting(m, limit - 1);
-
-			if (e > d)
-				d = e;
-			if (d > limit)
-				break;
-		}
+		if (e > d)
+			d = e;
+		if (it)
+			it = json_object_iter_next(v, it);
 	}
 	return d + 1;
 }
