@@ -168,11 +168,14 @@ wait_gone() {
 
 type_in() { printf '%s\r' "$2" | socat -t 0.3 - "unix-connect:$RUN/vm/$1/console.sock" >/dev/null; }
 
+# guest_login VM [TYPE]: log in as root/test; TYPE VM LINE types one line
+# (type_in by default: a console client, as a person would).
 guest_login() {
+	local type=${2:-type_in}
 	ctl wait "$1" --console 'login: *$' --timeout 90 >/dev/null || fail "$1: no login prompt"
-	type_in "$1" root
+	"$type" "$1" root
 	ctl wait "$1" --console 'Password: *$' --timeout 20 >/dev/null || fail "$1: no password prompt"
-	type_in "$1" test
+	"$type" "$1" test
 	ctl wait "$1" --console "root@$1:~# " --timeout 20 >/dev/null || fail "$1: root/test did not log in"
 }
 

@@ -65,6 +65,16 @@ guest() {
 
 uptime_of() { guest "$1" cut -d' ' -f1 /proc/uptime; }
 
+# ping_all: each guest pings the other two through the fabric.
+ping_all() {
+	local vm j
+	for vm in $VMS; do
+		for j in 1 2 3; do
+			[ "$vm" = "g$j" ] || guest "$vm" ping -c1 -W10 "$NET.1$j" >/dev/null
+		done
+	done
+}
+
 CONF=$(write_conf snap "$(conf 512M yes)")
 t0=$(date +%s)
 launch --wait-ready=600
@@ -75,11 +85,7 @@ note "3 guests ready after $(($(date +%s) - t0)) s"
 for vm in $VMS; do
 	ctl wait "$vm" --lease --timeout 120 >/dev/null || fail "$vm: no lease"
 done
-for vm in $VMS; do
-	for j in 1 2 3; do
-		[ "$vm" = "g$j" ] || guest "$vm" ping -c1 -W10 "$NET.1$j" >/dev/null
-	done
-done
+ping_all
 
 # A bad name is refused by n3x-ctl, an unknown one by the supervisor.
 rc=0
@@ -170,11 +176,7 @@ check_restored() {
 		note "$1: $vm uptime ${up[$vm]} s at the save, $u s now"
 	done
 	# The fabric still carries them: each pings the other two.
-	for vm in $VMS; do
-		for j in 1 2 3; do
-			[ "$vm" = "g$j" ] || guest "$vm" ping -c1 -W10 "$NET.1$j" >/dev/null
-		done
-	done
+	ping_all
 }
 check_restored "after load" same
 
