@@ -10,6 +10,7 @@
 #include <sys/pidfd.h>
 #include <poll.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,7 +103,7 @@ static void pid_cb(struct loop_watch *w, uint32_t events)
 
 /* In the child, between fork and exec: only async-signal-safe calls.  Every
  * fd is first lifted above the target range so no dup2 clobbers another. */
-static int child_setup(int report, const int *fds, int nfds, int errw, pid_t parent, int netns)
+static int child_setup(const struct child *c, int report, const int *fds, int nfds, int errw, pid_t parent)
 {
 	enum { HIGH = 64 };
 	int moved[CHILD_MAX_FDS], e;
@@ -111,13 +112,19 @@ static int child_setup(int report, const int *fds, int nfds, int errw, pid_t par
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(127);
-	if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+	if (c->netns >= 0 && setns(c->netns, CLONE_NEWNET) < 0)
 		goto fail;
+	if (c->uid && (setgroups(c->ngroups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+		       setresuid(c->uid, c->uid, c->uid) < 0))
+		goto fail;
+	/* After the credentials: changing them clears the parent-death signal. */
+	if (!c->outlive) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+	}
 	report = fcntl(report, F_DUPFD_CLOEXEC, HIGH);
-	errw = fcntl(errw, F_DUPFD, HIGH);
+	errw = fcntl(c->errlog >= 0 ? c->errlog : errw, F_DUPFD, HIGH);
 	for (int i = 0; i < nfds; i++)
 		moved[i] = fcntl(fds[i], F_DUPFD, HIGH);
 	int devnull = open("/dev/null", O_RDWR);
@@ -163,7 +170,7 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 	if (pid == 0) {
 		close(report[0]);
 		close(errp[0]);
-		int rep = child_setup(report[1], fds, nfds, errp[1], parent, c->netns);
+		int rep = child_setup(c, report[1], fds, nfds, errp[1], parent);
 
 		execvp(argv[0], argv);
 		e = errno;
@@ -184,12 +191,17 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 	}
 	c->pid_w.cb = pid_cb;
 	c->err_w.cb = err_cb;
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	if (c->errlog >= 0) {
+		close(errp[0]); /* the child writes to its file: no pipe to watch */
+		errp[0] = -1;
+	} else {
+		fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	}
 	r = 0;
 	c->pidfd = pidfd_open(pid, 0);
 	if (c->pidfd < 0)
 		r = -errno;
-	else if ((r = loop_add(c->pidfd, EPOLLIN, &c->pid_w)) == 0 &&
+	else if ((r = loop_add(c->pidfd, EPOLLIN, &c->pid_w)) == 0 && errp[0] >= 0 &&
 		 (r = loop_add(errp[0], EPOLLIN, &c->err_w)) < 0)
 		loop_del(c->pidfd);
 	if (r < 0) {
@@ -222,7 +234,7 @@ void child_init(struct child *c, const char *tag, void (*exited)(struct child *,
 	c->tag = tag;
 	c->exited = exited;
 	c->opaque = opaque;
-	c->pidfd = c->errfd = c->netns = -1;
+	c->pidfd = c->errfd = c->netns = c->errlog = -1;
 }
 
 bool child_running(const struct child *c)

@@ -19,6 +19,21 @@ struct child {
 	void (*exited)(struct child *c, int wstatus);
 	void *opaque;                           /* for the owner */
 	int netns;                              /* >= 0: setns() into it before exec */
+	/* Credentials: with uid non-zero the child becomes uid/gid, with groups
+	 * (ngroups of them) as its supplementary groups, before exec. */
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	int ngroups;
+	/* The child outlives the supervisor (QEMU, to be adopted by the next
+	 * one): no parent-death signal.  Without it the child gets SIGTERM
+	 * when the supervisor dies, set after the credentials change (which
+	 * would clear it). */
+	bool outlive;
+	/* >= 0: the child's stdout and stderr go to this fd (a file that
+	 * outlives the supervisor) instead of into the log; last_line stays
+	 * empty.  The caller keeps its copy. */
+	int errlog;
 	/* private */
 	pid_t pid;
 	int pidfd;
@@ -32,10 +47,10 @@ struct child {
 #define CHILD_MAX_FDS 32 /* fds a child can be given, at 3.. */
 
 /* Start argv[0] (looked up on $PATH) with fds[i] as fd 3+i in the child,
- * stdin on /dev/null, stdout and stderr into the log.  The child starts a new
- * session (a Ctrl-C on the supervisor's terminal is the supervisor's to
- * handle) and gets SIGTERM when the supervisor dies: its monitor and console
- * are socketpairs that only this process holds, so nobody could adopt it.
+ * stdin on /dev/null, stdout and stderr into the log (or c->errlog).  The
+ * child starts a new session (a Ctrl-C on the supervisor's terminal is the
+ * supervisor's to handle), takes c's credentials, and gets SIGTERM when the
+ * supervisor dies unless c->outlive.
  * Returns 0, or -errno (including exec failures, reported from the child
  * through a close-on-exec pipe).  A child the loop cannot watch is killed
  * and reaped before the error returns: its exit would never be seen. */
@@ -43,7 +58,8 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds);
 /* child_spawn's type, for owners that let a test put a stand-in in its place. */
 typedef int child_spawn_fn(struct child *c, char *const argv[], const int *fds, int nfds);
 
-/* Set the fields a child needs before its first spawn (no netns). */
+/* Set the fields a child needs before its first spawn (no netns, root,
+ * dies with the supervisor, stderr into the log). */
 void child_init(struct child *c, const char *tag, void (*exited)(struct child *, int), void *opaque);
 
 bool child_running(const struct child *c);

@@ -54,6 +54,14 @@ struct vm_observer {
 	/* A crashed VM will be started again in delay_ms, its attempt-th
 	 * restart since the supervisor started (after the crashed state). */
 	void (*restart)(struct vm *vm, unsigned attempt, unsigned delay_ms);
+	/* vm_adopt found a running QEMU: its taps exist and QEMU holds them.
+	 * Take them back into the fabric (ports, qdiscs: read back, compared
+	 * and mended).  0, or -errno with e (the VM stays adopted; e is logged
+	 * and kept as its last error). */
+	int (*nics_adopt)(struct vm *vm, struct err *e);
+	/* The supervisor's QMP monitor connection was lost while QEMU runs on
+	 * (up false, why says how), or is back (up true, why NULL). */
+	void (*monitor)(struct vm *vm, bool up, const char *why);
 };
 
 void vm_set_observer(const struct vm_observer *obs);
@@ -128,6 +136,36 @@ int vm_set_link(struct vm *vm, int nic, bool up, qmp_reply_fn cb, void *opaque);
  * (CONSOLE_INPUT_MAX); -ENOBUFS when the guest has not taken enough of
  * what was typed before. */
 int vm_console_input(struct vm *vm, const void *buf, size_t len);
+
+/* ---- adoption: QEMU outlives the supervisor ----
+ *
+ * Every QEMU is started in its own session without a parent-death signal,
+ * its monitor, console and agent on listening sockets under run_dir/vm/NAME
+ * that QEMU holds, its console also logged by QEMU itself, and
+ * run_dir/vm/NAME/state.json (written atomically) says what a later
+ * supervisor needs: pid, process start time, a hash of the argv and the
+ * definition, the sockets, the taps, the cables.
+ *
+ * vm_adopt: a stopped VM, just made, takes over the QEMU an earlier
+ * supervisor left, if state.json names one that still runs and really is
+ * that QEMU (pidfd_open, start time, command line).  Its monitor, console
+ * and agent are connected again, its state comes from QMP (running or
+ * paused; the observer hears the change with why "adopted") and
+ * observer.nics_adopt takes its taps back.  Returns 1 when adopted; 0 when
+ * there was nothing to adopt (no state file, or its QEMU is gone: the stale
+ * files are removed); -errno with e when a QEMU runs that cannot be adopted
+ * (it was ours and is stopped; e says why, and the VM is stopped).
+ * A VM adopted although its definition in the topology changed since the
+ * QEMU started runs on as it was: vm_stale() says what differs. */
+int vm_adopt(struct vm *vm, struct err *e);
+/* "" or one line saying how the running QEMU differs from the VM's
+ * definition ("memory 512 MiB, the file says 768 MiB; restart to apply"). */
+const char *vm_stale(const struct vm *vm);
+/* Let go of QEMU for the next supervisor (n3x-launch --detach-vms,
+ * n3x-ctl shutdown --keep-vms): close the monitor, console and agent
+ * connections, keep state.json and the sockets.  The VM is then stopped as
+ * far as this supervisor knows, and vm_free leaves QEMU's files alone. */
+void vm_detach(struct vm *vm);
 
 /* The plan the VM runs (argv.h): its disks' paths and block node names. */
 const struct vm_plan *vm_plan(const struct vm *vm);

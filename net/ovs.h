@@ -52,6 +52,14 @@ struct ovs_callbacks {
 int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
 	     struct ovs **out, struct err *e);
 
+/* As ovs_open, for a supervisor taking over a running fabric: a private
+ * OVS still running under run_dir/ovs is reused (its daemons watched by
+ * pidfd and supervised as if started here), and the fabric's rows are kept
+ * rather than cleared.  Where the private OVS is gone it starts afresh and
+ * *kept is false (the caller rebuilds bridges and ports); *kept is true
+ * when the fabric's bridges are there. */
+int ovs_adopt(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
+	      struct ovs **out, bool *kept, struct err *e);
 const char *ovs_datapath(const struct ovs *o);   /* "system" (kernel) or "netdev" (userspace) */
 bool ovs_is_private(const struct ovs *o);
 const char *ovs_db_sock(const struct ovs *o);    /* the db.sock we talk to */
