@@ -228,6 +228,16 @@ int ctlfmt_status(FILE *out, const json_t *status)
 				fprintf(out, "%s%s: last error: %s\n", first ? "\n" : "", name ? name : "-", err);
 				first = false;
 			}
+			if (json_is_object(json_object_get(vm, "io_error"))) {
+				const json_t *io = json_object_get(vm, "io_error");
+				const char *dev = field(io, "device", NULL, 0), *op = field(io, "operation", NULL, 0);
+				const char *reason = field(io, "reason", NULL, 0), *act = field(io, "action", NULL, 0);
+
+				fprintf(out, "%s%s: I/O error on %s (%s): %s; QEMU's action: %s\n", first ? "\n" : "",
+					name ? name : "-", dev ? dev : "?", op ? op : "?", reason ? reason : "?",
+					act ? act : "?");
+				first = false;
+			}
 		}
 		if (nt.nrows > 1) {
 			fprintf(out, "\n");

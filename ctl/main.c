@@ -271,6 +271,28 @@ static int cmd_shutdown(struct ctl *c, const struct ctl_cmd *cmd, int argc, char
 	return r;
 }
 
+/* reset VM: discard a stopped VM's overlay; says which files went. */
+static int cmd_reset(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	json_t *req, *reply, *f;
+	size_t i;
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error(cmd);
+	if (!(req = json_pack("{s:s, s:s}", "cmd", "reset", "vm", argv[1])))
+		return fail(EXIT_USAGE, "reset: the VM name is not UTF-8");
+	r = request(c, req, -1, &reply);
+	if (r)
+		return r;
+	if (json_array_size(json_object_get(reply, "removed")) == 0)
+		printf("%s: no overlay to discard\n", argv[1]);
+	json_array_foreach(json_object_get(reply, "removed"), i, f)
+		printf("removed %s\n", json_string_value(f));
+	json_decref(reply);
+	return 0;
+}
+
 static int cmd_console(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	const char *path;
@@ -422,6 +444,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
+	{ "reset", cmd_reset, "VM", 1,
+	  "discard a stopped VM's overlay (its disk writes and the disk part\n"
+	  "of its snapshots): the next start begins again from its base" },
 	{ "help", cmd_help, "", 0, "this text" },
 	{ NULL, NULL, NULL, 0, NULL },
 };

@@ -32,7 +32,7 @@ static struct plan_step *add_step(struct vm_plan *p)
 	return s;
 }
 
-/* s's argv: an empty qcow2 of the given size at s->creates; 0 or -ENOMEM. */
+/* s's argv: an empty qcow2 of the given size at s->tmp; 0 or -ENOMEM. */
 __attribute__((format(printf, 2, 3)))
 static int new_qcow2(struct plan_step *s, const char *size_fmt, ...)
 {
@@ -48,8 +48,39 @@ static int new_qcow2(struct plan_step *s, const char *size_fmt, ...)
 	r |= strv_add(&s->argv, "-q");
 	r |= strv_add(&s->argv, "-f");
 	r |= strv_add(&s->argv, "qcow2");
-	r |= strv_add(&s->argv, s->creates);
+	r |= strv_add(&s->argv, s->tmp);
 	r |= strv_add(&s->argv, size);
+	return r ? -ENOMEM : 0;
+}
+
+/* A step that makes state/name by way of state/name.tmp; 0 or -ENOMEM. */
+static int step_paths(struct plan_step *s, const char *state, const char *name)
+{
+	if (asprintf(&s->creates, "%s/%s", state, name) < 0) {
+		s->creates = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&s->tmp, "%s" PLAN_TMP_SUFFIX, s->creates) < 0) {
+		s->tmp = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* s's check: an existing guest disk must be a whole qcow2 (disks.h says
+ * why qemu-img check).  -U is not given on purpose: a QEMU that still holds
+ * the image (one this supervisor does not know of) fails the check instead
+ * of sharing the disk with a second one. */
+static int check_qcow2(struct plan_step *s)
+{
+	int r = 0;
+
+	r |= strv_add(&s->check, "qemu-img");
+	r |= strv_add(&s->check, "check");
+	r |= strv_add(&s->check, "-q");
+	r |= strv_add(&s->check, "-f");
+	r |= strv_add(&s->check, "qcow2");
+	r |= strv_add(&s->check, s->creates);
 	return r ? -ENOMEM : 0;
 }
 
@@ -58,13 +89,25 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 	struct plan_step *s;
 	int r = 0;
 
+	p->name = vm->name;
 	if (vm->disk) {
+		bool ephemeral = vm->disk_mode == TOPO_DISK_EPHEMERAL;
+
 		s = add_step(p);
-		if (asprintf(&s->creates, "%s/overlay.qcow2", d->state) < 0)
+		if (step_paths(s, d->state, ephemeral ? PLAN_EPHEMERAL : PLAN_OVERLAY) < 0)
 			return -ENOMEM;
 		/* The base is only ever a backing file, which QEMU opens read-only. */
-		s->always = vm->disk_mode == TOPO_DISK_EPHEMERAL;
+		s->always = ephemeral;
 		s->node = PLAN_NODE_OVERLAY;
+		if (!ephemeral) {
+			/* A persistent overlay is only valid over the base it was made
+			 * on: disks.c records that base's identity and checks it. */
+			if (!(s->base = strdup(vm->disk)) || asprintf(&s->base_id, "%s/" PLAN_BASE_ID, d->state) < 0) {
+				s->base_id = NULL;
+				return -ENOMEM;
+			}
+			r |= check_qcow2(s);
+		}
 		r |= strv_add(&s->argv, "qemu-img");
 		r |= strv_add(&s->argv, "create");
 		r |= strv_add(&s->argv, "-q");
@@ -74,27 +117,30 @@ static int disk_steps(const struct topo_vm *vm, const struct plan_env *d, struct
 		r |= strv_add(&s->argv, image_format(vm->disk));
 		r |= strv_add(&s->argv, "-b");
 		r |= strv_add(&s->argv, vm->disk);
-		r |= strv_add(&s->argv, s->creates);
+		r |= strv_add(&s->argv, s->tmp);
 	}
 	if (vm->data_disk_bytes) {
 		s = add_step(p);
-		if (asprintf(&s->creates, "%s/data.qcow2", d->state) < 0)
+		if (step_paths(s, d->state, "data.qcow2") < 0)
 			return -ENOMEM;
 		s->node = PLAN_NODE_DATA;
 		r |= new_qcow2(s, "%llu", (unsigned long long)vm->data_disk_bytes);
+		r |= check_qcow2(s);
 	}
 	if (vm->firmware == TOPO_FIRMWARE_UEFI) {
 		/* UEFI keeps its variables (boot order) in a per-VM copy. */
 		s = add_step(p);
-		if (asprintf(&s->creates, "%s/efivars.fd", d->state) < 0 ||
+		if (step_paths(s, d->state, "efivars.fd") < 0 ||
 		    !(s->copy_from = strdup(vm->arch == TOPO_ARCH_X86_64 ? OVMF_VARS : AAVMF_VARS)))
 			return -ENOMEM;
 	}
 	/* Snapshots put each VM's RAM and device state here: a VM booted
 	 * from a kernel alone has no qcow2 of its own otherwise.  The virtual
-	 * size is a formality: the vmstate lives past it. */
+	 * size is a formality: the vmstate lives past it.  Not a guest disk,
+	 * so not checked: QEMU itself refuses to start on a damaged one, and
+	 * what it holds is only the snapshots' RAM. */
 	s = add_step(p);
-	if (asprintf(&s->creates, "%s/state.qcow2", d->state) < 0)
+	if (step_paths(s, d->state, "state.qcow2") < 0)
 		return -ENOMEM;
 	s->node = PLAN_NODE_STATE;
 	r |= new_qcow2(s, "1M");
@@ -248,8 +294,12 @@ void plan_free(struct vm_plan *p)
 	strv_free(&p->qemu);
 	for (int i = 0; i < p->nsteps; i++) {
 		strv_free(&p->steps[i].argv);
+		strv_free(&p->steps[i].check);
 		free(p->steps[i].creates);
+		free(p->steps[i].tmp);
 		free(p->steps[i].copy_from);
+		free(p->steps[i].base);
+		free(p->steps[i].base_id);
 	}
 	memset(p, 0, sizeof(*p));
 }
@@ -262,23 +312,36 @@ static void print_quoted(FILE *out, const char *arg)
 	free(q);
 }
 
+static void print_argv(FILE *out, const struct strv *argv)
+{
+	for (size_t j = 0; j < argv->n; j++) {
+		if (j)
+			fputc(' ', out);
+		print_quoted(out, argv->v[j]);
+	}
+}
+
 void plan_print(const struct vm_plan *p, FILE *out)
 {
 	for (int i = 0; i < p->nsteps; i++) {
 		const struct plan_step *s = &p->steps[i];
 
-		if (s->copy_from) {
-			fprintf(out, "test -e %s || cp %s %s\n", s->creates, s->copy_from, s->creates);
-			continue;
+		if (s->base_id)
+			fprintf(out, "# %s records the identity of %s; a start over a changed base fails\n",
+				s->base_id, s->base);
+		if (s->check.n) {
+			fprintf(out, "test ! -e %s || ", s->creates);
+			print_argv(out, &s->check);
+			fputc('\n', out);
 		}
 		if (!s->always)
 			fprintf(out, "test -e %s || ", s->creates);
-		for (size_t j = 0; j < s->argv.n; j++) {
-			if (j)
-				fputc(' ', out);
-			print_quoted(out, s->argv.v[j]);
-		}
-		fputc('\n', out);
+		fputs("{ ", out);
+		if (s->copy_from)
+			fprintf(out, "cp %s %s", s->copy_from, s->tmp);
+		else
+			print_argv(out, &s->argv);
+		fprintf(out, " && mv %s %s; }\n", s->tmp, s->creates);
 	}
 	for (size_t i = 0; i < p->qemu.n; i++) {
 		const char *a = p->qemu.v[i];

@@ -36,20 +36,39 @@
 #define PLAN_NODE_DATA "data"
 #define PLAN_NODE_STATE "state"
 
-/* A step before QEMU starts: run argv (qemu-img) unless `creates` exists and
- * `always` is false, or copy `copy_from` to `creates` when argv is empty.
+/* The files a VM's disks live in, under its state dir (SPEC "Runtime
+ * layout").  Persistent and ephemeral overlays have paths of their own, so
+ * switching disk-mode never touches the other mode's file. */
+#define PLAN_OVERLAY "overlay.qcow2"         /* disk-mode = persistent */
+#define PLAN_EPHEMERAL "ephemeral.qcow2"     /* disk-mode = ephemeral, new at each start */
+#define PLAN_BASE_ID "overlay.base.json"     /* the identity of the overlay's base */
+#define PLAN_TMP_SUFFIX ".tmp"               /* a file being made; renamed once whole */
+
+/* A step before QEMU starts.  When `creates` is missing, or always:
+ * argv (qemu-img) makes `tmp`, or `copy_from` is copied to `tmp` when argv
+ * is empty; `tmp` is renamed to `creates` only once it is whole, so a
+ * qemu-img that is killed or runs out of space leaves no half file behind.
+ * When `creates` exists and the step is not always: `check` (qemu-img
+ * check; empty for none) must pass.
  * node: the block node name of the qcow2 image it makes (PLAN_NODE_*), or
  * NULL for the UEFI variables, which are raw (they travel in the vmstate,
- * as the flash's RAM copy). */
+ * as the flash's RAM copy).
+ * base, base_id: a persistent overlay's base image and the file that records
+ * its identity when the overlay is made (disks.h); NULL otherwise. */
 struct plan_step {
 	struct strv argv;
+	struct strv check;
 	char *creates;
+	char *tmp;
 	char *copy_from;
+	char *base;
+	char *base_id;
 	const char *node;
 	bool always;
 };
 
 struct vm_plan {
+	const char *name;      /* the VM's (the topology's string), for messages */
 	struct strv qemu;
 	int nsteps;
 	struct plan_step steps[5];

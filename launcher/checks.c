@@ -21,6 +21,7 @@
 
 #include "base/log.h"
 #include "launcher/argv.h"
+#include "launcher/disks.h"
 #include "launcher/impair.h"
 #include "net/ovsd.h"
 
@@ -171,6 +172,8 @@ int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel
 int sup_print_plan(const char *only, const struct sup_host *host, const struct accel_choice *choices)
 {
 	const struct topology *t = sup.topo;
+	struct err e;
+	int rc = 0;
 
 	printf("# n3x-launch plan for %s: fabric %s, profile %s\n", t->path, t->fabric.name, sup.profile);
 	printf("# run %s, state %s\n", sup.run, sup.state);
@@ -189,6 +192,12 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 			log_line("out of memory");
 			return 1;
 		}
+		/* What the start would refuse (a changed base, a damaged
+		 * overlay) is found here too: the plan is printed, the run fails. */
+		if (disks_verify(&plan, &e) < 0) {
+			log_line("vm %s: %s", vm->name, e.msg);
+			rc = 2;
+		}
 		sup_ready_describe(vm, ready, sizeof(ready));
 		printf("\n# vm %s: %s, %s%s%s%s, firmware=%s, restart=%s, autostart=%s, ready=%s\n", vm->name,
 		       topo_arch_name(vm->arch), choices[i].kvm ? "kvm" : "tcg",
@@ -201,5 +210,5 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 	}
 	if (sup_needs_fabric(t))
 		fabric_print_plan(t, only, stdout);
-	return 0;
+	return rc;
 }

@@ -17,6 +17,9 @@
  *       answers; ready: the VM's `ready =` condition (no key: running) held
  *       since its current QEMU started (false while no QEMU runs);
  *       firmware: "bios", "uefi" or null (direct kernel boot without one).
+ *       io_error: {"device","node","reason","operation","action"} of QEMU's
+ *       last BLOCK_IO_ERROR ("reason": "No space left on device"), only
+ *       while no resume or new start has cleared it.
  *   {"cmd":"start"|"stop"|"restart"|"kill"|"pause"|"resume",
  *    "vms":["a","b"]} or {"cmd":..., "all":true}
  *       -> {"ok":true,"vms":[{"name","state"}]} once every VM named has
@@ -92,6 +95,11 @@
  *          64 KiB: code 2.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
+ *   {"cmd":"reset","vm":"a"} -> {"ok":true,"vm":"a","removed":[paths]}
+ *          discards the VM's overlays (persistent and ephemeral) and the
+ *          record of their base: its next start makes a fresh overlay on
+ *          the base as it is now.  Only for a stopped VM, code 1 "a: stop
+ *          the VM first" otherwise.  The data disk and UEFI variables stay.
  *   {"cmd":"events","vms":["a",...] (optional filter)}
  *       -> {"ok":true}, then one event object per line (launcher/events.h:
  *          {"time","vm","kind","data"}) until the client closes or shuts

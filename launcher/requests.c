@@ -497,6 +497,7 @@ static const struct sup_verb sup_verbs[] = {
 	{ "send", sup_cmd_send, NULL, 0, 0 },
 	{ "snapshot", sup_cmd_snapshot, NULL, 0, 0 },
 	{ "shutdown", cmd_shutdown, NULL, 0, 0 },
+	{ "reset", sup_cmd_reset, NULL, 0, 0 },
 };
 
 void sup_dispatch(struct control_client *c, json_t *req)

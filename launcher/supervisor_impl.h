@@ -195,6 +195,10 @@ void sup_link_changed(struct vm *vm, int nic, bool up);
 /* save, load, list, delete: control.h; one operation at a time. */
 void sup_cmd_snapshot(struct control_client *c, json_t *req, const struct sup_verb *v);
 
+/* ---- resetverb.c: discard a stopped VM's overlays (requests.c's table) ---- */
+
+void sup_cmd_reset(struct control_client *c, json_t *req, const struct sup_verb *v);
+
 /* ---- requests.c ---- */
 
 void sup_dispatch(struct control_client *c, json_t *req);

@@ -487,7 +487,7 @@ void vm_free(struct vm *vm)
 json_t *vm_status_json(const struct vm *vm)
 {
 	const struct topo_vm *c = vm->cfg;
-	json_t *nics = json_array();
+	json_t *nics = json_array(), *st;
 	char mac[18], ip[INET_ADDRSTRLEN];
 	bool up = vm->up_since_ms && (vm->state == VM_RUNNING || vm->state == VM_PAUSED ||
 				      vm->state == VM_STOPPING);
@@ -507,7 +507,7 @@ json_t *vm_status_json(const struct vm *vm)
 			"lease", 0, "vlan", n->nvlans ? vlans : NULL,
 			"link", vm->link_down[i] ? "down" : "up"));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o}",
+	st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o}",
 		"name", c->name,
 		"state", state_names[vm->state],
 		"arch", topo_arch_name(c->arch),
@@ -525,4 +525,10 @@ json_t *vm_status_json(const struct vm *vm)
 		"agent", vm_agent_up(vm),
 		"firmware", c->firmware == TOPO_FIRMWARE_NONE ? json_null() :
 			    json_string(c->firmware == TOPO_FIRMWARE_UEFI ? "uefi" : "bios"));
+	/* Only while QEMU's last block I/O error stands (disks.h). */
+	if (st && disks_io_error(vm->disks) && json_object_set(st, "io_error", disks_io_error(vm->disks)) < 0) {
+		json_decref(st);
+		return NULL;
+	}
+	return st;
 }

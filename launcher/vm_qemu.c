@@ -12,6 +12,7 @@
 
 #include "launcher/bootlog.h"
 #include "launcher/console.h"
+#include "launcher/disks.h"
 
 static void mon_update_events(struct vm *vm)
 {
@@ -313,6 +314,7 @@ static void mon_event(void *opaque, const char *event, json_t *data, json_t *msg
 		console_note(vm->console, "guest panicked");
 		err_set(&vm->err, EIO, "guest panicked");
 	}
+	disks_qmp_event(vm->disks, event, data); /* BLOCK_IO_ERROR: status io_error */
 	if (vm_observer.qmp_event)
 		vm_observer.qmp_event(vm, event, data);
 }

@@ -85,11 +85,52 @@ Test(argv, x86_64_ephemeral_overlay_is_always_recreated)
 	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
 	cr_assert_eq(plan.nsteps, 2);
 	cr_expect(plan.steps[0].always);
-	cr_expect_str_eq(plan.steps[0].creates, "/var/lib/n3x/demo/vm/t/overlay.qcow2");
+	/* Its own path: the persistent overlay.qcow2 is never touched. */
+	cr_expect_str_eq(plan.steps[0].creates, "/var/lib/n3x/demo/vm/t/ephemeral.qcow2");
+	cr_expect_str_eq(plan.steps[0].tmp, "/var/lib/n3x/demo/vm/t/ephemeral.qcow2.tmp");
+	cr_expect_str_eq(plan.steps[0].argv.v[plan.steps[0].argv.n - 1], plan.steps[0].tmp);
+	/* Made anew each start: nothing to check, no base to keep. */
+	cr_expect_eq(plan.steps[0].check.n, 0);
+	cr_expect_null(plan.steps[0].base_id);
 	/* The snapshots' state image is kept, as any persistent disk. */
 	cr_expect_not(plan.steps[1].always);
 	cr_expect_str_eq(plan.steps[1].creates, "/var/lib/n3x/demo/vm/t/state.qcow2");
 	cr_expect_str_eq(plan.steps[1].node, PLAN_NODE_STATE);
+	plan_free(&plan);
+}
+
+Test(argv, persistent_overlay_records_its_base_and_is_checked)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+	struct accel_choice ac = { 0 };
+	struct vm_plan plan;
+	const struct plan_step *s;
+
+	vm.disk = "/img/base.qcow2";
+	vm.data_disk_bytes = 1 << 20;
+	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
+	cr_assert_eq(plan.nsteps, 3);
+	cr_expect_str_eq(plan.name, "t");
+	s = &plan.steps[0];
+	cr_expect_not(s->always);
+	cr_expect_str_eq(s->creates, "/var/lib/n3x/demo/vm/t/overlay.qcow2");
+	cr_expect_str_eq(s->tmp, "/var/lib/n3x/demo/vm/t/overlay.qcow2.tmp");
+	cr_expect_str_eq(s->base, "/img/base.qcow2");
+	cr_expect_str_eq(s->base_id, "/var/lib/n3x/demo/vm/t/overlay.base.json");
+	cr_expect_str_eq(s->argv.v[s->argv.n - 1], s->tmp, "qemu-img must write the temporary name");
+	cr_assert_eq(s->check.n, 6);
+	cr_expect_str_eq(s->check.v[1], "check");
+	cr_expect_str_eq(s->check.v[5], s->creates);
+	/* The data disk: made by way of .tmp, checked when it exists. */
+	s = &plan.steps[1];
+	cr_expect_str_eq(s->node, PLAN_NODE_DATA);
+	cr_expect_str_eq(s->argv.v[5], "/var/lib/n3x/demo/vm/t/data.qcow2.tmp");
+	cr_expect_eq(s->check.n, 6);
+	cr_expect_null(s->base_id);
+	/* The state image: made the same way, not a guest disk. */
+	s = &plan.steps[2];
+	cr_expect_str_eq(s->argv.v[5], "/var/lib/n3x/demo/vm/t/state.qcow2.tmp");
+	cr_expect_eq(s->check.n, 0);
 	plan_free(&plan);
 }
 

@@ -76,6 +76,11 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	if (strcmp(argv[0], "qemu-img") == 0) {
 		cr_assert_eq(q.prep_ctl, -1, "two qemu-img at once");
 		q.preps++;
+		/* As qemu-img create would: the file it is told to make (the
+		 * VM renames it once the stand-in exits 0). */
+		for (int i = 1; argv[i]; i++)
+			if (strcmp(argv[1], "create") == 0 && strstr(argv[i], ".tmp"))
+				close(open(argv[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 		return standin(c, &q.prep_ctl);
 	}
 	cr_assert_str_eq(argv[0], "qemu-system-x86_64");
