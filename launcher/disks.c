@@ -457,8 +457,8 @@ int disks_exited(struct disks *d, int wstatus, struct err *e)
 			return next(d, e);
 		}
 		if (code == 2)
-			return err_set(e, EIO, "%s is damaged: qemu-img check found corruptions%s%s; %s, or try "
-				       "`qemu-img check -r all %s`", s->creates, said[0] ? " (" : "", said,
+			return err_set(e, EIO, "%s is damaged: qemu-img check found corruptions%s%s%s; %s, or try "
+				       "`qemu-img check -r all %s`", s->creates, said[0] ? " (" : "", said, said[0] ? ")" : "",
 				       way_out(d->plan, s, out, sizeof(out)), s->creates);
 		return err_set(e, EIO, "cannot check %s: qemu-img check %s%s%s", s->creates, how,
 			       said[0] ? ": " : "", said);

@@ -83,7 +83,7 @@ plan_of() { sed -n "/^# vm $1:/,/^\$/p" "$TMP/firmware.plan"; }
 plan_of x-bios | grep -q '^# vm x-bios: x86_64, tcg (/dev/kvm is absent), firmware=bios,' || fail "x-bios: not bios"
 ! plan_of x-bios | grep -q pflash || fail "x-bios: pflash with bios"
 plan_of x-uefi | grep -q '^# vm x-uefi: x86_64, tcg (/dev/kvm is absent), firmware=uefi,' || fail "x-uefi: not uefi"
-plan_of x-uefi | grep -q "^test -e .*/vm/x-uefi/efivars.fd || cp /usr/share/OVMF/OVMF_VARS_4M.fd " ||
+plan_of x-uefi | grep -q "^test -e .*/vm/x-uefi/efivars.fd || { cp /usr/share/OVMF/OVMF_VARS_4M.fd .*/vm/x-uefi/efivars.fd.tmp && mv " ||
 	fail "x-uefi: no copy of OVMF_VARS_4M.fd"
 plan_of x-uefi | grep -q 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd' ||
 	fail "x-uefi: no OVMF code"

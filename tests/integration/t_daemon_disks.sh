@@ -22,15 +22,15 @@ ln -s "$STATE/launcher.log" "$TMP/launcher.log"
 
 ctl wait d1 --console 'n3x-guest: ready' --timeout 120 >/dev/null || fail "d1 not ready"
 ctl hmp d1 'info block' >"$TMP/block" || fail "hmp info block"
-grep -q "disk0.*overlay.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "overlay not attached"; }
+grep -q "disk0.*ephemeral.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "overlay not attached"; }
 grep -q "disk1.*data.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "data disk not attached"; }
-qemu-img info -U "$STATE/vm/d1/overlay.qcow2" | contains "backing file: $TMP/base.qcow2" ||
+qemu-img info -U "$STATE/vm/d1/ephemeral.qcow2" | contains "backing file: $TMP/base.qcow2" ||
 	fail "overlay does not have the base as backing file"
 ctl log d1 | contains 'n3x-guest: ready d1 x86_64' || fail "log does not show the boot"
 
 # An old mtime on the overlay: a new file made at the next boot will not have it
 # (inode numbers are reused, so they cannot tell).
-touch -d '2001-01-01' "$STATE/vm/d1/overlay.qcow2"
+touch -d '2001-01-01' "$STATE/vm/d1/ephemeral.qcow2"
 data1=$(stat -c %i "$STATE/vm/d1/data.qcow2")
 pid1=$(live_pid d1) || fail "d1 has no running QEMU"
 ctl restart d1 >/dev/null || fail "restart"
@@ -38,7 +38,7 @@ ctl wait d1 --console 'n3x-guest: ready' --timeout 120 >/dev/null || fail "d1 no
 pid2=$(live_pid d1) || fail "d1 has no running QEMU after restart"
 [ "$pid2" != "$pid1" ] || fail "restart kept the same QEMU"
 ! kill -0 "$pid1" 2>/dev/null || fail "the first QEMU $pid1 still runs after restart"
-[ "$(stat -c %Y "$STATE/vm/d1/overlay.qcow2")" -gt 978307200 ] || fail "ephemeral overlay not recreated"
+[ "$(stat -c %Y "$STATE/vm/d1/ephemeral.qcow2")" -gt 978307200 ] || fail "ephemeral overlay not recreated"
 expect_eq "$(stat -c %i "$STATE/vm/d1/data.qcow2")" "$data1" "data disk inode"
 grep -q 'n3x-guest: powering off' "$STATE/vm/d1/console.log" || fail "restart was not graceful"
 
