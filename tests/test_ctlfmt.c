@@ -158,3 +158,28 @@ Test(ctlfmt, pulled_cable_in_the_graph)
 			 "style=dashed, color=red, fontcolor=red];\n"), "pulled edge:\n%s", text);
 	free(text);
 }
+
+/* A guest's disk failed (ENOSPC): the row says paused, the note under the
+ * table says which disk, doing what, why, and what QEMU did about it. */
+Test(ctlfmt, io_error_note)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"fabric\":{\"name\":\"n3x\"},"
+		" \"vms\":[{\"name\":\"d2\",\"state\":\"paused\",\"arch\":\"x86_64\",\"accel\":\"kvm\","
+		"   \"pid\":77,\"uptime_s\":3,\"role\":\"\",\"agent\":false,\"ready\":true,\"nics\":[],"
+		"   \"io_error\":{\"device\":\"disk1\",\"node\":\"data\",\"reason\":\"No space left on device\","
+		"                \"operation\":\"write\",\"action\":\"stop\"}}]}";
+	static const char want[] =
+		"fabric n3x\n"
+		"\n"
+		"NAME  STATE   ARCH    ACCEL  PID  UPTIME  AGENT  READY  ROLE\n"
+		"d2    paused  x86_64  kvm    77   3s      no     yes    -\n"
+		"\n"
+		"d2: I/O error on disk1 (write): No space left on device; QEMU's action: stop\n";
+	int r;
+	char *got = render(reply, &r);
+
+	cr_assert_eq(r, 0);
+	cr_assert_str_eq(got, want, "got:\n%s", got);
+	free(got);
+}

@@ -500,6 +500,28 @@ Test(vm, pause_and_resume)
 	cr_assert_str_eq(states, "paused running");
 }
 
+/* QEMU stopped the guest on ENOSPC: status says why until it resumes. */
+Test(vm, block_io_error_shows_in_status_until_resume)
+{
+	json_t *io;
+
+	start_running();
+	cr_assert_null(status_get("io_error"));
+	peer_send(&q.mon, "{\"event\": \"BLOCK_IO_ERROR\", \"data\": {\"device\": \"disk1\", "
+		  "\"node-name\": \"data\", \"operation\": \"write\", \"action\": \"stop\", "
+		  "\"nospace\": true, \"reason\": \"No space left on device\"}}");
+	q.running = false;
+	peer_send(&q.mon, "{\"event\": \"STOP\", \"data\": {}}");
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	cr_assert_not_null(io = status_get("io_error"));
+	cr_expect_str_eq(json_string_value(json_object_get(io, "device")), "disk1");
+	cr_expect_str_eq(json_string_value(json_object_get(io, "reason")), "No space left on device");
+	cr_expect_str_eq(json_string_value(json_object_get(io, "action")), "stop");
+	cr_assert_eq(vm_resume(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_expect_null(status_get("io_error"));
+}
+
 /* ---- crashes and restarts ---- */
 
 Test(vm, crash_with_restart_on_failure_backs_off_and_runs_again)
