@@ -368,6 +368,11 @@ Test(disks, an_overlay_without_a_record_gets_one_if_its_header_names_the_base)
 	cr_assert_eq(disks_start(d, &e), -EINVAL);
 	cr_expect(strstr(e.msg, "(/somewhere/else.qcow2)"), "%s", e.msg);
 	cr_expect(strstr(e.msg, "`n3x-ctl reset t`"), "%s", e.msg);
+	/* One cut short: said as such, with the way out, and nothing recorded. */
+	cr_assert_eq(truncate(ov, 50), 0);
+	cr_assert_eq(disks_start(d, &e), -EBADMSG);
+	cr_expect(strstr(e.msg, "too short for a qcow2 image (cut short); `n3x-ctl reset t`"), "%s", e.msg);
+	cr_expect_not(exists("overlay.base.json"));
 }
 
 Test(disks, a_record_that_is_not_ours_is_refused)
