@@ -372,7 +372,7 @@ void disks_free(struct disks *d)
 
 /* s's tmp is whole: record the base (an overlay's identity is that of the
  * base it was made on), then give the file its name. */
-static int made(struct disks *d, const struct plan_step *s, struct err *e)
+static int made(const struct plan_step *s, struct err *e)
 {
 	struct base_id id;
 	int r;
@@ -388,7 +388,6 @@ static int made(struct disks *d, const struct plan_step *s, struct err *e)
 		unlink(s->tmp);
 		return err_sys(e, r, "cannot rename %s to %s", s->tmp, s->creates);
 	}
-	(void)d;
 	return 0;
 }
 
@@ -417,7 +416,7 @@ static int next(struct disks *d, struct err *e)
 			/* 64 MiB once per VM, before its first boot: too short to be worth a child. */
 			if ((r = copy_file(s->copy_from, s->tmp)) < 0)
 				return err_sys(e, -r, "cannot copy %s to %s", s->copy_from, s->tmp);
-			if ((r = made(d, s, e)) < 0)
+			if ((r = made(s, e)) < 0)
 				return r;
 			d->step++;
 			continue;
@@ -468,7 +467,7 @@ int disks_exited(struct disks *d, int wstatus, struct err *e)
 		unlink(s->tmp);
 		return err_set(e, EIO, "qemu-img %s%s%s", how, said[0] ? ": " : "", said);
 	}
-	if ((r = made(d, s, e)) < 0)
+	if ((r = made(s, e)) < 0)
 		return r;
 	d->step++;
 	return next(d, e);
