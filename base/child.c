@@ -65,8 +65,9 @@ static void flush_lines(struct child *c, bool all)
 		char mark[64];
 		int k = snprintf(mark, sizeof(mark), "%u lines dropped (the log is not keeping up)", c->dropped);
 
-		if (log_child(c->tag, mark, (size_t)k))
-			c->dropped = 0;
+		if (!log_child(c->tag, mark, (size_t)k))
+			log_lost(c->dropped); /* the log's own count says it then */
+		c->dropped = 0;
 	}
 }
 

@@ -284,6 +284,12 @@ void log_plain(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_lost(unsigned n)
+{
+	lg.dropped += n;
+	lg.dropped_total += n;
+}
+
 bool log_child(const char *tag, const char *text, size_t len)
 {
 	char line[LINE_MAX_BYTES + NAME_MAX_BYTES + 4];

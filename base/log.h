@@ -33,6 +33,10 @@ void log_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * caller counts its drops and says so with its next line that fits. */
 bool log_child(const char *tag, const char *text, size_t len);
 
+/* n lines lost without a word (a child's count that found no room at its
+ * end): the next line of the log says how many were dropped. */
+void log_lost(unsigned n);
+
 /* From now on the log goes to NAME in the directory dirfd (opened
  * O_APPEND | O_NOFOLLOW, created 0600), rotated to NAME.1 when a line would
  * take it past max bytes.  The file is also made fd 2, so whatever else
