@@ -116,6 +116,7 @@ static int walk(const char *path, bool create, char *bad, size_t badsize, char *
 	int fd, r;
 
 	*reason = NULL;
+	snprintf(bad, badsize, "%s", path);
 	if (path[0] != '/' || paths_join(tmp, sizeof(tmp), "%s", path) < 0)
 		return path[0] != '/' ? -EINVAL : -ENAMETOOLONG;
 	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

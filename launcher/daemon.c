@@ -146,7 +146,10 @@ void sup_daemon_log(void)
 	}
 	/* Capped and rotated (launcher.log.1), opened in the checked state dir;
 	 * it becomes fd 2 too.  Without it the log stays where it was. */
-	log_to_file(sup.state_fd, "launcher.log", LOG_FILE_MAX);
+	int r = log_to_file(sup.state_fd, "launcher.log", LOG_FILE_MAX);
+
+	if (r < 0)
+		log_line("%s/launcher.log: %s; logging to stderr instead", sup.state, strerror(-r));
 }
 
 void sup_teardown(void)
