@@ -1,5 +1,6 @@
 /* child.c - fork/exec with a pidfd, stderr captured into the log. */
 #include "base/child.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* One line of the child's output into the log's queue, never waiting for
+ * the log: when the queue is full the line is counted, and the next line
+ * that fits is preceded by how many were lost. */
+static void put_line(struct child *c, const char *s, size_t n)
+{
+	if (c->dropped) {
+		char mark[64];
+		int k = snprintf(mark, sizeof(mark), "%u lines dropped (the log is not keeping up)", c->dropped);
+
+		if (!log_child(c->tag, mark, (size_t)k)) {
+			c->dropped++;
+			return;
+		}
+		c->dropped = 0;
+	}
+	if (!log_child(c->tag, s, n))
+		c->dropped++;
+}
+
 static void flush_lines(struct child *c, bool all)
 {
 	char *start = c->buf, *nl;
@@ -26,7 +46,7 @@ static void flush_lines(struct child *c, bool all)
 		if (n && start[n - 1] == '\r')
 			n--;
 		if (n) {
-			fprintf(stderr, "%s: %.*s\n", c->tag, (int)n, start);
+			put_line(c, start, n);
 			snprintf(c->last_line, sizeof(c->last_line), "%.*s", (int)n, start);
 		}
 		n = nl ? (size_t)(nl - start) + 1 : left;
@@ -35,11 +55,20 @@ static void flush_lines(struct child *c, bool all)
 	}
 	/* A line longer than the buffer is logged in pieces. */
 	if (left == sizeof(c->buf)) {
-		fprintf(stderr, "%s: %.*s\n", c->tag, (int)left, start);
+		put_line(c, start, left);
 		left = 0;
 	}
 	memmove(c->buf, start, left);
 	c->len = left;
+	/* The end of the output: a count nobody would hear of otherwise. */
+	if (all && c->dropped) {
+		char mark[64];
+		int k = snprintf(mark, sizeof(mark), "%u lines dropped (the log is not keeping up)", c->dropped);
+
+		if (!log_child(c->tag, mark, (size_t)k))
+			log_lost(c->dropped); /* the log's own count says it then */
+		c->dropped = 0;
+	}
 }
 
 static void close_err(struct child *c)
@@ -153,6 +182,7 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 	c->pid = 0;
 	c->pidfd = c->errfd = -1;
 	c->len = 0;
+	c->dropped = 0;
 	c->last_line[0] = '\0';
 	if (nfds > CHILD_MAX_FDS)
 		return -EINVAL;

@@ -3,8 +3,11 @@
  * Each child is watched through a pidfd in the loop and reaped with
  * waitid(P_PIDFD): this host's PID 1 reaps orphans only every ~2 s, and a
  * SIGCHLD handler would have to find which child it was.  The child's stderr
- * goes through a pipe into the supervisor's log, prefixed with its tag, and
- * the last line is kept so a failure can say what the program said.
+ * goes through a pipe into the supervisor's log (base/log.h), prefixed with
+ * its tag, and the last line is kept so a failure can say what the program
+ * said.  The pipe is always drained: when the log cannot take more, lines
+ * are dropped and counted ("N lines dropped"), so neither the child nor the
+ * loop ever waits for whoever reads the log.
  */
 #ifndef N3X_CHILD_H
 #define N3X_CHILD_H
@@ -41,6 +44,7 @@ struct child {
 	struct loop_watch pid_w, err_w;
 	char buf[512];
 	size_t len;
+	unsigned dropped;                       /* lines the log could not take */
 	char last_line[256];
 };
 

@@ -12,6 +12,7 @@
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
 #include "ctl/linkcmds.h"
+#include "base/err.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
 
@@ -509,6 +510,14 @@ static int select_fabric(struct ctl *c, const char *topo, const char *name, cons
 
 	if (!!topo + !!name + !!run_dir > 1)
 		return fail(EXIT_USAGE, "-f, -n and --run-dir each name the fabric: give one");
+	if (!run_dir) {
+		/* The supervisor refuses an XDG_* another user controls; so do
+		 * we, rather than talk to whatever socket they put there. */
+		struct err e;
+
+		if (paths_check_env(&e) < 0)
+			return fail(EXIT_USAGE, "%s", e.msg);
+	}
 	if (topo) {
 		int r = fabric_of(topo, c->fabric, sizeof(c->fabric));
 

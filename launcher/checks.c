@@ -149,6 +149,12 @@ int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel
 		log_line("runtime directory path too long");
 		return 2;
 	}
+	/* As root, an XDG_* another user controls would let them point our
+	 * files anywhere.  --check creates nothing, so it plans on. */
+	if (!opt->check && paths_check_env(&e) < 0) {
+		log_line("%s", e.msg);
+		return 2;
+	}
 	if (probe(opt->check, &host->accel, &host->ovs_userspace))
 		return 2;
 	*choices = calloc(t->nvms + 1, sizeof(**choices));

@@ -175,18 +175,69 @@ static void update_events(struct control_client *c)
 		c->events = want;
 }
 
+/* The request fields that mean the same in every verb, with their JSON
+ * type: a wrong type is bad usage here, once, rather than a field each verb
+ * would quietly read as missing (a "timeout":"soon" waiting forever) or as
+ * an empty name.  Seconds are bounded so no verb converts 1e308 to ms. */
+enum field_kind { F_STRING, F_BOOL, F_ARRAY, F_INTEGER, F_SECONDS };
+
+static const struct {
+	const char *key;
+	enum field_kind kind;
+} fields[] = {
+	{ "vm", F_STRING }, { "vms", F_ARRAY }, { "all", F_BOOL }, { "name", F_STRING },
+	{ "action", F_STRING }, { "profile", F_STRING }, { "state", F_STRING },
+	{ "console", F_STRING }, { "exec", F_STRING }, { "data", F_STRING },
+	{ "path", F_STRING }, { "input", F_STRING }, { "args", F_ARRAY },
+	{ "lease", F_BOOL }, { "agent", F_BOOL }, { "up", F_BOOL }, { "clear", F_BOOL },
+	{ "status", F_BOOL }, { "keep_vms", F_BOOL }, { "port", F_INTEGER }, { "nic", F_INTEGER },
+	{ "timeout", F_SECONDS }, { "interval", F_SECONDS },
+};
+
+#define SECONDS_MAX 1e6
+
+/* NULL when req's known fields have their types, else the message. */
+static const char *bad_field(json_t *req, char *msg, size_t size)
+{
+	static const char *const what[] = {
+		[F_STRING] = "a string", [F_BOOL] = "true or false", [F_ARRAY] = "an array",
+		[F_INTEGER] = "an integer", [F_SECONDS] = "a number of seconds from 0 to 1000000",
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *v = json_object_get(req, fields[i].key);
+		bool ok;
+
+		if (!v)
+			continue;
+		switch (fields[i].kind) {
+		case F_STRING: ok = json_is_string(v); break;
+		case F_BOOL: ok = json_is_boolean(v); break;
+		case F_ARRAY: ok = json_is_array(v); break;
+		case F_INTEGER: ok = json_is_integer(v); break;
+		default:
+			ok = json_is_number(v) && json_number_value(v) >= 0 &&
+			     json_number_value(v) <= SECONDS_MAX;
+		}
+		if (!ok) {
+			snprintf(msg, size, "bad request: \"%s\" must be %s", fields[i].key, what[fields[i].kind]);
+			return msg;
+		}
+	}
+	return NULL;
+}
+
 /* Parse one line; dispatch it or answer the error ourselves. */
 static void handle_line(struct control_client *c, const char *line, size_t len)
 {
 	json_error_t err;
 	json_t *req, *cmd;
+	char msg[256];
 
 	if (strspn(line, " \t\r") == len)
 		return; /* blank lines are harmless keep-alives from hand-typed sessions */
 	req = json_loadb(line, len, 0, &err);
 	if (!req) {
-		char msg[256];
-
 		snprintf(msg, sizeof(msg), "bad request: %s (column %d)", err.text, err.column);
 		queue_error(c, 2, msg);
 		return;
@@ -194,6 +245,8 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 	cmd = json_object_get(req, "cmd");
 	if (!json_is_object(req) || !json_is_string(cmd)) {
 		queue_error(c, 2, "bad request: not a JSON object with a string \"cmd\"");
+	} else if (bad_field(req, msg, sizeof(msg))) {
+		queue_error(c, 2, msg);
 	} else {
 		c->pending = true;
 		c->refs++; /* the request's reference, dropped by control_reply() */
@@ -394,6 +447,25 @@ int control_stream_send(struct control_client *c, const char *line)
 	return 0;
 }
 
+/* A message cut at the buffer's end may end inside a UTF-8 sequence (a
+ * client's long VM name), which JSON cannot carry: drop the partial one. */
+static void trim_utf8(char *s)
+{
+	size_t len = strlen(s), start = len, need;
+	unsigned char lead;
+
+	while (start > 0 && len - start < 4 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start == 0)
+		return;
+	lead = (unsigned char)s[start - 1];
+	if (lead < 0x80)
+		return;
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (len - (start - 1) < need)
+		s[start - 1] = '\0';
+}
+
 void control_reply_error(struct control_client *c, int code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -402,6 +474,7 @@ void control_reply_error(struct control_client *c, int code, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	trim_utf8(msg);
 	control_reply(c, json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code));
 }
 

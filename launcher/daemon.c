@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "base/paths.h"
 #include "base/sock.h"
 #include "launcher/snapshot.h"
 
@@ -34,12 +36,19 @@ pid_t sup_running(void)
 
 int sup_write_pid(void)
 {
-	FILE *f = fopen(sup.pid_path, "we");
+	/* In the checked run dir, never through a symbolic link planted there. */
+	int fd = paths_openat(sup.run_fd, "launcher.pid", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char line[24];
+	int n, r = 0;
 
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f) ? -errno : 0;
+	if (fd < 0)
+		return fd;
+	n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+	if (write(fd, line, (size_t)n) != n)
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
 }
 
 /* The parent's side of the notify pipe: print the child's lines on our
@@ -128,20 +137,19 @@ void sup_notify_exit(int fd, int code)
 
 void sup_daemon_log(void)
 {
-	char log[PATHS_MAX + 16];
-	int fd, null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-	snprintf(log, sizeof(log), "%s/launcher.log", sup.state);
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
 		close(null);
 	}
-	if (fd >= 0) {
-		dup2(fd, 2);
-		close(fd);
-	}
+	/* Capped and rotated (launcher.log.1), opened in the checked state dir;
+	 * it becomes fd 2 too.  Without it the log stays where it was. */
+	int r = log_to_file(sup.state_fd, "launcher.log", LOG_FILE_MAX);
+
+	if (r < 0)
+		log_line("%s/launcher.log: %s; logging to stderr instead", sup.state, strerror(-r));
 }
 
 void sup_teardown(void)
@@ -175,5 +183,6 @@ void sup_teardown(void)
 		close(sup.sigfd);
 		sup.sigfd = -1;
 	}
+	log_flush(0); /* the log leaves the loop; main's last flush may wait */
 	loop_close(); /* runs the deferred frees of the waiters above */
 }

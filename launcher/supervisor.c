@@ -249,8 +249,9 @@ int supervisor_main(const struct sup_options *opt)
 			 sup.control_path);
 		goto out;
 	}
-	if ((r = paths_mkdir_p(sup.run, 0700)) < 0 || (r = paths_mkdir_p(sup.state, 0700)) < 0) {
-		log_line("cannot create %s or %s: %s", sup.run, sup.state, strerror(-r));
+	if ((sup.run_fd = paths_open_dir(sup.run, &e)) < 0 || (sup.state_fd = paths_open_dir(sup.state, &e)) < 0) {
+		log_line("%s", e.msg);
+		rc = e.code == EPERM ? 2 : 1;
 		goto out;
 	}
 	if (opt->daemon && sup_daemonize(&notify, &e) < 0) {
@@ -310,5 +311,11 @@ out:
 	known_leases = NULL;
 	free(choices);
 	topo_free(sup.topo);
+	log_flush(1000);
+	if (sup.run_fd >= 0)
+		close(sup.run_fd);
+	if (sup.state_fd >= 0)
+		close(sup.state_fd);
+	sup.run_fd = sup.state_fd = -1;
 	return rc;
 }

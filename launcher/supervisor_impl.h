@@ -94,6 +94,7 @@ struct sup_state {
 	const char *profile;
 	char run[PATHS_MAX], state[PATHS_MAX];
 	char control_path[PATHS_MAX], pid_path[PATHS_MAX];
+	int run_fd, state_fd;          /* run and state, checked (paths_open_dir); -1 before */
 	int nvms;
 	struct vm **vms;
 	struct fabric *fabric;         /* NULL when no VM has a NIC */

@@ -88,10 +88,22 @@ static void prep_exited(void *opaque, int wstatus)
 
 /* ---- the table's actions ---- */
 
-/* A start failed before QEMU ran: crashed, with vm->err. */
+static bool schedule_restart(struct vm *vm, uint64_t ran);
+
+/* A start failed before QEMU ran (qemu-img, the spawn, a disk check):
+ * crashed, with vm->err.  restart=always|on-failure retries it with the
+ * same backoff as a crash; restart=no, or a stop meanwhile, leaves it. */
 static int start_failed(struct vm *vm)
 {
+	bool again = false;
+
+	if (vm->want_up && vm->cfg->restart != TOPO_RESTART_NO)
+		again = schedule_restart(vm, 0);
+	else
+		vm->want_up = false;
 	set_state(vm, VM_CRASHED, vm->err.msg);
+	if (again && vm->state == VM_CRASHED && vm->want_up && vm_observer.restart)
+		vm_observer.restart(vm, vm->restarts + 1, vm->backoff_ms);
 	return -EIO;
 }
 
@@ -282,8 +294,10 @@ static int on_resume(struct vm *vm)
 	return vm_execute(vm, "cont", NULL, NULL, NULL);
 }
 
-/* The restart policy after a crash: arm the backoff timer.  Repeated
- * failures back off; a VM that ran a while starts over.  true when armed. */
+/* The restart policy after a crash or a failed start: arm the backoff
+ * timer.  Repeated failures back off, doubling from 1 s to at most 30 s (a
+ * crash loop costs a start every 30 s, not a busy loop); a VM that ran
+ * STABLE_MS starts over at 1 s.  true when armed. */
 static bool schedule_restart(struct vm *vm, uint64_t ran)
 {
 	int r;
@@ -327,7 +341,8 @@ static int on_exit_qemu(struct vm *vm)
 		return 0;
 	}
 	if (vm->aborted) {
-		vm->want_up = false;
+		/* QEMU quit before it ran (bad option, missing file): a failed
+		 * start, retried by the same policy as any other. */
 		return start_failed(vm);
 	}
 	if (clean && vm->cfg->restart != TOPO_RESTART_ALWAYS) {

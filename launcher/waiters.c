@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sup_state sup = { .sigfd = -1 };
+struct sup_state sup = { .sigfd = -1, .run_fd = -1, .state_fd = -1 };
 
 /* ---- ops ---- */
 

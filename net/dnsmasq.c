@@ -129,6 +129,9 @@ int dnsmasq_write_config(const struct dnsmasq_config *c, FILE *out)
 	/* Plain names are ours: unknown ones get NXDOMAIN and a VM's AAAA
 	 * gets an empty answer, where "no upstream" would give REFUSED. */
 	fputs("domain-needed\n", out);
+	/* A log line per DHCP packet and router advertisement would flood
+	 * the supervisor's log; failures and warnings still get through. */
+	fputs("quiet-dhcp\nquiet-dhcp6\nquiet-ra\n", out);
 	fprintf(out, "\ndhcp-authoritative\ndhcp-leasefile=%s/%s\n", c->state_dir, DNSMASQ_LEASES);
 	for (int i = 0; i < c->nnets; i++)
 		write_network(c, i, out);
@@ -149,7 +152,9 @@ int dnsmasq_write_config_file(const struct dnsmasq_config *c, const char *path)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* O_NOFOLLOW: the run dir is checked (paths_open_dir), and a link
+	 * planted in it still cannot send root's write elsewhere. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (!(f = fdopen(fd, "w"))) {

@@ -359,3 +359,71 @@ Test(control, overlong_path)
 	path[sizeof(path) - 1] = '\0';
 	cr_assert_eq(control_open(path, test_dispatch), -ENAMETOOLONG);
 }
+
+Test(control, shared_fields_of_the_wrong_type_are_refused_before_dispatch)
+{
+	static const char *const bad[][2] = {
+		{ "{\"cmd\":\"pause\",\"vms\":\"a\"}", "bad request: \"vms\" must be an array" },
+		{ "{\"cmd\":\"qmp\",\"vm\":7}", "bad request: \"vm\" must be a string" },
+		{ "{\"cmd\":\"stop\",\"all\":1}", "bad request: \"all\" must be true or false" },
+		{ "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":\"soon\"}",
+		  "bad request: \"timeout\" must be a number of seconds from 0 to 1000000" },
+		{ "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":1e308}",
+		  "bad request: \"timeout\" must be a number of seconds from 0 to 1000000" },
+		{ "{\"cmd\":\"wait\",\"vm\":\"a\",\"port\":1.5}", "bad request: \"port\" must be an integer" },
+	};
+	char line[256];
+	int fd;
+
+	cr_assert_eq(control_open(sock_path, test_dispatch), 0);
+	fd = client();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		send_str(fd, bad[i][0]);
+		send_str(fd, "\n");
+		read_line(fd, line, sizeof(line));
+		json_t *r = json_loads(line, 0, NULL);
+
+		cr_assert_not_null(r, "%s", line);
+		cr_assert_str_eq(json_string_value(json_object_get(r, "error")), bad[i][1], "%s", bad[i][0]);
+		cr_assert_eq(json_integer_value(json_object_get(r, "code")), 2);
+		json_decref(r);
+	}
+	cr_assert_eq(ndispatched, 0);
+	/* The right types go through. */
+	send_str(fd, "{\"cmd\":\"wait\",\"vm\":\"a\",\"timeout\":2.5,\"port\":22,\"all\":false,\"vms\":[]}\n");
+	read_line(fd, line, sizeof(line));
+	cr_assert_str_eq(line, "{\"ok\":true,\"echo\":\"wait\"}");
+	close(fd);
+}
+
+static void reply_long_name(struct control_client *c, json_t *req)
+{
+	(void)req;
+	ndispatched++;
+	/* 700 two-byte characters: the 1024-byte message ends inside one. */
+	char name[1401];
+
+	for (int i = 0; i < 700; i++)
+		memcpy(name + 2 * i, "\xc3\xa9", 2);
+	name[1400] = '\0';
+	control_reply_error(c, 2, "no VM named \"x%s\"", name);
+}
+
+Test(control, an_error_cut_inside_utf8_is_still_sent)
+{
+	char line[2048];
+	json_t *r;
+	int fd;
+
+	cr_assert_eq(control_open(sock_path, reply_long_name), 0);
+	fd = client();
+	send_str(fd, "{\"cmd\":\"x\"}\n");
+	read_line(fd, line, sizeof(line));
+	r = json_loads(line, 0, NULL);
+	cr_assert_not_null(r, "%s", line);
+	cr_assert_eq(strncmp(json_string_value(json_object_get(r, "error")), "no VM named \"x\xc3\xa9", 16), 0,
+		     "%s", line);
+	cr_assert_eq(json_integer_value(json_object_get(r, "code")), 2);
+	json_decref(r);
+	close(fd);
+}

@@ -1065,3 +1065,58 @@ Test(vm, console_input_reaches_the_guest_uart)
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED || vm_state(vm) == VM_CRASHED);
 	cr_assert_eq(vm_console_input(vm, "x", 1), -ENOTCONN, "QEMU gone");
 }
+
+/* ---- failed starts under a restart policy ---- */
+
+Test(vm, failed_spawn_with_restart_always_backs_off_and_retries)
+{
+	long long t0;
+
+	cfg.restart = TOPO_RESTART_ALWAYS;
+	make_vm();
+	q.fail_spawn = -ENOENT;
+	t0 = now_ms();
+	cr_assert_eq(vm_start(vm), -EIO);
+	cr_assert_eq(vm_state(vm), VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "cannot run qemu-system-x86_64: No such file or directory");
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_geq(now_ms() - t0, 1000 - 50, "retried without backing off");
+	cr_assert_eq(q.spawns, 1);
+	cr_assert_eq(json_integer_value(status_get("restarts")), 1);
+}
+
+Test(vm, failed_qemu_img_with_restart_on_failure_retries)
+{
+	cfg.restart = TOPO_RESTART_ON_FAILURE;
+	start_preparing();
+	standin_exit(&q.prep_ctl, 1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "qemu-img exited with status 1");
+	PUMP_UNTIL(q.preps == 2);
+	cr_assert_eq(vm_state(vm), VM_STARTING);
+	standin_exit(&q.prep_ctl, 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_eq(q.spawns, 1);
+}
+
+Test(vm, failed_start_backoff_doubles_and_stop_cancels_it)
+{
+	long long t0;
+
+	cfg.restart = TOPO_RESTART_ON_FAILURE;
+	make_vm();
+	q.fail_spawn = -ENOENT;
+	cr_assert_eq(vm_start(vm), -EIO);
+	t0 = now_ms();
+	/* The retry fails too: the next one waits 2 s. */
+	PUMP_UNTIL(vm_state(vm) == VM_STARTING || now_ms() - t0 > 900);
+	q.fail_spawn = -ENOENT;
+	PUMP_UNTIL(json_integer_value(status_get("restarts")) == 1 && vm_state(vm) == VM_CRASHED);
+	t0 = now_ms();
+	pump_ms(1500);
+	cr_assert_eq(vm_state(vm), VM_CRASHED, "retried after 1.5 s: the backoff did not double");
+	cr_assert_eq(vm_stop(vm), 0);
+	cr_assert_str_eq(why, "restart cancelled");
+	pump_ms(800);
+	cr_assert_eq(q.spawns, 0);
+}
