@@ -249,6 +249,12 @@ int child_signal(struct child *c, int sig)
 	return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
+void child_release(struct child *c)
+{
+	if (c->pidfd >= 0)
+		forget(c);
+}
+
 void child_stop_sync(struct child *c, int timeout_ms)
 {
 	struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
