@@ -74,7 +74,9 @@ void vm_set_spawn(child_spawn_fn *spawn);
  * Returns 0, or -errno with e saying "vm NAME: ...". */
 int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac, const char *run_dir,
 	   const char *state_dir, bool ovs_userspace, struct vm **out, struct err *e);
-/* Stop nothing: the caller stops the VM first.  Removes its sockets. */
+/* Stop nothing: the caller stops the VM first (or detaches it).  A QEMU
+ * still running that was not detached goes with the VM (SIGKILL), as
+ * without adoption; a detached one's files stay.  Removes its sockets. */
 void vm_free(struct vm *vm);
 
 const char *vm_name(const struct vm *vm);
@@ -158,6 +160,8 @@ int vm_console_input(struct vm *vm, const void *buf, size_t len);
  * A VM adopted although its definition in the topology changed since the
  * QEMU started runs on as it was: vm_stale() says what differs. */
 int vm_adopt(struct vm *vm, struct err *e);
+/* Whether the running QEMU was adopted (an earlier supervisor started it). */
+bool vm_adopted(const struct vm *vm);
 /* "" or one line saying how the running QEMU differs from the VM's
  * definition ("memory 512 MiB, the file says 768 MiB; restart to apply"). */
 const char *vm_stale(const struct vm *vm);
