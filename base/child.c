@@ -249,12 +249,6 @@ int child_signal(struct child *c, int sig)
 	return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
-void child_release(struct child *c)
-{
-	if (c->pidfd >= 0)
-		forget(c);
-}
-
 void child_stop_sync(struct child *c, int timeout_ms)
 {
 	struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
@@ -268,6 +262,12 @@ void child_stop_sync(struct child *c, int timeout_ms)
 	while (waitid(P_PIDFD, c->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	forget(c);
+}
+
+void child_release(struct child *c)
+{
+	if (c->pidfd >= 0)
+		forget(c);
 }
 
 const char *child_status_str(int wstatus, char *buf, size_t size)

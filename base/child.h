@@ -68,9 +68,9 @@ bool child_running(const struct child *c);
  * the child to exit, then SIGKILL; reaps it without calling exited. */
 void child_stop_sync(struct child *c, int timeout_ms);
 int child_signal(struct child *c, int sig);   /* 0 or -errno */
-/* Stop watching a child that is to outlive the supervisor (c->outlive): it
- * runs on, never reaped by us, and exited is not called.  No-op when it
- * does not run. */
+/* Let an outliving child run on for the next supervisor: stop watching it
+ * and close our ends (its output so far is logged); exited is not called.
+ * Nothing when it does not run. */
 void child_release(struct child *c);
 
 /* Describe a wait status: "exited with status 1", "killed by SIGKILL". */
