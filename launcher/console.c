@@ -551,6 +551,11 @@ void console_note(struct console *c, const char *fmt, ...)
 		publish(c, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, false);
 }
 
+void console_replay(struct console *c, const void *buf, size_t len)
+{
+	ring_write(c->ring, buf, len);
+}
+
 void console_set_qemu_logs(struct console *c, bool on)
 {
 	c->qemu_logs = on;

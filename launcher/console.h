@@ -78,6 +78,11 @@ int console_input(struct console *c, const void *buf, size_t len);
 void console_note(struct console *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Put len bytes into the replay ring as if they had been shown: output a
+ * console of an earlier supervisor showed (read back from the log).  Not
+ * logged, not sent to clients connected now. */
+void console_replay(struct console *c, const void *buf, size_t len);
+
 /* QEMU writes the guest's output into the same log itself (its serial
  * chardev's logfile=, O_APPEND), so that output during a supervisor's
  * absence is kept: the console then writes only its notes there, counts

@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "launcher/bootlog.h"
 #include "launcher/console.h"
 
 static int64_t wall_ms(void)
@@ -91,6 +94,60 @@ static void restore_uptime(struct vm *vm)
 	vm->up_since_ms = (uint64_t)ago < now ? now - (uint64_t)ago : 1;
 }
 
+/* What the adopted QEMU printed since it started, read back from
+ * console.log (QEMU logs its serial port itself): the replay for console
+ * clients, and the text `wait --console` and ready = console scan, as if
+ * this supervisor had watched the boot.  The text starts after the note of
+ * this QEMU's start when the log's tail holds it, and leaves our notes out
+ * of the guest's text.  Read before the serial port is connected: what
+ * QEMU writes in between is in the log only, never seen twice. */
+static void seed_console(struct vm *vm, pid_t pid)
+{
+	char marker[64], *buf = malloc(BOOTLOG_TEXT_MAX + 1), *from, *p, *line, *out;
+	size_t mlen, n, outlen = 0;
+	struct stat st;
+	off_t off;
+	ssize_t got;
+	int fd;
+
+	if (!buf || (fd = open(vm->console_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		free(buf);
+		return;
+	}
+	off = fstat(fd, &st) == 0 && st.st_size > BOOTLOG_TEXT_MAX ? st.st_size - BOOTLOG_TEXT_MAX : 0;
+	got = pread(fd, buf, BOOTLOG_TEXT_MAX, off);
+	close(fd);
+	if (got <= 0) {
+		free(buf);
+		return;
+	}
+	n = (size_t)got;
+	buf[n] = '\0';
+	mlen = (size_t)snprintf(marker, sizeof(marker), "[n3x] QEMU started (pid %d,", (int)pid);
+	from = buf;
+	for (p = buf; (p = memmem(p, n - (size_t)(p - buf), marker, mlen)); p += mlen)
+		from = p;
+	if (from != buf || off > 0) { /* from the line after the note, or a whole line */
+		char *nl = memchr(from, '\n', n - (size_t)(from - buf));
+
+		from = nl ? nl + 1 : buf + n;
+	}
+	console_replay(vm->console, from, n - (size_t)(from - buf));
+	out = from; /* the guest's lines, in place: never longer */
+	for (line = from; line < buf + n;) {
+		char *nl = memchr(line, '\n', (size_t)(buf + n - line));
+		size_t len = nl ? (size_t)(nl + 1 - line) : (size_t)(buf + n - line);
+
+		if (strncmp(line, "[n3x] ", 6) != 0) {
+			memmove(out + outlen, line, len);
+			outlen += len;
+		}
+		line += len;
+	}
+	bootlog_add(vm->boot, out, outlen);
+	free(buf);
+}
+
 int vm_adopt(struct vm *vm, struct err *e)
 {
 	char nets[TOPO_MAX_NICS][VMSTATE_NET_MAX];
@@ -151,10 +208,12 @@ int vm_adopt(struct vm *vm, struct err *e)
 	vm->exit_unknown = vm->shutdown_seen = false;
 	vm->adopted = vm->adopting = vm->mon_resync = true;
 	vm->detached = false;
-	console_note(vm->console, "adopted QEMU pid %d, started by an earlier supervisor%s%s", (int)st.pid,
-		     vm->stale[0] ? "; " : "", vm->stale);
 	/* QMP says running or paused (status_reply); until then, starting. */
 	vm_set_state(vm, VM_STARTING, "adopting a running QEMU");
+	bootlog_reset(vm->boot);
+	seed_console(vm, st.pid);
+	console_note(vm->console, "adopted QEMU pid %d, started by an earlier supervisor%s%s", (int)st.pid,
+		     vm->stale[0] ? "; " : "", vm->stale);
 	vm_qemu_connect(vm);
 	if (vm->cfg->nnics && vm_observer.nics_adopt && vm_observer.nics_adopt(vm, &le) < 0)
 		vm->err = le;

@@ -458,7 +458,6 @@ void vm_qemu_connect(struct vm *vm)
 	int fd, r;
 	struct err e;
 
-	bootlog_reset(vm->boot);
 	if ((fd = unix_connect(vm->serial_sock)) < 0 || (r = console_attach(vm->console, fd)) < 0)
 		console_note(vm->console, "cannot connect to the serial port %s: %s", vm->serial_sock,
 			     strerror(fd < 0 ? -fd : -r));
@@ -588,6 +587,7 @@ int vm_qemu_spawn(struct vm *vm)
 		console_note(vm->console, "cannot read /proc/%d: %s; a later supervisor cannot adopt it",
 			     (int)vm->run.pid, strerror(-r));
 	r = 0;
+	bootlog_reset(vm->boot);
 	vm_qemu_connect(vm);
 	vm_state_save(vm);
 	console_note(vm->console, "QEMU started (pid %d, %s)", (int)vm->qemu.pid,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/loop.h"
+#include "base/sock.h"
 #include "launcher/console.h"
 #include "launcher/vm.h"
 #include "tests/fake_qemu.h"
@@ -43,6 +44,7 @@ static struct {
 	struct peer mon;        /* QEMU's end of the monitor */
 	struct fake_socks l;    /* what QEMU listens on */
 	int serial;             /* QEMU's end of the serial port */
+	int log;                /* console.log, as QEMU's serial port logs into it */
 	struct peer agent;      /* QEMU's end of the guest agent's port (the guest's agent) */
 	bool running;           /* what query-status says */
 	bool dash_s;            /* the last QEMU was started with -S */
@@ -69,6 +71,9 @@ static void qemu_exit(int status)
 		close(q.serial);
 	q.serial = -1;
 	fake_socks_close(&q.l);
+	if (q.log >= 0)
+		close(q.log);
+	q.log = -1;
 	standin_exit(&q.ctl, status);
 }
 
@@ -93,6 +98,7 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	q.spawns++;
 	q.nfds = nfds;
 	fake_socks_take(&q.l, fds, nfds);
+	q.log = dup(fds[QEMU_FD_CONSOLE_LOG - 3]);
 	q.dash_s = false;
 	for (int i = 1; argv[i]; i++)
 		q.dash_s |= strcmp(argv[i], "-S") == 0;
@@ -306,6 +312,7 @@ static void setup(void)
 	vm_set_observer(&obs);
 	q.ctl = q.prep_ctl = q.serial = q.mon.fd = q.agent.fd = -1;
 	q.l = (struct fake_socks){ -1, -1, -1 };
+	q.log = -1;
 	cfg = (struct topo_vm){
 		.name = "t1", .arch = TOPO_ARCH_X86_64, .memory_mib = 64, .vcpus = 1,
 		.restart = TOPO_RESTART_NO, .autostart = true, .stop_timeout_s = 1,
@@ -327,6 +334,8 @@ static void teardown(void)
 	if (q.serial >= 0)
 		close(q.serial);
 	fake_socks_close(&q.l);
+	if (q.log >= 0)
+		close(q.log);
 	loop_close();
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -1402,4 +1411,52 @@ Test(vm, monitor_closed_by_an_exiting_qemu_is_not_reported_lost)
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED || vm_state(vm) == VM_CRASHED);
 	pump_ms(200);
 	cr_assert_str_eq(mon_events, "");
+}
+
+/* The guest prints: QEMU logs it and sends it to whoever is connected. */
+static void guest_print(const char *text)
+{
+	size_t n = strlen(text);
+
+	cr_assert_eq(write(q.log, text, n), (ssize_t)n);
+	if (q.serial >= 0)
+		cr_assert_eq(write(q.serial, text, n), (ssize_t)n);
+}
+
+static bool has_line(const char *line, void *opaque)
+{
+	return strcmp(line, opaque) == 0;
+}
+
+Test(vm, adopted_console_has_the_boot_and_the_gap)
+{
+	char buf[4096] = "", path[PATH_MAX];
+	ssize_t n, got = 0;
+	int fd;
+
+	start_running();
+	guest_print("early boot\r\nlogin: ");
+	PUMP_UNTIL(vm_console_scan(vm, has_line, "early boot"));
+	detach_and_free();
+	guest_print("root\r\ngap line\r\n# "); /* nobody connected: the log only */
+	adopt_running();
+	cr_assert(vm_console_scan(vm, has_line, "early boot"), "the boot before the adoption is not scanned");
+	cr_assert(vm_console_scan(vm, has_line, "gap line"));
+	cr_assert_not(vm_console_scan(vm, has_line, "[n3x] QEMU started"), "a note in the guest's text");
+	guest_print("after\r\n");
+	PUMP_UNTIL(vm_console_scan(vm, has_line, "# after"));
+	/* A console client gets the replay: the boot, the gap, what came after. */
+	snprintf(path, sizeof(path), "%s/vm/t1/console.sock", run_dir);
+	cr_assert_geq(fd = unix_connect(path), 0);
+	for (long long end = now_ms() + 2000; now_ms() < end && !strstr(buf, "after");) {
+		loop_run_once(10);
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+		if (n > 0)
+			buf[got += n] = '\0';
+	}
+	close(fd);
+	cr_assert_not_null(strstr(buf, "early boot"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "gap line"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "after"), "%s", buf);
+	cr_assert_null(strstr(strstr(buf, "after"), "after\r\nafter"), "shown twice: %s", buf);
 }
