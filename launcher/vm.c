@@ -58,11 +58,6 @@ void vm_set_state(struct vm *vm, enum vm_state s, const char *why)
 		vm_observer.state(vm, from, why);
 }
 
-static void set_state(struct vm *vm, enum vm_state s, const char *why)
-{
-	vm_set_state(vm, s, why);
-}
-
 /* ---- console text since boot, for `wait --console` ---- */
 
 static void boot_line(void *opaque, const char *line)
@@ -96,7 +91,7 @@ static void prep_exited(void *opaque, int wstatus)
 /* A start failed before QEMU ran: crashed, with vm->err. */
 static int start_failed(struct vm *vm)
 {
-	set_state(vm, VM_CRASHED, vm->err.msg);
+	vm_set_state(vm, VM_CRASHED, vm->err.msg);
 	return -EIO;
 }
 
@@ -117,7 +112,7 @@ static int on_start(struct vm *vm)
 	vm->stop_phase = STOP_NONE;
 	err_clear(&vm->err);
 	loop_timer_disarm(&vm->backoff_timer);
-	set_state(vm, VM_STARTING, NULL);
+	vm_set_state(vm, VM_STARTING, NULL);
 	return prepared(vm, disks_start(vm->disks, &vm->err));
 }
 
@@ -135,7 +130,7 @@ static int on_prepared(struct vm *vm)
 static int on_prep_exit(struct vm *vm)
 {
 	if (!vm->want_up) {
-		set_state(vm, VM_STOPPED, "stopped before QEMU started");
+		vm_set_state(vm, VM_STOPPED, "stopped before QEMU started");
 		return 0;
 	}
 	return prepared(vm, disks_exited(vm->disks, vm->wstatus, &vm->err));
@@ -170,7 +165,7 @@ static int qmp_up(struct vm *vm, enum vm_state s)
 		vm->adopting = false;
 		vm_state_save(vm);
 	}
-	set_state(vm, s, why);
+	vm_set_state(vm, s, why);
 	return 0;
 }
 
@@ -214,7 +209,7 @@ static int on_stop(struct vm *vm)
 
 	vm->want_up = false;
 	vm->stop_phase = STOP_POWERDOWN;
-	set_state(vm, VM_STOPPING, "ACPI powerdown");
+	vm_set_state(vm, VM_STOPPING, "ACPI powerdown");
 	console_note(vm->console, "stopping: ACPI powerdown, %d s before quit", vm->cfg->stop_timeout_s);
 	/* A paused guest cannot see the power button. */
 	if (from == VM_PAUSED)
@@ -273,7 +268,7 @@ static int on_kill(struct vm *vm)
 	vm->want_up = false;
 	vm->restart = false;
 	vm->stop_phase = STOP_KILL;
-	set_state(vm, VM_STOPPING, "SIGKILL");
+	vm_set_state(vm, VM_STOPPING, "SIGKILL");
 	if (disks_running(vm->disks))
 		return disks_kill(vm->disks);
 	return vm_qemu_signal(vm, SIGKILL);
@@ -284,7 +279,7 @@ static int on_cancel(struct vm *vm)
 {
 	vm->want_up = false;
 	loop_timer_disarm(&vm->backoff_timer);
-	set_state(vm, VM_STOPPED, "restart cancelled");
+	vm_set_state(vm, VM_STOPPED, "restart cancelled");
 	return 0;
 }
 
@@ -345,7 +340,7 @@ static int on_exit_qemu(struct vm *vm)
 	if (vm->restart)
 		return on_start(vm);
 	if (!vm->want_up) {
-		set_state(vm, VM_STOPPED, how);
+		vm_set_state(vm, VM_STOPPED, how);
 		return 0;
 	}
 	if (vm->aborted) {
@@ -354,7 +349,7 @@ static int on_exit_qemu(struct vm *vm)
 	}
 	if (clean && vm->cfg->restart != TOPO_RESTART_ALWAYS) {
 		vm->want_up = false;
-		set_state(vm, VM_STOPPED, "guest powered off");
+		vm_set_state(vm, VM_STOPPED, "guest powered off");
 		return 0;
 	}
 	if (!clean)
@@ -363,7 +358,7 @@ static int on_exit_qemu(struct vm *vm)
 		vm->want_up = false;
 	else
 		again = schedule_restart(vm, ran);
-	set_state(vm, VM_CRASHED, clean ? "guest powered off" : vm->err.msg);
+	vm_set_state(vm, VM_CRASHED, clean ? "guest powered off" : vm->err.msg);
 	/* Told after the crash itself; unless the observer acted on that. */
 	if (again && vm->state == VM_CRASHED && vm->want_up && vm_observer.restart)
 		vm_observer.restart(vm, vm->restarts + 1, vm->backoff_ms);

@@ -535,7 +535,7 @@ static void unlink_socks(struct vm *vm)
 
 int vm_qemu_spawn(struct vm *vm)
 {
-	int fds[QEMU_FD_NIC0 - 3 + TOPO_MAX_NICS], nfds = QEMU_FD_NIC0 - 3, r = 0, i;
+	int fds[QEMU_FD_NIC0 - 3 + TOPO_MAX_NICS], nfds = QEMU_FD_NIC0 - 3, r = 0, i, made = 0;
 	struct stat st;
 
 	for (i = 0; i < nfds; i++)
@@ -543,7 +543,7 @@ int vm_qemu_spawn(struct vm *vm)
 	/* Listening sockets QEMU keeps: a later supervisor connects to the
 	 * same paths.  unix_listen refuses a path something still answers on
 	 * (a QEMU nobody adopted), so no second QEMU runs on its sockets. */
-	for (i = 0; i < NSOCKS; i++) {
+	for (i = 0; i < NSOCKS; i++, made++) {
 		if ((fds[i] = unix_listen(sock_path(vm, i), 4)) < 0) {
 			r = fds[i] == -EADDRINUSE ?
 				err_set(&vm->err, EADDRINUSE, "%s: another QEMU still listens there", sock_path(vm, i)) :
@@ -601,7 +601,8 @@ out:
 		close(vm->qemu.errlog);
 	vm->qemu.errlog = -1;
 	if (r < 0)
-		unlink_socks(vm);
+		for (i = 0; i < made; i++)
+			unlink(sock_path(vm, i)); /* ours only: not a live QEMU's */
 	return r;
 }
 
