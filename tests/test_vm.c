@@ -60,6 +60,7 @@ static struct {
 	bool agent_silent;      /* the agent answers only guest-sync* */
 	char links[256];        /* set_link commands since the spawn, "net1=down," */
 	bool refuse_link;       /* set_link answers an error */
+	bool port_open;         /* the guest holds the agent's port open */
 } q;
 
 static void qemu_exit(int status)
@@ -125,7 +126,11 @@ static void qemu_serve(void)
 		cr_assert_not_null(cmd, "no command: %s", line);
 		ids = json_dumps(id, JSON_ENCODE_ANY);
 		snprintf(q.cmds + strlen(q.cmds), sizeof(q.cmds) - strlen(q.cmds), "%s,", cmd);
-		if (strcmp(cmd, "query-status") == 0) {
+		if (strcmp(cmd, "query-chardev") == 0) {
+			peer_send(&q.mon, "{\"return\": [{\"frontend-open\": false, \"filename\": \"disconnected:unix:\","
+				  " \"label\": \"serial0\"}, {\"frontend-open\": %s, \"filename\": \"unix:\","
+				  " \"label\": \"ga0\"}], \"id\": %s}", q.port_open ? "true" : "false", ids);
+		} else if (strcmp(cmd, "query-status") == 0) {
 			peer_send(&q.mon, "{\"return\": {\"status\": \"%s\", \"running\": %s}, \"id\": %s}",
 				  q.running ? "running" : "paused", q.running ? "true" : "false", ids);
 		} else if (strcmp(cmd, "set_link") == 0) {
@@ -214,6 +219,8 @@ static void agent_serve(void)
 /* QEMU's event for the agent's port: the guest opened or closed its end. */
 static void agent_port(const char *id, bool open)
 {
+	if (strcmp(id, "ga0port") == 0)
+		q.port_open = open;
 	peer_send(&q.mon, "{\"event\": \"VSERPORT_CHANGE\", \"data\": {\"open\": %s, \"id\": \"%s\"},"
 		  " \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}", open ? "true" : "false", id);
 }
@@ -1459,4 +1466,18 @@ Test(vm, adopted_console_has_the_boot_and_the_gap)
 	cr_assert_not_null(strstr(buf, "gap line"), "%s", buf);
 	cr_assert_not_null(strstr(buf, "after"), "%s", buf);
 	cr_assert_null(strstr(strstr(buf, "after"), "after\r\nafter"), "shown twice: %s", buf);
+}
+
+Test(vm, adopted_vm_finds_its_guest_agent_answering)
+{
+	start_running();
+	agent_port("ga0port", true);
+	PUMP_UNTIL(vm_agent_up(vm));
+	detach_and_free();
+	agent_events[0] = '\0';
+	adopt_running();
+	/* No VSERPORT_CHANGE comes for a port opened long ago: QMP's
+	 * query-chardev says it is open, and the client syncs. */
+	PUMP_UNTIL(vm_agent_up(vm));
+	cr_assert_str_eq(agent_events, "up");
 }
