@@ -108,7 +108,6 @@ static int on_start(struct vm *vm)
 {
 	vm->want_up = true;
 	vm->restart = false;
-	vm->aborted = false;
 	vm->stop_phase = STOP_NONE;
 	err_clear(&vm->err);
 	loop_timer_disarm(&vm->backoff_timer);
@@ -342,10 +341,6 @@ static int on_exit_qemu(struct vm *vm)
 	if (!vm->want_up) {
 		vm_set_state(vm, VM_STOPPED, how);
 		return 0;
-	}
-	if (vm->aborted) {
-		vm->want_up = false;
-		return start_failed(vm);
 	}
 	if (clean && vm->cfg->restart != TOPO_RESTART_ALWAYS) {
 		vm->want_up = false;

@@ -203,7 +203,7 @@ int vm_adopt(struct vm *vm, struct err *e)
 	restore_uptime(vm);
 	err_clear(&vm->err);
 	vm->want_up = true;
-	vm->restart = vm->aborted = false;
+	vm->restart = false;
 	vm->stop_phase = STOP_NONE;
 	vm->exit_unknown = vm->shutdown_seen = false;
 	vm->adopted = vm->adopting = vm->mon_resync = true;

@@ -87,7 +87,6 @@ struct vm {
 	bool want_up;          /* started by the user and not stopped since */
 	bool start_paused;     /* the next QEMU gets -S (vm_start_paused) */
 	bool restart;          /* a restart's stop: start again when QEMU exits */
-	bool aborted;          /* QEMU was killed because its start could not finish */
 	enum stop_phase stop_phase;
 	struct loop_timer stop_timer, backoff_timer;
 	unsigned backoff_ms;
@@ -106,10 +105,10 @@ void vm_set_state(struct vm *vm, enum vm_state s, const char *why);
 
 /* vm_qemu.c */
 void vm_qemu_init(struct vm *vm);      /* once, in vm_new */
-/* Start QEMU with its serial and monitor sockets and the NICs' taps.
- * Returns 0 once QEMU runs, or -errno with vm->err when it did not start.
- * A failure after that kills QEMU (vm->aborted, vm->err): its EV_EXIT ends
- * the start. */
+/* Start QEMU with its listening sockets, console.log, qemu.log and the
+ * NICs' taps, connect to it and write state.json.  Returns 0 once QEMU
+ * runs, or -errno with vm->err when it did not start.  A connection that
+ * fails after that is noted on the console (the monitor's: a lost one). */
 int vm_qemu_spawn(struct vm *vm);
 /* qmp_execute on the VM's monitor; -ENOTCONN without one. */
 int vm_execute(struct vm *vm, const char *cmd, json_t *args, qmp_reply_fn cb, void *opaque);
