@@ -187,7 +187,8 @@ int vm_adopt(struct vm *vm, struct err *e)
 		err_sys(&vm->err, -r, "vm %s: cannot watch QEMU pid %d, so it was stopped", vm->cfg->name,
 			(int)st.pid);
 		vmstate_free(&st);
-		*e = vm->err;
+		if (e)
+			*e = vm->err;
 		return r;
 	}
 	vm->adopt_pid = st.pid;
