@@ -164,6 +164,10 @@ static void cmd_lifecycle(struct control_client *c, json_t *req, const struct su
 			err_set(sup_op_err(op, 1), EIO, "%s: %s", vm_name(list[i]), vm_last_error(list[i]));
 			continue;
 		}
+		if (r == -ENOTCONN) {
+			err_set(sup_op_err(op, 1), -r, "%s: the monitor is lost; reconnecting", vm_name(list[i]));
+			continue;
+		}
 		if (r < 0 && r != -EALREADY) {
 			err_set(sup_op_err(op, 1), -r, "%s: cannot %s a VM that is %s", vm_name(list[i]),
 				verb->name, vm_state_name(vm_state(list[i])));
