@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/err.h"
 #include "base/strv.h"
 #include "launcher/accel.h"
 #include "launcher/topology.h"
@@ -49,10 +50,26 @@ struct plan_step {
 	bool always;
 };
 
+/* A file QEMU gets as an fd: QEMU runs as QEMU_USER (qemuuser.h) and cannot
+ * reach $STATE, so the supervisor opens what QEMU writes (overlay, data and
+ * state images, UEFI variables, console.log) and QEMU opens /dev/fdset/N,
+ * a dup of the set's fd whose access mode matches (-add-fd).  files[i] is
+ * fd QEMU_FD_NIC0 + nnics + i in QEMU, after the taps.  A disk's set holds
+ * it twice, read-write and read-only: -drive first opens its file
+ * read-only (auto-read-only) and reopens it read-write. */
+struct plan_file {
+	char *path;
+	int flags;    /* open(2)'s, O_CLOEXEC added */
+};
+
+#define PLAN_MAX_FILES 12
+
 struct vm_plan {
 	struct strv qemu;
 	int nsteps;
 	struct plan_step steps[5];
+	int nfiles, nsets;
+	struct plan_file files[PLAN_MAX_FILES];
 };
 
 /* Where the VM's files go, and what the host's switch can take. */
@@ -67,6 +84,15 @@ struct plan_env {
 int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *dirs, struct vm_plan *plan);
 void plan_free(struct vm_plan *plan);
+
+/* Open plan->files into fds[0..nfiles) (a log is made when missing, mode
+ * 0600; nothing follows a symlink).  Returns nfiles, or -errno with e
+ * naming the file, every fd closed. */
+int plan_open_files(const struct vm_plan *plan, int *fds, struct err *e);
+
+/* s with every ',' doubled: QEMU's option syntax for a literal comma, so a
+ * path cannot end its option and start another.  malloc'd, or NULL. */
+char *plan_opt_escape(const char *s);
 
 /* Print the plan as shell commands, one option group per line. */
 void plan_print(const struct vm_plan *plan, FILE *out);

@@ -12,6 +12,7 @@
 
 #include "launcher/bootlog.h"
 #include "launcher/console.h"
+#include "launcher/qemuuser.h"
 
 static void mon_update_events(struct vm *vm)
 {
@@ -385,7 +386,7 @@ static int spawn_qemu(struct vm *vm, const int *fds, int nfds)
 int vm_qemu_spawn(struct vm *vm)
 {
 	int ser[2] = { -1, -1 }, mon[2] = { -1, -1 }, ga[2] = { -1, -1 }, r, nfds = 3;
-	int fds[3 + TOPO_MAX_NICS];
+	int fds[3 + TOPO_MAX_NICS + PLAN_MAX_FILES];
 
 	/* In QEMU: QEMU_FD_SERIAL, QEMU_FD_QMP, QEMU_FD_AGENT, then the taps. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ser) < 0 ||
@@ -402,9 +403,19 @@ int vm_qemu_spawn(struct vm *vm)
 			goto out;
 		nfds += vm->cfg->nnics;
 	}
+	/* The files QEMU_USER cannot open itself, after the taps (argv.h). */
+	if ((r = plan_open_files(&vm->plan, fds + nfds, &vm->err)) < 0) {
+		for (int i = 3; i < nfds; i++)
+			close(fds[i]);
+		if (vm->cfg->nnics)
+			vm_observer.nics_down(vm);
+		goto out;
+	}
+	nfds += r;
+	qemu_user_apply(&vm->qemu);
 	r = spawn_qemu(vm, fds, nfds);
 	for (int i = 3; i < nfds; i++)
-		close(fds[i]); /* QEMU holds the taps now: they go when it does */
+		close(fds[i]); /* QEMU holds the taps and files now: they go when it does */
 	if (r < 0) {
 		err_sys(&vm->err, -r, "cannot run %s", vm->plan.qemu.v[0]);
 		if (vm->cfg->nnics)
