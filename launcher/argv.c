@@ -146,12 +146,10 @@ static int add_fdset(const struct topo_vm *vm, struct vm_plan *p, const char *pa
 		     int nflags)
 {
 	char *esc = plan_opt_escape(path);
-	int r = esc ? 0 : -ENOMEM, set = ++p->nsets;
+	int r = esc ? 0 : -ENOMEM, set = PLAN_FDSET0 + p->nsets++;
 
 	for (int i = 0; i < nflags && !r; i++) {
 		struct plan_file *f = &p->files[p->nfiles];
-		int acc = flags[i] & O_ACCMODE;
-
 		if (!(f->path = strdup(path))) {
 			r = -ENOMEM;
 			break;
@@ -159,7 +157,7 @@ static int add_fdset(const struct topo_vm *vm, struct vm_plan *p, const char *pa
 		f->flags = flags[i];
 		r |= strv_add(&p->qemu, "-add-fd");
 		r |= strv_addf(&p->qemu, "fd=%d,set=%d,opaque=%s:%s", QEMU_FD_NIC0 + vm->nnics + p->nfiles, set,
-			       acc == O_RDWR ? "rw" : acc == O_WRONLY ? "w" : "ro", esc);
+			       (flags[i] & O_ACCMODE) == O_RDWR ? "rw" : "ro", esc);
 		p->nfiles++;
 	}
 	free(esc);
@@ -217,23 +215,12 @@ static int drive_args(const struct topo_vm *vm, struct vm_plan *p, struct strv *
 	return r ? -ENOMEM : 0;
 }
 
-/* console.log's set: one write-only, appending fd. */
-static int console_log_fdset(const struct topo_vm *vm, const struct plan_env *d, struct vm_plan *p, int *set)
-{
-	static const int flags[] = { O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW };
-	char path[sizeof(d->state) + 16];
-
-	snprintf(path, sizeof(path), "%s/console.log", d->state);
-	*set = add_fdset(vm, p, path, flags, 1);
-	return *set < 0 ? -ENOMEM : 0;
-}
-
 int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *d, struct vm_plan *p)
 {
 	struct strv *q = &p->qemu;
 	char *run = plan_opt_escape(d->run);
-	int r = 0, log_set;
+	int r = 0;
 
 	memset(p, 0, sizeof(*p));
 	if (!run || disk_steps(vm, d, p) < 0) {
@@ -264,11 +251,8 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	 * serial: the demo init reads it from sysfs; real images ignore it. */
 	r |= strv_add(q, "-fw_cfg");
 	r |= strv_addf(q, "name=opt/n3x/hostname,string=%s", vm->name);
-	/* The guest's output reaches console.log from QEMU itself, so none is
-	 * lost while no supervisor listens. */
-	r |= console_log_fdset(vm, d, p, &log_set);
 	r |= strv_add(q, "-chardev");
-	r |= strv_addf(q, "socket,id=serial0,fd=%d,logfile=/dev/fdset/%d,logappend=on", QEMU_FD_SERIAL, log_set);
+	r |= strv_addf(q, "socket,id=serial0,fd=%d", QEMU_FD_SERIAL);
 	r |= strv_add(q, "-serial");
 	r |= strv_add(q, "chardev:serial0");
 	r |= strv_add(q, "-chardev");
@@ -341,7 +325,7 @@ int plan_open_files(const struct vm_plan *p, int *fds, struct err *e)
 	for (int i = 0; i < p->nfiles; i++) {
 		const struct plan_file *f = &p->files[i];
 
-		if ((fds[i] = open(f->path, f->flags | O_CLOEXEC, 0600)) >= 0)
+		if ((fds[i] = open(f->path, f->flags | O_CLOEXEC)) >= 0)
 			continue;
 		int r = err_sys(e, errno, "cannot open %s", f->path);
 

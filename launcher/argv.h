@@ -51,8 +51,8 @@ struct plan_step {
 };
 
 /* A file QEMU gets as an fd: QEMU runs as QEMU_USER (qemuuser.h) and cannot
- * reach $STATE, so the supervisor opens what QEMU writes (overlay, data and
- * state images, UEFI variables, console.log) and QEMU opens /dev/fdset/N,
+ * reach $STATE, so the supervisor opens the images QEMU writes (overlay,
+ * data and state images, UEFI variables) and QEMU opens /dev/fdset/N,
  * a dup of the set's fd whose access mode matches (-add-fd).  files[i] is
  * fd QEMU_FD_NIC0 + nnics + i in QEMU, after the taps.  A disk's set holds
  * it twice, read-write and read-only: -drive first opens its file
@@ -62,7 +62,8 @@ struct plan_file {
 	int flags;    /* open(2)'s, O_CLOEXEC added */
 };
 
-#define PLAN_MAX_FILES 12
+#define PLAN_MAX_FILES 8
+#define PLAN_FDSET0 2 /* the first plan file's set; set 1 is console.log's */
 
 struct vm_plan {
 	struct strv qemu;
@@ -85,8 +86,7 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *dirs, struct vm_plan *plan);
 void plan_free(struct vm_plan *plan);
 
-/* Open plan->files into fds[0..nfiles) (a log is made when missing, mode
- * 0600; nothing follows a symlink).  Returns nfiles, or -errno with e
+/* Open plan->files into fds[0..nfiles) (nothing follows a symlink).  Returns nfiles, or -errno with e
  * naming the file, every fd closed. */
 int plan_open_files(const struct vm_plan *plan, int *fds, struct err *e);
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "launcher/accel.h"
@@ -203,13 +202,12 @@ Test(argv, agent_port_and_firmware_per_branch)
 	}
 }
 
-/* QEMU runs as n3x-qemu and cannot reach $STATE: everything it writes is
- * an fd after the taps, each disk read-write and read-only in one set, the
- * console log write-only; no $STATE path is left for QEMU to open. */
+/* QEMU runs as n3x-qemu and cannot reach $STATE: every image it writes is
+ * an fd after the taps, read-write and read-only in one set; no $STATE path
+ * is left for QEMU to open. */
 Test(argv, files_reach_qemu_as_fdsets_after_the_taps)
 {
 	static const char *const want[][2] = {
-		{ "/var/lib/n3x/demo/vm/t/console.log", "w" },
 		{ "/var/lib/n3x/demo/vm/t/overlay.qcow2", "rw" },
 		{ "/var/lib/n3x/demo/vm/t/overlay.qcow2", "ro" },
 		{ "/var/lib/n3x/demo/vm/t/data.qcow2", "rw" },
@@ -234,21 +232,18 @@ Test(argv, files_reach_qemu_as_fdsets_after_the_taps)
 	vm.data_disk_bytes = 1 << 30;
 	vm.firmware = TOPO_FIRMWARE_UEFI;
 	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
-	cr_assert_eq(plan.nfiles, 9);
+	cr_assert_eq(plan.nfiles, 8);
 	for (int i = 0; i < plan.nfiles; i++) {
 		char add[160];
 		int acc = plan.files[i].flags & O_ACCMODE;
 
 		cr_expect_str_eq(plan.files[i].path, want[i][0]);
-		cr_expect_eq(acc, !strcmp(want[i][1], "rw") ? O_RDWR : !strcmp(want[i][1], "w") ? O_WRONLY : O_RDONLY,
-			     "file %d", i);
+		cr_expect_eq(acc, !strcmp(want[i][1], "rw") ? O_RDWR : O_RDONLY, "file %d", i);
 		cr_expect(plan.files[i].flags & O_NOFOLLOW, "file %d", i);
-		snprintf(add, sizeof(add), "fd=%d,set=%d,opaque=%s:%s", QEMU_FD_NIC0 + 2 + i, (i + 1) / 2 + 1,
+		snprintf(add, sizeof(add), "fd=%d,set=%d,opaque=%s:%s", QEMU_FD_NIC0 + 2 + i, PLAN_FDSET0 + i / 2,
 			 want[i][1], want[i][0]);
 		cr_expect_gt(argv_find(&plan, add), 0, "no -add-fd %s", add);
 	}
-	cr_expect(plan.files[0].flags & O_APPEND);
-	cr_expect_gt(argv_find(&plan, "socket,id=serial0,fd=3,logfile=/dev/fdset/1,logappend=on"), 0);
 	cr_expect_gt(argv_find(&plan, "file=/dev/fdset/2,format=qcow2,if=none,id=disk0,node-name=overlay,discard=unmap"), 0);
 	cr_expect_gt(argv_find(&plan, "file=/dev/fdset/3,format=qcow2,if=none,id=disk1,node-name=data,discard=unmap"), 0);
 	cr_expect_gt(argv_find(&plan, "driver=file,filename=/dev/fdset/5,node-name=state-file,discard=unmap"), 0);
@@ -281,10 +276,10 @@ Test(argv, a_comma_in_a_path_cannot_add_an_option)
 	vm.disk = "/img/a,b.qcow2";
 	cr_assert_eq(plan_build(&vm, &ac, &commas, &plan), 0);
 	cr_expect_gt(argv_find(&plan, "socket,id=qmp1,path=/run/a,,server=off/vm/t/qmp.sock,server=on,wait=off"), 0);
-	cr_expect_gt(argv_find(&plan, "fd=7,set=2,opaque=rw:/st,,file.locking=off/vm/t/overlay.qcow2"), 0);
+	cr_expect_gt(argv_find(&plan, "fd=6,set=2,opaque=rw:/st,,file.locking=off/vm/t/overlay.qcow2"), 0);
 	/* Plain arguments take the path as it is: qemu-img's -b and file. */
 	cr_expect_str_eq(plan.steps[0].argv.v[8], "/img/a,b.qcow2");
-	cr_expect_str_eq(plan.files[1].path, "/st,file.locking=off/vm/t/overlay.qcow2");
+	cr_expect_str_eq(plan.files[0].path, "/st,file.locking=off/vm/t/overlay.qcow2");
 	plan_free(&plan);
 	cr_expect_str_eq(e = plan_opt_escape("a,,b,"), "a,,,,b,,");
 	free(e);
@@ -292,51 +287,48 @@ Test(argv, a_comma_in_a_path_cannot_add_an_option)
 	free(e);
 }
 
-/* plan_open_files opens each file with its mode, makes a missing log 0600,
- * follows no symlink, and on a failure names the file and closes the rest. */
+/* plan_open_files opens each file with its mode, follows no symlink, and on
+ * a failure names the file and closes what it opened. */
 Test(argv, plan_files_open_with_their_mode)
 {
 	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
 	struct accel_choice ac = { 0 };
 	struct plan_env d = { 0 };
-	char tmpl[] = "/tmp/n3x-argv-XXXXXX", path[512];
-	int fds[PLAN_MAX_FILES], n, fl;
+	char tmpl[] = "/tmp/n3x-argv-XXXXXX", data[512], state[512];
+	int fds[PLAN_MAX_FILES], n, before;
 	struct vm_plan plan;
-	struct stat st;
 	struct err e;
 
 	cr_assert_not_null(mkdtemp(tmpl));
 	snprintf(d.state, sizeof(d.state), "%s", tmpl);
 	snprintf(d.run, sizeof(d.run), "%s", tmpl);
+	snprintf(data, sizeof(data), "%s/data.qcow2", tmpl);
+	snprintf(state, sizeof(state), "%s/state.qcow2", tmpl);
 	vm.kernel = "/img/vmlinuz";
+	vm.data_disk_bytes = 1 << 20;
 	cr_assert_eq(plan_build(&vm, &ac, &d, &plan), 0);
-	cr_assert_eq(plan.nfiles, 3); /* console.log; state.qcow2 twice */
-	snprintf(path, sizeof(path), "%s/state.qcow2", tmpl);
+	cr_assert_eq(plan.nfiles, 4); /* data.qcow2 and state.qcow2, each twice */
+	before = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	close(before);
 	cr_assert_eq(plan_open_files(&plan, fds, &e), -ENOENT);
-	cr_expect_not_null(strstr(e.msg, path), "%s", e.msg);
-	snprintf(path, sizeof(path), "%s/console.log", tmpl);
-	unlink(path); /* made before the failure; made again below */
-	snprintf(path, sizeof(path), "%s/state.qcow2", tmpl);
-	cr_assert_eq(symlink("/etc/passwd", path), 0);
+	cr_expect_not_null(strstr(e.msg, data), "%s", e.msg);
+	close(open(data, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	cr_assert_eq(symlink("/etc/passwd", state), 0);
 	cr_expect_eq(plan_open_files(&plan, fds, &e), -ELOOP);
-	unlink(path);
-	close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
-	cr_assert_eq(n = plan_open_files(&plan, fds, &e), 3, "%s", e.msg);
-	fl = fcntl(fds[0], F_GETFL);
-	cr_expect_eq(fl & O_ACCMODE, O_WRONLY);
-	cr_expect(fl & O_APPEND);
-	cr_expect_eq(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_RDWR);
-	cr_expect_eq(fcntl(fds[2], F_GETFL) & O_ACCMODE, O_RDONLY);
+	cr_expect_not_null(strstr(e.msg, state), "%s", e.msg);
+	n = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_expect_eq(n, before, "a failed open leaves fds behind");
+	close(n);
+	unlink(state);
+	close(open(state, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	cr_assert_eq(n = plan_open_files(&plan, fds, &e), 4, "%s", e.msg);
 	for (int i = 0; i < n; i++) {
+		cr_expect_eq(fcntl(fds[i], F_GETFL) & O_ACCMODE, i % 2 ? O_RDONLY : O_RDWR, "fd %d", i);
 		cr_expect(fcntl(fds[i], F_GETFD) & FD_CLOEXEC, "fd %d would leak into every child", i);
 		close(fds[i]);
 	}
-	snprintf(path, sizeof(path), "%s/console.log", tmpl);
-	cr_assert_eq(stat(path, &st), 0);
-	cr_expect_eq(st.st_mode & 07777, 0600);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/state.qcow2", tmpl);
-	unlink(path);
+	unlink(data);
+	unlink(state);
 	rmdir(tmpl);
 	plan_free(&plan);
 }
