@@ -76,6 +76,10 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	if (strcmp(argv[0], "qemu-img") == 0) {
 		cr_assert_eq(q.prep_ctl, -1, "two qemu-img at once");
 		q.preps++;
+		/* The image it makes (its last path), for QEMU's fd to it. */
+		for (int i = 1; argv[i]; i++)
+			if (argv[i][0] == '/' && strcmp(argv[i - 1], "-b") != 0)
+				close(open(argv[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 		return standin(c, &q.prep_ctl);
 	}
 	cr_assert_str_eq(argv[0], "qemu-system-x86_64");
@@ -387,7 +391,7 @@ Test(vm, start_runs)
 {
 	start_running();
 	cr_assert_eq(q.spawns, 1);
-	cr_assert_eq(q.nfds, 3, "serial, monitor and guest agent only");
+	cr_assert_eq(q.nfds, 5, "serial, monitor and guest agent, then state.qcow2 read-write and read-only");
 	cr_assert_str_eq(q.cmds, "qmp_capabilities,query-status,");
 	cr_assert(json_is_integer(status_get("pid")));
 	cr_assert_str_eq(json_string_value(status_get("state")), "running");
@@ -664,13 +668,35 @@ Test(vm, nics_up_failure_crashes_the_start)
 	cr_assert_eq(q.spawns, 0);
 }
 
+/* An image QEMU is to get as an fd that cannot be opened (here a symlink
+ * where the state image should be: nothing follows one) fails the start
+ * naming it, and the taps made for it go again. */
+Test(vm, an_image_that_cannot_be_opened_crashes_the_start)
+{
+	char path[PATH_MAX], want[PATH_MAX + 64];
+
+	cfg.nnics = 1;
+	cfg.nics = &nic;
+	make_vm();
+	snprintf(path, sizeof(path), "%s/vm/%s/state.qcow2", state_dir, cfg.name);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(symlink("/etc/passwd", path), 0);
+	cr_assert_eq(vm_start(vm), -EIO);
+	cr_assert_eq(vm_state(vm), VM_CRASHED);
+	snprintf(want, sizeof(want), "cannot open %s: %s", path, strerror(ELOOP));
+	cr_assert_str_eq(vm_last_error(vm), want);
+	cr_assert_eq(q.spawns, 0);
+	cr_assert_eq(nics_up_calls, 1);
+	cr_assert_eq(nics_down_calls, 1);
+}
+
 Test(vm, nics_go_up_before_qemu_and_down_after_it)
 {
 	cfg.nnics = 1;
 	cfg.nics = &nic;
 	start_running();
 	cr_assert_eq(nics_up_calls, 1);
-	cr_assert_eq(q.nfds, 4, "the tap is QEMU's fourth fd, after the agent's");
+	cr_assert_eq(q.nfds, 6, "the tap is QEMU's fourth fd, after the agent's, before the images'");
 	cr_assert_eq(nics_down_calls, 0);
 	cr_assert_eq(vm_stop(vm), 0);
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
