@@ -150,6 +150,7 @@ static int add_fdset(const struct topo_vm *vm, struct vm_plan *p, const char *pa
 
 	for (int i = 0; i < nflags && !r; i++) {
 		struct plan_file *f = &p->files[p->nfiles];
+
 		if (!(f->path = strdup(path))) {
 			r = -ENOMEM;
 			break;

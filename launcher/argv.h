@@ -86,8 +86,9 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *dirs, struct vm_plan *plan);
 void plan_free(struct vm_plan *plan);
 
-/* Open plan->files into fds[0..nfiles) (nothing follows a symlink).  Returns nfiles, or -errno with e
- * naming the file, every fd closed. */
+/* Open plan->files into fds[0..nfiles), close-on-exec (child_spawn makes
+ * them QEMU's), following no symlink.  Returns nfiles, or -errno with e
+ * naming the file and every fd it opened closed. */
 int plan_open_files(const struct vm_plan *plan, int *fds, struct err *e);
 
 /* s with every ',' doubled: QEMU's option syntax for a literal comma, so a
