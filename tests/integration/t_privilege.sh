@@ -1,11 +1,12 @@
 # Least privilege, as the kernel reports it: QEMU runs as n3x-qemu (not
 # root, no capabilities, seccomp filter mode: `Seccomp: 2` in
-# /proc/PID/status), dnsmasq as nobody, and the VM still boots, writes its
-# disks (handed over as fds from root's 0700 $STATE, which stays root's),
-# gets its lease and its qdiscs.  The base image sits in a directory whose
-# name holds a comma and an option ("x,readonly=on"): a path cannot add a
-# QEMU option.  Before anything starts, a base n3x-qemu cannot read, and a
-# missing n3x-qemu user, are one line each and exit 2.
+# /proc/PID/status), dnsmasq as nobody, the private ovs-vswitchd as
+# n3x-ovs, and the VM still boots, writes its disks (handed over as fds
+# from root's 0700 $STATE, which stays root's), gets its lease and its
+# qdiscs.  The base image sits in a directory whose name holds a comma and
+# an option ("x,readonly=on"): a path cannot add a QEMU option.  Before
+# anything starts, a base n3x-qemu cannot read, and a missing n3x-qemu
+# user, are one line each and exit 2.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespaces, a user switch"
@@ -95,6 +96,17 @@ kill -0 "$DPID" || fail "dnsmasq ($DPID) does not run"
 expect_eq "$(proc_field "$DPID" Uid | cut -f2)" "$NOBODY" "dnsmasq's effective uid"
 [ "$(proc_field "$DPID" Uid | cut -f1)" != 0 ] || fail "dnsmasq's real uid is root"
 
+# The private ovs-vswitchd (helper ovs's --user): not root either.  A
+# system OVS, when one serves the fabric, is the system's to configure.
+if [ -d "$RUN/ovs" ]; then
+	VPID=$(cat "$RUN/ovs/ovs-vswitchd.pid") || fail "no ovs-vswitchd.pid in $RUN/ovs"
+	expect_eq "$(cat "/proc/$VPID/comm")" ovs-vswitchd "the process in ovs-vswitchd.pid"
+	expect_eq "$(proc_field "$VPID" Uid | cut -f2)" "$(id -u n3x-ovs)" "ovs-vswitchd's effective uid"
+	VSD="ovs-vswitchd uid $(id -u n3x-ovs)"
+else
+	VSD="the system's OVS"
+fi
+
 # It boots, writes its data disk through the fd, and is on the network.
 guest_login p1
 expect_eq "$(guest_run p1 'test -e /sys/block/vda && test -e /sys/block/vdb')" 0 "the guest's disks"
@@ -114,4 +126,4 @@ ctl stop p1 >/dev/null || fail "stop p1"
 ctl wait p1 --state stopped --timeout 60 >/dev/null || fail "p1 did not stop"
 qemu-img convert -O raw "$STATE/vm/p1/data.qcow2" "$TMP/data.raw"
 expect_eq "$(head -c 11 "$TMP/data.raw")" n3x-priv-ok "the data disk's first bytes"
-note "QEMU uid $QUID, Seccomp 2, no capabilities; dnsmasq uid $NOBODY; boot, disks, lease and tbf: ok"
+note "QEMU uid $QUID, Seccomp 2, no capabilities; dnsmasq uid $NOBODY; $VSD; boot, disks, lease and tbf: ok"
