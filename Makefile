@@ -83,7 +83,7 @@ LINK_test_ctl := ctl topo base
 LINK_test_topo := topo base
 LINK_test_launcher := $(LINK_launch)
 test_layer = $(or $(firstword $(foreach l,base qmp tc ctl topo,$(if $(filter test_$(l)%,$(1)),$(l)))),$(if $(filter $(1),$(BASE_TESTS)),base,$(if $(filter $(1),$(NET_TESTS)),net,launcher)))
-BASE_TESTS := test_loop test_err test_sock test_b64 test_buf test_log test_paths
+BASE_TESTS := test_loop test_err test_sock test_b64 test_buf test_log test_paths test_child
 NET_TESTS := test_link test_netns test_tap test_ovs test_ovsdb test_ovsops test_dnsmasq
 
 .SECONDEXPANSION:

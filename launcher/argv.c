@@ -167,32 +167,89 @@ static int machine_args(const struct topo_vm *vm, const struct accel_choice *ac,
 	return r ? -ENOMEM : 0;
 }
 
-static int drive_args(const struct topo_vm *vm, const struct vm_plan *p, struct strv *q)
+char *plan_opt_escape(const char *s)
 {
-	int r = 0, n = 0;
+	size_t n = strlen(s) + 1;
+	char *out, *o;
+
+	for (const char *c = s; *c; c++)
+		n += *c == ',';
+	if (!(o = out = malloc(n)))
+		return NULL;
+	for (; *s; s++) {
+		*o++ = *s;
+		if (*s == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* An fdset for path: -add-fd of each fd (flags[0..nflags)), after the taps.
+ * opaque names the file and its mode, for --check and query-fdsets.
+ * Returns the set's number, or -ENOMEM. */
+static int add_fdset(const struct topo_vm *vm, struct vm_plan *p, const char *path, const int *flags,
+		     int nflags)
+{
+	char *esc = plan_opt_escape(path);
+	int r = esc ? 0 : -ENOMEM, set = PLAN_FDSET0 + p->nsets++;
+
+	for (int i = 0; i < nflags && !r; i++) {
+		struct plan_file *f = &p->files[p->nfiles];
+
+		if (!(f->path = strdup(path))) {
+			r = -ENOMEM;
+			break;
+		}
+		f->flags = flags[i];
+		r |= strv_add(&p->qemu, "-add-fd");
+		r |= strv_addf(&p->qemu, "fd=%d,set=%d,opaque=%s:%s", QEMU_FD_NIC0 + vm->nnics + p->nfiles, set,
+			       (flags[i] & O_ACCMODE) == O_RDWR ? "rw" : "ro", esc);
+		p->nfiles++;
+	}
+	free(esc);
+	return r ? -ENOMEM : set;
+}
+
+/* A disk's set: read-write and read-only (argv.h, struct plan_file). */
+static int disk_fdset(const struct topo_vm *vm, struct vm_plan *p, const char *path)
+{
+	static const int flags[] = { O_RDWR | O_NOFOLLOW, O_RDONLY | O_NOFOLLOW };
+
+	return add_fdset(vm, p, path, flags, 2);
+}
+
+static int drive_args(const struct topo_vm *vm, struct vm_plan *p, struct strv *q)
+{
+	int r = 0, n = 0, set;
 
 	for (int i = 0; i < p->nsteps; i++) {
 		const struct plan_step *s = &p->steps[i];
 
+		if ((set = disk_fdset(vm, p, s->creates)) < 0)
+			return -ENOMEM;
 		if (s->copy_from) {
+			/* The code is the distribution's, readable by anyone. */
 			r |= strv_add(q, "-drive");
 			r |= strv_addf(q, "if=pflash,format=raw,unit=0,readonly=on,file=%s",
 				       vm->arch == TOPO_ARCH_X86_64 ? OVMF_CODE : AAVMF_CODE);
 			r |= strv_add(q, "-drive");
-			r |= strv_addf(q, "if=pflash,format=raw,unit=1,file=%s", s->creates);
+			r |= strv_addf(q, "if=pflash,format=raw,unit=1,file=/dev/fdset/%d", set);
 			continue;
 		}
 		if (strcmp(s->node, PLAN_NODE_STATE) == 0) {
 			/* No device: only snapshot jobs ever touch it. */
 			r |= strv_add(q, "-blockdev");
-			r |= strv_addf(q, "driver=file,filename=%s,node-name=%s-file,discard=unmap", s->creates,
+			r |= strv_addf(q, "driver=file,filename=/dev/fdset/%d,node-name=%s-file,discard=unmap", set,
 				       s->node);
 			r |= strv_add(q, "-blockdev");
 			r |= strv_addf(q, "driver=qcow2,file=%s-file,node-name=%s", s->node, s->node);
 			continue;
 		}
+		/* The overlay's base is opened by path, read-only: checks.c
+		 * makes sure QEMU_USER can read it. */
 		r |= strv_add(q, "-drive");
-		r |= strv_addf(q, "file=%s,format=qcow2,if=none,id=disk%d,node-name=%s,discard=unmap", s->creates,
+		r |= strv_addf(q, "file=/dev/fdset/%d,format=qcow2,if=none,id=disk%d,node-name=%s,discard=unmap", set,
 			       n, s->node);
 		r |= strv_add(q, "-device");
 		/* With -kernel, QEMU's linuxboot ROM holds boot index 0. */
@@ -209,14 +266,21 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *d, struct vm_plan *p)
 {
 	struct strv *q = &p->qemu;
+	char *run = plan_opt_escape(d->run);
 	int r = 0;
 
 	memset(p, 0, sizeof(*p));
-	if (disk_steps(vm, d, p) < 0)
+	if (!run || disk_steps(vm, d, p) < 0) {
+		free(run);
 		return -ENOMEM;
+	}
 	r |= strv_add(q, topo_qemu_binary(vm->arch));
 	r |= strv_add(q, "-nodefaults");
 	r |= strv_add(q, "-no-user-config");
+	/* No system calls past what a running VM needs: no exec, no setuid,
+	 * no scheduler or cgroup changes, nothing obsolete. */
+	r |= strv_add(q, "-sandbox");
+	r |= strv_add(q, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	r |= strv_add(q, "-name");
 	r |= strv_addf(q, "%s,debug-threads=on", vm->name);
 	r |= machine_args(vm, ac, q);
@@ -291,12 +355,15 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 			r |= strv_add(q, vm->append);
 		}
 	}
+	free(run);
 	return r ? -ENOMEM : 0;
 }
 
 void plan_free(struct vm_plan *p)
 {
 	strv_free(&p->qemu);
+	for (int i = 0; i < p->nfiles; i++)
+		free(p->files[i].path);
 	for (int i = 0; i < p->nsteps; i++) {
 		strv_free(&p->steps[i].argv);
 		strv_free(&p->steps[i].check);
@@ -307,6 +374,22 @@ void plan_free(struct vm_plan *p)
 		free(p->steps[i].base_id);
 	}
 	memset(p, 0, sizeof(*p));
+}
+
+int plan_open_files(const struct vm_plan *p, int *fds, struct err *e)
+{
+	for (int i = 0; i < p->nfiles; i++) {
+		const struct plan_file *f = &p->files[i];
+
+		if ((fds[i] = open(f->path, f->flags | O_CLOEXEC)) >= 0)
+			continue;
+		int r = err_sys(e, errno, "cannot open %s", f->path);
+
+		while (i--)
+			close(fds[i]);
+		return r;
+	}
+	return p->nfiles;
 }
 
 static void print_quoted(FILE *out, const char *arg)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/err.h"
 #include "base/strv.h"
 #include "launcher/accel.h"
 #include "launcher/topology.h"
@@ -75,11 +76,28 @@ struct plan_step {
 	bool always;
 };
 
+/* A file QEMU gets as an fd: QEMU runs as QEMU_USER (qemuuser.h) and cannot
+ * reach $STATE, so the supervisor opens the images QEMU writes (overlay,
+ * data and state images, UEFI variables) and QEMU opens /dev/fdset/N,
+ * a dup of the set's fd whose access mode matches (-add-fd).  files[i] is
+ * fd QEMU_FD_NIC0 + nnics + i in QEMU, after the taps.  A disk's set holds
+ * it twice, read-write and read-only: -drive first opens its file
+ * read-only (auto-read-only) and reopens it read-write. */
+struct plan_file {
+	char *path;
+	int flags;    /* open(2)'s, O_CLOEXEC added */
+};
+
+#define PLAN_MAX_FILES 8
+#define PLAN_FDSET0 2 /* the first plan file's set; set 1 is console.log's */
+
 struct vm_plan {
 	const char *name;      /* the VM's (the topology's string), for messages */
 	struct strv qemu;
 	int nsteps;
 	struct plan_step steps[5];
+	int nfiles, nsets;
+	struct plan_file files[PLAN_MAX_FILES];
 };
 
 /* Where the VM's files go, and what the host's switch can take. */
@@ -94,6 +112,15 @@ struct plan_env {
 int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *dirs, struct vm_plan *plan);
 void plan_free(struct vm_plan *plan);
+
+/* Open plan->files into fds[0..nfiles), close-on-exec (child_spawn makes
+ * them QEMU's), following no symlink.  Returns nfiles, or -errno with e
+ * naming the file and every fd it opened closed. */
+int plan_open_files(const struct vm_plan *plan, int *fds, struct err *e);
+
+/* s with every ',' doubled: QEMU's option syntax for a literal comma, so a
+ * path cannot end its option and start another.  malloc'd, or NULL. */
+char *plan_opt_escape(const char *s);
 
 /* Print the plan as shell commands, one option group per line. */
 void plan_print(const struct vm_plan *plan, FILE *out);

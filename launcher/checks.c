@@ -23,6 +23,7 @@
 #include "launcher/argv.h"
 #include "launcher/disks.h"
 #include "launcher/impair.h"
+#include "launcher/qemuuser.h"
 #include "net/ovsd.h"
 
 static int check_only(const struct topology *t, const char *only)
@@ -67,6 +68,58 @@ static int check_firmware(const struct topology *t, const struct topo_vm *vm)
 	return 0;
 }
 
+/* The files QEMU opens by path, as QEMU_USER will: a base image, kernel or
+ * initrd in a directory only root can enter would only show as QEMU's own
+ * error at start.  (The parser found each readable by the supervisor.) */
+static int check_readable(const struct topology *t, const struct qemu_user *u, const char *only)
+{
+	enum { PER_VM = 3 };
+	const char **paths = calloc((size_t)t->nvms * PER_VM + 1, sizeof(*paths));
+	int *modes = calloc((size_t)t->nvms * PER_VM + 1, sizeof(*modes));
+	int *errs = calloc((size_t)t->nvms * PER_VM + 1, sizeof(*errs));
+	const struct topo_vm **owner = calloc((size_t)t->nvms * PER_VM + 1, sizeof(*owner));
+	int n = 0, bad = 0, r;
+
+	if (!paths || !modes || !errs || !owner) {
+		log_line("out of memory");
+		bad = 1;
+		goto out;
+	}
+	for (int i = 0; i < t->nvms; i++) {
+		const struct topo_vm *vm = &t->vms[i];
+		const char *files[PER_VM] = { vm->disk, vm->kernel, vm->initrd };
+
+		if (!topo_selected(only, vm->name))
+			continue;
+		for (int k = 0; k < PER_VM; k++) {
+			if (!files[k])
+				continue;
+			paths[n] = files[k];
+			modes[n] = R_OK;
+			owner[n++] = vm;
+		}
+	}
+	if ((r = qemu_user_access(u, paths, modes, n, errs)) < 0) {
+		log_line("cannot test what the user " QEMU_USER " can read: %s", strerror(-r));
+		bad = 1;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!errs[i])
+			continue;
+		log_plain("%s:%d: vm %s: QEMU runs as %s, which cannot read %s: %s (it needs read access to "
+			  "the file and search access to every directory above it)", t->path, owner[i]->line,
+			  owner[i]->name, u->uid ? QEMU_USER : "this user", paths[i], strerror(errs[i]));
+		bad++;
+	}
+out:
+	free(paths);
+	free(modes);
+	free(errs);
+	free(owner);
+	return bad;
+}
+
 /* Accel, firmware and socket paths: per VM, reported as FILE:LINE like the parser. */
 static int check_vms(const struct topology *t, const struct accel_host *host, const char *only,
 		     struct accel_choice *choices)
@@ -96,7 +149,7 @@ static int check_vms(const struct topology *t, const struct accel_host *host, co
 }
 
 /* The host --check plans for: this one, or the one N3X_PROBE_* describe. */
-static int probe(bool check, struct accel_host *accel, bool *ovs_userspace)
+static int probe(bool check, const struct qemu_user *u, struct accel_host *accel, bool *ovs_userspace)
 {
 	const char *arch = check ? getenv("N3X_PROBE_ARCH") : NULL;
 	const char *kvm = check ? getenv("N3X_PROBE_KVM") : NULL;
@@ -105,6 +158,17 @@ static int probe(bool check, struct accel_host *accel, bool *ovs_userspace)
 	struct err e;
 
 	accel_probe(accel);
+	/* KVM is QEMU's to open: root's access says nothing for QEMU_USER
+	 * (/dev/kvm's group is kvm where udev set it up). */
+	if (!accel->kvm_errno && accel->kvm_dev) {
+		static const char *const kvm[] = { "/dev/kvm" };
+		static const int rw[] = { R_OK | W_OK };
+		int err = 0;
+
+		if (qemu_user_access(u, kvm, rw, 1, &err) < 0)
+			err = EPERM;
+		accel->kvm_errno = err;
+	}
 	if (arch && accel_describe_arch(accel, arch, &e) < 0) {
 		err_wrap(&e, "N3X_PROBE_ARCH");
 		log_line("%s", e.msg);
@@ -134,6 +198,7 @@ bool sup_needs_fabric(const struct topology *t)
 int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel_choice **choices)
 {
 	struct topology *t = sup.topo;
+	struct qemu_user user;
 	struct err e;
 	int bad;
 
@@ -155,7 +220,12 @@ int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel
 		log_line("%s", e.msg);
 		return 2;
 	}
-	if (probe(opt->check, &host->accel, &host->ovs_userspace))
+	if (qemu_user_lookup(&user, &e) < 0) {
+		log_line("%s", e.msg);
+		return 2;
+	}
+	qemu_user_set(&user);
+	if (probe(opt->check, &user, &host->accel, &host->ovs_userspace))
 		return 2;
 	*choices = calloc(t->nvms + 1, sizeof(**choices));
 	if (!*choices) {
@@ -163,6 +233,7 @@ int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel
 		return 2;
 	}
 	bad = check_only(t, opt->only) + check_vms(t, &host->accel, opt->only, *choices) +
+	      check_readable(t, &user, opt->only) +
 	      fabric_check(t, stderr) + (impair_check(t, stderr) < 0);
 	if (bad)
 		return 2;

@@ -24,6 +24,7 @@
 #define MON_BACKOFF_MIN_MS 100
 #define MON_BACKOFF_MAX_MS 5000
 #define QEMU_LOG_CAP (1024 * 1024) /* qemu.log -> qemu.log.1 at a start past it */
+#include "launcher/qemuuser.h"
 
 static void mon_update_events(struct vm *vm)
 {
@@ -538,7 +539,7 @@ static void unlink_socks(struct vm *vm)
 
 int vm_qemu_spawn(struct vm *vm)
 {
-	int fds[QEMU_FD_NIC0 - 3 + TOPO_MAX_NICS], nfds = QEMU_FD_NIC0 - 3, r = 0, i, made = 0;
+	int fds[QEMU_FD_NIC0 - 3 + TOPO_MAX_NICS + PLAN_MAX_FILES], nfds = QEMU_FD_NIC0 - 3, r = 0, i, made = 0;
 	struct stat st;
 
 	for (i = 0; i < nfds; i++)
@@ -579,6 +580,14 @@ int vm_qemu_spawn(struct vm *vm)
 			goto out;
 		nfds += vm->cfg->nnics;
 	}
+	/* The files QEMU's user cannot open itself, after the taps (argv.h). */
+	if ((r = plan_open_files(&vm->plan, fds + nfds, &vm->err)) < 0) {
+		if (vm->cfg->nnics)
+			vm_observer.nics_down(vm);
+		goto out;
+	}
+	nfds += r;
+	qemu_user_apply(&vm->qemu);
 	/* QEMU outlives the supervisor (no parent-death signal), in its own
 	 * session (child_spawn), to be adopted by the next one. */
 	vm->qemu.outlive = true;

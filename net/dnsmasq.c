@@ -113,12 +113,14 @@ int dnsmasq_write_config(const struct dnsmasq_config *c, FILE *out)
 		     "# Run as: dnsmasq --keep-in-foreground --conf-file=THIS-FILE\n", c->fabric);
 	/* Nothing from the host: no resolv.conf, no /etc/hosts, no upstream. */
 	fputs("\nno-resolv\nno-hosts\nno-poll\n", out);
-	/* Stay root: the default switches to "nobody" and keeps only the
-	 * capabilities DHCP needs, and other users ("dnsmasq" from Debian's
-	 * dnsmasq-base) may not exist; the fabric's namespace is the fence.
-	 * No pid file: the supervisor holds a pidfd.  Logs go to stderr,
-	 * which the supervisor captures. */
-	fputs("user=root\npid-file=\nlog-facility=-\n", out);
+	/* dnsmasq parses what guests send: it drops root for "nobody" (which
+	 * every system has, where Debian's "dnsmasq" user comes only with
+	 * the dnsmasq package) once its sockets, this file and the lease file
+	 * are open, keeping only the capabilities DHCP and bind-dynamic need.
+	 * The lease file is rewritten through the fd it opened as root, so
+	 * $STATE stays root's.  No pid file: the supervisor holds a pidfd.
+	 * Logs go to stderr, which the supervisor captures. */
+	fputs("user=nobody\npid-file=\nlog-facility=-\n", out);
 	/* bind-dynamic rather than bind-interfaces: dnsmasq then waits for a
 	 * host interface that is not there yet and follows one that is
 	 * recreated (a restarted ovs-vswitchd), where bind-interfaces exits or

@@ -37,3 +37,21 @@ if [ -n "$missing" ] || [ -n "$need_update" ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 	fi
 fi
+
+# QEMU runs as this system user (launcher/qemuuser.c), never as root.  Its
+# supplementary group kvm opens /dev/kvm where udev gives the device to
+# kvm (Debian's 50-udev-default.rules, mode 0660); the group is made here
+# when udev never ran.  It gets its disks, firmware variables and console
+# log as file descriptors from the supervisor, so it needs no home and no
+# access to $STATE.  Idempotent: each step checks first.
+if ! getent group kvm >/dev/null; then
+	groupadd --system kvm
+fi
+if ! getent passwd n3x-qemu >/dev/null; then
+	echo "deps: adding the system user n3x-qemu" >&2
+	useradd --system --user-group --groups kvm --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin \
+		--comment "n3x-launch QEMU" n3x-qemu
+elif ! id -nG n3x-qemu | tr ' ' '\n' | grep -qx kvm; then
+	usermod --append --groups kvm n3x-qemu
+fi

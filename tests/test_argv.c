@@ -2,6 +2,7 @@
  * files in tests/data/argv (diffed exactly), and the accel decision. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,20 @@ static int argv_find(const struct vm_plan *plan, const char *arg)
 	return -1;
 }
 
+/* The set an -add-fd with this opaque ("rw:PATH") puts its fd in, or -1. */
+static int fdset_of(const struct vm_plan *p, const char *opaque)
+{
+	for (size_t i = 0; i + 1 < p->qemu.n; i++) {
+		const char *o = strstr(p->qemu.v[i + 1], ",opaque=");
+		int fd, set;
+
+		if (!strcmp(p->qemu.v[i], "-add-fd") && o && !strcmp(o + 8, opaque) &&
+		    sscanf(p->qemu.v[i + 1], "fd=%d,set=%d,", &fd, &set) == 2)
+			return set;
+	}
+	return -1;
+}
+
 /* Every VM, whatever it boots, gets the agent's port on fd 5; the taps
  * follow it; pflash only with UEFI. */
 Test(argv, agent_port_and_firmware_per_branch)
@@ -212,8 +227,11 @@ Test(argv, agent_port_and_firmware_per_branch)
 			 cases[i].code ? cases[i].code : "");
 		if (cases[i].code) {
 			cr_expect_gt(argv_find(&plan, code), 0, "case %zu: no %s", i, cases[i].code);
-			cr_expect_gt(argv_find(&plan, "if=pflash,format=raw,unit=1,file=/var/lib/n3x/demo/vm/t/efivars.fd"),
-				     0, "case %zu", i);
+			char vars[64];
+
+			snprintf(vars, sizeof(vars), "if=pflash,format=raw,unit=1,file=/dev/fdset/%d",
+				 fdset_of(&plan, "rw:/var/lib/n3x/demo/vm/t/efivars.fd"));
+			cr_expect_gt(argv_find(&plan, vars), 0, "case %zu", i);
 			cr_expect_str_eq(plan.steps[plan.nsteps - 2].copy_from, cases[i].vars, "case %zu", i);
 		} else {
 			for (size_t k = 0; k < plan.qemu.n; k++)
@@ -223,6 +241,136 @@ Test(argv, agent_port_and_firmware_per_branch)
 		}
 		plan_free(&plan);
 	}
+}
+
+/* QEMU runs as n3x-qemu and cannot reach $STATE: every image it writes is
+ * an fd after the taps, read-write and read-only in one set; no $STATE path
+ * is left for QEMU to open. */
+Test(argv, files_reach_qemu_as_fdsets_after_the_taps)
+{
+	static const char *const want[][2] = {
+		{ "/var/lib/n3x/demo/vm/t/overlay.qcow2", "rw" },
+		{ "/var/lib/n3x/demo/vm/t/overlay.qcow2", "ro" },
+		{ "/var/lib/n3x/demo/vm/t/data.qcow2", "rw" },
+		{ "/var/lib/n3x/demo/vm/t/data.qcow2", "ro" },
+		{ "/var/lib/n3x/demo/vm/t/efivars.fd", "rw" },
+		{ "/var/lib/n3x/demo/vm/t/efivars.fd", "ro" },
+		{ "/var/lib/n3x/demo/vm/t/state.qcow2", "rw" },
+		{ "/var/lib/n3x/demo/vm/t/state.qcow2", "ro" },
+	};
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+	struct topo_nic nics[2] = {
+		{ .index = 0, .network = "lan", .mac = { 0x52, 0x54, 0, 1, 2, 3 } },
+		{ .index = 1, .network = "lan", .mac = { 0x52, 0x54, 0, 1, 2, 4 } },
+	};
+	struct accel_choice ac = { 0 };
+	struct vm_plan plan;
+	int nadd = 0;
+
+	vm.nics = nics;
+	vm.nnics = 2;
+	vm.disk = "/img/disk.qcow2";
+	vm.data_disk_bytes = 1 << 30;
+	vm.firmware = TOPO_FIRMWARE_UEFI;
+	cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
+	cr_assert_eq(plan.nfiles, 8);
+	for (int i = 0; i < plan.nfiles; i++) {
+		char add[160];
+		int acc = plan.files[i].flags & O_ACCMODE;
+
+		cr_expect_str_eq(plan.files[i].path, want[i][0]);
+		cr_expect_eq(acc, !strcmp(want[i][1], "rw") ? O_RDWR : O_RDONLY, "file %d", i);
+		cr_expect(plan.files[i].flags & O_NOFOLLOW, "file %d", i);
+		snprintf(add, sizeof(add), "fd=%d,set=%d,opaque=%s:%s", QEMU_FD_NIC0 + 2 + i, PLAN_FDSET0 + i / 2,
+			 want[i][1], want[i][0]);
+		cr_expect_gt(argv_find(&plan, add), 0, "no -add-fd %s", add);
+	}
+	cr_expect_gt(argv_find(&plan, "file=/dev/fdset/2,format=qcow2,if=none,id=disk0,node-name=overlay,discard=unmap"), 0);
+	cr_expect_gt(argv_find(&plan, "file=/dev/fdset/3,format=qcow2,if=none,id=disk1,node-name=data,discard=unmap"), 0);
+	cr_expect_gt(argv_find(&plan, "driver=file,filename=/dev/fdset/5,node-name=state-file,discard=unmap"), 0);
+	cr_expect_eq(argv_find(&plan, "-sandbox") + 1,
+		     argv_find(&plan, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	for (size_t i = 0; i < plan.qemu.n; i++) {
+		const char *a = plan.qemu.v[i];
+
+		nadd += !strcmp(a, "-add-fd");
+		if (strstr(a, "/var/lib/"))
+			cr_expect(i > 0 && !strcmp(plan.qemu.v[i - 1], "-add-fd"), "QEMU opens a $STATE path: %s", a);
+	}
+	cr_expect_eq(nadd, plan.nfiles + 1, "one -add-fd per image fd, and console.log's");
+	plan_free(&plan);
+}
+
+/* A comma ends a QEMU option: in a path it is doubled, so
+ * "/run/x,server=off" stays one path, not a second option. */
+Test(argv, a_comma_in_a_path_cannot_add_an_option)
+{
+	static const struct plan_env commas = {
+		.run = "/run/a,server=off/vm/t",
+		.state = "/st,file.locking=off/vm/t",
+	};
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+	struct accel_choice ac = { 0 };
+	struct vm_plan plan;
+	char *e;
+
+	vm.disk = "/img/a,b.qcow2";
+	cr_assert_eq(plan_build(&vm, &ac, &commas, &plan), 0);
+	cr_expect_gt(argv_find(&plan, "fd=8,set=2,opaque=rw:/st,,file.locking=off/vm/t/overlay.qcow2"), 0);
+	/* Plain arguments take the path as it is: qemu-img's -b and file. */
+	cr_expect_str_eq(plan.steps[0].argv.v[8], "/img/a,b.qcow2");
+	cr_expect_str_eq(plan.files[0].path, "/st,file.locking=off/vm/t/overlay.qcow2");
+	plan_free(&plan);
+	cr_expect_str_eq(e = plan_opt_escape("a,,b,"), "a,,,,b,,");
+	free(e);
+	cr_expect_str_eq(e = plan_opt_escape(""), "");
+	free(e);
+}
+
+/* plan_open_files opens each file with its mode, follows no symlink, and on
+ * a failure names the file and closes what it opened. */
+Test(argv, plan_files_open_with_their_mode)
+{
+	struct topo_vm vm = base_vm(TOPO_ARCH_X86_64);
+	struct accel_choice ac = { 0 };
+	struct plan_env d = { 0 };
+	char tmpl[] = "/tmp/n3x-argv-XXXXXX", data[512], state[512];
+	int fds[PLAN_MAX_FILES], n, before;
+	struct vm_plan plan;
+	struct err e;
+
+	cr_assert_not_null(mkdtemp(tmpl));
+	snprintf(d.state, sizeof(d.state), "%s", tmpl);
+	snprintf(d.run, sizeof(d.run), "%s", tmpl);
+	snprintf(data, sizeof(data), "%s/data.qcow2", tmpl);
+	snprintf(state, sizeof(state), "%s/state.qcow2", tmpl);
+	vm.kernel = "/img/vmlinuz";
+	vm.data_disk_bytes = 1 << 20;
+	cr_assert_eq(plan_build(&vm, &ac, &d, &plan), 0);
+	cr_assert_eq(plan.nfiles, 4); /* data.qcow2 and state.qcow2, each twice */
+	before = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	close(before);
+	cr_assert_eq(plan_open_files(&plan, fds, &e), -ENOENT);
+	cr_expect_not_null(strstr(e.msg, data), "%s", e.msg);
+	close(open(data, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	cr_assert_eq(symlink("/etc/passwd", state), 0);
+	cr_expect_eq(plan_open_files(&plan, fds, &e), -ELOOP);
+	cr_expect_not_null(strstr(e.msg, state), "%s", e.msg);
+	n = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_expect_eq(n, before, "a failed open leaves fds behind");
+	close(n);
+	unlink(state);
+	close(open(state, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	cr_assert_eq(n = plan_open_files(&plan, fds, &e), 4, "%s", e.msg);
+	for (int i = 0; i < n; i++) {
+		cr_expect_eq(fcntl(fds[i], F_GETFL) & O_ACCMODE, i % 2 ? O_RDONLY : O_RDWR, "fd %d", i);
+		cr_expect(fcntl(fds[i], F_GETFD) & FD_CLOEXEC, "fd %d would leak into every child", i);
+		close(fds[i]);
+	}
+	unlink(data);
+	unlink(state);
+	rmdir(tmpl);
+	plan_free(&plan);
 }
 
 Test(argv, qcow2_base_is_detected_for_the_backing_format)

@@ -17,6 +17,8 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${N3X_BIN:-$SRC/build}
 IMG=$SRC/build/images
 TMP=$(mktemp -d /tmp/n3x-it.XXXXXX)
+# QEMU runs as n3x-qemu: it opens the kernels and bases a test puts here.
+chmod 0755 "$TMP"
 export XDG_RUNTIME_DIR=$TMP/run XDG_STATE_HOME=$TMP/state
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_STATE_HOME"
 LPID=

@@ -22,8 +22,14 @@ ln -s "$STATE/launcher.log" "$TMP/launcher.log"
 
 ctl wait d1 --console 'n3x-guest: ready' --timeout 120 >/dev/null || fail "d1 not ready"
 ctl hmp d1 'info block' >"$TMP/block" || fail "hmp info block"
-grep -q "disk0.*ephemeral.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "overlay not attached"; }
-grep -q "disk1.*data.qcow2" "$TMP/block" || { cat "$TMP/block"; fail "data disk not attached"; }
+# QEMU (as n3x-qemu) gets its images as fds: the drives are fdsets, and
+# query-fdsets names each fd's file.
+grep -q "disk0 (overlay): /dev/fdset/" "$TMP/block" || { cat "$TMP/block"; fail "overlay not attached"; }
+grep -q "disk1 (data): /dev/fdset/" "$TMP/block" || { cat "$TMP/block"; fail "data disk not attached"; }
+ctl qmp d1 '{"execute": "query-fdsets"}' >"$TMP/fdsets" || fail "qmp query-fdsets"
+for f in ephemeral.qcow2 data.qcow2; do
+	contains -F "\"rw:$STATE/vm/d1/$f\"" <"$TMP/fdsets" || { cat "$TMP/fdsets"; fail "no fd for $f"; }
+done
 qemu-img info -U "$STATE/vm/d1/ephemeral.qcow2" | contains "backing file: $TMP/base.qcow2" ||
 	fail "overlay does not have the base as backing file"
 ctl log d1 | contains 'n3x-guest: ready d1 x86_64' || fail "log does not show the boot"
