@@ -266,14 +266,11 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	       const struct plan_env *d, struct vm_plan *p)
 {
 	struct strv *q = &p->qemu;
-	char *run = plan_opt_escape(d->run);
 	int r = 0;
 
 	memset(p, 0, sizeof(*p));
-	if (!run || disk_steps(vm, d, p) < 0) {
-		free(run);
+	if (disk_steps(vm, d, p) < 0)
 		return -ENOMEM;
-	}
 	r |= strv_add(q, topo_qemu_binary(vm->arch));
 	r |= strv_add(q, "-nodefaults");
 	r |= strv_add(q, "-no-user-config");
@@ -355,7 +352,6 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 			r |= strv_add(q, vm->append);
 		}
 	}
-	free(run);
 	return r ? -ENOMEM : 0;
 }
 
