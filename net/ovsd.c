@@ -31,7 +31,7 @@
 #define RESTART_MAX_MS 30000
 /* A daemon that ran this long before it exited starts the backoff over. */
 #define RESTART_STABLE_MS 30000
-/* In ovs-vswitchd: fd 3 is $RUN/ovs, fd 4 its log file. */
+/* In ovs-vswitchd: fd 3 is $RUN/ovs. */
 #define VSD_DIR "/proc/self/fd/3"
 
 extern char **environ;
@@ -363,8 +363,8 @@ static int spawn(struct ovsd_proc *p)
 	struct ovsd *d = p->d;
 	char env_run[PATHS_MAX + 16], env_db[PATHS_MAX + 16], env_log[PATHS_MAX + 16];
 	char db[PATHS_MAX + 16], remote[PATHS_MAX + 32], unixctl[PATHS_MAX + 32], logf[PATHS_MAX + 32];
-	char user[80], logpath[PATHS_MAX + 32];
-	int fds[2] = { -1, -1 }, r;
+	char user[80];
+	int fds[1] = { -1 }, r;
 
 	if (is_server(p)) {
 		if (paths_join(env_run, sizeof(env_run), "OVS_RUNDIR=%s", d->dir) < 0 ||
@@ -384,21 +384,19 @@ static int spawn(struct ovsd_proc *p)
 				 NULL };
 		r = child_spawn(&p->c, argv, NULL, 0);
 	} else {
-		/* See ovsd.h: everything through fd 3 ($RUN/ovs), the log as fd
-		 * 4.  OVS_RUNDIR holds the per-bridge .mgmt sockets. */
-		if (paths_join(logpath, sizeof(logpath), "%s/ovs-vswitchd.log", d->dir) < 0)
+		/* See ovsd.h: everything through fd 3 ($RUN/ovs) but the log
+		 * file, which OVS opens while still root (and then hands to its
+		 * user); it lies in $RUN/ovs, where n3x-ovs can make no entry.
+		 * OVS_RUNDIR holds the per-bridge .mgmt sockets. */
+		if (paths_join(logf, sizeof(logf), "--log-file=%s/ovs-vswitchd.log", d->dir) < 0)
 			return -ENAMETOOLONG;
-		fds[0] = open(d->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		fds[1] = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-		if (fds[0] < 0 || fds[1] < 0) {
-			r = -errno;
-			goto out;
-		}
+		if ((fds[0] = open(d->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return -errno;
 		snprintf(user, sizeof(user), "%s:%s", OVSD_USER, OVSD_USER);
 		char *argv[] = { "env", "OVS_RUNDIR=" VSD_DIR "/vswitchd", "OVS_DBDIR=" VSD_DIR "/vswitchd",
 				 "OVS_LOGDIR=" VSD_DIR "/vswitchd", "ovs-vswitchd", "-vconsole:warn",
 				 "-vfatal_signal:console:err", "unix:" VSD_DIR "/db.sock",
-				 "--unixctl=" VSD_DIR "/vswitchd/ovs-vswitchd.ctl", "--log-file=/proc/self/fd/4",
+				 "--unixctl=" VSD_DIR "/vswitchd/ovs-vswitchd.ctl", logf,
 				 "--no-chdir", NULL, NULL, NULL, NULL };
 		int i = 11;
 
@@ -408,16 +406,13 @@ static int spawn(struct ovsd_proc *p)
 		}
 		if (!d->kernel)
 			argv[i++] = "--disable-system";
-		r = child_spawn(&p->c, argv, fds, 2);
+		r = child_spawn(&p->c, argv, fds, 1);
+		close(fds[0]);
 	}
 	if (r == 0) {
 		p->started_ms = loop_now_ms();
 		write_pidfile(p, p->c.pid);
 	}
-out:
-	for (int i = 0; i < 2; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
 	return r;
 }
 

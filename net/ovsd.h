@@ -21,8 +21,9 @@
  * $RUN/ovs itself, root:n3x-ovs 0710, apply).  db.sock is given group
  * n3x-ovs each time ovsdb-server (root) makes it; ovs-vswitchd's control
  * and per-bridge sockets live in $RUN/ovs/vswitchd (n3x-ovs, 0700); its log
- * file is opened by us and handed over as fd 4.  Nothing root later opens
- * by name lies in a directory n3x-ovs can write.
+ * file, $RUN/ovs/ovs-vswitchd.log, OVS opens while still root and then
+ * hands to n3x-ovs.  Nothing root opens by name lies in a directory n3x-ovs
+ * can write (vswitchd/ is only emptied, with unlinkat).
  * ovs.h builds the fabric on top; this module only knows processes.
  */
 #ifndef N3X_OVSD_H
