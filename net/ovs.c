@@ -1016,6 +1016,15 @@ int ovs_bridge_add(struct ovs *o, const char *bridge, const char *host_interface
 	return r < 0 ? err_set(e, -r, "%s: out of memory", what) : 0;
 }
 
+/* Whether the monitor shows port opened by ovs-vswitchd, without error. */
+static bool iface_live(const struct ovs *o, const char *port)
+{
+	for (int i = 0; i < o->nifaces; i++)
+		if (!strcmp(o->ifaces[i].name, port))
+			return o->ifaces[i].ofport > 0 && !o->ifaces[i].error[0];
+	return false;
+}
+
 /* Queue the removal of the ports matching where (stolen). */
 static int queue_del(struct ovs *o, json_t *where, const char *what, struct err *e)
 {
@@ -1041,9 +1050,12 @@ int ovs_port_add(struct ovs *o, const char *bridge, const char *port, const char
 		return err_set(e, ENODEV, "%s: no such bridge", what);
 	if (had && strcmp(had->vm, vm))
 		return err_set(e, EEXIST, "%s: the port exists already (VM %s's)", what, had->vm);
-	/* Added again without a removal (a VM adopted, or restarted without
-	 * its exit seen): a fresh row makes ovs-vswitchd open the new tap. */
-	if (had && (r = queue_del(o, json_pack("[[s,s,s]]", "name", "==", port), what, e)) < 0)
+	/* Added again without a removal: a port adopted and live is only
+	 * asserted (its traffic goes on); one OVS failed to open (a VM that
+	 * restarted without its exit seen) gets a fresh row, so ovs-vswitchd
+	 * opens the new tap. */
+	if (had && !iface_live(o, port) &&
+	    (r = queue_del(o, json_pack("[[s,s,s]]", "name", "==", port), what, e)) < 0)
 		return r;
 	if ((r = want_port(o, bridge, port, vm, vlans, nvlans)) < 0 || (r = add_pending(o, port)) < 0)
 		return err_set(e, -r, "%s: %s", what, strerror(-r));

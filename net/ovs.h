@@ -75,8 +75,9 @@ int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct
  * rather than cleared.  Where the private OVS is gone it starts afresh and
  * *kept is false (the caller rebuilds bridges and ports); *kept is true
  * when the fabric's bridges are there: then their bridges and VM ports are
- * what is wanted, as if added here (no ovs_bridge_add needed; a VM that is
- * not adopted gets ovs_vm_del, one started again ovs_port_add as usual). */
+ * what is wanted, as if added here (no ovs_bridge_add needed; ovs_port_add
+ * of an adopted VM's tap keeps its live port; a VM that is not adopted
+ * gets ovs_vm_del, one started again ovs_port_add as usual). */
 int ovs_adopt(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
 	      struct ovs **out, bool *kept, struct err *e);
 const char *ovs_datapath(const struct ovs *o);   /* "system" (kernel) or "netdev" (userspace) */
@@ -103,8 +104,9 @@ int ovs_bridge_add(struct ovs *o, const char *bridge, const char *host_interface
  * of type linux-noop, so OVS leaves the device's qdiscs to us.  Returns at
  * once with the transaction queued (ovs_flush waits for it); liveness or
  * failure comes later (ovs_ports_wait, the port callback).  -ENODEV when
- * the bridge is not one of ours, -EEXIST when another VM has the port;
- * added again for the same VM, its row is made afresh. */
+ * the bridge is not one of ours, -EEXIST when another VM has the port.
+ * Added again for the same VM (adopted, or restarted unseen): kept as it is
+ * while OVS has it open, else its row is made afresh. */
 int ovs_port_add(struct ovs *o, const char *bridge, const char *port, const char *vm,
 		 const uint16_t *vlans, int nvlans, struct err *e);
 

@@ -362,7 +362,7 @@ Test(ovs, detached_instance_is_adopted_or_replaced)
 	uint16_t vlan = 7;
 	int server, vswitchd;
 	bool kept = false;
-	char *out;
+	char *out, *uuid;
 
 	open_private();
 	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", false, &e), 0, "%s", e.msg);
@@ -385,12 +385,15 @@ Test(ovs, detached_instance_is_adopted_or_replaced)
 	cr_assert_eq(our_processes(), 2);
 	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "tag"), "7\n");
 	/* The adopted port is wanted: another VM cannot take it, its own can
-	 * add it again (a fresh row). */
+	 * add it again, which keeps the live row. */
+	uuid = strdup(vsctl("get", "Interface", "vm-a-n0", "_uuid"));
 	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-b", NULL, 0, &e), -EEXIST);
 	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &vlan, 1, &e), 0, "%s", e.msg);
 	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
 	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "tag"), "7\n");
+	cr_assert_str_eq(vsctl("get", "Interface", "vm-a-n0", "_uuid"), uuid);
+	free(uuid);
 	/* An adopted daemon that dies is restarted by its new supervisor. */
 	cr_assert_eq(kill(vswitchd, SIGKILL), 0);
 	for (int i = 0; i < 60 && !restarts; i++)
