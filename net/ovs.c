@@ -516,8 +516,9 @@ static json_t *op_ops(struct ovs *o, struct op *op)
 			return NULL;
 		return ovsops_port_add(o->fabric, p->bridge, p->name, p->vm, p->vlans, p->nvlans);
 	case OP_DEL:
-		return op->stage == 0 ? ovsops_del_select(o->fabric, op->where, false)
-				      : ovsops_del(o->fabric, op->where, NULL, false);
+		/* The deletions follow from this select's reply (op_reply). */
+		op->stage = 0;
+		return ovsops_del_select(o->fabric, op->where, false);
 	}
 	return NULL;
 }
@@ -528,8 +529,6 @@ static void kick(struct ovs *o)
 	while (o->ready && o->db && !o->busy && o->q) {
 		json_t *ops;
 
-		if (o->q->kind == OP_DEL)
-			o->q->stage = 0;
 		if (!(ops = op_ops(o, o->q))) {
 			pop(o);
 			continue;
