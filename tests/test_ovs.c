@@ -463,6 +463,41 @@ Test(ovs, outage_of_ovsdb_server)
 	stop_and_check_nothing_left();
 }
 
+/* ovsdb-server killed and its database lost: the restarted one starts
+ * from an empty conf.db, and what the fabric wants (bridge, ports) is
+ * asserted again, tagged as before. */
+Test(ovs, lost_database_is_rebuilt)
+{
+	uint16_t vlan = 9;
+	char db[160], *out;
+	int server;
+
+	open_private();
+	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", false, &e), 0, "%s", e.msg);
+	tap_add("vm-a-n0");
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &vlan, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	server = pid_of("ovsdb-server");
+	snprintf(db, sizeof(db), "%s/ovs/conf.db", run_dir);
+	cr_assert_eq(unlink(db), 0);
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	for (int i = 0; i < 100 && !connects; i++)
+		loop_run_once(100);
+	cr_assert_eq(connects, 1);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(vsctl("list-br"), "ovsbr0\n");
+	out = vsctl("--bare", "--columns=name", "list", "Port");
+	cr_assert(strstr(out, "vm-a-n0") && strstr(out, "ovshost0"), "%s", out);
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "tag"), "9\n");
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "external_ids"), "{n3x-fabric=t, n3x-vm=vm-a}\n");
+	/* ovs-vswitchd, still running, opens them from the new database. */
+	for (int i = 0; i < 50 && ovs_port_state(o, "vm-a-n0", &e) != 1; i++)
+		loop_run_once(100);
+	cr_assert_eq(ovs_port_state(o, "vm-a-n0", &e), 1, "%s", e.msg);
+	exits = expected_exits = 0;
+	stop_and_check_nothing_left();
+}
+
 /* ovs-vswitchd keeps only its network capabilities, as n3x-ovs. */
 Test(ovs, vswitchd_runs_unprivileged)
 {
