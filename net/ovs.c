@@ -458,8 +458,8 @@ static void op_reply(void *opaque, json_t *result, int err, const char *errmsg)
 		return;
 	}
 	if (conn_err(err) || err == -ETIMEDOUT) {
-		/* Lost with the connection: the head is sent again once
-		 * connected (lose() re-queues what is wanted). */
+		/* Lost with the connection: the head stays, and is sent
+		 * again once connected, after what is wanted (reassert). */
 		return;
 	}
 	at = err == -EIO ? failed_at(result) : -1;
@@ -802,6 +802,7 @@ static struct ovs *ovs_new(const char *fabric, const struct ovs_callbacks *cb, s
 	if (cb)
 		o->cb = *cb;
 	o->w.cb = on_io;
+	ovsd_init(&o->d);
 	o->d.exited = on_daemon_exit;
 	o->d.restarted = on_daemon_restart;
 	o->d.opaque = o;

@@ -447,6 +447,13 @@ static bool tun_usable(uid_t uid, gid_t gid)
 	return (st.st_mode & 0006) == 0006;
 }
 
+void ovsd_init(struct ovsd *d)
+{
+	d->netns = -1;
+	proc_init(d, &d->server, "ovsdb-server", "ovs: ovsdb-server");
+	proc_init(d, &d->vswitchd, "ovs-vswitchd", "ovs: ovs-vswitchd");
+}
+
 static int setup(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel, struct err *e)
 {
 	const char *pkgdata = getenv("OVS_PKGDATADIR");
@@ -457,6 +464,8 @@ static int setup(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
 	d->netns = netns_fd;
 	d->uid = 0;
 	d->gid = 0;
+	proc_init(d, &d->server, "ovsdb-server", "ovs: ovsdb-server");
+	proc_init(d, &d->vswitchd, "ovs-vswitchd", "ovs: ovs-vswitchd");
 	d->warning[0] = '\0';
 	if (geteuid() == 0) {
 		if (!(pw = getpwnam(OVSD_USER)))
@@ -473,8 +482,6 @@ static int setup(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
 			d->uid = 0;
 		}
 	}
-	proc_init(d, &d->server, "ovsdb-server", "ovs: ovsdb-server");
-	proc_init(d, &d->vswitchd, "ovs-vswitchd", "ovs: ovs-vswitchd");
 	if (!pkgdata || !*pkgdata)
 		pkgdata = "/usr/share/openvswitch";
 	if (paths_join(d->dir, sizeof(d->dir), "%s/ovs", run_dir) < 0 ||

@@ -77,6 +77,10 @@ struct ovsd {
 	char warning[160];              /* why ovs-vswitchd runs as root, if it does */
 };
 
+/* Make d safe for ovsd_reap/ovsd_detach before ovsd_start/ovsd_adopt (no
+ * daemons, no timers).  The owner's fields are left alone. */
+void ovsd_init(struct ovsd *d);
+
 /* 1 when the kernel's Open vSwitch datapath is there (the "ovs_datapath"
  * generic-netlink family resolves; the kernel loads openvswitch.ko for the
  * question if it can), 0 when not, -errno when netlink could not be asked. */
