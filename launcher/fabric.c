@@ -359,17 +359,44 @@ static void ovs_port_event(void *opaque, const char *port, int ofport, const cha
 		note(opaque, "openvswitch port %s failed", port);
 }
 
-static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expected)
+static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expected, int restart_ms)
 {
 	char how[64];
 
-	if (!expected)
-		note(opaque, "%s %s: the switch is down", daemon, child_status_str(wstatus, how, sizeof(how)));
+	if (expected)
+		return;
+	if (wstatus == -1)
+		snprintf(how, sizeof(how), "exited (adopted, status unknown)");
+	else
+		child_status_str(wstatus, how, sizeof(how));
+	note(opaque, "openvswitch: %s %s; restarting it in %d ms", daemon, how, restart_ms);
+}
+
+/* The switch runs again: event "ovs-restarted" {"reason"}. */
+static void ovs_restarted(void *opaque, const char *daemon, const char *how)
+{
+	struct fabric *f = opaque;
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "%s %s", daemon, how);
+	note(f, "openvswitch: %s restarted", daemon);
+	if (f->hooks.restarted)
+		f->hooks.restarted(f->hooks.opaque, "ovs", reason);
 }
 
 static void ovs_lost(void *opaque, const struct err *e)
 {
-	note(opaque, "ovs: %s", e->msg);
+	note(opaque, "openvswitch: %s; reconnecting", e->msg);
+}
+
+static void ovs_connected(void *opaque)
+{
+	note(opaque, "openvswitch: connected again; bridges and ports re-asserted");
+}
+
+static void ovs_failed(void *opaque, const struct err *e)
+{
+	note(opaque, "%s", e->msg);
 }
 
 static int dnsmasq_start(struct fabric *f, struct err *e)
@@ -487,10 +514,14 @@ int fabric_open(const struct topology *t, const char *run_dir, const char *state
 		any_ovs |= t->networks[i].sw == TOPO_SWITCH_OVS;
 	if (any_ovs) {
 		const struct ovs_callbacks c = { .port = ovs_port_event, .exited = ovs_exited,
-						 .lost = ovs_lost, .opaque = f };
+						 .restarted = ovs_restarted, .lost = ovs_lost,
+						 .connected = ovs_connected, .failed = ovs_failed,
+						 .opaque = f };
 
 		if ((r = ovs_open(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, e)) < 0)
 			goto fail;
+		if (ovs_warning(f->ovs))
+			note(f, "openvswitch: %s", ovs_warning(f->ovs));
 	}
 	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0) {
 		err_sys(e, r, "cannot enter %s", f->netns);

@@ -92,22 +92,25 @@ grep -q "dnsmasq .*restarting it" "$TMP/launcher.log" || fail "dnsmasq's death w
 expect_eq "$(guest_run v1 'ping -c 1 -W 3 j1.local >/dev/null')" 0 "v1 -> j1.local after dnsmasq restarted"
 
 # A supervisor killed with SIGKILL: its QEMUs and helpers die with it, but
-# dnsmasq, whose dropped capabilities cleared its parent-death signal; the
-# namespace stays.  The next supervisor stops that dnsmasq and removes the
-# namespace, says so, and comes up clean.
+# dnsmasq, whose dropped capabilities cleared its parent-death signal, and a
+# private OVS, which outlives it on purpose (net/ovsd.h); the namespace
+# stays.  The next supervisor stops them and removes the namespace, says
+# so, and comes up clean.
 kill -KILL "$LPID"
 wait_gone "$LPID" 10 || fail "SIGKILL did not end n3x-launch"
 for _ in $(seq 1 100); do
 	procs=$(procs_of "$RUN")
-	left=$(awk '$2 != "dnsmasq"' <<<"$procs")
+	left=$(awk '$2 != "dnsmasq" && $2 != "ovsdb-server" && $2 != "ovs-vswitchd"' <<<"$procs")
 	[ -n "$left" ] || break
 	sleep 0.1
 done
 [ -z "$left" ] || { echo "$left"; fail "processes outlived the SIGKILLed supervisor by 10 s"; }
 stale=$(awk '$2 == "dnsmasq" { print $1 }' <<<"$procs")
+stale_ovs=$(awk '$2 == "ovsdb-server" || $2 == "ovs-vswitchd" { print $1 }' <<<"$procs")
+[ "$SWITCH" != ovs ] || [ "$(wc -w <<<"$stale_ovs")" -eq 2 ] || fail "the private OVS did not outlive the supervisor: '$stale_ovs'"
 # Until the next supervisor has cleared them they are this test's to clean
 # up, should it fail before that.
-EXTRA_PIDS="${EXTRA_PIDS:-} $stale" EXTRA_NETNS=$NS
+EXTRA_PIDS="${EXTRA_PIDS:-} $stale $stale_ovs" EXTRA_NETNS=$NS
 netns_exists "$NS" || fail "namespace $NS did not outlive the SIGKILLed supervisor"
 start_launcher "$conf"
 ctl wait v2 --lease --timeout 120 >/dev/null || fail "no lease after the restart"
@@ -117,6 +120,11 @@ for p in $stale; do
 	grep -q "stopped dnsmasq (pid $p) left by an earlier run" "$TMP/launcher.log" ||
 		fail "the old dnsmasq $p was not reported stopped"
 	! kill -0 "$p" 2>/dev/null || fail "the old dnsmasq $p still runs"
+done
+for p in $stale_ovs; do
+	# Ended, perhaps not yet reaped by PID 1 (a zombie, state Z).
+	st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1) || st=
+	[ -z "$st" ] || [ "$st" = Z ] || fail "the old OVS daemon $p still runs"
 done
 EXTRA_PIDS= # gone: their pids may be anyone's now
 netns_exists "$NS" || fail "no namespace $NS after the restart"
