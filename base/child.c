@@ -264,6 +264,12 @@ void child_stop_sync(struct child *c, int timeout_ms)
 	forget(c);
 }
 
+void child_release(struct child *c)
+{
+	if (c->pidfd >= 0)
+		forget(c);
+}
+
 const char *child_status_str(int wstatus, char *buf, size_t size)
 {
 	if (WIFEXITED(wstatus))

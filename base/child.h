@@ -68,6 +68,10 @@ bool child_running(const struct child *c);
  * the child to exit, then SIGKILL; reaps it without calling exited. */
 void child_stop_sync(struct child *c, int timeout_ms);
 int child_signal(struct child *c, int sig);   /* 0 or -errno */
+/* Let an outliving child run on for the next supervisor: stop watching it
+ * and close our ends (its output so far is logged); exited is not called.
+ * Nothing when it does not run. */
+void child_release(struct child *c);
 
 /* Describe a wait status: "exited with status 1", "killed by SIGKILL". */
 const char *child_status_str(int wstatus, char *buf, size_t size);
