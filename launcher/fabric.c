@@ -417,7 +417,7 @@ void fabric_release(struct fabric *f)
 		return;
 	f->closing = true;
 	fabric_dns_release(f);
-	ovs_release(f->ovs);
+	ovs_detach(f->ovs);
 	if (f->nsfd >= 0)
 		close(f->nsfd);
 	free(f);

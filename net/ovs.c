@@ -550,18 +550,6 @@ bool ovs_running(const struct ovs *o)
 	return o->is_private && ovsd_running(&o->d);
 }
 
-void ovs_release(struct ovs *o)
-{
-	if (!o)
-		return;
-	disconnect(o);
-	if (o->is_private)
-		ovsd_release(&o->d);
-	free(o->ifaces);
-	free(o->pend);
-	free(o);
-}
-
 int ovs_close(struct ovs *o, struct err *e)
 {
 	int r;

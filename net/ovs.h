@@ -108,11 +108,6 @@ int ovs_ports_wait(struct ovs *o, int timeout_ms, struct err *e);
 int ovs_stop(struct ovs *o, struct err *e);
 bool ovs_running(const struct ovs *o);   /* a private daemon still runs */
 
-/* Leave the fabric's rows, and a private OVS running, for the next
- * supervisor (ovs_adopt): disconnect, stop watching the daemons, free o.
- * NULL is a no-op. */
-void ovs_release(struct ovs *o);
-
 /* Shutdown when the loop no longer runs, or after ovs_stop(): remove the
  * fabric's rows (if still connected), disconnect, stop the private daemons
  * (SIGTERM, SIGKILL after 3 s, reaped here without callbacks) and free o.

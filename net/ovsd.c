@@ -277,12 +277,6 @@ bool ovsd_running(const struct ovsd *d)
 	return child_running(&d->server) || child_running(&d->vswitchd);
 }
 
-void ovsd_release(struct ovsd *d)
-{
-	child_release(&d->vswitchd);
-	child_release(&d->server);
-}
-
 void ovsd_reap(struct ovsd *d, int timeout_ms)
 {
 	d->stopping = true;

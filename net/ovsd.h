@@ -55,7 +55,5 @@ bool ovsd_running(const struct ovsd *d);
 /* Make sure both are gone before d is freed, when the loop no longer runs:
  * SIGTERM, SIGKILL after timeout_ms, reaped without d->exited.  Blocks. */
 void ovsd_reap(struct ovsd *d, int timeout_ms);
-/* Let both run on for the next supervisor; d->exited is not called. */
-void ovsd_release(struct ovsd *d);
 
 #endif
