@@ -166,7 +166,7 @@ static void clear_leftovers(struct fabric *f)
 		char alias[64];
 
 		if (n->sw == TOPO_SWITCH_LINUX_BRIDGE && link_exists(n->bridge) == 1 &&
-		    link_get_alias(n->bridge, alias, sizeof(alias)) == 0 && strcmp(alias, f->alias) == 0 &&
+		    link_get_alias(n->bridge, alias, sizeof(alias)) >= 0 && strcmp(alias, f->alias) == 0 &&
 		    link_delete(n->bridge) == 0)
 			fabric_note(f, "removed bridge %s left by an earlier run", n->bridge);
 	}
@@ -221,7 +221,7 @@ static int keep_network(struct fabric *f, const struct topo_network *n, bool ovs
 	if (n->sw == TOPO_SWITCH_OVS)
 		there = ovs_kept && link_exists(n->host_interface) == 1;
 	else
-		there = link_exists(n->bridge) == 1 && link_get_alias(n->bridge, alias, sizeof(alias)) == 0 &&
+		there = link_exists(n->bridge) == 1 && link_get_alias(n->bridge, alias, sizeof(alias)) >= 0 &&
 			strcmp(alias, f->alias) == 0;
 	return there ? host_interface_up(n, e) : build_network(f, n, e);
 }
