@@ -490,18 +490,13 @@ static int keep_tap(struct fabric *f, const struct topo_vm *vm, const struct top
 		    const char *tap, struct err *e)
 {
 	char master[IFNAMSIZ];
-	int r;
 
 	if (link_exists(tap) != 1)
 		return err_set(e, ENODEV, "tap %s is gone, though its QEMU runs", tap);
-	if (nic->net->sw == TOPO_SWITCH_OVS) {
-		/* The port kept with OVS's rows refuses a second one. */
-		if ((r = attach_tap(f, vm, nic, tap, e)) == -EEXIST) {
-			err_clear(e);
-			r = 0;
-		}
-		return r;
-	}
+	/* A live port is left alone: OVS opening it again would drop the
+	 * ingress qdisc that shapes traffic from the VM. */
+	if (nic->net->sw == TOPO_SWITCH_OVS)
+		return ovs_port_state(f->ovs, tap, NULL) == 1 ? 0 : attach_tap(f, vm, nic, tap, e);
 	if (link_get_master(tap, master, sizeof(master)) == 0 && strcmp(master, nic->net->bridge) == 0)
 		return 0;
 	return attach_tap(f, vm, nic, tap, e);
