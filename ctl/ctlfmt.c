@@ -124,6 +124,22 @@ static void print_fabric(FILE *out, const json_t *f)
 	fprintf(out, "\n\n");
 }
 
+/* The STATE cell: the state, and in parentheses what makes it unusual
+ * (a QEMU taken over from an earlier supervisor, a monitor being
+ * reconnected), where the user reads the state anyway. */
+static const char *state_cell(const json_t *vm, char *buf, size_t size)
+{
+	const char *st = field(vm, "state", NULL, 0);
+	const char *mon = json_string_value(json_object_get(vm, "monitor"));
+	bool lost = mon && strcmp(mon, "lost") == 0, adopted = json_is_true(json_object_get(vm, "adopted"));
+
+	if (!st || (!lost && !adopted))
+		return st;
+	snprintf(buf, size, "%s (%s%s%s)", st, adopted ? "adopted" : "", adopted && lost ? ", " : "",
+		 lost ? "monitor lost" : "");
+	return buf;
+}
+
 static int vm_table(const json_t *vms, struct table *t)
 {
 	static const char *const head[] = {
@@ -134,11 +150,11 @@ static int vm_table(const json_t *vms, struct table *t)
 	int r = table_add(t, head);
 
 	json_array_foreach(vms, i, vm) {
-		char pid[24], up[24];
+		char pid[24], up[24], state[80];
 		const json_t *u = json_object_get(vm, "uptime_s");
 		const char *pidtxt = field(vm, "pid", pid, sizeof(pid));
 		const char *row[] = {
-			field(vm, "name", NULL, 0), field(vm, "state", NULL, 0),
+			field(vm, "name", NULL, 0), state_cell(vm, state, sizeof(state)),
 			field(vm, "arch", NULL, 0), field(vm, "accel", NULL, 0), pidtxt,
 			/* Uptime belongs to a QEMU: none without a pid. */
 			pidtxt && json_is_number(u) ? ctlfmt_uptime(json_number_value(u), up, sizeof(up)) : NULL,
@@ -219,6 +235,7 @@ int ctlfmt_status(FILE *out, const json_t *status)
 			const char *accel = field(vm, "accel", NULL, 0);
 			const char *err = field(vm, "last_error", NULL, 0);
 			const char *name = field(vm, "name", NULL, 0);
+			const char *stale = json_string_value(json_object_get(vm, "stale"));
 
 			if (why && accel && strcmp(accel, "tcg") == 0) {
 				fprintf(out, "%s%s: tcg (%s)\n", first ? "\n" : "", name ? name : "-", why);
@@ -226,6 +243,11 @@ int ctlfmt_status(FILE *out, const json_t *status)
 			}
 			if (err) {
 				fprintf(out, "%s%s: last error: %s\n", first ? "\n" : "", name ? name : "-", err);
+				first = false;
+			}
+			if (stale && *stale) {
+				fprintf(out, "%s%s: changed in the file: %s\n", first ? "\n" : "", name ? name : "-",
+					stale);
 				first = false;
 			}
 		}

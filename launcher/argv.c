@@ -188,27 +188,32 @@ int plan_build(const struct topo_vm *vm, const struct accel_choice *ac,
 	 * serial: the demo init reads it from sysfs; real images ignore it. */
 	r |= strv_add(q, "-fw_cfg");
 	r |= strv_addf(q, "name=opt/n3x/hostname,string=%s", vm->name);
+	/* The serial port logs into console.log itself (logappend): what the
+	 * guest prints while no supervisor is connected is kept. */
+	r |= strv_add(q, "-add-fd");
+	r |= strv_addf(q, "fd=%d,set=%d", QEMU_FD_CONSOLE_LOG, QEMU_FDSET_CONSOLE_LOG);
 	r |= strv_add(q, "-chardev");
-	r |= strv_addf(q, "socket,id=serial0,fd=%d", QEMU_FD_SERIAL);
+	r |= strv_addf(q, "socket,id=serial0,fd=%d,server=on,wait=off,logfile=/dev/fdset/%d,logappend=on",
+		       QEMU_FD_SERIAL, QEMU_FDSET_CONSOLE_LOG);
 	r |= strv_add(q, "-serial");
 	r |= strv_add(q, "chardev:serial0");
 	r |= strv_add(q, "-chardev");
-	r |= strv_addf(q, "socket,id=qmp0,fd=%d", QEMU_FD_QMP);
+	r |= strv_addf(q, "socket,id=qmp0,fd=%d,server=on,wait=off", QEMU_FD_QMP);
 	r |= strv_add(q, "-mon");
 	r |= strv_add(q, "chardev=qmp0,mode=control");
 	r |= strv_add(q, "-chardev");
-	r |= strv_addf(q, "socket,id=qmp1,path=%s/qmp.sock,server=on,wait=off", d->run);
+	r |= strv_addf(q, "socket,id=qmp1,fd=%d,server=on,wait=off", QEMU_FD_USER_QMP);
 	r |= strv_add(q, "-mon");
 	r |= strv_add(q, "chardev=qmp1,mode=control");
-	/* The guest agent's port, on a socket only the supervisor holds (its
-	 * one client).  A guest without an agent never opens the port, and
+	/* The guest agent's port, on a socket only the supervisor connects to
+	 * (its one client).  A guest without an agent never opens the port, and
 	 * nothing is written to it until one does (qmp/ga.h). */
 	r |= strv_add(q, "-chardev");
-	r |= strv_addf(q, "socket,id=ga0,fd=%d", QEMU_FD_AGENT);
+	r |= strv_addf(q, "socket,id=" QEMU_AGENT_CHARDEV ",fd=%d,server=on,wait=off", QEMU_FD_AGENT);
 	r |= strv_add(q, "-device");
 	r |= strv_add(q, "virtio-serial-pci,id=vser0");
 	r |= strv_add(q, "-device");
-	r |= strv_add(q, "virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0,id=" QEMU_AGENT_PORT);
+	r |= strv_add(q, "virtserialport,bus=vser0.0,chardev=" QEMU_AGENT_CHARDEV ",name=org.qemu.guest_agent.0,id=" QEMU_AGENT_PORT);
 	r |= drive_args(vm, p, q);
 	/* Taps are made and wired by the supervisor; QEMU only gets their fds
 	 * and needs no network privileges.  virtio-net-pci on both machines:

@@ -15,11 +15,19 @@
 #include "launcher/accel.h"
 #include "launcher/topology.h"
 
-#define QEMU_FD_SERIAL 3 /* the guest's serial port; the other end is the console */
-#define QEMU_FD_QMP 4    /* the supervisor's private QMP monitor */
-#define QEMU_FD_AGENT 5  /* the guest agent's virtio-serial port; the other end is ga_new()'s */
+/* QEMU's chardev sockets are listening sockets the supervisor makes under
+ * $RUN/vm/NAME and hands over (server=on,wait=off): QEMU needs no access to
+ * $RUN, keeps them across a supervisor's restart, and the supervisor (any
+ * supervisor) connects to the paths as a client. */
+#define QEMU_FD_SERIAL 3   /* serial.sock: the guest's serial port; the console connects */
+#define QEMU_FD_QMP 4      /* monitor.sock: the supervisor's private QMP monitor */
+#define QEMU_FD_AGENT 5    /* agent.sock: the guest agent's virtio-serial port; ga_new()'s */
+#define QEMU_FD_USER_QMP 6 /* qmp.sock: QMP for users' scripts */
+#define QEMU_FD_CONSOLE_LOG 7 /* console.log, O_APPEND, in fdset QEMU_FDSET_CONSOLE_LOG */
+#define QEMU_FDSET_CONSOLE_LOG 1
 #define QEMU_AGENT_PORT "ga0port" /* the port's device id, in VSERPORT_CHANGE events */
-#define QEMU_FD_NIC0 6   /* tap of NIC n at QEMU_FD_NIC0 + n */
+#define QEMU_AGENT_CHARDEV "ga0" /* its chardev, in query-chardev ("frontend-open") */
+#define QEMU_FD_NIC0 8     /* tap of NIC n at QEMU_FD_NIC0 + n */
 
 /* UEFI firmware (Debian's qemu-efi-aarch64 and ovmf): the code is shared and
  * read-only, the variable store (boot order) is a per-VM copy of the

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -167,6 +168,7 @@ struct console {
 	int log_fd;
 	uint64_t log_size;
 	size_t log_cap;
+	bool qemu_logs;             /* QEMU writes the guest's output into the log */
 	char *sock_path, *log_path, *log_old_path;
 	struct ring *ring;
 	struct client *clients;
@@ -192,10 +194,52 @@ static int log_open(struct console *c)
 	return 0;
 }
 
+/* QEMU holds the log open (its serial logfile=): renaming it would leave
+ * QEMU writing to console.log.1.  So the log is copied to console.log.1
+ * and truncated where it is; QEMU's O_APPEND writes go on at the new end.
+ * What QEMU writes between the copy and the truncation is lost. */
+static void log_copytruncate(struct console *c)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	int in = -1, out = -1;
+	bool ok = false;
+
+	if (fstat(c->log_fd, &st) == 0)
+		c->log_size = (uint64_t)st.st_size;
+	if (c->log_size < c->log_cap)
+		return; /* the estimate ran ahead of what QEMU wrote */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->log_old_path) < (int)sizeof(tmp) &&
+	    (in = open(c->log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
+	    (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0) {
+		char buf[READ_CHUNK];
+		ssize_t n;
+
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				break;
+		ok = n == 0 && close(out) == 0 && rename(tmp, c->log_old_path) == 0;
+		out = -1;
+		if (!ok)
+			unlink(tmp);
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	(void)ok; /* a failed copy still truncates: the log stays capped */
+	if (ftruncate(c->log_fd, 0) == 0)
+		c->log_size = 0;
+}
+
 /* console.log -> console.log.1 (replacing it), then a fresh console.log.
  * If the rename fails, truncate instead so the log stays capped. */
 static void log_rotate(struct console *c)
 {
+	if (c->qemu_logs) {
+		log_copytruncate(c);
+		return;
+	}
 	if (rename(c->log_path, c->log_old_path) < 0 && ftruncate(c->log_fd, 0) == 0) {
 		c->log_size = 0;
 		return;
@@ -231,10 +275,18 @@ static void log_write(struct console *c, const char *p, size_t n)
 	}
 }
 
-/* Log, remember for replay and queue for every client. */
-static void publish(struct console *c, const char *p, size_t n)
+/* Log, remember for replay and queue for every client.  guest: output
+ * from the serial port, which QEMU may have logged itself already. */
+static void publish(struct console *c, const char *p, size_t n, bool guest)
 {
-	log_write(c, p, n);
+	if (!guest || !c->qemu_logs) {
+		log_write(c, p, n);
+	} else if (c->log_fd >= 0 || log_open(c) == 0) {
+		/* QEMU wrote these bytes to the log: count them toward the cap. */
+		c->log_size += n;
+		if (c->log_size >= c->log_cap)
+			log_rotate(c);
+	}
 	ring_write(c->ring, p, n);
 	for (struct client *cl = c->clients; cl; cl = cl->next) {
 		if (cl->dead)
@@ -274,7 +326,7 @@ static void serial_cb(struct loop_watch *w, uint32_t events)
 			console_detach(c);
 			return;
 		}
-		publish(c, buf, (size_t)n);
+		publish(c, buf, (size_t)n, true);
 		if (c->out_fn)
 			c->out_fn(c->opaque, buf, (size_t)n);
 		if (c->serial_fd < 0)
@@ -496,7 +548,17 @@ void console_note(struct console *c, const char *fmt, ...)
 	va_end(ap);
 	n = snprintf(line, sizeof(line), "\r\n[n3x] %s\r\n", msg);
 	if (n > 0)
-		publish(c, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		publish(c, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, false);
+}
+
+void console_replay(struct console *c, const void *buf, size_t len)
+{
+	ring_write(c->ring, buf, len);
+}
+
+void console_set_qemu_logs(struct console *c, bool on)
+{
+	c->qemu_logs = on;
 }
 
 void console_set_log_cap(struct console *c, size_t cap)

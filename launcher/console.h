@@ -1,10 +1,10 @@
 /* console.h - a VM's serial console: log file, replay buffer and socket.
  *
- * The supervisor holds its end of the serial chardev (a socketpair whose other
- * end QEMU gets as fd 3).  Everything QEMU writes is appended to the console
- * log (size-capped), kept in a 64 KiB replay ring, and copied to every client
- * of $RUN/vm/NAME/console.sock; a new client first receives the ring's
- * contents.  Bytes from any client go to the guest.  The console object lives
+ * The supervisor holds its end of the serial chardev (a connection to the
+ * socket QEMU listens on).  Everything QEMU writes is appended to the
+ * console log (size-capped; see console_set_qemu_logs), kept in a 64 KiB
+ * replay ring, and copied to every client of $RUN/vm/NAME/console.sock; a
+ * new client first receives the ring's contents.  Bytes from any client go to the guest.  The console object lives
  * as long as the VM's definition; QEMU processes come and go under it.
  *
  * Nothing here blocks: a client that does not read loses its oldest queued
@@ -13,6 +13,7 @@
 #ifndef N3X_CONSOLE_H
 #define N3X_CONSOLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,19 @@ int console_input(struct console *c, const void *buf, size_t len);
  * replay ring and every client ("VM started", "QEMU exited with status 1"). */
 void console_note(struct console *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Put len bytes into the replay ring as if they had been shown: output a
+ * console of an earlier supervisor showed (read back from the log).  Not
+ * logged, not sent to clients connected now. */
+void console_replay(struct console *c, const void *buf, size_t len);
+
+/* QEMU writes the guest's output into the same log itself (its serial
+ * chardev's logfile=, O_APPEND), so that output during a supervisor's
+ * absence is kept: the console then writes only its notes there, counts
+ * the guest's bytes toward the cap, and rotates by copying the log to
+ * console.log.1 and truncating it in place (QEMU's open file stays valid),
+ * at about the cap rather than exactly. */
+void console_set_qemu_logs(struct console *c, bool on);
 
 /* Rotate the log at `cap` bytes instead of CONSOLE_LOG_CAP (tests; 0 is
  * taken as 1).  The rotation point is exact: console.log.1 then holds

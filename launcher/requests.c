@@ -161,6 +161,10 @@ static void cmd_lifecycle(struct control_client *c, json_t *req, const struct su
 		struct waiter *w;
 		int r = verb->vm_fn(list[i]);
 
+		if (r == -ENOTCONN) {
+			err_set(sup_op_err(op, 1), -r, "%s: the monitor is lost; reconnecting", vm_name(list[i]));
+			continue;
+		}
 		if (r < 0 && r != -EALREADY) {
 			err_set(sup_op_err(op, 1), -r, "%s: cannot %s a VM that is %s", vm_name(list[i]),
 				verb->name, vm_state_name(vm_state(list[i])));

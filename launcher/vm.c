@@ -47,7 +47,7 @@ const struct topo_vm *vm_config(const struct vm *vm) { return vm->cfg; }
 enum vm_state vm_state(const struct vm *vm) { return vm->state; }
 const char *vm_last_error(const struct vm *vm) { return vm->err.msg; }
 
-static void set_state(struct vm *vm, enum vm_state s, const char *why)
+void vm_set_state(struct vm *vm, enum vm_state s, const char *why)
 {
 	enum vm_state from = vm->state;
 
@@ -91,7 +91,7 @@ static void prep_exited(void *opaque, int wstatus)
 /* A start failed before QEMU ran: crashed, with vm->err. */
 static int start_failed(struct vm *vm)
 {
-	set_state(vm, VM_CRASHED, vm->err.msg);
+	vm_set_state(vm, VM_CRASHED, vm->err.msg);
 	return -EIO;
 }
 
@@ -108,11 +108,10 @@ static int on_start(struct vm *vm)
 {
 	vm->want_up = true;
 	vm->restart = false;
-	vm->aborted = false;
 	vm->stop_phase = STOP_NONE;
 	err_clear(&vm->err);
 	loop_timer_disarm(&vm->backoff_timer);
-	set_state(vm, VM_STARTING, NULL);
+	vm_set_state(vm, VM_STARTING, NULL);
 	return prepared(vm, disks_start(vm->disks, &vm->err));
 }
 
@@ -130,7 +129,7 @@ static int on_prepared(struct vm *vm)
 static int on_prep_exit(struct vm *vm)
 {
 	if (!vm->want_up) {
-		set_state(vm, VM_STOPPED, "stopped before QEMU started");
+		vm_set_state(vm, VM_STOPPED, "stopped before QEMU started");
 		return 0;
 	}
 	return prepared(vm, disks_exited(vm->disks, vm->wstatus, &vm->err));
@@ -152,20 +151,31 @@ static int on_start_starting(struct vm *vm)
 	return 0;
 }
 
+/* QMP said the guest runs or is paused.  From starting, QEMU is up: since
+ * now, or for an adopted one since state.json says (vm_adopt). */
+static int qmp_up(struct vm *vm, enum vm_state s)
+{
+	const char *why = NULL;
+
+	if (vm->state == VM_STARTING) {
+		if (!vm->up_since_ms)
+			vm->up_since_ms = loop_now_ms();
+		why = vm->adopting ? "adopted" : NULL;
+		vm->adopting = false;
+		vm_state_save(vm);
+	}
+	vm_set_state(vm, s, why);
+	return 0;
+}
+
 static int on_running(struct vm *vm)
 {
-	if (vm->state == VM_STARTING)
-		vm->up_since_ms = loop_now_ms();
-	set_state(vm, VM_RUNNING, NULL);
-	return 0;
+	return qmp_up(vm, VM_RUNNING);
 }
 
 static int on_paused(struct vm *vm)
 {
-	if (vm->state == VM_STARTING)
-		vm->up_since_ms = loop_now_ms();
-	set_state(vm, VM_PAUSED, NULL);
-	return 0;
+	return qmp_up(vm, VM_PAUSED);
 }
 
 static void stop_fire(struct loop_timer *t)
@@ -189,7 +199,7 @@ static void arm_stop_timer(struct vm *vm, uint64_t ms)
 	err_sys(&vm->err, -r, "cannot arm the stop timer");
 	vm->stop_phase = STOP_KILL;
 	console_note(vm->console, "%s: SIGKILL", vm->err.msg);
-	child_signal(&vm->qemu, SIGKILL);
+	vm_qemu_signal(vm, SIGKILL);
 }
 
 static int on_stop(struct vm *vm)
@@ -198,20 +208,20 @@ static int on_stop(struct vm *vm)
 
 	vm->want_up = false;
 	vm->stop_phase = STOP_POWERDOWN;
-	set_state(vm, VM_STOPPING, "ACPI powerdown");
+	vm_set_state(vm, VM_STOPPING, "ACPI powerdown");
 	console_note(vm->console, "stopping: ACPI powerdown, %d s before quit", vm->cfg->stop_timeout_s);
 	/* A paused guest cannot see the power button. */
 	if (from == VM_PAUSED)
 		vm_execute(vm, "cont", NULL, NULL, NULL);
 	if (vm_execute(vm, "system_powerdown", NULL, NULL, NULL) < 0)
-		child_signal(&vm->qemu, SIGTERM); /* QMP never came up: QEMU quits on SIGTERM */
+		vm_qemu_signal(vm, SIGTERM); /* QMP never came up: QEMU quits on SIGTERM */
 	arm_stop_timer(vm, (uint64_t)vm->cfg->stop_timeout_s * 1000);
 	return 0;
 }
 
 static int on_stop_starting(struct vm *vm)
 {
-	if (child_running(&vm->qemu))
+	if (vm_qemu_running(vm))
 		return on_stop(vm);
 	/* qemu-img finishes in milliseconds; QEMU is not started after it. */
 	vm->want_up = false;
@@ -228,7 +238,7 @@ static int on_restart(struct vm *vm)
 
 static int on_restart_starting(struct vm *vm)
 {
-	if (child_running(&vm->qemu))
+	if (vm_qemu_running(vm))
 		return on_restart(vm);
 	/* The disk steps run and QEMU has not: starting it once they are done
 	 * is the restart, even if a stop came first. */
@@ -242,12 +252,12 @@ static int on_stop_timeout(struct vm *vm)
 		vm->stop_phase = STOP_QUIT;
 		console_note(vm->console, "guest did not power off in %d s: quit", vm->cfg->stop_timeout_s);
 		if (vm_execute(vm, "quit", NULL, NULL, NULL) < 0)
-			child_signal(&vm->qemu, SIGTERM);
+			vm_qemu_signal(vm, SIGTERM);
 		arm_stop_timer(vm, QUIT_GRACE_MS);
 	} else {
 		vm->stop_phase = STOP_KILL;
 		console_note(vm->console, "QEMU did not quit: SIGKILL");
-		child_signal(&vm->qemu, SIGKILL);
+		vm_qemu_signal(vm, SIGKILL);
 	}
 	return 0;
 }
@@ -257,10 +267,10 @@ static int on_kill(struct vm *vm)
 	vm->want_up = false;
 	vm->restart = false;
 	vm->stop_phase = STOP_KILL;
-	set_state(vm, VM_STOPPING, "SIGKILL");
+	vm_set_state(vm, VM_STOPPING, "SIGKILL");
 	if (disks_running(vm->disks))
 		return disks_kill(vm->disks);
-	return child_signal(&vm->qemu, SIGKILL);
+	return vm_qemu_signal(vm, SIGKILL);
 }
 
 /* stop or kill while crashed: cancel a pending restart. */
@@ -268,7 +278,7 @@ static int on_cancel(struct vm *vm)
 {
 	vm->want_up = false;
 	loop_timer_disarm(&vm->backoff_timer);
-	set_state(vm, VM_STOPPED, "restart cancelled");
+	vm_set_state(vm, VM_STOPPED, "restart cancelled");
 	return 0;
 }
 
@@ -304,12 +314,18 @@ static bool schedule_restart(struct vm *vm, uint64_t ran)
 
 static int on_exit_qemu(struct vm *vm)
 {
-	bool clean = WIFEXITED(vm->wstatus) && WEXITSTATUS(vm->wstatus) == 0;
+	/* An adopted QEMU's wait status is its parent's: a SHUTDOWN seen on
+	 * the monitor is what says its exit was asked for. */
+	bool clean = vm->exit_unknown ? vm->shutdown_seen :
+		     WIFEXITED(vm->wstatus) && WEXITSTATUS(vm->wstatus) == 0;
 	bool was_up = vm->up_since_ms != 0, again = false;
 	uint64_t ran = was_up ? loop_now_ms() - vm->up_since_ms : 0;
 	char how[64];
 
-	child_status_str(vm->wstatus, how, sizeof(how));
+	if (vm->exit_unknown)
+		snprintf(how, sizeof(how), "exited (adopted, status unknown)");
+	else
+		child_status_str(vm->wstatus, how, sizeof(how));
 	console_note(vm->console, "QEMU %s", how);
 	console_detach(vm->console);
 	vm_mon_drop(vm);
@@ -317,32 +333,27 @@ static int on_exit_qemu(struct vm *vm)
 	if (vm->cfg->nnics)
 		vm_observer.nics_down(vm);
 	loop_timer_disarm(&vm->stop_timer);
-	unlink(vm->qmp_sock);
+	vm_qemu_gone(vm);
 	vm->up_since_ms = 0;
 
 	if (vm->restart)
 		return on_start(vm);
 	if (!vm->want_up) {
-		set_state(vm, VM_STOPPED, how);
+		vm_set_state(vm, VM_STOPPED, how);
 		return 0;
-	}
-	if (vm->aborted) {
-		vm->want_up = false;
-		return start_failed(vm);
 	}
 	if (clean && vm->cfg->restart != TOPO_RESTART_ALWAYS) {
 		vm->want_up = false;
-		set_state(vm, VM_STOPPED, "guest powered off");
+		vm_set_state(vm, VM_STOPPED, "guest powered off");
 		return 0;
 	}
 	if (!clean)
-		err_set(&vm->err, EIO, "QEMU %s%s%s", how, vm->qemu.last_line[0] ? ": " : "",
-			vm->qemu.last_line);
+		err_set(&vm->err, EIO, "QEMU %s%s%s", how, vm->qemu_last[0] ? ": " : "", vm->qemu_last);
 	if (vm->cfg->restart == TOPO_RESTART_NO)
 		vm->want_up = false;
 	else
 		again = schedule_restart(vm, ran);
-	set_state(vm, VM_CRASHED, clean ? "guest powered off" : vm->err.msg);
+	vm_set_state(vm, VM_CRASHED, clean ? "guest powered off" : vm->err.msg);
 	/* Told after the crash itself; unless the observer acted on that. */
 	if (again && vm->state == VM_CRASHED && vm->want_up && vm_observer.restart)
 		vm_observer.restart(vm, vm->restarts + 1, vm->backoff_ms);
@@ -417,7 +428,6 @@ int vm_start_paused(struct vm *vm)
 }
 
 const struct vm_plan *vm_plan(const struct vm *vm) { return &vm->plan; }
-int vm_pid(const struct vm *vm) { return vm->qemu.pid > 0 ? (int)vm->qemu.pid : 0; }
 int vm_stop(struct vm *vm) { return vm_dispatch(vm, EV_STOP); }
 int vm_kill(struct vm *vm) { return vm_dispatch(vm, EV_KILL); }
 int vm_restart(struct vm *vm) { return vm_dispatch(vm, EV_RESTART); }
@@ -450,6 +460,11 @@ int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac, const char 
 	    (r = paths_join(vm->console_sock, sizeof(vm->console_sock), "%s/console.sock", vm->dirs.run)) < 0 ||
 	    (r = paths_join(vm->qmp_sock, sizeof(vm->qmp_sock), "%s/qmp.sock", vm->dirs.run)) < 0 ||
 	    (r = paths_join(vm->console_log, sizeof(vm->console_log), "%s/console.log", vm->dirs.state)) < 0 ||
+	    (r = paths_join(vm->qemu_log, sizeof(vm->qemu_log), "%s/qemu.log", vm->dirs.state)) < 0 ||
+	    (r = paths_join(vm->serial_sock, sizeof(vm->serial_sock), "%s/serial.sock", vm->dirs.run)) < 0 ||
+	    (r = paths_join(vm->monitor_sock, sizeof(vm->monitor_sock), "%s/monitor.sock", vm->dirs.run)) < 0 ||
+	    (r = paths_join(vm->agent_sock, sizeof(vm->agent_sock), "%s/agent.sock", vm->dirs.run)) < 0 ||
+	    (r = paths_join(vm->state_json, sizeof(vm->state_json), "%s/state.json", vm->dirs.run)) < 0 ||
 	    (r = paths_mkdir_p(vm->dirs.run, 0700)) < 0 ||
 	    (r = paths_mkdir_p(vm->dirs.state, 0700)) < 0 ||
 	    (r = plan_build(cfg, ac, &vm->dirs, &vm->plan)) < 0 ||
@@ -458,6 +473,7 @@ int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac, const char 
 		vm_free(vm);
 		return err_sys(e, -r, "vm %s", cfg->name);
 	}
+	console_set_qemu_logs(vm->console, true);
 	*out = vm;
 	return 0;
 }
@@ -468,12 +484,12 @@ void vm_free(struct vm *vm)
 		return;
 	vm_mon_drop(vm);
 	vm_agent_drop(vm);
+	vm_qemu_free(vm);
 	loop_timer_close(&vm->stop_timer);
 	loop_timer_close(&vm->backoff_timer);
 	if (vm->console)
 		console_free(vm->console);
-	if (vm->qmp_sock[0])
-		unlink(vm->qmp_sock);
+	/* Left with a detached QEMU's sockets and state.json in it. */
 	if (vm->dirs.run[0])
 		rmdir(vm->dirs.run);
 	plan_free(&vm->plan);
@@ -507,13 +523,13 @@ json_t *vm_status_json(const struct vm *vm)
 			"lease", 0, "vlan", n->nvlans ? vlans : NULL,
 			"link", vm->link_down[i] ? "down" : "up"));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o}",
+	json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:f, s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:b}",
 		"name", c->name,
 		"state", state_names[vm->state],
 		"arch", topo_arch_name(c->arch),
 		"accel", vm->accel.kvm ? "kvm" : "tcg",
 		"accel_reason", vm->accel.reason,
-		"pid", vm->qemu.pid > 0 ? json_integer(vm->qemu.pid) : json_null(),
+		"pid", vm_pid(vm) ? json_integer(vm_pid(vm)) : json_null(),
 		"role", c->role ? c->role : "",
 		"uptime_s", up ? (loop_now_ms() - vm->up_since_ms) / 1000.0 : 0.0,
 		"restarts", (int)vm->restarts,
@@ -524,5 +540,13 @@ json_t *vm_status_json(const struct vm *vm)
 		"nics", nics,
 		"agent", vm_agent_up(vm),
 		"firmware", c->firmware == TOPO_FIRMWARE_NONE ? json_null() :
-			    json_string(c->firmware == TOPO_FIRMWARE_UEFI ? "uefi" : "bios"));
+			    json_string(c->firmware == TOPO_FIRMWARE_UEFI ? "uefi" : "bios"),
+		"adopted", vm->adopted);
+
+	/* While a QEMU runs: whether the supervisor's monitor reaches it. */
+	if (st && vm_qemu_running(vm))
+		json_object_set_new(st, "monitor", json_string(vm->mon_lost ? "lost" : "connected"));
+	if (st && vm->stale[0])
+		json_object_set_new(st, "stale", json_string(vm->stale));
+	return st;
 }

@@ -74,7 +74,9 @@ void vm_set_spawn(child_spawn_fn *spawn);
  * Returns 0, or -errno with e saying "vm NAME: ...". */
 int vm_new(const struct topo_vm *cfg, const struct accel_choice *ac, const char *run_dir,
 	   const char *state_dir, bool ovs_userspace, struct vm **out, struct err *e);
-/* Stop nothing: the caller stops the VM first.  Removes its sockets. */
+/* Stop nothing: the caller stops the VM first (or detaches it).  A QEMU
+ * still running that was not detached goes with the VM (SIGKILL), as
+ * without adoption; a detached one's files stay.  Removes its sockets. */
 void vm_free(struct vm *vm);
 
 const char *vm_name(const struct vm *vm);
@@ -140,31 +142,54 @@ int vm_console_input(struct vm *vm, const void *buf, size_t len);
 /* ---- adoption: QEMU outlives the supervisor ----
  *
  * Every QEMU is started in its own session without a parent-death signal,
- * its monitor, console and agent on listening sockets under run_dir/vm/NAME
- * that QEMU holds, its console also logged by QEMU itself, and
- * run_dir/vm/NAME/state.json (written atomically) says what a later
- * supervisor needs: pid, process start time, a hash of the argv and the
- * definition, the sockets, the taps, the cables.
+ * its monitor, console, agent and users' QMP on listening sockets under
+ * run_dir/vm/NAME (serial.sock, monitor.sock, agent.sock, qmp.sock) that
+ * QEMU holds, its serial port also logged by QEMU itself into console.log,
+ * its stderr in state_dir/vm/NAME/qemu.log, and run_dir/vm/NAME/state.json
+ * (launcher/vmstate.h, written atomically after the start and on every
+ * cable change, removed at exit) says what a later supervisor needs: pid,
+ * process start time, a hash of the command line, the argv and networks
+ * QEMU was started with, the sockets, the taps, the cables, since when the
+ * guest runs.
  *
  * vm_adopt: a stopped VM, just made, takes over the QEMU an earlier
  * supervisor left, if state.json names one that still runs and really is
- * that QEMU (pidfd_open, start time, command line).  Its monitor, console
- * and agent are connected again, its state comes from QMP (running or
- * paused; the observer hears the change with why "adopted") and
- * observer.nics_adopt takes its taps back.  Returns 1 when adopted; 0 when
- * there was nothing to adopt (no state file, or its QEMU is gone: the stale
- * files are removed); -errno with e when a QEMU runs that cannot be adopted
- * (it was ours and is stopped; e says why, and the VM is stopped).
+ * that QEMU (pidfd_open, then /proc start time and command line).  Its
+ * console (replaying what QEMU logged since it started), agent (whose
+ * port's state QMP's query-chardev tells) and monitor are connected again
+ * (a monitor that does not answer is a lost one: reconnected, as below),
+ * its state comes from QMP (running or paused; the observer hears the
+ * change from starting with why "adopted"), its cables and uptime from
+ * state.json, and observer.nics_adopt takes its taps back.  Its exit is
+ * seen through a pidfd; its wait status is its parent's, so it is told as
+ * "exited (adopted, status unknown)", clean only after QMP said SHUTDOWN.
+ * Returns 1 when adopted; 0 when there was nothing to adopt (no state
+ * file, an unreadable one, or its QEMU is gone: the stale files are
+ * removed); -errno with e when a QEMU of ours runs that cannot be watched
+ * (it is killed; e says why, and the VM stays stopped).
  * A VM adopted although its definition in the topology changed since the
- * QEMU started runs on as it was: vm_stale() says what differs. */
+ * QEMU started runs on as it was: vm_stale() says what differs.
+ *
+ * A lost monitor: when the monitor's connection ends while QEMU runs on,
+ * the VM keeps its state, status says monitor "lost", observer.monitor
+ * hears (vm, false, why) at the first reconnect (100 ms later, so a QEMU
+ * on its way out is not reported), the reconnects back off from 100 ms
+ * doubling to 5 s, and observer.monitor hears (vm, true, NULL) once QMP
+ * answers again (the guest's state is then asked afresh).  Meanwhile every
+ * command fails with -ENOTCONN (a stop signals QEMU instead). */
 int vm_adopt(struct vm *vm, struct err *e);
+/* Whether the running QEMU was adopted (an earlier supervisor started it). */
+bool vm_adopted(const struct vm *vm);
 /* "" or one line saying how the running QEMU differs from the VM's
- * definition ("memory 512 MiB, the file says 768 MiB; restart to apply"). */
+ * definition ("QEMU runs with `-m 512`, the file now says `-m 768`;
+ * restart to apply"). */
 const char *vm_stale(const struct vm *vm);
 /* Let go of QEMU for the next supervisor (n3x-launch --detach-vms,
  * n3x-ctl shutdown --keep-vms): close the monitor, console and agent
- * connections, keep state.json and the sockets.  The VM is then stopped as
- * far as this supervisor knows, and vm_free leaves QEMU's files alone. */
+ * connections, keep state.json and the sockets, the taps untouched
+ * (nics_down is not called).  The VM is then stopped as far as this
+ * supervisor knows (the observer hears it, why "detached: QEMU runs on"),
+ * and vm_free leaves QEMU and its files alone.  No-op without a QEMU. */
 void vm_detach(struct vm *vm);
 
 /* The plan the VM runs (argv.h): its disks' paths and block node names. */

@@ -79,6 +79,59 @@ static char *peer_line(struct peer *p)
 	return line;
 }
 
+/* ---- QEMU's listening sockets ----
+ * The supervisor hands QEMU listening sockets (launcher/argv.h QEMU_FD_*:
+ * serial, monitor, agent, users' QMP; then console.log) and connects to
+ * them; the fake keeps copies of the first three and accepts from them as
+ * QEMU's main loop would, greeting each monitor connection. */
+
+struct fake_socks {
+	int serial, mon, agent;  /* listening; -1 when closed */
+};
+
+static void fake_socks_take(struct fake_socks *s, const int *fds, int nfds)
+{
+	cr_assert_geq(nfds, 5, "serial, monitor, agent, QMP sockets and console.log");
+	s->serial = dup(fds[0]);
+	s->mon = dup(fds[1]);
+	s->agent = dup(fds[2]);
+	cr_assert(s->serial >= 0 && s->mon >= 0 && s->agent >= 0);
+}
+
+static void fake_socks_close(struct fake_socks *s)
+{
+	int *fds[] = { &s->serial, &s->mon, &s->agent };
+
+	for (int i = 0; i < 3; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static int fake_accept(int lfd)
+{
+	return lfd < 0 ? -1 : accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* Take the connections the supervisor made where none is open. */
+static void fake_socks_accept(struct fake_socks *s, int *serial, struct peer *mon, struct peer *agent)
+{
+	int fd;
+
+	if (*serial < 0)
+		*serial = fake_accept(s->serial);
+	if (agent->fd < 0 && (fd = fake_accept(s->agent)) >= 0) {
+		agent->fd = fd;
+		agent->len = 0;
+	}
+	if (mon->fd < 0 && (fd = fake_accept(s->mon)) >= 0) {
+		mon->fd = fd;
+		mon->len = 0;
+		peer_send(mon, GREETING);
+	}
+}
+
 /* A real child whose exit the test decides: it exits with the number
  * written to *ctl, or 0 when *ctl is closed. */
 static int standin(struct child *c, int *ctl)

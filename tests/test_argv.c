@@ -161,12 +161,12 @@ Test(argv, agent_port_and_firmware_per_branch)
 		else
 			vm.disk = "/img/disk.qcow2";
 		cr_assert_eq(plan_build(&vm, &ac, &dirs, &plan), 0);
-		at = argv_find(&plan, "socket,id=ga0,fd=5");
+		at = argv_find(&plan, "socket,id=ga0,fd=5,server=on,wait=off");
 		cr_expect_gt(at, 0, "case %zu: no agent chardev", i);
 		cr_expect_eq(argv_find(&plan, "virtio-serial-pci,id=vser0"), at + 2, "case %zu", i);
 		cr_expect_eq(argv_find(&plan, "virtserialport,bus=vser0.0,chardev=ga0,"
 					      "name=org.qemu.guest_agent.0,id=ga0port"), at + 4, "case %zu", i);
-		cr_expect_gt(argv_find(&plan, "tap,id=net0,fd=6"), 0, "case %zu: the tap follows the agent", i);
+		cr_expect_gt(argv_find(&plan, "tap,id=net0,fd=8"), 0, "case %zu: the tap follows the sockets", i);
 		snprintf(code, sizeof(code), "if=pflash,format=raw,unit=0,readonly=on,file=%s",
 			 cases[i].code ? cases[i].code : "");
 		if (cases[i].code) {

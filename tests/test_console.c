@@ -400,6 +400,53 @@ Test(console, log_rotates_at_cap)
 	expect_bytes(&rx[1], data + 2000, 500);
 }
 
+/* QEMU logs the guest's output itself (its own open file, O_APPEND): the
+ * console adds only its notes, and rotation copies and truncates in place
+ * so QEMU's file stays the log. */
+static int qemu_log_fd = -1;
+
+static void qemu_guest_write(const char *buf, size_t n)
+{
+	if (qemu_log_fd < 0)
+		cr_assert_geq(qemu_log_fd = open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC), 0);
+	cr_assert_eq(write(qemu_log_fd, buf, n), (ssize_t)n);
+	guest_write(buf, n);
+}
+
+Test(console, qemu_logs_the_guest_and_the_console_its_notes)
+{
+	start();
+	console_set_qemu_logs(con, true);
+	qemu_guest_write("boot\r\n", 6);
+	console_note(con, "hello");
+	qemu_guest_write("login: ", 7);
+	slurp(log_path, &rx[0]);
+	expect_bytes(&rx[0], "boot\r\n\r\n[n3x] hello\r\nlogin: ", 6 + 15 + 7);
+	close(qemu_log_fd);
+}
+
+Test(console, qemu_logs_rotate_by_copy_and_truncate)
+{
+	struct stat a, b;
+
+	start();
+	console_set_qemu_logs(con, true);
+	console_set_log_cap(con, 1000);
+	qemu_guest_write(pattern(800), 800);
+	cr_assert_eq(stat(log_path, &a), 0);
+	qemu_guest_write(data + 800 - 300, 300); /* past the cap: rotated */
+	slurp(old_path, &rx[0]);
+	cr_assert_eq(rx[0].len, 1100, "console.log.1 holds %zu bytes", rx[0].len);
+	cr_assert_eq(stat(log_path, &b), 0);
+	cr_assert_eq(a.st_ino, b.st_ino, "console.log was replaced, QEMU would write to a ghost");
+	cr_assert_eq(b.st_size, 0);
+	/* QEMU's next writes land at the start of the same file. */
+	qemu_guest_write("next\n", 5);
+	slurp(log_path, &rx[1]);
+	expect_bytes(&rx[1], "next\n", 5);
+	close(qemu_log_fd);
+}
+
 Test(console, note_reaches_clients)
 {
 	const char note[] = "\r\n[n3x] QEMU exited with status 1\r\n";

@@ -158,3 +158,34 @@ Test(ctlfmt, pulled_cable_in_the_graph)
 			 "style=dashed, color=red, fontcolor=red];\n"), "pulled edge:\n%s", text);
 	free(text);
 }
+
+/* An adopted VM, one whose monitor is being reconnected, and one whose
+ * definition changed while its QEMU ran on. */
+Test(ctlfmt, adopted_lost_monitor_and_stale_in_the_row)
+{
+	static const char reply[] =
+		"{\"ok\":true, \"fabric\":{\"name\":\"n3x\"},"
+		" \"vms\":["
+		"  {\"name\":\"a\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"kvm\",\"pid\":7,"
+		"   \"uptime_s\":1,\"last_error\":\"\",\"adopted\":true,\"monitor\":\"connected\","
+		"   \"stale\":\"QEMU runs with `-m 512`, the file now says `-m 768`; restart to apply\"},"
+		"  {\"name\":\"b\",\"state\":\"paused\",\"arch\":\"x86_64\",\"accel\":\"kvm\",\"pid\":8,"
+		"   \"uptime_s\":1,\"last_error\":\"\",\"adopted\":true,\"monitor\":\"lost\"},"
+		"  {\"name\":\"c\",\"state\":\"running\",\"arch\":\"x86_64\",\"accel\":\"kvm\",\"pid\":9,"
+		"   \"uptime_s\":1,\"last_error\":\"\",\"adopted\":false,\"monitor\":\"lost\"}]}";
+	static const char want[] =
+		"fabric n3x\n"
+		"\n"
+		"NAME  STATE                           ARCH    ACCEL  PID  UPTIME  AGENT  READY  ROLE\n"
+		"a     running (adopted)               x86_64  kvm    7    1s      -      -      -\n"
+		"b     paused (adopted, monitor lost)  x86_64  kvm    8    1s      -      -      -\n"
+		"c     running (monitor lost)          x86_64  kvm    9    1s      -      -      -\n"
+		"\n"
+		"a: changed in the file: QEMU runs with `-m 512`, the file now says `-m 768`; restart to apply\n";
+	int r;
+	char *got = render(reply, &r);
+
+	cr_assert_eq(r, 0);
+	cr_assert_str_eq(got, want, "got:\n%s", got);
+	free(got);
+}

@@ -31,6 +31,7 @@
 static struct {
 	int ctl;                /* the stand-in's exit, -1 once decided */
 	struct peer mon;        /* QEMU's end of the monitor */
+	struct fake_socks l;    /* what QEMU listens on */
 	int serial;             /* QEMU's end of the serial port */
 	struct peer agent;      /* the guest's agent */
 	int spawns;
@@ -55,6 +56,7 @@ static void qemu_exit(int status)
 	if (q.serial >= 0)
 		close(q.serial);
 	q.serial = -1;
+	fake_socks_close(&q.l);
 	cr_assert_geq(q.ctl, 0);
 	cr_assert_eq(write(q.ctl, s, n), n);
 	close(q.ctl);
@@ -66,16 +68,10 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 	int r;
 
 	cr_assert_str_eq(argv[0], "qemu-system-x86_64");
-	cr_assert_geq(nfds, 3);
 	if ((r = standin(c, &q.ctl)) < 0)
 		return r;
 	q.spawns++;
-	q.serial = dup(fds[0]);
-	q.mon.fd = dup(fds[1]);
-	q.mon.len = 0;
-	q.agent.fd = dup(fds[2]);
-	q.agent.len = 0;
-	peer_send(&q.mon, GREETING);
+	fake_socks_take(&q.l, fds, nfds);
 	return 0;
 }
 
@@ -83,6 +79,7 @@ static void qemu_serve(void)
 {
 	char *line;
 
+	fake_socks_accept(&q.l, &q.serial, &q.mon, &q.agent);
 	while ((line = peer_line(&q.mon))) {
 		json_t *msg = json_loads(line, 0, NULL);
 		const char *cmd = json_string_value(json_object_get(msg, "execute"));
@@ -226,6 +223,7 @@ static void setup(void)
 	vm_set_spawn(fake_spawn);
 	vm_set_observer(&obs);
 	q.ctl = q.serial = q.mon.fd = q.agent.fd = -1;
+	q.l = (struct fake_socks){ -1, -1, -1 };
 	cfg = (struct topo_vm){
 		.name = "t1", .arch = TOPO_ARCH_X86_64, .memory_mib = 64, .vcpus = 1,
 		.restart = TOPO_RESTART_NO, .autostart = true, .stop_timeout_s = 1,
@@ -250,6 +248,7 @@ static void teardown(void)
 	peer_close(&q.agent);
 	if (q.serial >= 0)
 		close(q.serial);
+	fake_socks_close(&q.l);
 	loop_close();
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/loop.h"
+#include "base/sock.h"
 #include "launcher/console.h"
 #include "launcher/vm.h"
 #include "tests/fake_qemu.h"
@@ -40,7 +42,9 @@ static void standin_exit(int *ctl, int status)
 static struct {
 	int ctl;                /* the stand-in's exit, -1 once decided */
 	struct peer mon;        /* QEMU's end of the monitor */
+	struct fake_socks l;    /* what QEMU listens on */
 	int serial;             /* QEMU's end of the serial port */
+	int log;                /* console.log, as QEMU's serial port logs into it */
 	struct peer agent;      /* QEMU's end of the guest agent's port (the guest's agent) */
 	bool running;           /* what query-status says */
 	bool dash_s;            /* the last QEMU was started with -S */
@@ -56,6 +60,7 @@ static struct {
 	bool agent_silent;      /* the agent answers only guest-sync* */
 	char links[256];        /* set_link commands since the spawn, "net1=down," */
 	bool refuse_link;       /* set_link answers an error */
+	bool port_open;         /* the guest holds the agent's port open */
 } q;
 
 static void qemu_exit(int status)
@@ -66,6 +71,10 @@ static void qemu_exit(int status)
 	if (q.serial >= 0)
 		close(q.serial);
 	q.serial = -1;
+	fake_socks_close(&q.l);
+	if (q.log >= 0)
+		close(q.log);
+	q.log = -1;
 	standin_exit(&q.ctl, status);
 }
 
@@ -89,20 +98,14 @@ static int fake_spawn(struct child *c, char *const argv[], const int *fds, int n
 		return r;
 	q.spawns++;
 	q.nfds = nfds;
-	q.serial = dup(fds[0]);
-	q.mon.fd = dup(fds[1]);
-	q.mon.len = 0;
-	cr_assert_geq(nfds, 3, "no guest agent fd");
-	q.agent.fd = dup(fds[2]);
-	q.agent.len = 0;
+	fake_socks_take(&q.l, fds, nfds);
+	q.log = dup(fds[QEMU_FD_CONSOLE_LOG - 3]);
 	q.dash_s = false;
 	for (int i = 1; argv[i]; i++)
 		q.dash_s |= strcmp(argv[i], "-S") == 0;
 	q.running = !q.dash_s; /* -S: QEMU says "prelaunch" until cont */
 	q.cmds[0] = '\0';
 	q.links[0] = '\0';
-	cr_assert(q.serial >= 0 && q.mon.fd >= 0);
-	peer_send(&q.mon, GREETING);
 	return 0;
 }
 
@@ -111,6 +114,7 @@ static void qemu_serve(void)
 {
 	char *line;
 
+	fake_socks_accept(&q.l, &q.serial, &q.mon, &q.agent);
 	while ((line = peer_line(&q.mon))) {
 		json_t *msg = json_loads(line, 0, NULL), *id;
 		const char *cmd;
@@ -122,7 +126,11 @@ static void qemu_serve(void)
 		cr_assert_not_null(cmd, "no command: %s", line);
 		ids = json_dumps(id, JSON_ENCODE_ANY);
 		snprintf(q.cmds + strlen(q.cmds), sizeof(q.cmds) - strlen(q.cmds), "%s,", cmd);
-		if (strcmp(cmd, "query-status") == 0) {
+		if (strcmp(cmd, "query-chardev") == 0) {
+			peer_send(&q.mon, "{\"return\": [{\"frontend-open\": false, \"filename\": \"disconnected:unix:\","
+				  " \"label\": \"serial0\"}, {\"frontend-open\": %s, \"filename\": \"unix:\","
+				  " \"label\": \"ga0\"}], \"id\": %s}", q.port_open ? "true" : "false", ids);
+		} else if (strcmp(cmd, "query-status") == 0) {
 			peer_send(&q.mon, "{\"return\": {\"status\": \"%s\", \"running\": %s}, \"id\": %s}",
 				  q.running ? "running" : "paused", q.running ? "true" : "false", ids);
 		} else if (strcmp(cmd, "set_link") == 0) {
@@ -211,6 +219,8 @@ static void agent_serve(void)
 /* QEMU's event for the agent's port: the guest opened or closed its end. */
 static void agent_port(const char *id, bool open)
 {
+	if (strcmp(id, "ga0port") == 0)
+		q.port_open = open;
 	peer_send(&q.mon, "{\"event\": \"VSERPORT_CHANGE\", \"data\": {\"open\": %s, \"id\": \"%s\"},"
 		  " \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}", open ? "true" : "false", id);
 }
@@ -227,6 +237,8 @@ static char lines[1024];        /* console lines offered, "a|b|" */
 static int nics_up_calls, nics_down_calls;
 static bool nics_fail;
 static char agent_events[256];  /* what the observer heard, "up down ..." */
+static char mon_events[512];    /* "lost(why) back ..." */
+static int nics_adopt_calls;
 
 static void on_state(struct vm *v, enum vm_state from, const char *w)
 {
@@ -268,6 +280,21 @@ static void on_nics_down(struct vm *v)
 	nics_down_calls++;
 }
 
+static void on_monitor(struct vm *v, bool up, const char *w)
+{
+	cr_assert_eq(v, vm);
+	cr_assert(up ? w == NULL : w != NULL);
+	snprintf(mon_events + strlen(mon_events), sizeof(mon_events) - strlen(mon_events), "%s%s%s%s%s",
+		 *mon_events ? " " : "", up ? "back" : "lost", up ? "" : "(", up ? "" : w, up ? "" : ")");
+}
+
+static int on_nics_adopt(struct vm *v, struct err *e)
+{
+	(void)v, (void)e;
+	nics_adopt_calls++;
+	return 0;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st, (void)flag, (void)ftw;
@@ -279,6 +306,7 @@ static void setup(void)
 	static const struct vm_observer obs = {
 		.state = on_state, .console_line = on_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
+		.monitor = on_monitor, .nics_adopt = on_nics_adopt,
 	};
 
 	signal(SIGPIPE, SIG_IGN);
@@ -290,6 +318,8 @@ static void setup(void)
 	vm_set_spawn(fake_spawn);
 	vm_set_observer(&obs);
 	q.ctl = q.prep_ctl = q.serial = q.mon.fd = q.agent.fd = -1;
+	q.l = (struct fake_socks){ -1, -1, -1 };
+	q.log = -1;
 	cfg = (struct topo_vm){
 		.name = "t1", .arch = TOPO_ARCH_X86_64, .memory_mib = 64, .vcpus = 1,
 		.restart = TOPO_RESTART_NO, .autostart = true, .stop_timeout_s = 1,
@@ -310,6 +340,9 @@ static void teardown(void)
 	peer_close(&q.agent);
 	if (q.serial >= 0)
 		close(q.serial);
+	fake_socks_close(&q.l);
+	if (q.log >= 0)
+		close(q.log);
 	loop_close();
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -387,7 +420,7 @@ Test(vm, start_runs)
 {
 	start_running();
 	cr_assert_eq(q.spawns, 1);
-	cr_assert_eq(q.nfds, 3, "serial, monitor and guest agent only");
+	cr_assert_eq(q.nfds, 5, "serial, monitor, agent and QMP sockets and console.log only");
 	cr_assert_str_eq(q.cmds, "qmp_capabilities,query-status,");
 	cr_assert(json_is_integer(status_get("pid")));
 	cr_assert_str_eq(json_string_value(status_get("state")), "running");
@@ -670,7 +703,7 @@ Test(vm, nics_go_up_before_qemu_and_down_after_it)
 	cfg.nics = &nic;
 	start_running();
 	cr_assert_eq(nics_up_calls, 1);
-	cr_assert_eq(q.nfds, 4, "the tap is QEMU's fourth fd, after the agent's");
+	cr_assert_eq(q.nfds, QEMU_FD_NIC0 - 3 + 1, "the tap comes after the sockets and console.log");
 	cr_assert_eq(nics_down_calls, 0);
 	cr_assert_eq(vm_stop(vm), 0);
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
@@ -1037,4 +1070,414 @@ Test(vm, console_input_reaches_the_guest_uart)
 	qemu_exit(0);
 	PUMP_UNTIL(vm_state(vm) == VM_STOPPED || vm_state(vm) == VM_CRASHED);
 	cr_assert_eq(vm_console_input(vm, "x", 1), -ENOTCONN, "QEMU gone");
+}
+
+/* ---- QEMU outlives the supervisor: state.json, detach, adopt ---- */
+
+static char *slurp(const char *fmt, const char *name)
+{
+	char path[PATH_MAX], *buf = calloc(1, 65536);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), fmt, run_dir, name);
+	cr_assert_not_null(buf);
+	if ((fd = open(path, O_RDONLY)) < 0) {
+		free(buf);
+		return NULL;
+	}
+	n = read(fd, buf, 65535);
+	close(fd);
+	cr_assert_geq(n, 0);
+	return buf;
+}
+
+static bool run_file(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/vm/t1/%s", run_dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* The supervisor goes (vm_detach, vm_free) and QEMU stays; the fake QEMU
+ * sees its connections close and listens on. */
+static pid_t detach_and_free(void)
+{
+	pid_t pid = vm_pid(vm);
+
+	cr_assert_gt(pid, 0);
+	vm_detach(vm);
+	cr_assert_eq(vm_state(vm), VM_STOPPED);
+	cr_assert_eq(vm_pid(vm), 0);
+	vm_free(vm);
+	vm = NULL;
+	cr_assert_eq(kill(pid, 0), 0, "QEMU went with the supervisor");
+	peer_close(&q.mon);
+	peer_close(&q.agent);
+	close(q.serial);
+	q.serial = -1;
+	return pid;
+}
+
+/* A new supervisor's VM adopts the QEMU. */
+static void adopt_running(void)
+{
+	struct err e = { 0 };
+
+	states[0] = '\0';
+	make_vm();
+	cr_assert_eq(vm_adopt(vm, &e), 1, "%s", e.msg);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING || vm_state(vm) == VM_PAUSED);
+	cr_assert_str_eq(why, "adopted");
+}
+
+Test(vm, state_json_while_qemu_runs)
+{
+	char *st;
+
+	start_running();
+	st = slurp("%s/vm/%s/state.json", "t1");
+	cr_assert_not_null(st, "no state.json while QEMU runs");
+	json_t *o = json_loads(st, 0, NULL);
+
+	cr_assert_not_null(o, "%s", st);
+	cr_assert_eq(json_integer_value(json_object_get(o, "pid")), vm_pid(vm));
+	cr_assert_gt(json_integer_value(json_object_get(o, "start_time")), 0);
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(o, "argv"), 0)), "qemu-system-x86_64");
+	cr_assert_gt(json_integer_value(json_object_get(o, "up_since_ms")), 0, "%s", st);
+	json_decref(o);
+	free(st);
+	for (const char *const *f = (const char *const[]){ "serial.sock", "monitor.sock", "agent.sock", "qmp.sock",
+							 NULL }; *f; f++)
+		cr_assert(run_file(*f), "no %s while QEMU runs", *f);
+	cr_assert_str_eq(json_string_value(status_get("monitor")), "connected");
+	cr_assert(json_is_false(status_get("adopted")));
+	cr_assert_eq(vm_stop(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_not(run_file("state.json"), "state.json outlived QEMU");
+	cr_assert_not(run_file("monitor.sock"), "monitor.sock outlived QEMU");
+	cr_assert_null(status_get("monitor"), "a monitor without QEMU");
+}
+
+Test(vm, qemu_stderr_goes_to_qemu_log_and_its_last_line_to_the_error)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	start_running();
+	/* The stand-in's stderr is QEMU's: it writes to qemu.log. */
+	snprintf(path, sizeof(path), "%s/vm/t1/qemu.log", state_dir);
+	cr_assert_geq(fd = open(path, O_WRONLY | O_APPEND), 0, "no qemu.log");
+	cr_assert_eq(write(fd, "qemu: early\nqemu: the last words\n", 33), 33);
+	close(fd);
+	qemu_exit(1);
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "QEMU exited with status 1: qemu: the last words");
+}
+
+Test(vm, detached_qemu_is_adopted_by_the_next_supervisor)
+{
+	pid_t pid;
+
+	start_running();
+	cr_assert_eq(vm_pause(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+	pid = detach_and_free();
+	cr_assert(run_file("state.json"), "detach removed state.json");
+	cr_assert(run_file("monitor.sock"), "detach removed the monitor's socket");
+	adopt_running();
+	cr_assert_eq(vm_state(vm), VM_PAUSED, "QMP says paused: %s", states);
+	cr_assert_str_eq(states, "starting paused");
+	cr_assert_eq(vm_pid(vm), pid);
+	cr_assert_eq(nics_adopt_calls, 0, "no NICs, no hook");
+	cr_assert(json_is_true(status_get("adopted")));
+	cr_assert_str_eq(json_string_value(status_get("monitor")), "connected");
+	cr_assert_null(status_get("stale"));
+	cr_assert_str_eq(vm_stale(vm), "");
+	cr_assert_not_null(strstr(q.cmds, "query-chardev"), "the agent's port is asked: %s", q.cmds);
+	cr_assert_eq(q.spawns, 1, "no second QEMU");
+	/* It is driven as if this supervisor had started it. */
+	cr_assert_eq(vm_resume(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_eq(vm_stop(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	cr_assert_str_eq(why, "exited (adopted, status unknown)");
+	cr_assert_not(run_file("state.json"));
+	waitpid(pid, NULL, 0); /* the test process is its parent still */
+}
+
+Test(vm, adopted_uptime_goes_on)
+{
+	double before, after;
+
+	start_running();
+	pump_ms(300);
+	before = json_real_value(status_get("uptime_s"));
+	detach_and_free();
+	adopt_running();
+	after = json_real_value(status_get("uptime_s"));
+	cr_assert_geq(after, before, "uptime went back: %f -> %f", before, after);
+	cr_assert_geq(after, 0.25);
+}
+
+Test(vm, adopted_vm_keeps_its_cables_and_nics)
+{
+	with_two_nics();
+	start_running();
+	cr_assert_eq(vm_set_link(vm, 1, false, NULL, NULL), 1);
+	PUMP_UNTIL(strstr(q.links, "net1=down"));
+	detach_and_free();
+	q.links[0] = '\0';
+	adopt_running();
+	cr_assert_not(vm_link_up(vm, 1), "the pulled cable came back plugged");
+	cr_assert(vm_link_up(vm, 0));
+	cr_assert_eq(nics_adopt_calls, 1);
+	cr_assert_eq(nics_up_calls, 1, "taps made again for an adopted QEMU");
+	/* Every cable is told again: QEMU's own state is the truth only as
+	 * far as state.json knew it. */
+	cr_assert_str_eq(q.links, "net0=up,net1=down,");
+}
+
+Test(vm, adopted_qemu_whose_definition_changed_is_stale)
+{
+	pid_t pid;
+
+	start_running();
+	pid = detach_and_free();
+	cfg.memory_mib = 128;
+	adopt_running();
+	cr_assert_eq(vm_pid(vm), pid, "a changed definition kills nothing");
+	cr_assert_str_eq(vm_stale(vm), "QEMU runs with `-m 64`, the file now says `-m 128`; restart to apply");
+	cr_assert_str_eq(json_string_value(status_get("stale")), vm_stale(vm));
+	/* A restart applies it. */
+	cr_assert_eq(vm_restart(vm), 0);
+	PUMP_UNTIL(q.spawns == 2 && vm_state(vm) == VM_RUNNING);
+	cr_assert_str_eq(vm_stale(vm), "");
+	cr_assert(json_is_false(status_get("adopted")));
+	waitpid(pid, NULL, 0);
+}
+
+Test(vm, adopted_qemu_that_dies_unasked_is_a_crash)
+{
+	pid_t pid;
+
+	start_running();
+	pid = detach_and_free();
+	adopt_running();
+	states[0] = '\0';
+	qemu_exit(0); /* no SHUTDOWN on the monitor first */
+	PUMP_UNTIL(vm_state(vm) == VM_CRASHED);
+	cr_assert_str_eq(vm_last_error(vm), "QEMU exited (adopted, status unknown)");
+	cr_assert(json_is_null(status_get("pid")));
+	waitpid(pid, NULL, 0);
+}
+
+Test(vm, nothing_to_adopt)
+{
+	struct err e = { 0 };
+	char path[PATH_MAX];
+	pid_t pid;
+	int fd;
+
+	make_vm();
+	cr_assert_eq(vm_adopt(vm, &e), 0, "no state.json");
+	cr_assert_eq(vm_state(vm), VM_STOPPED);
+	/* A QEMU that is gone: its files go too. */
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	pid = detach_and_free();
+	qemu_exit(0);
+	waitpid(pid, NULL, 0);
+	make_vm();
+	cr_assert_eq(vm_adopt(vm, &e), 0, "%s", e.msg);
+	cr_assert_eq(vm_state(vm), VM_STOPPED);
+	cr_assert_not(run_file("state.json"));
+	cr_assert_not(run_file("monitor.sock"));
+	/* Garbage: started afresh. */
+	snprintf(path, sizeof(path), "%s/vm/t1/state.json", run_dir);
+	cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT, 0600), 0);
+	cr_assert_eq(write(fd, "{", 1), 1);
+	close(fd);
+	cr_assert_eq(vm_adopt(vm, &e), 0);
+	cr_assert_not(run_file("state.json"));
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+}
+
+Test(vm, another_process_behind_the_pid_is_not_adopted)
+{
+	struct err e = { 0 };
+	char path[PATH_MAX], *st, *p;
+	pid_t pid, other;
+	int fd;
+
+	start_running();
+	pid = detach_and_free();
+	/* state.json names a live process that is not this QEMU. */
+	other = fork();
+	cr_assert_geq(other, 0);
+	if (other == 0) {
+		execlp("sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	usleep(50 * 1000);
+	st = slurp("%s/vm/%s/state.json", "t1");
+	cr_assert_not_null(st);
+	json_t *o = json_loads(st, 0, NULL);
+
+	json_object_set_new(o, "pid", json_integer(other));
+	p = json_dumps(o, JSON_COMPACT);
+	snprintf(path, sizeof(path), "%s/vm/t1/state.json", run_dir);
+	cr_assert_geq(fd = open(path, O_WRONLY | O_TRUNC), 0);
+	cr_assert_eq(write(fd, p, strlen(p)), (ssize_t)strlen(p));
+	close(fd);
+	make_vm();
+	cr_assert_eq(vm_adopt(vm, &e), 0, "adopted sleep: %s", e.msg);
+	cr_assert_eq(kill(other, 0), 0, "a stranger was killed");
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	qemu_exit(0);
+	waitpid(pid, NULL, 0);
+	json_decref(o);
+	free(p);
+	free(st);
+}
+
+Test(vm, freeing_a_vm_that_was_not_detached_ends_its_qemu)
+{
+	pid_t pid;
+
+	start_running();
+	pid = vm_pid(vm);
+	vm_free(vm);
+	vm = NULL;
+	cr_assert(kill(pid, 0) < 0 && errno == ESRCH, "QEMU %d runs on (or was not reaped)", (int)pid);
+	cr_assert_not(run_file("state.json"));
+	cr_assert_not(run_file("monitor.sock"));
+}
+
+/* ---- a lost monitor ---- */
+
+Test(vm, lost_monitor_is_told_reconnected_and_told_back)
+{
+	start_running();
+	q.cmds[0] = '\0';
+	peer_close(&q.mon); /* QEMU runs on; its monitor connection went */
+	PUMP_UNTIL(strstr(mon_events, "lost"));
+	cr_assert_str_eq(mon_events, "lost(QEMU closed the connection)");
+	cr_assert_eq(vm_state(vm), VM_RUNNING, "a lost monitor is not a state change: %s", states);
+	PUMP_UNTIL(strstr(mon_events, "back"));
+	cr_assert_str_eq(mon_events, "lost(QEMU closed the connection) back");
+	cr_assert_str_eq(json_string_value(status_get("monitor")), "connected");
+	cr_assert_not_null(strstr(q.cmds, "query-status"), "%s", q.cmds);
+	cr_assert_eq(vm_pause(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_PAUSED);
+}
+
+Test(vm, commands_fail_while_the_monitor_is_lost)
+{
+	int lfd;
+
+	start_running();
+	/* QEMU stops accepting: the reconnects find nobody. */
+	lfd = q.l.mon;
+	q.l.mon = -1;
+	peer_close(&q.mon);
+	PUMP_UNTIL(strstr(mon_events, "lost"));
+	cr_assert_str_eq(json_string_value(status_get("monitor")), "lost");
+	cr_assert_eq(vm_pause(vm), -ENOTCONN);
+	cr_assert_eq(vm_qmp(vm, json_pack("{s:s}", "execute", "query-status"), NULL, NULL), -ENOTCONN);
+	cr_assert_eq(vm_state(vm), VM_RUNNING);
+	/* QEMU takes the connections queued meanwhile: the monitor is back,
+	 * and QMP says what happened to the guest while nobody listened. */
+	q.running = false;
+	q.l.mon = lfd;
+	PUMP_UNTIL(strstr(mon_events, "back") && vm_state(vm) == VM_PAUSED);
+	cr_assert_eq(vm_resume(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+}
+
+Test(vm, stop_while_the_monitor_is_lost_signals_qemu)
+{
+	start_running();
+	close(q.l.mon);
+	q.l.mon = -1;
+	peer_close(&q.mon);
+	PUMP_UNTIL(strstr(mon_events, "lost"));
+	cr_assert_eq(vm_stop(vm), 0);
+	/* SIGTERM ends the stand-in (QEMU quits on it). */
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED);
+	q.ctl = -1;
+}
+
+Test(vm, monitor_closed_by_an_exiting_qemu_is_not_reported_lost)
+{
+	start_running();
+	qemu_exit(0); /* closes the monitor, then exits */
+	PUMP_UNTIL(vm_state(vm) == VM_STOPPED || vm_state(vm) == VM_CRASHED);
+	pump_ms(200);
+	cr_assert_str_eq(mon_events, "");
+}
+
+/* The guest prints: QEMU logs it and sends it to whoever is connected. */
+static void guest_print(const char *text)
+{
+	size_t n = strlen(text);
+
+	cr_assert_eq(write(q.log, text, n), (ssize_t)n);
+	if (q.serial >= 0)
+		cr_assert_eq(write(q.serial, text, n), (ssize_t)n);
+}
+
+static bool has_line(const char *line, void *opaque)
+{
+	return strcmp(line, opaque) == 0;
+}
+
+Test(vm, adopted_console_has_the_boot_and_the_gap)
+{
+	char buf[4096] = "", path[PATH_MAX];
+	ssize_t n, got = 0;
+	int fd;
+
+	start_running();
+	guest_print("early boot\r\nlogin: ");
+	PUMP_UNTIL(vm_console_scan(vm, has_line, "early boot"));
+	detach_and_free();
+	guest_print("root\r\ngap line\r\n# "); /* nobody connected: the log only */
+	adopt_running();
+	cr_assert(vm_console_scan(vm, has_line, "early boot"), "the boot before the adoption is not scanned");
+	cr_assert(vm_console_scan(vm, has_line, "gap line"));
+	cr_assert_not(vm_console_scan(vm, has_line, "[n3x] QEMU started"), "a note in the guest's text");
+	guest_print("after\r\n");
+	PUMP_UNTIL(vm_console_scan(vm, has_line, "# after"));
+	/* A console client gets the replay: the boot, the gap, what came after. */
+	snprintf(path, sizeof(path), "%s/vm/t1/console.sock", run_dir);
+	cr_assert_geq(fd = unix_connect(path), 0);
+	for (long long end = now_ms() + 2000; now_ms() < end && !strstr(buf, "after");) {
+		loop_run_once(10);
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+		if (n > 0)
+			buf[got += n] = '\0';
+	}
+	close(fd);
+	cr_assert_not_null(strstr(buf, "early boot"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "gap line"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "after"), "%s", buf);
+	cr_assert_null(strstr(strstr(buf, "after"), "after\r\nafter"), "shown twice: %s", buf);
+}
+
+Test(vm, adopted_vm_finds_its_guest_agent_answering)
+{
+	start_running();
+	agent_port("ga0port", true);
+	PUMP_UNTIL(vm_agent_up(vm));
+	detach_and_free();
+	agent_events[0] = '\0';
+	adopt_running();
+	/* No VSERPORT_CHANGE comes for a port opened long ago: QMP's
+	 * query-chardev says it is open, and the client syncs. */
+	PUMP_UNTIL(vm_agent_up(vm));
+	cr_assert_str_eq(agent_events, "up");
 }

@@ -210,7 +210,8 @@ nothing_left() {
 	local left
 	! netns_exists "n3x-$1" || fail "namespace n3x-$1 left behind"
 	[ ! -e "$XDG_RUNTIME_DIR/n3x/$1" ] || { find "$XDG_RUNTIME_DIR/n3x/$1"; fail "runtime dir left behind"; }
-	left=$(procs_of "$XDG_RUNTIME_DIR/n3x/$1")
+	# QEMU gets its sockets as fds: its command line names $STATE, not $RUN.
+	left=$(procs_of "$XDG_RUNTIME_DIR/n3x/$1"; procs_of "$XDG_STATE_HOME/n3x/$1")
 	[ -z "$left" ] || { echo "$left"; fail "processes of $1 left"; }
 }
 

@@ -55,7 +55,8 @@ grep -q 'csum=off,guest_csum=off' "$TMP/datapath-netdev.plan" || fail "netdev da
 # Firmware, each branch on purpose: x86_64 SeaBIOS by default, x86_64 UEFI
 # (OVMF's 4M pair, a per-VM copy of the variables), aarch64 disk boot
 # through AAVMF, aarch64 direct kernel boot without firmware.  Every VM gets
-# the guest agent's port on fd 5 and its taps from fd 6.
+# the guest agent's port on fd 5 and its taps from fd 8 (after the users'
+# QMP socket and console.log).
 touch "$TMP/disk.img"
 fw=$(write_conf firmware "[fabric]
 name = fw
@@ -94,11 +95,11 @@ plan_of a-kernel | grep -q '^# vm a-kernel: aarch64, tcg (aarch64 guest on a dif
 	fail "a-kernel: firmware"
 ! plan_of a-kernel | grep -q pflash || fail "a-kernel: pflash with direct kernel boot"
 for vm in x-bios x-uefi a-disk a-kernel; do
-	plan_of $vm | grep -q '^    -chardev socket,id=ga0,fd=5 \\$' || fail "$vm: no agent chardev on fd 5"
+	plan_of $vm | grep -q '^    -chardev socket,id=ga0,fd=5,server=on,wait=off \\$' || fail "$vm: no agent chardev on fd 5"
 	plan_of $vm | grep -q '^    -device virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0,id=ga0port \\$' ||
 		fail "$vm: no agent port"
 done
-plan_of a-kernel | grep -q '^    -netdev tap,id=net0,fd=6 \\$' || fail "a-kernel: tap not at fd 6"
+plan_of a-kernel | grep -q '^    -netdev tap,id=net0,fd=8 \\$' || fail "a-kernel: tap not at fd 8"
 
 # A description that names no known host is bad usage.
 rc=0
