@@ -234,17 +234,44 @@ static void ovs_port_event(void *opaque, const char *port, int ofport, const cha
 		fabric_note(opaque, "openvswitch port %s failed", port);
 }
 
-static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expected)
+static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expected, int restart_ms)
 {
 	char how[64];
 
-	if (!expected)
-		fabric_note(opaque, "%s %s: the switch is down", daemon, child_status_str(wstatus, how, sizeof(how)));
+	if (expected)
+		return;
+	if (wstatus == -1)
+		snprintf(how, sizeof(how), "exited (adopted, status unknown)");
+	else
+		child_status_str(wstatus, how, sizeof(how));
+	fabric_note(opaque, "openvswitch: %s %s; restarting it in %d ms", daemon, how, restart_ms);
+}
+
+/* The switch runs again: event "ovs-restarted" {"reason"}. */
+static void ovs_restarted(void *opaque, const char *daemon, const char *how)
+{
+	struct fabric *f = opaque;
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "%s %s", daemon, how);
+	fabric_note(f, "openvswitch: %s restarted", daemon);
+	if (f->hooks.restarted)
+		f->hooks.restarted(f->hooks.opaque, "ovs", reason);
 }
 
 static void ovs_lost(void *opaque, const struct err *e)
 {
-	fabric_note(opaque, "ovs: %s", e->msg);
+	fabric_note(opaque, "openvswitch: %s; reconnecting", e->msg);
+}
+
+static void ovs_connected(void *opaque)
+{
+	fabric_note(opaque, "openvswitch: connected again; bridges and ports re-asserted");
+}
+
+static void ovs_failed(void *opaque, const struct err *e)
+{
+	fabric_note(opaque, "%s", e->msg);
 }
 
 /* Whether a tap of t's VMs exists in the fabric's namespace: taps are not
@@ -321,7 +348,9 @@ static int build(const struct topology *t, const char *run_dir, const char *stat
 		any_ovs |= t->networks[i].sw == TOPO_SWITCH_OVS;
 	if (any_ovs) {
 		const struct ovs_callbacks c = { .port = ovs_port_event, .exited = ovs_exited,
-						 .lost = ovs_lost, .opaque = f };
+						 .restarted = ovs_restarted, .lost = ovs_lost,
+						 .connected = ovs_connected, .failed = ovs_failed,
+						 .opaque = f };
 
 		if (keep)
 			r = ovs_adopt(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, &ovs_kept, e);
@@ -329,6 +358,8 @@ static int build(const struct topology *t, const char *run_dir, const char *stat
 			r = ovs_open(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, e);
 		if (r < 0)
 			goto fail;
+		if (ovs_warning(f->ovs))
+			fabric_note(f, "openvswitch: %s", ovs_warning(f->ovs));
 	}
 	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0) {
 		err_sys(e, r, "cannot enter %s", f->netns);

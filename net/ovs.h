@@ -9,10 +9,20 @@
  * "transact" that guards itself with "wait" operations and mutates the
  * parent's set (never rewrites it), so concurrent clients are not clobbered.
  *
- * Verbs block on the OVSDB round trip (bounded); only liveness is
- * asynchronous: ovs_ports_wait() for it synchronously, or the port callback
- * from the loop.  Every verb that can fail returns -errno with one line in
- * its struct err (base/err.h); nothing here prints.
+ * Fabric build and teardown (ovs_open, ovs_adopt, ovs_bridge_add,
+ * ovs_clear_fabric, ovs_close) block on the OVSDB round trip (bounded).
+ * The verbs of a running fabric (ovs_port_add, ovs_port_del, ovs_vm_del)
+ * never wait: they record what is wanted and queue the transaction, sent
+ * from the loop one at a time; what fails later comes through the
+ * callbacks.  Liveness is asynchronous too: ovs_ports_wait() for it
+ * synchronously, or the port callback from the loop.
+ *
+ * A lost OVSDB connection is retried from the loop (100 ms doubling to
+ * 5 s); once back, every bridge and port wanted is asserted again.  A
+ * private OVS's daemons are restarted when they die (see ovsd.h) and
+ * outlive the supervisor, for ovs_adopt() or ovs_open() of the next one.
+ * Every verb that can fail returns -errno with one line in its struct err
+ * (base/err.h); nothing here prints.
  */
 #ifndef N3X_OVS_H
 #define N3X_OVS_H
@@ -34,11 +44,18 @@ struct ovs_callbacks {
 	 * loop, or from inside ovs_ports_wait(). */
 	void (*port)(void *opaque, const char *port, int ofport, const char *error);
 	/* A private daemon ("ovsdb-server", "ovs-vswitchd") exited; expected
-	 * after ovs_stop().  After an unexpected exit the fabric is down. */
-	void (*exited)(void *opaque, const char *daemon, int wstatus, bool expected);
-	/* The OVSDB connection failed (from the loop): e says why.  Ports can
-	 * no longer be changed; liveness is no longer followed. */
+	 * after ovs_stop().  wstatus -1: it was adopted (status unknown).
+	 * Unless expected it is started again after restart_ms. */
+	void (*exited)(void *opaque, const char *daemon, int wstatus, bool expected, int restart_ms);
+	/* That daemon runs again; how says how the last one ended. */
+	void (*restarted)(void *opaque, const char *daemon, const char *how);
+	/* The OVSDB connection failed (from the loop): e says why.  Changes
+	 * queue meanwhile; it is retried with a backoff. */
 	void (*lost)(void *opaque, const struct err *e);
+	/* The connection is back and what is wanted is being re-asserted. */
+	void (*connected)(void *opaque);
+	/* A queued transaction other than a port's add failed (e says which). */
+	void (*failed)(void *opaque, const struct err *e);
 	void *opaque;
 };
 
@@ -57,12 +74,17 @@ int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct
  * pidfd and supervised as if started here), and the fabric's rows are kept
  * rather than cleared.  Where the private OVS is gone it starts afresh and
  * *kept is false (the caller rebuilds bridges and ports); *kept is true
- * when the fabric's bridges are there. */
+ * when the fabric's bridges are there: then their bridges and VM ports are
+ * what is wanted, as if added here (no ovs_bridge_add needed; ovs_port_add
+ * of an adopted VM's tap keeps its live port; a VM that is not adopted
+ * gets ovs_vm_del, one started again ovs_port_add as usual). */
 int ovs_adopt(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
 	      struct ovs **out, bool *kept, struct err *e);
 const char *ovs_datapath(const struct ovs *o);   /* "system" (kernel) or "netdev" (userspace) */
 bool ovs_is_private(const struct ovs *o);
 const char *ovs_db_sock(const struct ovs *o);    /* the db.sock we talk to */
+/* Why the private ovs-vswitchd could not drop root (one line), or NULL. */
+const char *ovs_warning(const struct ovs *o);
 
 /* 0 when no bridge of that name exists in OVS or it is ours; -EEXIST when
  * another owner's does (e names it).  Creates nothing. */
@@ -79,16 +101,23 @@ int ovs_bridge_add(struct ovs *o, const char *bridge, const char *host_interface
 
 /* Add the existing device port (a tap) to bridge for vm: nvlans 0 untagged,
  * 1 an access port (tag), more a trunk (trunks).  Its Port refers to a QoS
- * of type linux-noop, so OVS leaves the device's qdiscs to us.  Returns
- * once committed; liveness comes later (ovs_ports_wait, the callback).
- * -ENODEV when the bridge does not exist, -EEXIST when the port does. */
+ * of type linux-noop, so OVS leaves the device's qdiscs to us.  Returns at
+ * once with the transaction queued (ovs_flush waits for it); liveness or
+ * failure comes later (ovs_ports_wait, the port callback).  -ENODEV when
+ * the bridge is not one of ours, -EEXIST when another VM has the port.
+ * Added again for the same VM (adopted, or restarted unseen): kept as it is
+ * while OVS has it open, else its row is made afresh. */
 int ovs_port_add(struct ovs *o, const char *bridge, const char *port, const char *vm,
 		 const uint16_t *vlans, int nvlans, struct err *e);
 
-/* Remove our port (with its Interface and QoS); 0 also when it is gone. */
+/* Remove our port (with its Interface and QoS); 0 also when it is gone.
+ * Queued, as ovs_port_add. */
 int ovs_port_del(struct ovs *o, const char *port, struct err *e);
-/* Remove every port of ours tagged n3x-vm=vm. */
+/* Remove every port of ours tagged n3x-vm=vm.  Queued, as ovs_port_add. */
 int ovs_vm_del(struct ovs *o, const char *vm, struct err *e);
+/* Wait until the queued transactions are done, at most timeout_ms (for
+ * tests and teardown): 0, -ETIMEDOUT, or -ENOTCONN while disconnected. */
+int ovs_flush(struct ovs *o, int timeout_ms, struct err *e);
 /* Remove every row tagged n3x-fabric=FABRIC: bridges, ports, interfaces,
  * QoS.  Done by ovs_open() and ovs_stop(); safe to repeat. */
 int ovs_clear_fabric(struct ovs *o, struct err *e);
@@ -114,5 +143,10 @@ bool ovs_running(const struct ovs *o);   /* a private daemon still runs */
  * Blocks.  NULL is a no-op.  Returns 0, or -errno when the rows could not be
  * removed (o is freed all the same). */
 int ovs_close(struct ovs *o, struct err *e);
+
+/* For a supervisor leaving the fabric to the next one (shutdown keep_vms,
+ * --detach-vms): disconnect and free o, leaving the rows and a private
+ * OVS's daemons running for ovs_adopt().  NULL is a no-op. */
+void ovs_detach(struct ovs *o);
 
 #endif

@@ -3,7 +3,11 @@
 #include "base/buf.h"
 #include "base/sock.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/pidfd.h>
 #include <fcntl.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
@@ -21,9 +25,14 @@
 #include <unistd.h>
 
 #define ANSWER_TIMEOUT_MS 5000
-/* A private OVS left by a supervisor killed a moment ago is still exiting
- * (it got SIGTERM through PR_SET_PDEATHSIG): give it this long to go. */
+/* A daemon of an earlier private OVS gets SIGTERM, then SIGKILL after this. */
 #define LEFTOVER_TIMEOUT_MS 2000
+#define RESTART_MIN_MS 1000
+#define RESTART_MAX_MS 30000
+/* A daemon that ran this long before it exited starts the backoff over. */
+#define RESTART_STABLE_MS 30000
+/* In ovs-vswitchd: fd 3 is $RUN/ovs. */
+#define VSD_DIR "/proc/self/fd/3"
 
 extern char **environ;
 
@@ -100,8 +109,9 @@ int ovsd_system_sock(int netns_fd, char *sock, size_t size)
 	return r ? 0 : -EXDEV;
 }
 
-/* Run argv to completion (at startup, so blocking is fine) with its stderr
- * captured; the last line it printed goes into err on failure. */
+/* Run argv to completion (ovsdb-tool create: a few ms, at start or when a
+ * restarted ovsdb-server finds no conf.db) with its stderr captured; the
+ * last line it printed goes into err on failure. */
 static int run_tool(char *const argv[], struct err *e)
 {
 	posix_spawn_file_actions_t fa;
@@ -152,12 +162,367 @@ static int run_tool(char *const argv[], struct err *e)
 		       len ? (line ? line + 1 : out) : "no message");
 }
 
-static void exited(struct child *c, int wstatus)
+static int create_db(struct ovsd *d, struct err *e)
 {
-	struct ovsd *d = c->opaque;
+	char db[PATHS_MAX + 16];
+	int r;
 
+	if (paths_join(db, sizeof(db), "%s/conf.db", d->dir) < 0)
+		return err_set(e, ENAMETOOLONG, "%s/conf.db: path too long", d->dir);
+	char *create[] = { "ovsdb-tool", "create", db, d->schema, NULL };
+	if ((r = run_tool(create, e)) < 0)
+		return r;
+	/* Only ovsdb-server (root) reads it. */
+	chmod(db, 0600);
+	return 0;
+}
+
+/* ---- the daemons' processes ---- */
+
+static bool is_server(const struct ovsd_proc *p)
+{
+	return p == &p->d->server;
+}
+
+/* Whether pid is p's daemon of d->dir: its command is the daemon, and
+ * ovsdb-server names our conf.db, ovs-vswitchd holds $RUN/ovs as fd 3. */
+static bool is_ours(const struct ovsd_proc *p, pid_t pid)
+{
+	char path[64], cmd[4096], want[PATHS_MAX + 16], link[PATHS_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	cmd[n] = '\0';
+	/* Caught between our exec of env and env's exec of the daemon, the
+	 * daemon is one of env's arguments. */
+	if (!strcmp(cmd, "env")) {
+		ssize_t i = 0;
+
+		while (i < n && strcmp(cmd + i, p->name))
+			i += strlen(cmd + i) + 1;
+		if (i >= n)
+			return false;
+	} else if (strcmp(strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd, p->name)) {
+		return false;
+	}
+	if (is_server(p)) {
+		snprintf(want, sizeof(want), "%s/conf.db", p->d->dir);
+		for (ssize_t i = 0; i < n; i += strlen(cmd + i) + 1)
+			if (!strcmp(cmd + i, want))
+				return true;
+		return false;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/3", (int)pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	return !strcmp(link, p->d->dir);
+}
+
+/* The pid p's pid file names, if that process is p's daemon: 0 and a pidfd,
+ * or -ESRCH. */
+static int find_leftover(struct ovsd_proc *p, pid_t *pid)
+{
+	FILE *f = fopen(p->pidfile, "re");
+	int n = 0, fd;
+
+	if (!f)
+		return -ESRCH;
+	if (fscanf(f, "%d", &n) != 1)
+		n = 0;
+	fclose(f);
+	if (n <= 0 || !is_ours(p, n) || (fd = pidfd_open(n, 0)) < 0)
+		return -ESRCH;
+	/* The pidfd is of the process checked unless it was replaced in
+	 * between: check again now that the pid cannot be reused. */
+	if (!is_ours(p, n)) {
+		close(fd);
+		return -ESRCH;
+	}
+	*pid = n;
+	return fd;
+}
+
+static void write_pidfile(struct ovsd_proc *p, pid_t pid)
+{
+	int fd = open(p->pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	char line[24];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%d\n", (int)pid);
+	(void)!write(fd, line, n);
+	close(fd);
+}
+
+/* SIGTERM through pidfd, SIGKILL after timeout_ms; fd is closed. */
+static void end_pidfd(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	pidfd_send_signal(fd, SIGTERM, NULL, 0);
+	if (poll(&pfd, 1, timeout_ms) <= 0) {
+		pidfd_send_signal(fd, SIGKILL, NULL, 0);
+		poll(&pfd, 1, timeout_ms);
+	}
+	close(fd);
+}
+
+static void unwatch_adopted(struct ovsd_proc *p)
+{
+	if (p->apidfd < 0)
+		return;
+	loop_del(p->apidfd);
+	close(p->apidfd);
+	p->apidfd = -1;
+	p->adopted = 0;
+}
+
+static int spawn(struct ovsd_proc *p);
+
+/* p ended (wstatus -1: adopted, unknown).  Unless we stop it, it runs
+ * again after the backoff. */
+static void ended(struct ovsd_proc *p, int wstatus)
+{
+	struct ovsd *d = p->d;
+	uint64_t now = loop_now_ms();
+	int delay = 0;
+
+	if (wstatus == -1)
+		snprintf(p->died, sizeof(p->died), "exited (adopted, status unknown)");
+	else
+		child_status_str(wstatus, p->died, sizeof(p->died));
+	if (!d->stopping) {
+		if (now - p->started_ms >= RESTART_STABLE_MS)
+			p->failures = 0;
+		delay = RESTART_MIN_MS << (p->failures < 5 ? p->failures : 5);
+		if (delay > RESTART_MAX_MS)
+			delay = RESTART_MAX_MS;
+		p->failures++;
+		loop_timer_arm(&p->restart, delay);
+	}
 	if (d->exited)
-		d->exited(d, c == &d->server ? "ovsdb-server" : "ovs-vswitchd", wstatus);
+		d->exited(d, p->name, wstatus, delay);
+}
+
+static void child_exited(struct child *c, int wstatus)
+{
+	ended(c->opaque, wstatus);
+}
+
+static void adopted_exited(struct loop_watch *w, uint32_t events)
+{
+	struct ovsd_proc *p = container_of(w, struct ovsd_proc, aw);
+
+	(void)events;
+	unwatch_adopted(p);
+	ended(p, -1);
+}
+
+static void restart_fire(struct loop_timer *t)
+{
+	struct ovsd_proc *p = container_of(t, struct ovsd_proc, restart);
+	struct ovsd *d = p->d;
+	struct err e = { 0 };
+	char db[PATHS_MAX + 16];
+	int r = 0;
+
+	if (d->stopping || child_running(&p->c) || p->adopted)
+		return;
+	if (is_server(p)) {
+		/* The rows live on in conf.db; a stale socket would make
+		 * ovsdb-server's bind fail. */
+		if (unix_connect(d->sock) == -ECONNREFUSED)
+			unlink(d->sock);
+		if (paths_join(db, sizeof(db), "%s/conf.db", d->dir) == 0 && access(db, F_OK) < 0)
+			r = create_db(d, &e);
+	}
+	if (r == 0)
+		r = spawn(p);
+	if (r < 0) {
+		/* Tell the owner, and try again later. */
+		ended(p, W_EXITCODE(127, 0));
+		return;
+	}
+	if (d->restarted)
+		d->restarted(d, p->name, p->died);
+}
+
+/* Start p as our child (outliving us) and write its pid file. */
+static int spawn(struct ovsd_proc *p)
+{
+	struct ovsd *d = p->d;
+	char env_run[PATHS_MAX + 16], env_db[PATHS_MAX + 16], env_log[PATHS_MAX + 16];
+	char db[PATHS_MAX + 16], remote[PATHS_MAX + 32], unixctl[PATHS_MAX + 32], logf[PATHS_MAX + 32];
+	char user[80];
+	int fds[1] = { -1 }, r;
+
+	if (is_server(p)) {
+		if (paths_join(env_run, sizeof(env_run), "OVS_RUNDIR=%s", d->dir) < 0 ||
+		    paths_join(env_db, sizeof(env_db), "OVS_DBDIR=%s", d->dir) < 0 ||
+		    paths_join(env_log, sizeof(env_log), "OVS_LOGDIR=%s", d->dir) < 0 ||
+		    paths_join(db, sizeof(db), "%s/conf.db", d->dir) < 0 ||
+		    paths_join(remote, sizeof(remote), "--remote=punix:%s", d->sock) < 0 ||
+		    paths_join(unixctl, sizeof(unixctl), "--unixctl=%s/ovsdb-server.ctl", d->dir) < 0 ||
+		    paths_join(logf, sizeof(logf), "--log-file=%s/ovsdb-server.log", d->dir) < 0)
+			return -ENAMETOOLONG;
+		/* `env` sets the daemon's directories without touching ours.
+		 * Foreground (no --detach, no pidfile of its own): we hold its
+		 * pidfd.  Warnings reach our log (stderr), all else only its
+		 * log file, as does the warning that our own SIGTERM ends it. */
+		char *argv[] = { "env", env_run, env_db, env_log, "ovsdb-server", "-vconsole:warn",
+				 "-vfatal_signal:console:err", db, remote, unixctl, logf, "--no-chdir",
+				 NULL };
+		r = child_spawn(&p->c, argv, NULL, 0);
+	} else {
+		/* See ovsd.h: everything through fd 3 ($RUN/ovs) but the log
+		 * file, which OVS opens while still root (and then hands to its
+		 * user); it lies in $RUN/ovs, where n3x-ovs can make no entry.
+		 * OVS_RUNDIR holds the per-bridge .mgmt sockets. */
+		if (paths_join(logf, sizeof(logf), "--log-file=%s/ovs-vswitchd.log", d->dir) < 0)
+			return -ENAMETOOLONG;
+		if ((fds[0] = open(d->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return -errno;
+		snprintf(user, sizeof(user), "%s:%s", OVSD_USER, OVSD_USER);
+		char *argv[] = { "env", "OVS_RUNDIR=" VSD_DIR "/vswitchd", "OVS_DBDIR=" VSD_DIR "/vswitchd",
+				 "OVS_LOGDIR=" VSD_DIR "/vswitchd", "ovs-vswitchd", "-vconsole:warn",
+				 "-vfatal_signal:console:err", "unix:" VSD_DIR "/db.sock",
+				 "--unixctl=" VSD_DIR "/vswitchd/ovs-vswitchd.ctl", logf,
+				 "--no-chdir", NULL, NULL, NULL, NULL };
+		int i = 11;
+
+		if (d->uid) {
+			argv[i++] = "--user";
+			argv[i++] = user;
+		}
+		if (!d->kernel)
+			argv[i++] = "--disable-system";
+		r = child_spawn(&p->c, argv, fds, 1);
+		close(fds[0]);
+	}
+	if (r == 0) {
+		p->started_ms = loop_now_ms();
+		write_pidfile(p, p->c.pid);
+	}
+	return r;
+}
+
+/* ---- setting up ---- */
+
+static void proc_init(struct ovsd *d, struct ovsd_proc *p, const char *name, const char *tag)
+{
+	p->name = name;
+	p->d = d;
+	child_init(&p->c, tag, child_exited, p);
+	p->c.netns = d->netns;
+	/* The switch keeps forwarding while no supervisor runs; the next one
+	 * adopts it or ends it (ovsd_start). */
+	p->c.outlive = true;
+	p->adopted = 0;
+	p->apidfd = -1;
+	p->failures = 0;
+	loop_timer_init(&p->restart, restart_fire);
+}
+
+/* Whether uid:gid may open /dev/net/tun read-write, by its mode. */
+static bool tun_usable(uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (stat("/dev/net/tun", &st) < 0)
+		return false;
+	if (st.st_uid == uid)
+		return (st.st_mode & 0600) == 0600;
+	if (st.st_gid == gid)
+		return (st.st_mode & 0060) == 0060;
+	return (st.st_mode & 0006) == 0006;
+}
+
+void ovsd_init(struct ovsd *d)
+{
+	d->netns = -1;
+	proc_init(d, &d->server, "ovsdb-server", "ovs: ovsdb-server");
+	proc_init(d, &d->vswitchd, "ovs-vswitchd", "ovs: ovs-vswitchd");
+}
+
+static int setup(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel, struct err *e)
+{
+	const char *pkgdata = getenv("OVS_PKGDATADIR");
+	struct passwd *pw;
+
+	d->stopping = false;
+	d->kernel = kernel;
+	d->netns = netns_fd;
+	d->uid = 0;
+	d->gid = 0;
+	proc_init(d, &d->server, "ovsdb-server", "ovs: ovsdb-server");
+	proc_init(d, &d->vswitchd, "ovs-vswitchd", "ovs: ovs-vswitchd");
+	d->warning[0] = '\0';
+	if (geteuid() == 0) {
+		if (!(pw = getpwnam(OVSD_USER)))
+			return err_set(e, ENOENT, "no user %s for the private ovs-vswitchd: create it with "
+				       "scripts/deps.sh (make deps)", OVSD_USER);
+		d->uid = pw->pw_uid;
+		d->gid = pw->pw_gid;
+		if (!kernel && !tun_usable(d->uid, d->gid)) {
+			/* The userspace datapath makes its internal ports with
+			 * /dev/net/tun; udev makes it 0666, a bare devtmpfs 0600. */
+			snprintf(d->warning, sizeof(d->warning),
+				 "ovs-vswitchd runs as root: /dev/net/tun is not usable by %s (udev makes "
+				 "it 0666; scripts/deps.sh does too)", OVSD_USER);
+			d->uid = 0;
+		}
+	}
+	if (!pkgdata || !*pkgdata)
+		pkgdata = "/usr/share/openvswitch";
+	if (paths_join(d->dir, sizeof(d->dir), "%s/ovs", run_dir) < 0 ||
+	    paths_join(d->sock, sizeof(d->sock), "%s/db.sock", d->dir) < 0 ||
+	    paths_join(d->schema, sizeof(d->schema), "%s/vswitch.ovsschema", pkgdata) < 0 ||
+	    paths_join(d->server.pidfile, sizeof(d->server.pidfile), "%s/ovsdb-server.pid", d->dir) < 0 ||
+	    paths_join(d->vswitchd.pidfile, sizeof(d->vswitchd.pidfile), "%s/ovs-vswitchd.pid", d->dir) < 0)
+		return err_set(e, ENAMETOOLONG, "private OVS under %s/ovs: path too long", run_dir);
+	return 0;
+}
+
+/* $RUN/ovs root:n3x-ovs 0710 (the daemon's user may pass, not list or
+ * write), $RUN/ovs/vswitchd n3x-ovs 0700 for its sockets. */
+static int make_dirs(struct ovsd *d, struct err *e)
+{
+	char sub[PATHS_MAX + 16];
+	struct stat st;
+	int r;
+
+	if ((r = paths_mkdir_p(d->dir, 0700)) < 0)
+		return err_sys(e, r, "%s", d->dir);
+	if (lstat(d->dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return err_set(e, EPERM, "%s: not a directory of ours", d->dir);
+	if (paths_join(sub, sizeof(sub), "%s/vswitchd", d->dir) < 0)
+		return err_set(e, ENAMETOOLONG, "%s/vswitchd: path too long", d->dir);
+	if ((mkdir(sub, 0700) < 0 && errno != EEXIST) || lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode))
+		return err_sys(e, -errno ?: -ENOTDIR, "%s", sub);
+	if (!d->uid)
+		return 0;
+	if (chown(d->dir, 0, d->gid) < 0 || chmod(d->dir, 0710) < 0 ||
+	    lchown(sub, d->uid, d->gid) < 0 || chmod(sub, 0700) < 0)
+		return err_sys(e, -errno, "%s: cannot hand it to user %s", d->dir, OVSD_USER);
+	return 0;
+}
+
+void ovsd_grant(struct ovsd *d)
+{
+	/* ovsdb-server makes it root:root 0750; its client ovs-vswitchd
+	 * needs write permission to connect. */
+	if (d->uid && lchown(d->sock, 0, d->gid) == 0)
+		chmod(d->sock, 0770);
 }
 
 /* Wait until the server answers at d->sock, or exits, or time runs out. */
@@ -166,7 +531,7 @@ static int wait_answer(struct ovsd *d, struct err *e)
 	long long deadline = now_ms() + ANSWER_TIMEOUT_MS;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = d->server.pidfd, .events = POLLIN };
+		struct pollfd pfd = { .fd = d->server.c.pidfd, .events = POLLIN };
 
 		if (answers(d->sock) == 0)
 			return 0;
@@ -182,18 +547,49 @@ static int wait_answer(struct ovsd *d, struct err *e)
 	}
 }
 
-/* A socket nobody answers on is removed, one that answers is waited out. */
+/* Empty $RUN/ovs/vswitchd (sockets an ovs-vswitchd that was killed left),
+ * and remove it too with rm_dir.  unlinkat never follows a link. */
+static void purge_sockdir(struct ovsd *d, bool rm_dir)
+{
+	int dfd = open(d->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd;
+	struct dirent *ent;
+	DIR *dir;
+
+	if (dfd < 0)
+		return;
+	fd = openat(dfd, "vswitchd", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (dir = fdopendir(fd))) {
+		while ((ent = readdir(dir)))
+			if (ent->d_type != DT_DIR)
+				unlinkat(fd, ent->d_name, 0);
+		closedir(dir);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	if (rm_dir)
+		unlinkat(dfd, "vswitchd", AT_REMOVEDIR);
+	close(dfd);
+}
+
+/* An earlier private OVS of this directory is ended (its daemons outlive
+ * their supervisor), a socket nobody answers on is removed, one that still
+ * answers is an error. */
 static int clear_leftovers(struct ovsd *d, struct err *e)
 {
-	long long deadline = now_ms() + LEFTOVER_TIMEOUT_MS;
 	static const char *const stale[] = { "conf.db", ".conf.db.~lock~" };
+	struct ovsd_proc *procs[] = { &d->vswitchd, &d->server };
 	char path[PATHS_MAX];
-	int r;
+	pid_t pid;
+	int r, fd;
 
-	while ((r = answers(d->sock)) == 0 && now_ms() < deadline)
-		poll(NULL, 0, 50);
-	if (r == 0)
+	for (int i = 0; i < 2; i++) {
+		if ((fd = find_leftover(procs[i], &pid)) >= 0)
+			end_pidfd(fd, LEFTOVER_TIMEOUT_MS);
+		unlink(procs[i]->pidfile);
+	}
+	if ((r = answers(d->sock)) == 0)
 		return err_set(e, EBUSY, "an earlier private OVS still answers at %s", d->sock);
+	purge_sockdir(d, false);
 	if (r == -ECONNREFUSED)
 		unlink(d->sock);
 	/* Fresh every start: what a killed supervisor left in it is gone too. */
@@ -208,79 +604,138 @@ static int clear_leftovers(struct ovsd *d, struct err *e)
 int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
 	       struct err *e)
 {
-	const char *pkgdata = getenv("OVS_PKGDATADIR");
-	char env_run[PATHS_MAX + 16], env_db[PATHS_MAX + 16], env_log[PATHS_MAX + 16];
-	char db[PATHS_MAX], schema[PATHS_MAX], remote[PATHS_MAX + 16], unixctl[2][PATHS_MAX + 16];
-	char logf[2][PATHS_MAX + 16], vsdb[PATHS_MAX + 8];
 	int r;
 
-	d->stopping = false;
-	child_init(&d->server, "ovs: ovsdb-server", exited, d);
-	child_init(&d->vswitchd, "ovs: ovs-vswitchd", exited, d);
-	d->server.netns = d->vswitchd.netns = netns_fd;
-	if (!pkgdata || !*pkgdata)
-		pkgdata = "/usr/share/openvswitch";
-	if (paths_join(d->dir, sizeof(d->dir), "%s/ovs", run_dir) < 0 ||
-	    paths_join(d->sock, sizeof(d->sock), "%s/db.sock", d->dir) < 0 ||
-	    paths_join(db, sizeof(db), "%s/conf.db", d->dir) < 0 ||
-	    paths_join(schema, sizeof(schema), "%s/vswitch.ovsschema", pkgdata) < 0 ||
-	    paths_join(remote, sizeof(remote), "--remote=punix:%s", d->sock) < 0 ||
-	    paths_join(vsdb, sizeof(vsdb), "unix:%s", d->sock) < 0 ||
-	    paths_join(unixctl[0], sizeof(unixctl[0]), "--unixctl=%s/ovsdb-server.ctl", d->dir) < 0 ||
-	    paths_join(unixctl[1], sizeof(unixctl[1]), "--unixctl=%s/ovs-vswitchd.ctl", d->dir) < 0 ||
-	    paths_join(logf[0], sizeof(logf[0]), "--log-file=%s/ovsdb-server.log", d->dir) < 0 ||
-	    paths_join(logf[1], sizeof(logf[1]), "--log-file=%s/ovs-vswitchd.log", d->dir) < 0 ||
-	    paths_join(env_run, sizeof(env_run), "OVS_RUNDIR=%s", d->dir) < 0 ||
-	    paths_join(env_db, sizeof(env_db), "OVS_DBDIR=%s", d->dir) < 0 ||
-	    paths_join(env_log, sizeof(env_log), "OVS_LOGDIR=%s", d->dir) < 0) {
-		return err_set(e, ENAMETOOLONG, "private OVS under %s/ovs: path too long", run_dir);
-	}
-	if ((r = paths_mkdir_p(d->dir, 0700)) < 0) {
-		return err_sys(e, r, "%s", d->dir);
-	}
-	if ((r = clear_leftovers(d, e)) < 0)
+	if ((r = setup(d, run_dir, netns_fd, kernel, e)) < 0 || (r = make_dirs(d, e)) < 0 ||
+	    (r = clear_leftovers(d, e)) < 0 || (r = create_db(d, e)) < 0)
 		return r;
-
-	char *create[] = { "ovsdb-tool", "create", db, schema, NULL };
-	if ((r = run_tool(create, e)) < 0)
-		return r;
-	/* `env` sets the daemons' directories without touching ours: OVS_RUNDIR
-	 * also holds ovs-vswitchd's per-bridge .mgmt sockets, which must not go
-	 * to /run/openvswitch.  Both stay in the foreground (no --detach, no
-	 * pidfile): we hold their pidfds.  Warnings reach our log (stderr), all
-	 * else only their log files, as does the warning that our own SIGTERM
-	 * ends them. */
-	char *server[] = { "env", env_run, env_db, env_log, "ovsdb-server", "-vconsole:warn",
-			   "-vfatal_signal:console:err", db, remote, unixctl[0], logf[0],
-			   "--no-chdir", NULL };
-	char *vswitchd[] = { "env", env_run, env_db, env_log, "ovs-vswitchd", "-vconsole:warn",
-			     "-vfatal_signal:console:err", vsdb, unixctl[1], logf[1], "--no-chdir",
-			     kernel ? NULL : "--disable-system", NULL };
-	if ((r = child_spawn(&d->server, server, NULL, 0)) < 0)
+	if ((r = spawn(&d->server)) < 0)
 		return err_sys(e, r, "cannot start ovsdb-server");
-	if ((r = wait_answer(d, e)) == 0 && (r = child_spawn(&d->vswitchd, vswitchd, NULL, 0)) < 0)
-		err_sys(e, r, "cannot start ovs-vswitchd");
+	if ((r = wait_answer(d, e)) == 0) {
+		ovsd_grant(d);
+		if ((r = spawn(&d->vswitchd)) < 0)
+			err_sys(e, r, "cannot start ovs-vswitchd");
+	}
 	if (r < 0)
 		ovsd_reap(d, 1000);
 	return r;
 }
 
+static int watch_adopted(struct ovsd_proc *p, pid_t pid, int fd)
+{
+	int r;
+
+	p->aw.cb = adopted_exited;
+	if ((r = loop_add(fd, EPOLLIN, &p->aw)) < 0) {
+		close(fd);
+		return r;
+	}
+	p->adopted = pid;
+	p->apidfd = fd;
+	p->started_ms = loop_now_ms();
+	return 0;
+}
+
+int ovsd_adopt(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel, struct err *e)
+{
+	pid_t spid = 0, vpid = 0;
+	int sfd, vfd, r;
+
+	if ((r = setup(d, run_dir, netns_fd, kernel, e)) < 0)
+		return r;
+	/* Without its database there is nothing to keep: start afresh. */
+	if ((sfd = find_leftover(&d->server, &spid)) < 0)
+		return 0;
+	if (answers(d->sock) < 0) {
+		close(sfd);
+		return 0;
+	}
+	if ((r = make_dirs(d, e)) < 0 || (r = watch_adopted(&d->server, spid, sfd)) < 0) {
+		if (r < 0 && !e->msg[0])
+			err_sys(e, r, "watch ovsdb-server (pid %d)", (int)spid);
+		return r;
+	}
+	ovsd_grant(d);
+	/* A missing ovs-vswitchd is started: the database holds the rows. */
+	if ((vfd = find_leftover(&d->vswitchd, &vpid)) >= 0)
+		r = watch_adopted(&d->vswitchd, vpid, vfd);
+	else
+		r = spawn(&d->vswitchd);
+	if (r < 0) {
+		err_sys(e, r, "ovs-vswitchd");
+		unwatch_adopted(&d->server);
+		return r;
+	}
+	return 1;
+}
+
 void ovsd_stop(struct ovsd *d)
 {
 	d->stopping = true;
-	child_signal(&d->vswitchd, SIGTERM);
-	child_signal(&d->server, SIGTERM);
+	loop_timer_disarm(&d->vswitchd.restart);
+	loop_timer_disarm(&d->server.restart);
+	child_signal(&d->vswitchd.c, SIGTERM);
+	child_signal(&d->server.c, SIGTERM);
+	if (d->vswitchd.apidfd >= 0)
+		pidfd_send_signal(d->vswitchd.apidfd, SIGTERM, NULL, 0);
+	if (d->server.apidfd >= 0)
+		pidfd_send_signal(d->server.apidfd, SIGTERM, NULL, 0);
 }
 
 bool ovsd_running(const struct ovsd *d)
 {
-	return child_running(&d->server) || child_running(&d->vswitchd);
+	return child_running(&d->server.c) || child_running(&d->vswitchd.c) || d->server.adopted ||
+	       d->vswitchd.adopted;
+}
+
+static void reap(struct ovsd_proc *p, int timeout_ms)
+{
+	loop_timer_close(&p->restart);
+	child_stop_sync(&p->c, timeout_ms);
+	if (p->apidfd >= 0) {
+		loop_del(p->apidfd);
+		end_pidfd(p->apidfd, timeout_ms);
+		p->apidfd = -1;
+		p->adopted = 0;
+	}
+	if (p->pidfile[0])
+		unlink(p->pidfile);
 }
 
 void ovsd_reap(struct ovsd *d, int timeout_ms)
 {
 	d->stopping = true;
 	/* ovs-vswitchd first: without its database it would only log. */
-	child_stop_sync(&d->vswitchd, timeout_ms);
-	child_stop_sync(&d->server, timeout_ms);
+	reap(&d->vswitchd, timeout_ms);
+	reap(&d->server, timeout_ms);
+	if (d->dir[0])
+		purge_sockdir(d, true);
+}
+
+static void detach(struct ovsd_proc *p)
+{
+	struct child *c = &p->c;
+
+	loop_timer_close(&p->restart);
+	unwatch_adopted(p);
+	/* Forget our child without ending it: no more watching its exit or
+	 * reading its stderr (it then writes into a closed pipe, which OVS
+	 * ignores; its log file has everything). */
+	if (c->pidfd >= 0) {
+		loop_del(c->pidfd);
+		close(c->pidfd);
+	}
+	if (c->errfd >= 0) {
+		loop_del(c->errfd);
+		close(c->errfd);
+	}
+	c->pidfd = c->errfd = -1;
+	c->pid = 0;
+}
+
+void ovsd_detach(struct ovsd *d)
+{
+	d->stopping = true;
+	detach(&d->vswitchd);
+	detach(&d->server);
 }

@@ -286,12 +286,23 @@ struct ovsdb *ovsdb_new(int fd, const struct ovsdb_callbacks *cb)
 
 int ovsdb_connect(const char *path, const struct ovsdb_callbacks *cb, struct ovsdb **out)
 {
-	/* A unix connect completes or fails at once; no need to make it async. */
-	int fd = unix_connect(path), r;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
 
 	*out = NULL;
-	if (fd < 0)
-		return fd;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* Non-blocking: a unix connect completes or fails at once, except that
+	 * a server that accepts nothing (stopped, wedged) with a full backlog
+	 * would hold a blocking one; then it fails with -EAGAIN. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	if (!(*out = ovsdb_new(fd, cb))) {
 		r = -errno;
 		close(fd);

@@ -37,3 +37,17 @@ if [ -n "$missing" ] || [ -n "$need_update" ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 	fi
 fi
+
+# The private ovs-vswitchd drops to n3x-ovs (--user), keeping only the network
+# capabilities OVS asks for; it reaches $RUN/ovs through an fd (net/ovsd.h).
+if ! getent passwd n3x-ovs >/dev/null; then
+	echo "deps: adding the system user n3x-ovs" >&2
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --comment "n3x-launch Open vSwitch" n3x-ovs
+fi
+# Its userspace datapath makes internal ports through /dev/net/tun: 0666 as
+# udev's default rules make it (a /dev without udev has 0600).  Opening it
+# alone grants nothing: making a tap still needs CAP_NET_ADMIN.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" = 600 ]; then
+	chmod 0666 /dev/net/tun
+fi

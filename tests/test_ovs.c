@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,8 @@ static void tap_add(const char *name)
 	cr_assert_eq(run(up, NULL, 0), 0);
 }
 
-/* Processes whose command line names our run dir: the private daemons. */
+/* Processes whose command line names our run dir, or that hold it as fd 3
+ * (ovs-vswitchd, see ovsd.h): the private daemons. */
 static int our_processes(void)
 {
 	DIR *d = opendir("/proc");
@@ -104,14 +106,22 @@ static int our_processes(void)
 		for (ssize_t i = 0; i < len; i++)
 			if (!cmd[i])
 				cmd[i] = ' ';
-		if (len > 0 && strstr(cmd, run_dir) && strstr(cmd, "ovs"))
+		if (len > 0 && strstr(cmd, run_dir) && strstr(cmd, "ovs")) {
+			n++;
+			continue;
+		}
+		char link[256];
+		snprintf(path, sizeof(path), "/proc/%s/fd/3", e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0 && (link[len] = '\0', strstr(link, run_dir)) && strstr(cmd, "ovs-vswitchd"))
 			n++;
 	}
 	closedir(d);
 	return n;
 }
 
-/* Sockets left under $RUN/ovs (the daemons remove theirs on SIGTERM). */
+/* Sockets left under $RUN/ovs and $RUN/ovs/vswitchd (the daemons remove
+ * theirs on SIGTERM). */
 static int sockets_left(void)
 {
 	char dir[128], path[400];
@@ -120,15 +130,36 @@ static int sockets_left(void)
 	struct stat st;
 	int n = 0;
 
-	snprintf(dir, sizeof(dir), "%s/ovs", run_dir);
-	cr_assert_not_null(d = opendir(dir));
-	while ((e = readdir(d))) {
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			n++;
+	for (int i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/ovs%s", run_dir, i ? "/vswitchd" : "");
+		if (!(d = opendir(dir))) {
+			cr_assert_eq(i, 1);   /* ovsd_reap removes vswitchd/ */
+			continue;
+		}
+		while ((e = readdir(d))) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+				n++;
+		}
+		closedir(d);
 	}
-	closedir(d);
 	return n;
+}
+
+/* The pid in $RUN/ovs/NAME.pid, 0 when none. */
+static int pid_of(const char *daemon)
+{
+	char path[160];
+	FILE *f;
+	int pid = 0;
+
+	snprintf(path, sizeof(path), "%s/ovs/%s.pid", run_dir, daemon);
+	if ((f = fopen(path, "re"))) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return pid;
 }
 
 static void on_port(void *opaque, const char *port, int ofport, const char *error)
@@ -140,14 +171,42 @@ static void on_port(void *opaque, const char *port, int ofport, const char *erro
 	}
 }
 
-static void on_exited(void *opaque, const char *daemon, int wstatus, bool expected)
+static int restarts, connects, losses;
+
+static void on_exited(void *opaque, const char *daemon, int wstatus, bool expected, int restart_ms)
 {
 	(void)opaque;
 	(void)daemon;
 	(void)wstatus;
+	(void)restart_ms;
 	exits++;
 	expected_exits += expected;
 }
+
+static void on_restarted(void *opaque, const char *daemon, const char *how)
+{
+	(void)opaque;
+	(void)daemon;
+	(void)how;
+	restarts++;
+}
+
+static void on_lost(void *opaque, const struct err *why)
+{
+	(void)opaque;
+	(void)why;
+	losses++;
+}
+
+static void on_connected(void *opaque)
+{
+	(void)opaque;
+	connects++;
+}
+
+static const struct ovs_callbacks callbacks = { .port = on_port, .exited = on_exited,
+						.restarted = on_restarted, .lost = on_lost,
+						.connected = on_connected };
 
 static void setup(void)
 {
@@ -185,9 +244,7 @@ TestSuite(ovs, .init = setup, .fini = teardown, .timeout = 60);
 
 static void open_private(void)
 {
-	struct ovs_callbacks cb = { .port = on_port, .exited = on_exited };
-
-	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, &cb, &o, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, &callbacks, &o, &e), 0, "%s", e.msg);
 	cr_assert(ovs_is_private(o));
 	cr_assert_str_eq(ovs_datapath(o), access("/sys/module/openvswitch", F_OK) ? "netdev" : "system");
 }
@@ -250,8 +307,8 @@ Test(ovs, build_inspect_and_clear)
 	cr_assert(strstr(failed_error, "could not open network device"));
 
 	/* Refusals, each with its message and nothing changed. */
-	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", NULL, 0, &e), -EEXIST);
-	cr_assert_str_eq(e.msg, "add port vm-a-n0 to bridge ovsbr0: the port exists already");
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-x", NULL, 0, &e), -EEXIST);
+	cr_assert_str_eq(e.msg, "add port vm-a-n0 to bridge ovsbr0: the port exists already (VM vm-a's)");
 	cr_assert_eq(ovs_port_add(o, "nobr", "vm-x-n0", "vm-x", NULL, 0, &e), -ENODEV);
 	cr_assert_str_eq(e.msg, "add port vm-x-n0 to bridge nobr: no such bridge");
 	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", true, &e), -EEXIST);
@@ -259,11 +316,13 @@ Test(ovs, build_inspect_and_clear)
 
 	/* A VM's ports, then one port, then the rest. */
 	cr_assert_eq(ovs_vm_del(o, "vm-a", &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
 	out = vsctl("--bare", "--columns=name", "list", "Port");
 	cr_assert_null(strstr(out, "vm-a-n0"), "%s", out);
 	cr_assert(strstr(out, "vm-b-n0"), "%s", out);
 	cr_assert_eq(ovs_port_del(o, "vm-b-n0", &e), 0, "%s", e.msg);
 	cr_assert_eq(ovs_port_del(o, "vm-b-n0", &e), 0);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(vsctl("--bare", "--columns=type", "list", "QoS"), "linux-noop\n");
 	cr_assert_eq(ovs_clear_fabric(o, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(vsctl("list-br"), "");
@@ -296,19 +355,177 @@ Test(ovs, other_owners_rows_are_left_alone)
 	cr_assert_eq(exits, 0);
 }
 
-Test(ovs, a_running_private_instance_is_not_clobbered)
+/* A supervisor that leaves (ovs_detach) keeps the switch running; the
+ * next one adopts it with its rows, or starts afresh and ends it. */
+Test(ovs, detached_instance_is_adopted_or_replaced)
 {
-	struct ovs *second = NULL;
-	struct err e2 = { 0 };
+	uint16_t vlan = 7;
+	int server, vswitchd;
+	bool kept = false;
+	char *out, *uuid;
 
 	open_private();
-	/* Same run dir: its db.sock answers, so the second start gives up
-	 * after waiting for it to go, and the first keeps working. */
-	cr_assert_eq(ovs_open(FABRIC, run_dir, ns_fd, NULL, &second, &e2), -EBUSY);
-	cr_assert_null(second);
-	cr_assert_eq(e2.code, EBUSY);
-	cr_assert(strstr(e2.msg, "Open vSwitch: an earlier private OVS still answers at"), "%s", e2.msg);
-	cr_assert_eq(ovs_bridge_check(o, "ovsbr0", &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", false, &e), 0, "%s", e.msg);
+	tap_add("vm-a-n0");
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &vlan, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	server = pid_of("ovsdb-server");
+	vswitchd = pid_of("ovs-vswitchd");
+	cr_assert_gt(server, 0);
+	cr_assert_gt(vswitchd, 0);
+	ovs_detach(o);
+	o = NULL;
+	cr_assert_eq(kill(server, 0), 0);
+	cr_assert_eq(kill(vswitchd, 0), 0);
+
+	cr_assert_eq(ovs_adopt(FABRIC, run_dir, ns_fd, &callbacks, &o, &kept, &e), 0, "%s", e.msg);
+	cr_assert(kept);
+	cr_assert_eq(pid_of("ovsdb-server"), server);
+	cr_assert_eq(pid_of("ovs-vswitchd"), vswitchd);
 	cr_assert_eq(our_processes(), 2);
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "tag"), "7\n");
+	/* The adopted port is wanted: another VM cannot take it, its own can
+	 * add it again, which keeps the live row. */
+	uuid = strdup(vsctl("get", "Interface", "vm-a-n0", "_uuid"));
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-b", NULL, 0, &e), -EEXIST);
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &vlan, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "tag"), "7\n");
+	cr_assert_str_eq(vsctl("get", "Interface", "vm-a-n0", "_uuid"), uuid);
+	free(uuid);
+	/* An adopted daemon that dies is restarted by its new supervisor. */
+	cr_assert_eq(kill(vswitchd, SIGKILL), 0);
+	for (int i = 0; i < 60 && !restarts; i++)
+		loop_run_once(100);
+	cr_assert_eq(restarts, 1);
+	cr_assert_neq(pid_of("ovs-vswitchd"), vswitchd);
+	ovs_detach(o);
+	o = NULL;
+
+	/* Starting afresh ends the earlier daemons and clears their rows. */
+	server = pid_of("ovsdb-server");
+	open_private();
+	cr_assert_neq(pid_of("ovsdb-server"), server);
+	/* Ended: in this test it is still our child, a zombie until reaped. */
+	cr_assert_eq(waitpid(server, NULL, WNOHANG), server);
+	cr_assert_eq(our_processes(), 2);
+	out = vsctl("list-br");
+	cr_assert_str_eq(out, "");
+	exits = expected_exits = 0;
+	stop_and_check_nothing_left();
+}
+
+/* ovsdb-server stopped: the port verbs return at once and their work is
+ * done once it answers again.  ovsdb-server killed: it is restarted on the
+ * same database, we reconnect, and what was asked meanwhile is done. */
+Test(ovs, outage_of_ovsdb_server)
+{
+	uint64_t t0;
+	int server;
+	char *out;
+
+	open_private();
+	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", false, &e), 0, "%s", e.msg);
+	tap_add("vm-a-n0");
+	tap_add("vm-b-n0");
+	server = pid_of("ovsdb-server");
+	cr_assert_eq(kill(server, SIGSTOP), 0);
+	t0 = loop_now_ms();
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", NULL, 0, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_vm_del(o, "vm-x", &e), 0, "%s", e.msg);
+	cr_assert_lt(loop_now_ms() - t0, 50);
+	for (int i = 0; i < 5; i++)
+		loop_run_once(100);
+	cr_assert_eq(kill(server, SIGCONT), 0);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	out = vsctl("--bare", "--columns=name", "list", "Port");
+	cr_assert(strstr(out, "vm-a-n0"), "%s", out);
+
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	for (int i = 0; i < 50 && !losses; i++)
+		loop_run_once(100);
+	cr_assert_eq(losses, 1);
+	/* Asked while it is gone: queued. */
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-b-n0", "vm-b", NULL, 0, &e), 0, "%s", e.msg);
+	for (int i = 0; i < 100 && !(restarts && connects); i++)
+		loop_run_once(100);
+	cr_assert_eq(restarts, 1);
+	cr_assert_eq(connects, 1);
+	cr_assert_neq(pid_of("ovsdb-server"), server);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_port_state(o, "vm-b-n0", &e), 1, "%s", e.msg);
+	out = vsctl("--bare", "--columns=name", "list", "Port");
+	cr_assert(strstr(out, "vm-a-n0") && strstr(out, "vm-b-n0"), "%s", out);
+	exits = expected_exits = 0;
+	stop_and_check_nothing_left();
+}
+
+/* ovsdb-server killed and its database lost: the restarted one starts
+ * from an empty conf.db, and what the fabric wants (bridge, ports) is
+ * asserted again, tagged as before. */
+Test(ovs, lost_database_is_rebuilt)
+{
+	uint16_t vlan = 9;
+	char db[160], *out;
+	int server;
+
+	open_private();
+	cr_assert_eq(ovs_bridge_add(o, "ovsbr0", "ovshost0", false, &e), 0, "%s", e.msg);
+	tap_add("vm-a-n0");
+	cr_assert_eq(ovs_port_add(o, "ovsbr0", "vm-a-n0", "vm-a", &vlan, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(ovs_ports_wait(o, 10000, &e), 0, "%s", e.msg);
+	server = pid_of("ovsdb-server");
+	snprintf(db, sizeof(db), "%s/ovs/conf.db", run_dir);
+	cr_assert_eq(unlink(db), 0);
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	for (int i = 0; i < 100 && !connects; i++)
+		loop_run_once(100);
+	cr_assert_eq(connects, 1);
+	cr_assert_eq(ovs_flush(o, 10000, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(vsctl("list-br"), "ovsbr0\n");
+	out = vsctl("--bare", "--columns=name", "list", "Port");
+	cr_assert(strstr(out, "vm-a-n0") && strstr(out, "ovshost0"), "%s", out);
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "tag"), "9\n");
+	cr_assert_str_eq(vsctl("get", "Port", "vm-a-n0", "external_ids"), "{n3x-fabric=t, n3x-vm=vm-a}\n");
+	/* ovs-vswitchd, still running, opens them from the new database. */
+	for (int i = 0; i < 50 && ovs_port_state(o, "vm-a-n0", &e) != 1; i++)
+		loop_run_once(100);
+	cr_assert_eq(ovs_port_state(o, "vm-a-n0", &e), 1, "%s", e.msg);
+	exits = expected_exits = 0;
+	stop_and_check_nothing_left();
+}
+
+/* ovs-vswitchd keeps only its network capabilities, as n3x-ovs. */
+Test(ovs, vswitchd_runs_unprivileged)
+{
+	char path[64], line[256];
+	unsigned long long eff = ~0ULL;
+	int uid = -1;
+	FILE *f;
+
+	open_private();
+	if (ovs_warning(o))
+		cr_skip_test("%s", ovs_warning(o));
+	snprintf(path, sizeof(path), "/proc/%d/status", pid_of("ovs-vswitchd"));
+	/* --user takes effect a moment after exec. */
+	for (int i = 0; i < 50 && uid <= 0; i++) {
+		cr_assert_not_null(f = fopen(path, "re"));
+		while (fgets(line, sizeof(line), f)) {
+			sscanf(line, "Uid: %d", &uid);
+			sscanf(line, "CapEff: %llx", &eff);
+		}
+		fclose(f);
+		if (uid <= 0)
+			loop_run_once(100);
+	}
+	cr_assert_gt(uid, 0);
+	/* What OVS keeps for a datapath daemon: CAP_NET_BIND_SERVICE 10,
+	 * CAP_NET_BROADCAST 11, CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_IPC_LOCK
+	 * 14 (for --mlockall); nothing else. */
+	cr_assert_eq(eff & ~(0x1fULL << 10), 0, "CapEff %llx", eff);
+	cr_assert_neq(eff & (1ULL << 12), 0, "CapEff %llx", eff);
 	stop_and_check_nothing_left();
 }

@@ -104,9 +104,10 @@ kill -KILL "$LPID"
 wait_gone "$LPID" 10 || fail "SIGKILL did not end n3x-launch"
 # Until the next supervisor has adopted them they are this test's to clean
 # up, should it fail before that.
-EXTRA_PIDS="${EXTRA_PIDS:-}$qemus $dns $(procs_of "$RUN/ovs" | awk '{ print $1 }')" EXTRA_NETNS=$NS
+ovs=$(procs_of "$RUN/ovs" | awk '{ print $1 }' | sort -n | tr '\n' ' ')
+EXTRA_PIDS="${EXTRA_PIDS:-}$qemus $dns $ovs" EXTRA_NETNS=$NS
 sleep 1
-for p in $qemus $dns; do kill -0 "$p" 2>/dev/null || fail "process $p died with the supervisor"; done
+for p in $qemus $dns $ovs; do kill -0 "$p" 2>/dev/null || fail "process $p died with the supervisor"; done
 netns_exists "$NS" || fail "namespace $NS did not outlive the SIGKILLed supervisor"
 start_launcher "$conf"
 for vm in v1 v2 j1; do
@@ -115,6 +116,7 @@ for vm in v1 v2 j1; do
 	[[ "$qemus " == *" $p "* ]] || fail "$vm: QEMU $p is not one of$qemus: it was not adopted"
 done
 grep -q "kept dnsmasq (pid $dns) and its leases" "$TMP/launcher.log" || fail "dnsmasq $dns was not adopted"
+expect_eq "$(procs_of "$RUN/ovs" | awk '{ print $1 }' | sort -n | tr '\n' ' ')" "$ovs" "the private OVS after the relaunch"
 got=$(ctl wait v2 --lease --timeout 1) || fail "v2's lease is not known after the relaunch"
 expect_eq "$got" "v2/0 ${want[v2]}" "v2 lease after the relaunch"
 EXTRA_PIDS= # the supervisor's now
