@@ -23,6 +23,8 @@
 #   - 20 more kill -9 / relaunch cycles: after them the same processes,
 #     runtime files, links (taps, ifbs), ports, qdiscs and namespaces as
 #     before them, and still no guest rebooted;
+#   - `n3x-ctl shutdown --keep-vms`, and SIGTERM to `n3x-launch
+#     --detach-vms`, leave the same for the next one;
 #   - pause, resume and stop work on adopted VMs, and shutdown leaves
 #     nothing.
 . "$(dirname "$0")/lib.sh"
@@ -131,9 +133,10 @@ counters() {
 		/Sent/ { print dev, h, $4 }' | sort
 }
 
-# relaunch: start a new supervisor and wait until every VM is adopted.
+# relaunch [OPTION...]: start a new supervisor and wait until every VM is
+# adopted.
 relaunch() {
-	start_launcher "$conf"
+	start_launcher "$conf" "$@"
 	for vm in $VMS; do
 		ctl wait "$vm" --state running --timeout 30 >/dev/null || fail "$vm not running after the relaunch"
 	done
@@ -225,6 +228,19 @@ for vm in $VMS; do
 	expect_eq "$(guest_say "$vm" 'cat /proc/sys/kernel/random/boot_id')" "${boot[$vm]}" "$vm boot id after 20 cycles"
 done
 note "20 kill -9 / relaunch cycles: nothing leaked, no guest rebooted"
+
+# ---- the upgrade path: leaving on purpose ----
+ctl shutdown --keep-vms >/dev/null || fail "shutdown --keep-vms"
+wait_gone "$LPID" 10 || fail "n3x-launch still runs after shutdown --keep-vms"
+same_as "$TMP/cycles" procs links ports qdiscs netns leases
+relaunch --detach-vms
+grep -q "adopted 3 of 3 VMs" "$TMP/launcher.log" || fail "shutdown --keep-vms: not every VM adopted"
+kill -TERM "$LPID"
+wait_gone "$LPID" 10 || fail "n3x-launch --detach-vms still runs after SIGTERM"
+same_as "$TMP/cycles" procs links ports qdiscs netns leases
+relaunch
+grep -q "adopted 3 of 3 VMs" "$TMP/launcher.log" || fail "--detach-vms: not every VM adopted"
+note "shutdown --keep-vms and --detach-vms + SIGTERM leave everything to the next supervisor"
 
 # ---- the adopted VMs obey ----
 ctl pause a1 >/dev/null || fail "pause a1"
