@@ -299,6 +299,7 @@ int supervisor_main(const struct sup_options *opt)
 	struct accel_choice *choices = NULL;
 	struct sup_host host = { 0 };
 	int notify = -1, rc, r;
+	bool kept = false;
 	struct err e;
 	pid_t other;
 
@@ -343,7 +344,6 @@ int supervisor_main(const struct sup_options *opt)
 		const struct fabric_hooks hooks = { .lease = on_lease, .log = on_fabric_log,
 						    .restarted = on_fabric_restarted };
 		char path[PATHS_MAX + 16];
-		bool kept;
 
 		if (fabric_adopt(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &kept, &e) < 0) {
 			log_line("fabric: %s", e.msg);
@@ -358,8 +358,11 @@ int supervisor_main(const struct sup_options *opt)
 			log_line("tc: profile %s, kept from the earlier run", impair_profile());
 	}
 	impair_set_fabric(sup.fabric);
-	if (build_vms(sup.topo, opt->only, choices) < 0)
+	if (build_vms(sup.topo, opt->only, choices) < 0) {
+		/* A kept fabric still serves the VMs no one adopted: leave it. */
+		sup.keep_vms = kept;
 		goto out_teardown;
+	}
 	log_line("fabric %s: %d VMs, control %s", sup.topo->fabric.name, sup.nvms, sup.control_path);
 	if ((r = adopt_or_start()) > 0)
 		log_line("adopted %d of %d VMs", r, sup.nvms);
