@@ -371,8 +371,12 @@ static int build(const struct topology *t, const char *run_dir, const char *stat
 			break;
 	if (saved >= 0)
 		netns_leave(saved);
-	if (r < 0 || (fabric_dns_needed(t) && (r = fabric_dns_start(f, keep, e)) < 0))
+	if (r < 0)
 		goto fail;
+	if (fabric_dns_needed(t) && (r = fabric_dns_start(f, keep, e)) < 0)
+		goto fail;
+	if (keep && !fabric_dns_needed(t))
+		fabric_dns_clear_stale(f); /* the topology no longer has DHCP or DNS */
 	fabric_note(f, "%s%s%s %s%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
 	     keep ? "kept from an earlier run: its VMs still run" : "ready",
 	     f->ovs ? ", openvswitch datapath " : "", f->ovs ? ovs_datapath(f->ovs) : "");
