@@ -123,6 +123,15 @@ static void expect_rate(const char *dev, long long rate)
 	}
 }
 
+/* A private namespace with the links of a/0, a/1 and b/0. */
+static void three_links(void)
+{
+	enter_private_netns();
+	veth("ta0");
+	veth("ta1");
+	veth("tb0");
+}
+
 TestSuite(tcprofile, .timeout = 60);
 
 Test(tcprofile, precedence_per_nic_and_direction)
@@ -274,10 +283,7 @@ Test(tcprofile, set_clear_restart_release)
 	char out[256];
 	json_t *st;
 
-	enter_private_netns();
-	veth("ta0");
-	veth("ta1");
-	veth("tb0");
+	three_links();
 	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
 	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
@@ -333,10 +339,7 @@ Test(tcprofile, adopt_keeps_what_matches_and_mends_the_rest)
 	char note[512], out[256];
 	struct err err;
 
-	enter_private_netns();
-	veth("ta0");
-	veth("ta1");
-	veth("tb0");
+	three_links();
 	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
 	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
 	cr_assert_eq(tc_profile_reapply_vm(p, "b", links, 3, &err), 0, "%s", err.msg);
