@@ -22,6 +22,7 @@
 
 #define MON_BACKOFF_MIN_MS 100
 #define MON_BACKOFF_MAX_MS 5000
+#define QEMU_LOG_CAP (1024 * 1024) /* qemu.log -> qemu.log.1 at a start past it */
 
 static void mon_update_events(struct vm *vm)
 {
@@ -557,6 +558,13 @@ int vm_qemu_spawn(struct vm *vm)
 						  O_NOFOLLOW, 0600)) < 0) {
 		r = err_sys(&vm->err, errno, "cannot open %s", vm->console_log);
 		goto out;
+	}
+	/* No QEMU holds qemu.log now: a long one is rotated here, once per start. */
+	if (stat(vm->qemu_log, &st) == 0 && st.st_size > QEMU_LOG_CAP) {
+		char old[PATHS_MAX + 2];
+
+		snprintf(old, sizeof(old), "%s.1", vm->qemu_log);
+		rename(vm->qemu_log, old);
 	}
 	if ((vm->qemu.errlog = open(vm->qemu_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 				    0600)) < 0) {

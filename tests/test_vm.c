@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1480,4 +1481,24 @@ Test(vm, adopted_vm_finds_its_guest_agent_answering)
 	 * query-chardev says it is open, and the client syncs. */
 	PUMP_UNTIL(vm_agent_up(vm));
 	cr_assert_str_eq(agent_events, "up");
+}
+
+Test(vm, a_long_qemu_log_is_rotated_at_the_next_start)
+{
+	char path[PATH_MAX], old[PATH_MAX + 2];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vm/t1/qemu.log", state_dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	make_vm();
+	cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT, 0600), 0);
+	cr_assert_eq(ftruncate(fd, 1024 * 1024 + 1), 0);
+	close(fd);
+	cr_assert_eq(vm_start(vm), 0);
+	PUMP_UNTIL(vm_state(vm) == VM_RUNNING);
+	cr_assert_eq(stat(old, &st), 0, "no qemu.log.1");
+	cr_assert_eq(st.st_size, 1024 * 1024 + 1);
+	cr_assert_eq(stat(path, &st), 0, "no qemu.log for this QEMU");
+	cr_assert_lt(st.st_size, 4096);
 }
