@@ -23,6 +23,8 @@
 #   - 20 more kill -9 / relaunch cycles: after them the same processes,
 #     runtime files, links (taps, ifbs), ports, qdiscs and namespaces as
 #     before them, and still no guest rebooted;
+#   - a VM whose section changed in the file is adopted as it runs and
+#     reported (status "stale", one log line);
 #   - `n3x-ctl shutdown --keep-vms`, and SIGTERM to `n3x-launch
 #     --detach-vms`, leave the same for the next one;
 #   - pause, resume and stop work on adopted VMs, and shutdown leaves
@@ -230,6 +232,23 @@ for vm in $VMS; do
 	expect_eq "$(guest_say "$vm" 'cat /proc/sys/kernel/random/boot_id')" "${boot[$vm]}" "$vm boot id after 20 cycles"
 done
 note "20 kill -9 / relaunch cycles: nothing leaked, no guest rebooted"
+
+# ---- a VM whose definition changed runs on as it was, and says so ----
+sed '/^\[vm a3\]/,/^\[/ s/^memory = 256M$/memory = 384M/' "$conf" >"$TMP/changed.conf"
+grep -q "memory = 384M" "$TMP/changed.conf" || fail "could not change a3's memory"
+kill9
+start_launcher "$TMP/changed.conf"
+ctl wait a3 --state running --timeout 30 >/dev/null || fail "a3 not running after the relaunch"
+stale=$(status_field a3 stale) || fail "status --json has no stale for a3, whose memory changed"
+[[ "$stale" == *384* ]] || fail "a3's stale note does not name the new memory: $stale"
+ctl status --json | python3 -c 'import json, sys; sys.exit(any("stale" in v for v in json.load(sys.stdin)["vms"] if v["name"] != "a3"))' ||
+	fail "a VM whose definition did not change is called stale"
+expect_eq "$(grep -c "vm a3: runs as it was started" "$TMP/launcher.log")" 1 "log lines about a3's change"
+kill9
+relaunch
+ctl status --json | python3 -c 'import json, sys; sys.exit(any("stale" in v for v in json.load(sys.stdin)["vms"]))' ||
+	fail "stale after the file was put back"
+note "a changed definition: adopted as it runs, reported once (\"$stale\")"
 
 # ---- the upgrade path: leaving on purpose ----
 ctl shutdown --keep-vms >/dev/null || fail "shutdown --keep-vms"
