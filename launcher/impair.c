@@ -3,6 +3,7 @@
 #include "launcher/impair.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -168,10 +169,16 @@ void impair_close(bool keep)
 static void keep_write(void)
 {
 	char tmp[PATHS_MAX + 8];
+	bool ok;
+	int fd;
 
 	if (!im.keep_path || snprintf(tmp, sizeof(tmp), "%s.tmp", im.keep_path) >= (int)sizeof(tmp))
 		return;
-	if (json_dump_file(im.kept, tmp, JSON_COMPACT) == 0 && rename(tmp, im.keep_path) == 0)
+	/* $RUN is ours (0700, checked): no link planted there is followed. */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return;
+	ok = json_dumpfd(im.kept, fd, JSON_COMPACT) == 0;
+	if (close(fd) == 0 && ok && rename(tmp, im.keep_path) == 0)
 		return;
 	unlink(tmp);
 }
