@@ -112,6 +112,7 @@ bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 	bench/ctl
 	bench/agent
 	bench/snapshot
+	bench/adopt
 
 # libFuzzer targets (clang), not part of `make check`: fuzz/NAME.c, linked
 # with the layers it tests (qmp and base) built for fuzzing.  Run one as its

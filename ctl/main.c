@@ -260,13 +260,13 @@ static int cmd_shell(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **
 
 static int cmd_shutdown(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
+	bool keep = argc == 2 && strcmp(argv[1], "--keep-vms") == 0;
 	json_t *reply;
 	int r;
 
-	(void)argv;
-	if (argc != 1)
+	if (argc != 1 && !keep)
 		return usage_error(cmd);
-	r = request(c, json_pack("{s:s}", "cmd", "shutdown"), -1, &reply);
+	r = request(c, json_pack("{s:s, s:b}", "cmd", "shutdown", "keep_vms", keep), -1, &reply);
 	if (r == 0)
 		json_decref(reply);
 	return r;
@@ -444,7 +444,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "named), paused and resumed together; load restores them all" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
-	{ "shutdown", cmd_shutdown, "", 0, "stop every VM, then the supervisor" },
+	{ "shutdown", cmd_shutdown, "[--keep-vms]", 0,
+	  "stop every VM, then the supervisor; --keep-vms: leave the VMs and\n"
+	  "the fabric running for the next n3x-launch to adopt" },
 	{ "reset", cmd_reset, "VM", 1,
 	  "discard a stopped VM's overlay (its disk writes and the disk part\n"
 	  "of its snapshots): the next start begins again from its base" },

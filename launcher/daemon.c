@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/paths.h"
 #include "base/sock.h"
+#include "launcher/impair.h"
 #include "launcher/snapshot.h"
 
 pid_t sup_running(void)
@@ -166,18 +167,24 @@ void sup_teardown(void)
 	free(sup.vms);
 	sup.vms = NULL;
 	sup.nvms = 0;
-	if (sup.fabric)
+	if (sup.keep_vms)
+		fabric_release(sup.fabric);
+	else if (sup.fabric)
 		fabric_close(sup.fabric);
 	sup.fabric = NULL;
+	impair_close(sup.keep_vms); /* its file in $RUN goes before the rmdir */
 	if (sup.shutdown_client) {
 		control_reply(sup.shutdown_client, json_pack("{s:b}", "ok", 1));
 		control_client_unref(sup.shutdown_client);
 	}
 	control_close();
 	unlink(sup.pid_path);
-	snprintf(vmdir, sizeof(vmdir), "%s/vm", sup.run);
-	rmdir(vmdir);
-	rmdir(sup.run);
+	/* Kept VMs' sockets and state files, dnsmasq's and OVS's, stay. */
+	if (!sup.keep_vms) {
+		snprintf(vmdir, sizeof(vmdir), "%s/vm", sup.run);
+		rmdir(vmdir);
+		rmdir(sup.run);
+	}
 	if (sup.sigfd >= 0) {
 		loop_del(sup.sigfd);
 		close(sup.sigfd);

@@ -28,6 +28,13 @@
  *                                           how the old one ended.  Nothing
  *                                           restarts OVS today, so no
  *                                           ovs-restarted is emitted yet.
+ *   adopted    {"pid","stale"}              this supervisor took over the VM's
+ *                                           running QEMU (pid) from an earlier
+ *                                           one; stale (only when set) says how
+ *                                           it differs from the file
+ *   monitor    {"connected","reason"}       the supervisor's QMP connection to
+ *                                           the running QEMU was lost (reason)
+ *                                           or is back
  *   lost       {"count"}                    this subscriber fell behind and
  *                                           lost count older events
  *

@@ -1,57 +1,28 @@
-/* fabric.c - namespace, bridges, host interfaces, taps and dnsmasq. */
-#include "launcher/fabric.h"
+/* fabric.c - namespace, bridges, host interfaces and taps (dnsmasq:
+ * fabric_dns.c). */
+#include "launcher/fabric_impl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/pidfd.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "base/child.h"
-#include "base/loop.h"
-#include "base/paths.h"
 #include "net/link.h"
 #include "net/netns.h"
 #include "net/ovs.h"
 #include "net/tap.h"
 
-#define DNSMASQ_RESTART_MS 1000
-#define CHILD_STOP_MS 5000
 #define OVS_PORT_WAIT_MS 10000
 
 _Static_assert(OVS_FABRIC_MAX >= TOPO_NAME_MAX, "OVS tags rows with the fabric's name");
 
-struct fabric {
-	const struct topology *t;
-	char netns[TOPO_NAME_MAX + 8]; /* "" for netns=host */
-	int nsfd;                      /* -1: the supervisor's own namespace */
-	char alias[TOPO_NAME_MAX + 8]; /* "n3x:NAME" on Linux bridges we made */
-	struct ovs *ovs;
-	char run[PATHS_MAX], state[PATHS_MAX];
-
-	struct child dnsmasq;
-	char dnsmasq_conf[PATHS_MAX], dnsmasq_pid[PATHS_MAX], leases_path[PATHS_MAX];
-	struct loop_timer dnsmasq_timer;
-	char dnsmasq_died[64];        /* how the dnsmasq being restarted ended */
-	bool closing;
-	struct dnsmasq_watch *watch;
-	struct dnsmasq_lease *leases;
-	int nleases;
-	struct fabric_hooks hooks;
-};
-
-/* An event for the owner's log: what the fabric did or saw on its own. */
-static void note(const struct fabric *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct fabric *f, const char *fmt, ...)
+void fabric_note(const struct fabric *f, const char *fmt, ...)
 {
 	char line[ERR_MSG_MAX];
 	va_list ap;
@@ -64,6 +35,7 @@ static void note(const struct fabric *f, const char *fmt, ...)
 	f->hooks.log(f->hooks.opaque, line);
 }
 
+
 static bool uses_vlans(const struct topology *t, const struct topo_network *net)
 {
 	for (int i = 0; i < t->nvms; i++)
@@ -71,79 +43,6 @@ static bool uses_vlans(const struct topology *t, const struct topo_network *net)
 			if (t->vms[i].nics[j].net == net && t->vms[i].nics[j].nvlans)
 				return true;
 	return false;
-}
-
-/* ---- dnsmasq's view of the topology ---- */
-
-/* dnsmasq serves a network with an address and dhcp= or domain=. */
-static bool served(const struct topo_network *n)
-{
-	return n->has_address && (n->has_dhcp || n->domain);
-}
-
-static bool dns_needed(const struct topology *t)
-{
-	for (int i = 0; i < t->nnetworks; i++)
-		if (served(&t->networks[i]))
-			return true;
-	return false;
-}
-
-int fabric_dnsmasq_config(const struct topology *t, const char *state_dir, struct dnsmasq_config *c)
-{
-	struct dnsmasq_net *nets = calloc(t->nnetworks + 1, sizeof(*nets));
-	int *index = calloc(t->nnetworks + 1, sizeof(*index)), nhosts = 0;
-	struct dnsmasq_host *hosts;
-
-	*c = (struct dnsmasq_config){ .fabric = t->fabric.name, .state_dir = state_dir };
-	for (int i = 0; i < t->nvms; i++)
-		nhosts += t->vms[i].nnics;
-	hosts = calloc(nhosts + 1, sizeof(*hosts));
-	if (!nets || !index || !hosts) {
-		free(nets);
-		free(index);
-		free(hosts);
-		return -ENOMEM;
-	}
-	for (int i = 0; i < t->nnetworks; i++) {
-		const struct topo_network *n = &t->networks[i];
-
-		index[i] = -1;
-		if (!served(n))
-			continue;
-		index[i] = c->nnets;
-		nets[c->nnets++] = (struct dnsmasq_net){
-			.name = n->name, .interface = n->host_interface, .address = n->address,
-			.prefix = n->prefix, .dhcp = n->has_dhcp, .dhcp_start = n->dhcp_start,
-			.dhcp_end = n->dhcp_end, .dhcp_lease = n->dhcp_lease, .domain = n->domain,
-		};
-	}
-	for (int i = 0; i < t->nvms; i++) {
-		for (int j = 0; j < t->vms[i].nnics; j++) {
-			const struct topo_nic *nic = &t->vms[i].nics[j];
-			struct dnsmasq_host *h = &hosts[c->nhosts];
-
-			/* Without ip= the NIC still gets its name, with an address from the range. */
-			if (index[nic->net - t->networks] < 0 || (!nic->has_ip && !nic->net->has_dhcp))
-				continue;
-			h->name = t->vms[i].name;
-			topo_format_mac(nic->mac, h->mac);
-			h->ip = nic->has_ip ? nic->ip : (struct in_addr){ INADDR_ANY };
-			h->net = index[nic->net - t->networks];
-			c->nhosts++;
-		}
-	}
-	free(index);
-	c->nets = nets;
-	c->hosts = hosts;
-	return 0;
-}
-
-void fabric_dnsmasq_free(struct dnsmasq_config *c)
-{
-	free((void *)c->nets);
-	free((void *)c->hosts);
-	*c = (struct dnsmasq_config){ 0 };
 }
 
 /* ---- checks and plan ---- */
@@ -245,57 +144,21 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 			}
 		}
 	}
-	if (dns_needed(t))
+	if (fabric_dns_needed(t))
 		fputs("# dnsmasq --keep-in-foreground --conf-file=$RUN/dnsmasq.conf (DHCP and DNS)\n", out);
 }
 
 /* ---- leftovers ---- */
 
-/* A killed supervisor leaves its namespace (and in it everything but the
- * processes, which died with it) or, with netns=host, its tagged bridges
- * and OVS rows. */
-/* dnsmasq drops capabilities, and a change of credentials clears the
- * parent-death signal: unlike QEMU and OVS it outlives a supervisor killed
- * with SIGKILL.  Its pid file (ours, not dnsmasq's) finds it again; the
- * command line must still name our config, so a reused pid is left alone. */
-static void kill_stale_dnsmasq(struct fabric *f)
-{
-	char cmdline[PATHS_MAX * 2] = "", path[64];
-	struct pollfd p = { .events = POLLIN };
-	FILE *pf = fopen(f->dnsmasq_pid, "re");
-	int pid = 0;
-	ssize_t n;
-
-	if (!pf)
-		return;
-	if (fscanf(pf, "%d", &pid) != 1)
-		pid = 0;
-	fclose(pf);
-	unlink(f->dnsmasq_pid);
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0)
-		return;
-	n = read(fd, cmdline, sizeof(cmdline) - 1);
-	close(fd);
-	for (ssize_t i = 0; i < n; i++)
-		if (cmdline[i] == '\0')
-			cmdline[i] = ' ';
-	if (n <= 0 || !strstr(cmdline, f->dnsmasq_conf) || (p.fd = pidfd_open(pid, 0)) < 0)
-		return;
-	pidfd_send_signal(p.fd, SIGTERM, NULL, 0);
-	if (poll(&p, 1, CHILD_STOP_MS) <= 0)
-		pidfd_send_signal(p.fd, SIGKILL, NULL, 0);
-	close(p.fd);
-	note(f, "stopped dnsmasq (pid %d) left by an earlier run", pid);
-}
-
+/* A killed supervisor whose VMs are gone too leaves its namespace (and in
+ * it everything but the processes), or with netns=host its tagged bridges
+ * and OVS rows, and dnsmasq: a fabric built afresh clears them first. */
 static void clear_leftovers(struct fabric *f)
 {
-	kill_stale_dnsmasq(f);
+	fabric_dns_clear_stale(f);
 	if (!f->t->fabric.netns_host) {
 		if (netns_delete(f->netns) == 0)
-			note(f, "removed namespace %s left by an earlier run", f->netns);
+			fabric_note(f, "removed namespace %s left by an earlier run", f->netns);
 		return;
 	}
 	for (int i = 0; i < f->t->nnetworks; i++) {
@@ -303,13 +166,26 @@ static void clear_leftovers(struct fabric *f)
 		char alias[64];
 
 		if (n->sw == TOPO_SWITCH_LINUX_BRIDGE && link_exists(n->bridge) == 1 &&
-		    link_get_alias(n->bridge, alias, sizeof(alias)) == 0 && strcmp(alias, f->alias) == 0 &&
+		    link_get_alias(n->bridge, alias, sizeof(alias)) >= 0 && strcmp(alias, f->alias) == 0 &&
 		    link_delete(n->bridge) == 0)
-			note(f, "removed bridge %s left by an earlier run", n->bridge);
+			fabric_note(f, "removed bridge %s left by an earlier run", n->bridge);
 	}
 }
 
 /* ---- build ---- */
+
+/* The address on n's host interface (kept when it is there), and it and
+ * the bridge up. */
+static int host_interface_up(const struct topo_network *n, struct err *e)
+{
+	int r;
+
+	if (n->has_address && (r = link_addr_add(n->host_interface, n->address, n->prefix)) < 0)
+		return err_sys(e, r, "network %s: cannot add the address to %s", n->name, n->host_interface);
+	if ((r = link_set_up(n->host_interface)) < 0 || (r = link_set_up(n->bridge)) < 0)
+		return err_sys(e, r, "network %s: cannot bring up %s", n->name, n->host_interface);
+	return 0;
+}
 
 static int build_network(struct fabric *f, const struct topo_network *n, struct err *e)
 {
@@ -331,32 +207,31 @@ static int build_network(struct fabric *f, const struct topo_network *n, struct 
 			return err_sys(e, r, "network %s: cannot set alias %s on bridge %s", n->name,
 				       f->alias, n->bridge);
 	}
-	if (n->has_address && (r = link_addr_add(n->host_interface, n->address, n->prefix)) < 0)
-		return err_sys(e, r, "network %s: cannot add the address to %s", n->name, n->host_interface);
-	if ((r = link_set_up(n->host_interface)) < 0 || (r = link_set_up(n->bridge)) < 0)
-		return err_sys(e, r, "network %s: cannot bring up %s", n->name, n->host_interface);
-	return 0;
+	return host_interface_up(n, e);
 }
 
-static void dnsmasq_exited(struct child *c, int wstatus)
+/* A kept fabric's network: its bridge is still there (made again when it
+ * is not), its host interface gets its address and is up. */
+static int keep_network(struct fabric *f, const struct topo_network *n, bool ovs_kept, struct err *e)
 {
-	struct fabric *f = c->opaque;
-	char how[64];
+	char alias[64];
+	bool there;
 
-	if (f->closing)
-		return;
-	note(f, "dnsmasq %s; restarting it in %d ms", child_status_str(wstatus, how, sizeof(how)),
-	     DNSMASQ_RESTART_MS);
-	snprintf(f->dnsmasq_died, sizeof(f->dnsmasq_died), "%s", how);
-	loop_timer_arm(&f->dnsmasq_timer, DNSMASQ_RESTART_MS);
+	/* An OVS bridge's internal port is a device while ovs-vswitchd runs it. */
+	if (n->sw == TOPO_SWITCH_OVS)
+		there = ovs_kept && link_exists(n->host_interface) == 1;
+	else
+		there = link_exists(n->bridge) == 1 && link_get_alias(n->bridge, alias, sizeof(alias)) >= 0 &&
+			strcmp(alias, f->alias) == 0;
+	return there ? host_interface_up(n, e) : build_network(f, n, e);
 }
 
 static void ovs_port_event(void *opaque, const char *port, int ofport, const char *error)
 {
 	if (error)
-		note(opaque, "openvswitch port %s failed: %s", port, error);
+		fabric_note(opaque, "openvswitch port %s failed: %s", port, error);
 	else if (ofport < 0)
-		note(opaque, "openvswitch port %s failed", port);
+		fabric_note(opaque, "openvswitch port %s failed", port);
 }
 
 static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expected, int restart_ms)
@@ -369,7 +244,7 @@ static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expec
 		snprintf(how, sizeof(how), "exited (adopted, status unknown)");
 	else
 		child_status_str(wstatus, how, sizeof(how));
-	note(opaque, "openvswitch: %s %s; restarting it in %d ms", daemon, how, restart_ms);
+	fabric_note(opaque, "openvswitch: %s %s; restarting it in %d ms", daemon, how, restart_ms);
 }
 
 /* The switch runs again: event "ovs-restarted" {"reason"}. */
@@ -379,109 +254,74 @@ static void ovs_restarted(void *opaque, const char *daemon, const char *how)
 	char reason[128];
 
 	snprintf(reason, sizeof(reason), "%s %s", daemon, how);
-	note(f, "openvswitch: %s restarted", daemon);
+	fabric_note(f, "openvswitch: %s restarted", daemon);
 	if (f->hooks.restarted)
 		f->hooks.restarted(f->hooks.opaque, "ovs", reason);
 }
 
 static void ovs_lost(void *opaque, const struct err *e)
 {
-	note(opaque, "openvswitch: %s; reconnecting", e->msg);
+	fabric_note(opaque, "openvswitch: %s; reconnecting", e->msg);
 }
 
 static void ovs_connected(void *opaque)
 {
-	note(opaque, "openvswitch: connected again; bridges and ports re-asserted");
+	fabric_note(opaque, "openvswitch: connected again; bridges and ports re-asserted");
 }
 
 static void ovs_failed(void *opaque, const struct err *e)
 {
-	note(opaque, "%s", e->msg);
+	fabric_note(opaque, "%s", e->msg);
 }
 
-static int dnsmasq_start(struct fabric *f, struct err *e)
+/* Whether a tap of t's VMs exists in the fabric's namespace: taps are not
+ * persistent, so one that exists is held by a QEMU that outlived the
+ * supervisor that made it. */
+static bool taps_alive(const struct fabric *f)
 {
-	struct strv argv = { 0 };
-	int r;
+	int nsfd = f->netns[0] ? netns_open(f->netns) : -1, saved = -1;
+	char tap[TAP_NAME_MAX + 1];
+	bool any = false;
 
-	if ((r = dnsmasq_argv(f->dnsmasq_conf, &argv)) == 0 &&
-	    (r = child_spawn(&f->dnsmasq, argv.v, NULL, 0)) == 0) {
-		FILE *pf = fopen(f->dnsmasq_pid, "we");
-
-		if (pf) {
-			fprintf(pf, "%d\n", (int)f->dnsmasq.pid);
-			fclose(pf);
-		}
+	if (f->netns[0] && (nsfd < 0 || netns_enter(nsfd, &saved) < 0)) {
+		if (nsfd >= 0)
+			close(nsfd);
+		return false;
 	}
-	strv_free(&argv);
-	return r < 0 ? err_sys(e, r, "cannot start dnsmasq") : 0;
+	for (int i = 0; !any && i < f->t->nvms; i++)
+		for (int j = 0; !any && j < f->t->vms[i].nnics; j++)
+			any = tap_name(f->t->vms[i].name, j, tap, sizeof(tap)) == 0 && link_exists(tap) == 1;
+	if (saved >= 0)
+		netns_leave(saved);
+	if (nsfd >= 0)
+		close(nsfd);
+	return any;
 }
 
-static void dnsmasq_restart(struct loop_timer *t)
+/* The namespace: made afresh, or kept (made when it is gone). */
+static int open_netns(struct fabric *f, bool keep, struct err *e)
 {
-	struct fabric *f = container_of(t, struct fabric, dnsmasq_timer);
-	struct err e;
+	int r = 0;
 
-	if (dnsmasq_start(f, &e) < 0)
-		note(f, "%s", e.msg);
-	else if (f->hooks.restarted)
-		f->hooks.restarted(f->hooks.opaque, "dnsmasq", f->dnsmasq_died);
+	if (!f->netns[0])
+		return 0;
+	if ((!keep || (r = f->nsfd = netns_open(f->netns)) < 0) &&
+	    ((r = netns_create(f->netns)) < 0 || (r = f->nsfd = netns_open(f->netns)) < 0))
+		return err_sys(e, r, "cannot create network namespace %s", f->netns);
+	f->dnsmasq.netns = f->nsfd;
+	return 0;
 }
 
-static void leases_changed(void *opaque, const struct dnsmasq_lease *leases, int n)
-{
-	struct fabric *f = opaque;
-	struct dnsmasq_lease *copy = malloc((n + 1) * sizeof(*copy));
-	time_t now = time(NULL);
-	int kept = 0;
-
-	if (!copy)
-		return;
-	for (int i = 0; i < n; i++)
-		if (leases[i].expiry == 0 || leases[i].expiry > now) /* 0: infinite */
-			copy[kept++] = leases[i];
-	free(f->leases);
-	f->leases = copy;
-	f->nleases = kept;
-	if (f->hooks.lease)
-		f->hooks.lease(f->hooks.opaque);
-}
-
-static void leases_unreadable(void *opaque, const struct err *e)
-{
-	note(opaque, "%s", e->msg);
-}
-
-/* dnsmasq may start before the host interfaces exist (bind-dynamic).  The
- * lease file of an earlier run goes first: its leases are of guests that
- * are gone, and `wait --lease` must see this run's. */
-static int dns_start(struct fabric *f, struct err *e)
-{
-	struct dnsmasq_config c;
-	int r;
-
-	if (paths_join(f->leases_path, sizeof(f->leases_path), "%s/" DNSMASQ_LEASES, f->state) < 0)
-		return err_set(e, ENAMETOOLONG, "dnsmasq: %s/%s: path too long", f->state, DNSMASQ_LEASES);
-	unlink(f->leases_path);
-	if ((r = dnsmasq_watch_open(f->leases_path, leases_changed, leases_unreadable, f, &f->watch)) < 0)
-		return err_sys(e, r, "dnsmasq");
-	if ((r = fabric_dnsmasq_config(f->t, f->state, &c)) == 0) {
-		r = dnsmasq_write_config_file(&c, f->dnsmasq_conf);
-		fabric_dnsmasq_free(&c);
-	}
-	if (r < 0)
-		return err_sys(e, r, "dnsmasq");
-	return dnsmasq_start(f, e);
-}
-
-int fabric_open(const struct topology *t, const char *run_dir, const char *state_dir,
-		const struct fabric_hooks *hooks, struct fabric **out, struct err *e)
+static int build(const struct topology *t, const char *run_dir, const char *state_dir,
+		 const struct fabric_hooks *hooks, bool adopt, struct fabric **out, bool *kept,
+		 struct err *e)
 {
 	struct fabric *f = calloc(1, sizeof(*f));
-	bool any_ovs = false;
+	bool any_ovs = false, keep = false, ovs_kept = false;
 	int saved = -1, r = 0;
 
 	*out = NULL;
+	*kept = false;
 	if (!f)
 		return err_set(e, ENOMEM, "out of memory");
 	f->t = t;
@@ -491,25 +331,19 @@ int fabric_open(const struct topology *t, const char *run_dir, const char *state
 	snprintf(f->alias, sizeof(f->alias), "n3x:%s", t->fabric.name);
 	snprintf(f->run, sizeof(f->run), "%s", run_dir);
 	snprintf(f->state, sizeof(f->state), "%s", state_dir);
-	child_init(&f->dnsmasq, "dnsmasq", dnsmasq_exited, f);
-	if (paths_join(f->dnsmasq_conf, sizeof(f->dnsmasq_conf), "%s/dnsmasq.conf", run_dir) < 0 ||
-	    paths_join(f->dnsmasq_pid, sizeof(f->dnsmasq_pid), "%s/dnsmasq.pid", run_dir) < 0) {
-		r = err_set(e, ENAMETOOLONG, "%s/dnsmasq.conf: path too long", run_dir);
-		goto fail;
+	if ((r = fabric_dns_init(f, e)) < 0) {
+		free(f);
+		return r;
 	}
-	loop_timer_init(&f->dnsmasq_timer, dnsmasq_restart);
 	*out = f;
 
 	if (!t->fabric.netns_host)
 		snprintf(f->netns, sizeof(f->netns), "n3x-%s", t->fabric.name);
-	clear_leftovers(f);
-	if (f->netns[0]) {
-		if ((r = netns_create(f->netns)) < 0 || (r = f->nsfd = netns_open(f->netns)) < 0) {
-			err_sys(e, r, "cannot create network namespace %s", f->netns);
-			goto fail;
-		}
-		f->dnsmasq.netns = f->nsfd;
-	}
+	*kept = keep = adopt && taps_alive(f);
+	if (!keep)
+		clear_leftovers(f);
+	if ((r = open_netns(f, keep, e)) < 0)
+		goto fail;
 	for (int i = 0; i < t->nnetworks; i++)
 		any_ovs |= t->networks[i].sw == TOPO_SWITCH_OVS;
 	if (any_ovs) {
@@ -518,29 +352,57 @@ int fabric_open(const struct topology *t, const char *run_dir, const char *state
 						 .connected = ovs_connected, .failed = ovs_failed,
 						 .opaque = f };
 
-		if ((r = ovs_open(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, e)) < 0)
+		if (keep)
+			r = ovs_adopt(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, &ovs_kept, e);
+		else
+			r = ovs_open(t->fabric.name, run_dir, f->nsfd, &c, &f->ovs, e);
+		if (r < 0)
 			goto fail;
 		if (ovs_warning(f->ovs))
-			note(f, "openvswitch: %s", ovs_warning(f->ovs));
+			fabric_note(f, "openvswitch: %s", ovs_warning(f->ovs));
 	}
 	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0) {
 		err_sys(e, r, "cannot enter %s", f->netns);
 		goto fail;
 	}
 	for (int i = 0; i < t->nnetworks; i++)
-		if ((r = build_network(f, &t->networks[i], e)) < 0)
+		if ((r = keep ? keep_network(f, &t->networks[i], ovs_kept, e) :
+			    build_network(f, &t->networks[i], e)) < 0)
 			break;
 	if (saved >= 0)
 		netns_leave(saved);
-	if (r < 0 || (dns_needed(t) && (r = dns_start(f, e)) < 0))
+	if (r < 0)
 		goto fail;
-	note(f, "%s%s%s ready%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
+	if (fabric_dns_needed(t) && (r = fabric_dns_start(f, keep, e)) < 0)
+		goto fail;
+	if (keep && !fabric_dns_needed(t))
+		fabric_dns_clear_stale(f); /* the topology no longer has DHCP or DNS */
+	fabric_note(f, "%s%s%s %s%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
+	     keep ? "kept from an earlier run: its VMs still run" : "ready",
 	     f->ovs ? ", openvswitch datapath " : "", f->ovs ? ovs_datapath(f->ovs) : "");
 	return 0;
 fail:
-	fabric_close(f);
+	/* What still serves running VMs stays for another try. */
+	if (keep)
+		fabric_release(f);
+	else
+		fabric_close(f);
 	*out = NULL;
 	return r;
+}
+
+int fabric_open(const struct topology *t, const char *run_dir, const char *state_dir,
+		const struct fabric_hooks *hooks, struct fabric **out, struct err *e)
+{
+	bool kept;
+
+	return build(t, run_dir, state_dir, hooks, false, out, &kept, e);
+}
+
+int fabric_adopt(const struct topology *t, const char *run_dir, const char *state_dir,
+		 const struct fabric_hooks *hooks, struct fabric **out, bool *kept, struct err *e)
+{
+	return build(t, run_dir, state_dir, hooks, true, out, kept, e);
 }
 
 /* A private OVS leaves its database and logs under $RUN/ovs; the logs'
@@ -566,13 +428,10 @@ void fabric_close(struct fabric *f)
 	if (!f)
 		return;
 	f->closing = true;
-	loop_timer_close(&f->dnsmasq_timer);
-	child_stop_sync(&f->dnsmasq, CHILD_STOP_MS);
-	if (f->watch)
-		dnsmasq_watch_close(f->watch);
+	fabric_dns_close(f);
 	/* The loop has stopped: removes our rows, stops a private OVS. */
 	if (ovs_close(f->ovs, &e) < 0)
-		note(f, "%s", e.msg);
+		fabric_note(f, "%s", e.msg);
 	remove_ovs_dir(f);
 	if (f->netns[0]) {
 		/* Everything else lived in the namespace and goes with it. */
@@ -584,9 +443,18 @@ void fabric_close(struct fabric *f)
 			if (f->t->networks[i].sw == TOPO_SWITCH_LINUX_BRIDGE)
 				link_delete(f->t->networks[i].bridge);
 	}
-	unlink(f->dnsmasq_conf);
-	unlink(f->dnsmasq_pid);
-	free(f->leases);
+	free(f);
+}
+
+void fabric_release(struct fabric *f)
+{
+	if (!f)
+		return;
+	f->closing = true;
+	fabric_dns_release(f);
+	ovs_detach(f->ovs);
+	if (f->nsfd >= 0)
+		close(f->nsfd);
 	free(f);
 }
 
@@ -647,7 +515,43 @@ void fabric_detach(struct fabric *f, const struct topo_vm *vm)
 	struct err e;
 
 	if (f->ovs && ovs_vm_del(f->ovs, vm->name, &e) < 0)
-		note(f, "%s", e.msg);
+		fabric_note(f, "%s", e.msg);
+}
+
+/* An adopted VM's tap, in the namespace: still there, and wired to its
+ * network's bridge (again, when the port went with a restarted OVS or the
+ * bridge was made anew). */
+static int keep_tap(struct fabric *f, const struct topo_vm *vm, const struct topo_nic *nic,
+		    const char *tap, struct err *e)
+{
+	char master[IFNAMSIZ];
+
+	if (link_exists(tap) != 1)
+		return err_set(e, ENODEV, "tap %s is gone, though its QEMU runs", tap);
+	/* A live port is left alone: OVS opening it again would drop the
+	 * ingress qdisc that shapes traffic from the VM. */
+	if (nic->net->sw == TOPO_SWITCH_OVS)
+		return ovs_port_state(f->ovs, tap, NULL) == 1 ? 0 : attach_tap(f, vm, nic, tap, e);
+	if (link_get_master(tap, master, sizeof(master)) == 0 && strcmp(master, nic->net->bridge) == 0)
+		return 0;
+	return attach_tap(f, vm, nic, tap, e);
+}
+
+int fabric_adopt_vm(struct fabric *f, const struct topo_vm *vm, struct err *e)
+{
+	char tap[TAP_NAME_MAX + 1];
+	int saved = -1, r = 0;
+
+	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0)
+		return err_sys(e, r, "cannot enter %s", f->netns);
+	for (int i = 0; r >= 0 && i < vm->nnics; i++)
+		if ((r = tap_name(vm->name, i, tap, sizeof(tap))) < 0)
+			err_sys(e, r, "NIC %d of %s: tap name", i, vm->name);
+		else
+			r = keep_tap(f, vm, &vm->nics[i], tap, e);
+	if (saved >= 0)
+		netns_leave(saved);
+	return r < 0 ? r : 0;
 }
 
 int fabric_enter(const struct fabric *f, int *saved)

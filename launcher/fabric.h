@@ -51,12 +51,30 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out);
 int fabric_open(const struct topology *t, const char *run_dir, const char *state_dir,
 		const struct fabric_hooks *hooks, struct fabric **out, struct err *e);
 
+/* As fabric_open, for a supervisor that follows one that was killed or
+ * left its VMs (--detach-vms, shutdown --keep-vms): when a tap of t's VMs
+ * still exists (a QEMU that outlived its supervisor holds it), the fabric
+ * is kept as it is: namespace, bridges, host interfaces, Open vSwitch
+ * (ovs_adopt), dnsmasq and its leases (restarted only when it is gone or
+ * the topology changed what it serves); what is missing is made, and
+ * *kept is true.  Otherwise as fabric_open, *kept false.  A failure while
+ * keeping leaves the fabric for another try. */
+int fabric_adopt(const struct topology *t, const char *run_dir, const char *state_dir,
+		 const struct fabric_hooks *hooks, struct fabric **out, bool *kept, struct err *e);
+
 /* Tear everything down; waits (bounded) for the fabric's own children. */
 void fabric_close(struct fabric *f);
+/* Leave everything as it is for the next supervisor (fabric_adopt): stop
+ * watching dnsmasq and OVS, let them run, free f.  NULL is a no-op. */
+void fabric_release(struct fabric *f);
 
 /* Make and wire a tap per NIC of vm: fds[i] for NIC i, owned by the caller.
  * 0, or -errno with the reason in e and no fd left open. */
 int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct err *e);
+/* vm's QEMU was adopted: its taps (which QEMU holds) are checked and
+ * wired again where they are not (a port lost with OVS, a bridge made
+ * anew).  0, or -errno with e naming the tap. */
+int fabric_adopt_vm(struct fabric *f, const struct topo_vm *vm, struct err *e);
 /* Unwire vm's ports (the taps themselves go with QEMU's fds). */
 void fabric_detach(struct fabric *f, const struct topo_vm *vm);
 

@@ -3,12 +3,15 @@
 #include "launcher/impair.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/paths.h"
 #include "launcher/events.h"
 #include "net/tap.h"
 #include "tc/profile.h"
@@ -27,6 +30,12 @@ static struct {
 	struct conf conf;
 	struct tc_profile *tc;
 	bool *up;                      /* per VM of t: its taps exist */
+	/* What the links carry, for a supervisor that adopts them after us
+	 * (impair_keep): {"profile": NAME, "changes": [{"set": KEY, "rule":
+	 * RULE} | {"clear": VM}, ...]}, the changes since the profile. */
+	char *keep_path;
+	json_t *kept;
+	const char *opened;            /* the profile impair_open resolved */
 } im;
 
 /* key ("*", "VM" or "VM/N") as a target among t's NICs; what ("set KEY",
@@ -128,6 +137,7 @@ int impair_open(const struct topology *t, const char *profile, struct err *e)
 	int r;
 
 	im.t = t;
+	im.opened = profile;
 	if (!(im.up = calloc(t->nvms + 1, sizeof(*im.up))))
 		return err_set(e, ENOMEM, "out of memory");
 	if ((r = conf_build(t, &im.conf, e)) < 0)
@@ -140,12 +150,108 @@ void impair_set_fabric(struct fabric *f)
 	im.fabric = f;
 }
 
-void impair_close(void)
+void impair_close(bool keep)
 {
+	if (im.keep_path && !keep)
+		unlink(im.keep_path);
+	free(im.keep_path);
+	json_decref(im.kept);
 	tc_profile_free(im.tc);
 	conf_free(&im.conf);
 	free(im.up);
 	memset(&im, 0, sizeof(im));
+}
+
+/* ---- what the links carry, for the next supervisor ---- */
+
+/* im.kept into im.keep_path, whole or not at all.  Nothing to tell when it
+ * fails: the next supervisor then mends the links to its own profile. */
+static void keep_write(void)
+{
+	char tmp[PATHS_MAX + 8];
+	bool ok;
+	int fd;
+
+	if (!im.keep_path || snprintf(tmp, sizeof(tmp), "%s.tmp", im.keep_path) >= (int)sizeof(tmp))
+		return;
+	/* $RUN is ours (0700, checked): no link planted there is followed. */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return;
+	ok = json_dumpfd(im.kept, fd, JSON_COMPACT) == 0;
+	if (close(fd) == 0 && ok && rename(tmp, im.keep_path) == 0)
+		return;
+	unlink(tmp);
+}
+
+/* The profile was switched (change NULL) or one change made on top. */
+static void keep_note(json_t *change)
+{
+	if (!im.keep_path) {
+		json_decref(change);
+		return;
+	}
+	if (!change) {
+		json_decref(im.kept);
+		im.kept = json_pack("{s:s, s:[]}", "profile", tc_profile_active(im.tc), "changes");
+	} else {
+		json_array_append_new(json_object_get(im.kept, "changes"), change);
+	}
+	keep_write();
+}
+
+/* Replay what path says onto the handle, touching no link. */
+static int keep_restore(json_t *k, struct err *e)
+{
+	const char *profile = json_string_value(json_object_get(k, "profile")), *key, *vm;
+	json_t *changes = json_object_get(k, "changes"), *c;
+	struct tc_target to;
+	size_t i;
+	int r;
+
+	if (!profile || !json_is_array(changes))
+		return err_set(e, EINVAL, "not what n3x-launch writes");
+	if ((r = tc_profile_switch(im.tc, profile, NULL, 0, e)) < 0)
+		return r;
+	json_array_foreach(changes, i, c) {
+		const char *rule = json_string_value(json_object_get(c, "rule"));
+
+		if ((key = json_string_value(json_object_get(c, "set"))) && rule)
+			r = target(im.t, key, key, &to, e) < 0 ? -EINVAL :
+			    tc_profile_set(im.tc, key, &to, rule, NULL, 0, e);
+		else if ((vm = json_string_value(json_object_get(c, "clear"))) && topo_find_vm(im.t, vm))
+			r = tc_profile_clear(im.tc, topo_find_vm(im.t, vm)->name, NULL, 0, e);
+		else
+			r = err_set(e, EINVAL, "change %zu is not what n3x-launch writes", i);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int impair_keep(const char *path, bool restore, struct err *e)
+{
+	json_t *k = NULL;
+	int r = 0;
+
+	if (!im.tc)
+		return 0;
+	if (restore && (k = json_load_file(path, 0, NULL)) && (r = keep_restore(k, e)) < 0) {
+		err_wrap(e, "%s", path);
+		/* Half replayed is neither: back to what impair_open resolved. */
+		tc_profile_switch(im.tc, im.opened, NULL, 0, NULL);
+	}
+	if (!(im.keep_path = strdup(path))) {
+		json_decref(k);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	if (r == 0 && k) {
+		im.kept = k;
+		keep_write();
+		return 1;
+	}
+	json_decref(k);
+	keep_note(NULL);
+	return r;
 }
 
 const char *impair_profile(void)
@@ -234,6 +340,32 @@ int impair_vm_up(const struct topo_vm *vm, struct err *e)
 	return with_links(vm, do_reapply, (void *)vm->name, e);
 }
 
+struct adopt_arg {
+	const char *vm;
+	char *note;
+	size_t size;
+};
+
+static int do_adopt(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
+		    struct err *e)
+{
+	struct adopt_arg *a = arg;
+
+	return tc_profile_adopt_vm(p, a->vm, l, n, a->note, a->size, e);
+}
+
+int impair_vm_adopt(const struct topo_vm *vm, char *note, size_t size, struct err *e)
+{
+	struct adopt_arg a = { vm->name, note, size };
+
+	if (size)
+		note[0] = '\0';
+	if (!im.tc || !vm->nnics)
+		return 0;
+	im.up[vm_index(vm)] = true;
+	return with_links(vm, do_adopt, &a, e);
+}
+
 void impair_vm_down(const struct topo_vm *vm)
 {
 	if (!im.tc || !im.up[vm_index(vm)])
@@ -260,9 +392,11 @@ static int do_switch(struct tc_profile *p, const struct tc_profile_link *l, int 
 	int r;
 
 	snprintf(previous, sizeof(previous), "%s", tc_profile_active(p));
-	if ((r = tc_profile_switch(p, ((struct tc_req *)arg)->profile, l, n, e)) == 0)
+	if ((r = tc_profile_switch(p, ((struct tc_req *)arg)->profile, l, n, e)) == 0) {
+		keep_note(NULL);
 		events_emit(NULL, "profile", json_pack("{s:s, s:s}", "profile", tc_profile_active(p),
 						       "previous", previous));
+	}
 	return r;
 }
 
@@ -270,14 +404,22 @@ static int do_set(struct tc_profile *p, const struct tc_profile_link *l, int n, 
 		  struct err *e)
 {
 	struct tc_req *q = arg;
+	int r = tc_profile_set(p, q->key, &q->to, q->rule, l, n, e);
 
-	return tc_profile_set(p, q->key, &q->to, q->rule, l, n, e);
+	if (r == 0)
+		keep_note(json_pack("{s:s, s:s}", "set", q->key, "rule", q->rule));
+	return r;
 }
 
 static int do_clear(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,
 		    struct err *e)
 {
-	return tc_profile_clear(p, ((struct tc_req *)arg)->vm, l, n, e);
+	const char *vm = ((struct tc_req *)arg)->vm;
+	int r = tc_profile_clear(p, vm, l, n, e);
+
+	if (r == 0)
+		keep_note(vm ? json_pack("{s:s}", "clear", vm) : NULL);
+	return r;
 }
 
 static int do_status(struct tc_profile *p, const struct tc_profile_link *l, int n, void *arg,

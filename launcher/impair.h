@@ -11,6 +11,8 @@
 #define N3X_IMPAIR_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "base/err.h"
@@ -28,10 +30,26 @@ int impair_check(const struct topology *t, FILE *out);
  * for one of its rules).  t must outlive it. */
 int impair_open(const struct topology *t, const char *profile, struct err *e);
 void impair_set_fabric(struct fabric *f);
-void impair_close(void);
+/* keep: the links stay shaped for the next supervisor, and so does the
+ * file impair_keep writes. */
+void impair_close(bool keep);
+
+/* Keep path (a file in $RUN) saying what the links carry: the active
+ * profile and every tc set / tc clear VM since, rewritten whole at each
+ * change.  With restore (the fabric was kept from an earlier supervisor),
+ * first take over what path says, instead of the profile impair_open
+ * resolved: it is what the kept links carry.  1 when it did, 0 (also when
+ * there was no file to restore), or -errno with e when the file could not
+ * be replayed (the profile impair_open resolved stands). */
+int impair_keep(const char *path, bool restore, struct err *e);
 
 /* vm's taps exist: shape them.  0 or -errno with e naming the NIC and rule. */
 int impair_vm_up(const struct topo_vm *vm, struct err *e);
+/* vm's QEMU was adopted with its taps: read their qdiscs back and compare
+ * them with what the profile wants, shaping any that differ.  0 when all
+ * were as wanted, the number of links mended (note, size bytes, says what
+ * they had), or -errno with e. */
+int impair_vm_adopt(const struct topo_vm *vm, char *note, size_t size, struct err *e);
 /* vm's QEMU exited: release what carried its traffic. */
 void impair_vm_down(const struct topo_vm *vm);
 

@@ -15,6 +15,9 @@ static void usage(FILE *out)
 	      "                   --daemon, but return once every autostarted VM is ready\n"
 	      "                   (its `ready =`), with progress on stderr; 1 when one stops\n"
 	      "                   for good first or SECONDS (default 900) pass\n"
+	      "  --detach-vms     on SIGTERM or Ctrl-C exit leaving the VMs and the fabric\n"
+	      "                   running, for the next n3x-launch of this topology to adopt\n"
+	      "                   (n3x-ctl shutdown still stops everything)\n"
 	      "  --profile NAME   the tc profile to apply (default: [fabric] profile)\n"
 	      "  --only VM,...    run only these VMs\n"
 	      "  -h, --help       this text\n"
@@ -29,6 +32,7 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'c' },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "wait-ready", optional_argument, NULL, 'w' },
+		{ "detach-vms", no_argument, NULL, 'D' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -42,6 +46,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': o.check = 1; break;
 		case 'd': o.daemon = 1; break;
+		case 'D': o.detach_vms = 1; break;
 		case 'w':
 			o.daemon = o.wait_ready = 1;
 			if (!optarg)

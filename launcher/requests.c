@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "launcher/impair.h"
 #include "net/tap.h"
 
@@ -474,11 +475,30 @@ void sup_shutdown_all(struct control_client *c)
 	sup_op_maybe_done(op);
 }
 
+void sup_leave_all(struct control_client *c)
+{
+	log_line("leaving the VMs and the fabric running for the next n3x-launch");
+	sup.shutting_down = sup.keep_vms = true;
+	for (int i = 0; i < sup.nvms; i++)
+		vm_detach(sup.vms[i]);
+	sup.shutdown_client = c;
+	if (c)
+		control_client_ref(c);
+	loop_quit();
+}
+
+/* {"cmd":"shutdown"}, with "keep_vms":true to leave the VMs running. */
 static void cmd_shutdown(struct control_client *c, json_t *req, const struct sup_verb *v)
 {
-	(void)req, (void)v;
-	if (sup.shutting_down)
+	json_t *keep = json_object_get(req, "keep_vms");
+
+	(void)v;
+	if (keep && !json_is_boolean(keep))
+		control_reply_error(c, 2, "keep_vms must be true or false");
+	else if (sup.shutting_down)
 		control_reply_error(c, 1, "already shutting down");
+	else if (json_is_true(keep))
+		sup_leave_all(c);
 	else
 		sup_shutdown_all(c);
 }

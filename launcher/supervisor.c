@@ -41,6 +41,11 @@ static void sig_cb(struct loop_watch *w, uint32_t events)
 			kill_all();
 			continue;
 		}
+		if (sup.detach_vms) {
+			log_line("SIG%s (--detach-vms)", sigabbrev_np(si.ssi_signo));
+			sup_leave_all(NULL);
+			continue;
+		}
 		log_line("SIG%s: stopping every VM (again to kill them)", sigabbrev_np(si.ssi_signo));
 		sup_shutdown_all(NULL);
 	}
@@ -90,8 +95,31 @@ static int on_nics_up(struct vm *vm, int *fds, struct err *e)
 	return r;
 }
 
+/* An adopted QEMU's taps: wired into the fabric again where they are not,
+ * and their qdiscs read back and compared with the profile; what had to be
+ * mended is logged. */
+static int on_nics_adopt(struct vm *vm, struct err *e)
+{
+	const struct topo_vm *cfg = vm_config(vm);
+	char mended[ERR_MSG_MAX];
+	int r;
+
+	if (!sup.fabric)
+		return 0;
+	if ((r = fabric_adopt_vm(sup.fabric, cfg, e)) < 0 ||
+	    (r = impair_vm_adopt(cfg, mended, sizeof(mended), e)) < 0)
+		return r;
+	if (r > 0)
+		log_line("vm %s: qdiscs not as the profile says, mended: %s", vm_name(vm), mended);
+	return 0;
+}
+
 static void on_nics_down(struct vm *vm)
 {
+	/* A detached VM's QEMU runs on: its ports and ifbs stay for the next
+	 * supervisor. */
+	if (sup.keep_vms)
+		return;
 	impair_vm_down(vm_config(vm));
 	fabric_detach(sup.fabric, vm_config(vm));
 }
@@ -126,6 +154,15 @@ static void on_restart(struct vm *vm, unsigned attempt, unsigned delay_ms)
 {
 	events_emit(vm_name(vm), "restart",
 		    json_pack("{s:I, s:I}", "attempt", (json_int_t)attempt, "delay_ms", (json_int_t)delay_ms));
+}
+
+static void on_monitor(struct vm *vm, bool up, const char *why)
+{
+	if (up)
+		log_line("vm %s: monitor connected again", vm_name(vm));
+	else
+		log_line("vm %s: monitor lost: %s; reconnecting", vm_name(vm), why ? why : "");
+	events_emit(vm_name(vm), "monitor", json_pack("{s:b, s:s?}", "connected", up, "reason", why));
 }
 
 static void on_agent(struct vm *vm, bool up)
@@ -195,6 +232,7 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 		.state = on_state, .console_line = sup_on_console_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
 		.qmp_event = on_qmp_event, .restart = on_restart,
+		.nics_adopt = on_nics_adopt, .monitor = on_monitor,
 	};
 	struct err e;
 	int r;
@@ -216,6 +254,37 @@ static int build_vms(const struct topology *t, const char *only, const struct ac
 	return sup_ready_init();
 }
 
+/* Take over what an earlier supervisor of this topology left running (each
+ * VM's QEMU, vm_adopt); a VM with nothing to adopt starts if it is
+ * autostarted.  Returns how many were adopted. */
+static int adopt_or_start(void)
+{
+	int adopted = 0;
+	struct err e;
+
+	for (int i = 0; i < sup.nvms; i++) {
+		struct vm *vm = sup.vms[i];
+		int r = vm_adopt(vm, &e);
+
+		if (r == 1) {
+			const char *stale = vm_stale(vm);
+
+			adopted++;
+			log_line("vm %s: adopted QEMU pid %d", vm_name(vm), vm_pid(vm));
+			if (*stale)
+				log_line("vm %s: runs as it was started, not as the file says: %s", vm_name(vm), stale);
+			events_emit(vm_name(vm), "adopted", json_pack("{s:i, s:s?}", "pid", vm_pid(vm), "stale",
+								      *stale ? stale : NULL));
+			continue;
+		}
+		if (r < 0)
+			log_line("%s", e.msg);
+		if (vm_config(vm)->autostart)
+			vm_start(vm);
+	}
+	return adopted;
+}
+
 /* ---- the run ---- */
 
 /* Tell a waiting parent (--daemon) the exit code; 0 means detached. */
@@ -230,6 +299,7 @@ int supervisor_main(const struct sup_options *opt)
 	struct accel_choice *choices = NULL;
 	struct sup_host host = { 0 };
 	int notify = -1, rc, r;
+	bool kept = false;
 	struct err e;
 	pid_t other;
 
@@ -270,25 +340,33 @@ int supervisor_main(const struct sup_options *opt)
 		log_line("%s: %s", sup.pid_path, strerror(-r));
 		goto out_teardown;
 	}
+	sup.detach_vms = opt->detach_vms;
 	if (sup_needs_fabric(sup.topo)) {
 		const struct fabric_hooks hooks = { .lease = on_lease, .log = on_fabric_log,
 						    .restarted = on_fabric_restarted };
+		char path[PATHS_MAX + 16];
 
-		if (fabric_open(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &e) < 0) {
+		if (fabric_adopt(sup.topo, sup.run, sup.state, &hooks, &sup.fabric, &kept, &e) < 0) {
 			log_line("fabric: %s", e.msg);
 			goto out_teardown;
 		}
+		/* A kept fabric's links carry the earlier supervisor's profile,
+		 * unless --profile asks for another now. */
+		snprintf(path, sizeof(path), "%s/tc.json", sup.run);
+		if ((r = impair_keep(path, kept && !opt->profile, &e)) < 0)
+			log_line("tc: %s; profile %s instead", e.msg, impair_profile());
+		else if (r > 0)
+			log_line("tc: profile %s, kept from the earlier run", impair_profile());
 	}
 	impair_set_fabric(sup.fabric);
-	if (build_vms(sup.topo, opt->only, choices) < 0)
+	if (build_vms(sup.topo, opt->only, choices) < 0) {
+		/* A kept fabric still serves the VMs no one adopted: leave it. */
+		sup.keep_vms = kept;
 		goto out_teardown;
-	log_line("fabric %s: %d VMs, control %s", sup.topo->fabric.name, sup.nvms, sup.control_path);
-	for (int i = 0; i < sup.nvms; i++) {
-		const struct topo_vm *cfg = topo_find_vm(sup.topo, vm_name(sup.vms[i]));
-
-		if (cfg->autostart)
-			vm_start(sup.vms[i]);
 	}
+	log_line("fabric %s: %d VMs, control %s", sup.topo->fabric.name, sup.nvms, sup.control_path);
+	if ((r = adopt_or_start()) > 0)
+		log_line("adopted %d of %d VMs", r, sup.nvms);
 	if (notify >= 0) {
 		log_line("detached (pid %d); log in %s/launcher.log", (int)getpid(), sup.state);
 		sup_daemon_log();
@@ -306,7 +384,7 @@ out_teardown:
 	sup_teardown();
 out:
 	notify_parent(&notify, rc);
-	impair_close();
+	impair_close(sup.keep_vms);
 	free(known_leases);
 	known_leases = NULL;
 	free(choices);

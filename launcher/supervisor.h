@@ -13,6 +13,8 @@ struct sup_options {
 	bool wait_ready;     /* --wait-ready (implies daemon): the parent stays until
 			      * every autostarted VM is ready, or one cannot be */
 	double wait_ready_s; /* ... for at most this long */
+	bool detach_vms;     /* SIGTERM/SIGINT/SIGHUP: exit leaving the VMs and the
+			      * fabric running for the next n3x-launch to adopt */
 };
 
 /* Run the supervisor; returns the process exit code (0, 1, or 2 for bad

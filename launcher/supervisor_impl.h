@@ -105,6 +105,8 @@ struct sup_state {
 	int sigfd;
 	struct loop_watch sig_w;
 	bool shutting_down;
+	bool detach_vms;               /* --detach-vms: a signal leaves the VMs running */
+	bool keep_vms;                 /* leaving: VMs and fabric stay for the next supervisor */
 };
 
 extern struct sup_state sup;
@@ -210,6 +212,10 @@ struct vm *sup_request_vm(struct control_client *c, json_t *req);
 /* Stop every VM, then leave the loop; c (may be NULL) is answered once
  * the fabric is gone too. */
 void sup_shutdown_all(struct control_client *c);
+/* Let go of every VM (vm_detach) and leave the loop at once, the VMs, the
+ * fabric and its qdiscs left running for the next n3x-launch to adopt;
+ * c (may be NULL) is answered at the end of the teardown. */
+void sup_leave_all(struct control_client *c);
 
 /* ---- events.c ---- */
 
@@ -250,7 +256,9 @@ void sup_notify_exit(int fd, int code);
 /* Once detached: stdin/stdout to /dev/null, stderr to $STATE/launcher.log. */
 void sup_daemon_log(void);
 /* Fail the waiters, free the VMs and the fabric, close the control socket,
- * remove the pid file and the run directory, close the loop. */
+ * remove the pid file and the run directory, close the loop.  With
+ * sup.keep_vms the fabric is released instead and the run directory, with
+ * what the VMs left in it, stays. */
 void sup_teardown(void);
 
 #endif

@@ -199,6 +199,56 @@ static void add_qdisc(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg
 					     "stats", stats));
 }
 
+/* What tc_egress_read gathers: the tree egress.c builds, merged into one
+ * shape, and whether anything else is there. */
+struct readback {
+	struct tc_shape s;
+	bool netem, tbf, other;
+	uint32_t tbf_limit;
+};
+
+static void read_qdisc(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg)
+{
+	struct readback *rb = arg;
+	struct rtnl_tc *tc = TC_CAST(q);
+	const char *kind = rtnl_tc_get_kind(tc) ?: "";
+	struct tc_shape s = { 0 };
+
+	if (!rtnl_tc_get_handle(tc) || !strcmp(kind, "ingress") || !strcmp(kind, "clsact"))
+		return;
+	if (!strcmp(kind, "netem") && !rb->netem) {
+		tc_netem_read(q, opts, &s);
+		s.rate_bps = rb->s.rate_bps; /* a tbf child read first */
+		s.burst_bytes = rb->s.burst_bytes;
+		rb->s = s;
+		rb->netem = true;
+	} else if (!strcmp(kind, "tbf") && !rb->tbf) {
+		tc_tbf_read(q, opts, &s);
+		rb->s.rate_bps = s.rate_bps;
+		rb->s.burst_bytes = s.burst_bytes;
+		rb->tbf_limit = s.limit;
+		rb->tbf = true;
+	} else {
+		rb->other = true;
+	}
+}
+
+int tc_egress_read(const char *ifname, struct tc_shape *out)
+{
+	int idx = (int)if_nametoindex(ifname), r;
+	struct readback rb = { 0 };
+
+	if (!idx)
+		return -ENODEV;
+	if ((r = tc_nl_dump(idx, read_qdisc, &rb)) < 0)
+		return r;
+	/* tbf's limit is the shape's only when tbf is alone (see tc_shape). */
+	if (rb.tbf && !rb.netem)
+		rb.s.limit = rb.tbf_limit;
+	*out = rb.s;
+	return rb.other;
+}
+
 int tc_egress_dump(const char *ifname, json_t **out)
 {
 	int idx = (int)if_nametoindex(ifname), r;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <string.h>
 
 int tc_link_apply(const char *ifname, const struct tc_rule *r, int *dir, struct err *e)
 {
@@ -22,6 +23,20 @@ int tc_link_apply(const char *ifname, const struct tc_rule *r, int *dir, struct 
 		return rc;
 	*dir = 1;
 	return tc_ingress_apply(ifname, &r->from_vm, e);
+}
+
+int tc_link_read(const char *ifname, struct tc_rule *out)
+{
+	char ifb[IF_NAMESIZE];
+	int to, from;
+
+	memset(out, 0, sizeof(*out));
+	if ((to = tc_egress_read(ifname, &out->to_vm)) < 0)
+		return to;
+	tc_ifb_name(ifname, ifb, sizeof(ifb));
+	if ((from = tc_egress_read(ifb, &out->from_vm)) == -ENODEV)
+		from = 0; /* no ifb: nothing shapes traffic from the VM */
+	return from < 0 ? from : to || from;
 }
 
 int tc_link_dump(const char *ifname, json_t **out)

@@ -140,6 +140,15 @@ int tc_profile_clear(struct tc_profile *p, const char *vm, const struct tc_profi
 int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
 			  int nlinks, struct err *e);
 
+/* vm's QEMU outlived the supervisor that shaped its taps (it was adopted):
+ * read each of its links back and compare it with what the NIC should
+ * carry; a link that differs is shaped as it should be.  Returns how many
+ * links had to be changed, note (size bytes) saying what each had and
+ * what it should have, or -errno with e when a link could not be read
+ * back or shaped. */
+int tc_profile_adopt_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
+			int nlinks, char *note, size_t size, struct err *e);
+
 /* vm's QEMU has exited and taken its taps (and their qdiscs) along: delete
  * the ifbs that carried its links' traffic.  Its shapes stay remembered for
  * the next start.  Call it for every VM at shutdown too: an ifb outlives

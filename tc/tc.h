@@ -33,6 +33,13 @@ int tc_netem_available(void);
  * two shapes never leaves the link unshaped in between. */
 int tc_egress_apply(const char *ifname, const struct tc_shape *s, struct err *e);
 
+/* What ifname's egress holds, read back as the shape tc_egress_apply
+ * would have made of it (limit and burst as the kernel has them, the seed
+ * when it dumps one; the distribution is not dumped).  0 and *out; 1 and
+ * what could be read when it also holds qdiscs we never make; -ENODEV when
+ * there is no such link, or -errno. */
+int tc_egress_read(const char *ifname, struct tc_shape *out);
+
 /* What ifname's egress holds, as the QDISC list of tc_link_dump; a new
  * reference in *out.  -ENODEV when there is no such link. */
 int tc_egress_dump(const char *ifname, json_t **out);
@@ -51,6 +58,10 @@ int tc_ingress_apply(const char *ifname, const struct tc_shape *s, struct err *e
  * exited) is done, and its ifb, which outlives it, still goes.  *dir says
  * which direction failed: 0 to the VM, 1 from it. */
 int tc_link_apply(const char *ifname, const struct tc_rule *r, int *dir, struct err *e);
+
+/* Both directions of link ifname read back (tc_egress_read; no ifb: nothing
+ * from the VM).  0, 1 (something we never make is there too) or -errno. */
+int tc_link_read(const char *ifname, struct tc_rule *out);
 
 /* Read back from the kernel what ifname holds, per direction:
  * {"to_vm": [QDISC...], "from_vm": [QDISC...]} where QDISC is

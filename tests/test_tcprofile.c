@@ -123,6 +123,15 @@ static void expect_rate(const char *dev, long long rate)
 	}
 }
 
+/* A private namespace with the links of a/0, a/1 and b/0. */
+static void three_links(void)
+{
+	enter_private_netns();
+	veth("ta0");
+	veth("ta1");
+	veth("tb0");
+}
+
 TestSuite(tcprofile, .timeout = 60);
 
 Test(tcprofile, precedence_per_nic_and_direction)
@@ -274,10 +283,7 @@ Test(tcprofile, set_clear_restart_release)
 	char out[256];
 	json_t *st;
 
-	enter_private_netns();
-	veth("ta0");
-	veth("ta1");
-	veth("tb0");
+	three_links();
 	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
 	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
@@ -320,6 +326,49 @@ Test(tcprofile, set_clear_restart_release)
 	cr_expect(strstr(err.msg, "a/1 to-vm"), "%s", err.msg);
 	expect_rate("ta0", 0);
 	tc_profile_free(p);
+}
+
+/* A supervisor that adopts running VMs reads their links back: what is as
+ * the profile says stays untouched, what differs (changed by hand, or
+ * something we never make) is mended and named. */
+Test(tcprofile, adopt_keeps_what_matches_and_mends_the_rest)
+{
+	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11), VM("b", "to-vm: rate 20mbit", 12)));
+	struct tc_profile_link links[] = { { "a", 0, "ta0" }, { "a", 1, "ta1" }, { "b", 0, "tb0" } };
+	struct tc_profile *p, *q;
+	char note[512], out[256];
+	struct err err;
+
+	three_links();
+	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_profile_reapply_vm(p, "b", links, 3, &err), 0, "%s", err.msg);
+	tc_profile_free(p); /* the supervisor is gone; the qdiscs stay */
+
+	/* ta1 changed by hand, tb0 given a qdisc we never make. */
+	cr_assert_eq(RUN(out, TC_BIN, "qdisc", "replace", "dev", "ta1", "root", "tbf", "rate", "3mbit",
+			 "burst", "32kb", "latency", "50ms"), 0);
+	cr_assert_eq(RUN(out, TC_BIN, "qdisc", "replace", "dev", "tb0", "root", "handle", "5:", "pfifo"), 0);
+	cr_assert_eq(tc_profile_new(&c, "slow", &q, &err), 0, "%s", err.msg);
+	cr_expect_eq(tc_profile_adopt_vm(q, "a", links, 3, note, sizeof(note), &err), 1, "%s", err.msg);
+	cr_expect(strstr(note, "a/1 had to-vm \"rate 3Mbit"), "%s", note);
+	cr_expect(!strstr(note, "a/0"), "a/0 was as wanted: %s", note);
+	expect_rate("ta0", 10000000);
+	expect_rate("ta1", 10000000);
+	cr_expect_eq(tc_profile_adopt_vm(q, "b", links, 3, note, sizeof(note), &err), 1, "%s", err.msg);
+	cr_expect(strstr(note, "another's"), "%s", note);
+	cr_expect_eq(tbf_rate("tb0"), 20000000);
+	cr_expect(!has_qdisc("tb0", "pfifo"), "the foreign qdisc is gone");
+	cr_expect_eq(tbf_rate(ifb("tb0")), 10000000, "b's from-vm is *'s");
+	/* Now all is as wanted: nothing to mend. */
+	cr_expect_eq(tc_profile_adopt_vm(q, "a", links, 3, note, sizeof(note), &err), 0, "%s", note);
+	cr_expect_eq(tc_profile_adopt_vm(q, "b", links, 3, note, sizeof(note), &err), 0, "%s", note);
+	cr_expect_str_eq(note, "");
+	/* A tap that is gone cannot be read back. */
+	cr_assert_eq(RUN(out, IP_BIN, "link", "del", "tb0"), 0);
+	cr_expect_eq(tc_profile_adopt_vm(q, "b", links, 3, note, sizeof(note), &err), -ENODEV);
+	cr_expect(strstr(err.msg, "b/0: cannot read the qdiscs of tb0 back"), "%s", err.msg);
+	tc_profile_free(q);
 }
 
 Test(tcprofile, ifb_names)

@@ -58,8 +58,10 @@ need_cmd() {
 	done
 }
 
-# The supervisor takes its QEMUs with it (they get SIGTERM when it dies), so
-# ending it by its PID ends everything this test started.  A test with more
+# SIGTERM to the supervisor stops its QEMUs, dnsmasq and OVS (without
+# --detach-vms), so ending it by its PID ends everything this test started;
+# they outlive a SIGKILL, to be adopted, so a test that kills the supervisor
+# that way ends them itself if it fails before a relaunch.  A test with more
 # to undo defines test_cleanup (run first), or lists EXTRA_PIDS and
 # EXTRA_NETNS; it never sets a trap of its own, which would hide the test's
 # exit status from this one.
