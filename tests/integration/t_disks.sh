@@ -69,7 +69,9 @@ ctl stop d1 >/dev/null || fail "stop d1"
 sum=$(md5sum <"$OV") ino=$(stat -c %i "$OV")
 
 relaunch ephemeral
-ctl hmp d1 'info block' | contains "disk0.*ephemeral.qcow2" || fail "ephemeral mode does not run on ephemeral.qcow2"
+# QEMU holds its images as fds: query-fdsets names the file behind disk0's.
+ctl qmp d1 '{"execute": "query-fdsets"}' | contains -F "\"rw:$STATE/vm/d1/ephemeral.qcow2\"" ||
+	fail "ephemeral mode does not run on ephemeral.qcow2"
 expect_eq "$(vda_mark)" no "an ephemeral overlay's marker"
 expect_eq "$(md5sum <"$OV")" "$sum" "persistent overlay checksum while ephemeral"
 ctl kill d1 >/dev/null || fail "kill d1"
