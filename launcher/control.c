@@ -222,8 +222,13 @@ static void process(struct control_client *c)
 		}
 		len = nl - line;
 		*nl = '\0';
-		handle_line(c, line, len);
+		/* Consumed before it is handled: a request that turns the client
+		 * into a stream (events) empties c->in itself, and consuming the
+		 * line after that wrapped c->in.len round (a heap write before
+		 * the buffer on the next read).  The bytes stay where they are
+		 * until more is reserved, which only the next read does. */
 		buf_consume(&c->in, len + 1);
+		handle_line(c, line, len);
 	}
 }
 
@@ -399,9 +404,32 @@ void control_reply_error(struct control_client *c, int code, const char *fmt, ..
 	char msg[1024];
 	va_list ap;
 
+	size_t n;
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* One line, whatever the request put in it (a VM "name" with a
+	 * newline), and still UTF-8 where a long one was cut: back to the
+	 * start of a character cut short (json_pack refuses bad UTF-8, and the
+	 * client would hear "could not be encoded" instead). */
+	n = strlen(msg);
+	if (n == sizeof(msg) - 1) {
+		size_t k = n;
+
+		while (k > 0 && ((unsigned char)msg[k - 1] & 0xC0) == 0x80)
+			k--;
+		if (k > 0 && (unsigned char)msg[k - 1] >= 0xC0) {
+			unsigned char lead = (unsigned char)msg[k - 1];
+			size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+
+			if (n - (k - 1) < need)
+				msg[k - 1] = '\0';
+		}
+	}
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	control_reply(c, json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code));
 }
 
