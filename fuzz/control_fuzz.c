@@ -4,20 +4,26 @@
  * the verbs it calls), as a client of $RUN/control.sock drives them.
  *
  *   make fuzz-build && build/fuzz/control_fuzz -max_total_time=300 build/fuzz/corpus/control fuzz/corpus/control
+ *   CONTROL_FUZZ_SHOW=1 build/fuzz/control_fuzz INPUT    (prints the replies)
  *
  * The real control socket listens in a private directory (made at start,
  * removed at exit) and the real dispatcher (sup_dispatch) answers, for a
- * supervisor whose topology has no VM and no fabric: every verb and its
- * argument checks run, nothing is started.  Only `snapshot save` is
- * answered by the harness (it would write a snapshot into the directory
- * each time).  The input is a list of operations, one byte each, most
+ * supervisor with two VMs (a, b: kernel boot, no NIC, so no fabric) whose
+ * QEMU never runs: the harness puts a spawn that fails in child_spawn's
+ * place (vm_set_spawn), so `start` fails at once and the VM is crashed.
+ * Every verb and its argument checks run against real VMs, nothing is
+ * started.  Only `snapshot save` is answered by the harness (it would
+ * write a snapshot into the directory each time), and a wait still
+ * pending when an input ends is failed as the teardown fails it.
+ * The input is a list of operations, one byte each, most
  * followed by a length byte and that many bytes:
  *   0  send the bytes as they are
  *   1  send {"cmd": VERB, KEY: BYTES-as-JSON}\n with VERB and KEY picked by
  *      the length's bits (a request the verb table knows, fuzzed arguments)
  *   2  let the loop run once
  * A `shutdown` is answered as the teardown answers it, and the socket stays
- * open for the next input.  Then the harness shuts down its write side and reads every reply until
+ * open for the next input.  Then the harness shuts down its write side and
+ * reads every reply until
  * the supervisor closes the connection.
  * Checked: each reply is one line, a JSON object with a boolean "ok"; a
  * failure has a one-line "error" and "code" 1 or 2; every non-blank line
@@ -35,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ftw.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -59,35 +66,70 @@ static void dispatch(struct control_client *c, json_t *req)
 	sup_dispatch(c, req);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0; /* on with the rest */
+}
+
 static void cleanup(void)
 {
-	char p[256];
-
 	control_close();
-	unlink(conf);
-	snprintf(p, sizeof(p), "%s/snapshots", dir);
-	rmdir(p);
-	rmdir(dir);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* In child_spawn's place: QEMU never runs (the start fails at once). */
+static int no_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
+{
+	(void)c, (void)argv, (void)fds, (void)nfds;
+	return -EPERM;
+}
+
+static void on_state(struct vm *vm, enum vm_state from, const char *why)
+{
+	sup_on_state(vm, from, why);
+	sup_ready_on_state(vm);
 }
 
 static void setup(void)
 {
+	static const struct vm_observer obs = { .state = on_state, .console_line = sup_on_console_line };
+	static const struct accel_choice tcg = { .kvm = false, .reason = "accel=tcg" };
+	char p[256];
+	struct err e;
 	FILE *f;
+	int fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	CHECK(mkdtemp(dir));
+	atexit(cleanup);
 	snprintf(sock_path, sizeof(sock_path), "%s/control.sock", dir);
 	snprintf(conf, sizeof(conf), "%s/topology.conf", dir);
+	snprintf(p, sizeof(p), "%s/vmlinuz-test", dir);
+	CHECK((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0);
+	close(fd);
 	CHECK((f = fopen(conf, "we")));
-	fputs("[fabric]\nname = fuzz\n", f);
+	fputs("[fabric]\nname = fuzz\n\n[vm a]\nkernel = vmlinuz-test\naccel = tcg\n\n"
+	      "[vm b]\nkernel = vmlinuz-test\naccel = tcg\nready = console login:\n", f);
 	CHECK(fclose(f) == 0);
 	CHECK(topo_load(conf, stderr, &sup.topo) == 0);
 	snprintf(sup.run, sizeof(sup.run), "%s", dir);
 	snprintf(sup.state, sizeof(sup.state), "%s", dir);
 	snprintf(sup.control_path, sizeof(sup.control_path), "%s", sock_path);
 	CHECK(loop_open() == 0);
+	vm_set_observer(&obs);
+	vm_set_spawn(no_spawn);
+	CHECK((sup.vms = calloc((size_t)sup.topo->nvms, sizeof(*sup.vms))));
+	for (int i = 0; i < sup.topo->nvms; i++) {
+		if (vm_new(&sup.topo->vms[i], &tcg, sup.run, sup.state, false, &sup.vms[i], &e) < 0) {
+			fprintf(stderr, "control_fuzz: %s\n", e.msg);
+			abort();
+		}
+		sup.nvms++;
+	}
+	CHECK(sup_ready_init() == 0);
 	CHECK(control_open(sock_path, dispatch) == 0);
-	atexit(cleanup);
 }
 
 static void drain(int fd)
@@ -235,11 +277,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			in_len += (size_t)n;
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			break;
+		else if (sup.waiters)
+			sup_waiters_fail_all("the fuzz input ended");
 		else
 			loop_run_once(1);
 		CHECK(k < 9999);
 	}
 	close(fd);
+	if (getenv("CONTROL_FUZZ_SHOW")) /* to see what an input gets */
+		fprintf(stderr, "%.*s", (int)in_len, in);
 	for (size_t off = 0; off < in_len && !streamed;) {
 		char *nl = memchr(in + off, '\n', in_len - off);
 		json_t *r, *err;
