@@ -404,29 +404,11 @@ void control_reply_error(struct control_client *c, int code, const char *fmt, ..
 	char msg[1024];
 	va_list ap;
 
-	size_t n;
-
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* One line, whatever the request put in it (a VM "name" with a
-	 * newline), and still UTF-8 where a long one was cut: back to the
-	 * start of a character cut short (json_pack refuses bad UTF-8, and the
-	 * client would hear "could not be encoded" instead). */
-	n = strlen(msg);
-	if (n == sizeof(msg) - 1) {
-		size_t k = n;
-
-		while (k > 0 && ((unsigned char)msg[k - 1] & 0xC0) == 0x80)
-			k--;
-		if (k > 0 && (unsigned char)msg[k - 1] >= 0xC0) {
-			unsigned char lead = (unsigned char)msg[k - 1];
-			size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-
-			if (n - (k - 1) < need)
-				msg[k - 1] = '\0';
-		}
-	}
+	/* One line, whatever the request put in it (a VM "name" with a newline
+	 * is quoted back): n3x-ctl prints the error as its one line. */
 	for (char *p = msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
