@@ -195,15 +195,15 @@ static void copy_field(char *buf, size_t size, const char *s, const char *e)
 	buf[n] = '\0';
 }
 
-/* "xx:xx:xx:xx:xx:xx" in [s, s + 17) into mac; false when it is not one.
- * By hand, not sscanf: the text is not NUL-terminated (sscanf runs strlen
- * past the end of it) and %hhx would take blanks, signs and "0x". */
 static int hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
 	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* "xx:xx:xx:xx:xx:xx" in [s, s + 17) into mac; false when it is not one.
+ * By hand, not sscanf: the text is not NUL-terminated (sscanf runs strlen
+ * past the end of it) and %hhx would take blanks, signs and "0x". */
 static bool parse_mac(const char *s, uint8_t mac[6])
 {
 	for (int i = 0; i < 6; i++, s += 3) {
