@@ -21,6 +21,7 @@
  *   1  send {"cmd": VERB, KEY: BYTES-as-JSON}\n with VERB and KEY picked by
  *      the length's bits (a request the verb table knows, fuzzed arguments)
  *   2  let the loop run once
+ *   3  close the connection now, whatever is unanswered (the input ends)
  * A `shutdown` is answered as the teardown answers it, and the socket stays
  * open for the next input.  Then the harness shuts down its write side and
  * reads every reply until
@@ -216,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *sent = NULL;
 	size_t sent_len = 0, i = 0;
 	int fd, replies = 0;
+	bool gone = false;
 	FILE *log;
 
 	if (!ready) {
@@ -230,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	settle(fd);
 	while (i < size) {
-		uint8_t op = data[i++] % 3;
+		uint8_t op = data[i++] % 4;
 		size_t len = i < size ? data[i++] : 0;
 		const char *arg = (const char *)data + i;
 		json_t *req, *v;
@@ -249,7 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			v = json_loadb(arg, len, JSON_DECODE_ANY, NULL);
 			if (!v)
 				v = json_stringn_nocheck(arg, len);
-			req = json_pack("{s:s, s:o}", "cmd", verbs[len % 19], keys[(len / 19 + (len ? arg[0] : 0)) % 20], v);
+			req = json_pack("{s:s, s:o}", "cmd", verbs[len % 19], keys[(len / 19 + (len ? (uint8_t)arg[0] : 0)) % 20], v);
 			s = req ? json_dumps(req, JSON_COMPACT) : NULL;
 			json_decref(req);
 			if (s) {
@@ -262,10 +264,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			loop_run_once(0);
 			break;
+		case 3:
+			gone = true;
+			break;
 		}
+		if (gone)
+			break;
 		settle(fd);
 	}
 	CHECK(fclose(log) == 0);
+	if (gone) {
+		/* Closed with requests unanswered (a wait pending, lines not yet
+		 * read): the supervisor notices, and answering later must not
+		 * touch the client it freed. */
+		close(fd);
+		for (int k = 0; k < 4; k++) {
+			settle(-1);
+			sup_waiters_fail_all("the fuzz input ended");
+		}
+		settle(-1);
+		CHECK(control_nclients() == 0);
+		free(sent);
+		sup.shutting_down = false;
+		return 0;
+	}
 	shutdown(fd, SHUT_WR);
 	/* Until the supervisor closes: the last reply may take a few rounds. */
 	for (int k = 0; k < 10000; k++) {
