@@ -8,8 +8,9 @@
  * files the corpus refers to (vmlinuz-test, initrd-test, disk-test.qcow2,
  * images/base.qcow2), so inputs can get past the file checks.
  * Checked: a refused file prints at least one line and every line names
- * the file ("PATH:LINE: message" or "PATH: error"); an accepted one prints
- * nothing and its model holds what topology.h promises (names within their
+ * the file ("PATH:LINE: message" in line order, or "PATH: error"); an
+ * accepted one prints nothing and its model holds what topology.h
+ * promises (names within their
  * limits, every NIC resolved to one of the networks, VLANs and NICs within
  * their maximum, every rule key a valid key, lookups finding what is
  * there).  Each accepted rule goes through tc_rule_parse as the launcher
@@ -136,8 +137,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		topo_free(t);
 	} else {
 		CHECK(!t && r < 0 && outlen > 0 && out[outlen - 1] == '\n');
-		for (char *l = out; l < out + outlen; l = strchr(l, '\n') + 1)
+		long last = 0;
+
+		for (char *l = out; l < out + outlen; l = strchr(l, '\n') + 1) {
+			char *end;
+			long line;
+
 			CHECK(!strncmp(l, conf, strlen(conf)) && l[strlen(conf)] == ':');
+			/* "PATH:LINE: message", in line order; or "PATH: error" */
+			line = strtol(l + strlen(conf) + 1, &end, 10);
+			if (end > l + strlen(conf) + 1 && *end == ':') {
+				CHECK(line >= last && line > 0);
+				last = line;
+			}
+		}
 	}
 	free(out);
 	return 0;
