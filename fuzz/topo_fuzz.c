@@ -10,11 +10,10 @@
  * Checked: a refused file prints at least one line and every line names
  * the file ("PATH:LINE: message" in line order, or "PATH: error"); an
  * accepted one prints nothing and its model holds what topology.h
- * promises (names within their
- * limits, every NIC resolved to one of the networks, VLANs and NICs within
- * their maximum, every rule key a valid key, lookups finding what is
- * there).  Each accepted rule goes through tc_rule_parse as the launcher
- * would do next.  ASan and UBSan do the rest.
+ * promises (names within their limits, every NIC resolved to one of the
+ * networks, VLANs and NICs within their maximum, every rule key a valid
+ * key, lookups finding what is there).  Each accepted rule goes through
+ * tc_rule_parse as the launcher would do next.  ASan and UBSan do the rest.
  */
 #include "launcher/topology.h"
 #include "tc/rule.h"
