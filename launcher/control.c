@@ -224,9 +224,11 @@ static void process(struct control_client *c)
 		*nl = '\0';
 		/* Consumed before it is handled: a request that turns the client
 		 * into a stream (events) empties c->in itself, and consuming the
-		 * line after that wrapped c->in.len round (a heap write before
-		 * the buffer on the next read).  The bytes stay where they are
-		 * until more is reserved, which only the next read does. */
+		 * line after that wrapped c->in.len round (undefined pointer
+		 * arithmetic on the next read, which landed back inside the
+		 * buffer only because off + len wrapped to 0 as well).  The bytes
+		 * stay where they are until more is reserved, which only the
+		 * next read does. */
 		buf_consume(&c->in, len + 1);
 		handle_line(c, line, len);
 	}
