@@ -165,14 +165,18 @@ static void settle(int fd)
 	drain(fd);
 }
 
-static void send_all(int fd, const void *p, size_t n)
+/* Send what the socket takes, letting the supervisor run between tries,
+ * and log exactly that: a supervisor busy with a request (a wait) reads
+ * nothing more, so a socket buffer can fill and the rest is never sent. */
+static void send_all(int fd, FILE *log, const void *p, size_t n)
 {
 	const char *s = p;
 
-	for (int tries = 0; n && tries < 1000; tries++) {
+	for (int tries = 0; n && tries < 16; tries++) {
 		ssize_t w = send(fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (w > 0) {
+			fwrite(s, 1, (size_t)w, log);
 			s += w;
 			n -= (size_t)w;
 		} else if (w < 0 && errno != EAGAIN) {
@@ -243,8 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op) {
 		case 0:
 			i += len;
-			send_all(fd, arg, len);
-			fwrite(arg, 1, len, log);
+			send_all(fd, log, arg, len);
 			break;
 		case 1:
 			i += len;
@@ -255,9 +258,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s = req ? json_dumps(req, JSON_COMPACT) : NULL;
 			json_decref(req);
 			if (s) {
-				send_all(fd, s, strlen(s));
-				send_all(fd, "\n", 1);
-				fprintf(log, "%s\n", s);
+				size_t n = strlen(s);
+
+				s[n] = '\n'; /* in place of the NUL: one send */
+				send_all(fd, log, s, n + 1);
 			}
 			free(s);
 			break;
@@ -329,8 +333,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		replies++;
 		off = (size_t)(nl - in) + 1;
 	}
-	if (!streamed)
+	if (!streamed && replies != count_lines(sent, sent_len)) {
+		fprintf(stderr, "control_fuzz: %d replies to %d lines; sent:\n", replies,
+			count_lines(sent, sent_len));
+		fwrite(sent, 1, sent_len, stderr);
+		fprintf(stderr, "\nreplies:\n");
+		fwrite(in, 1, in_len, stderr);
 		CHECK(replies == count_lines(sent, sent_len));
+	}
 	free(sent);
 	settle(-1);
 	sup.shutting_down = false;
