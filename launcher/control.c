@@ -135,9 +135,22 @@ static void queue(struct control_client *c, json_t *reply)
 static void queue_error(struct control_client *c, int code, const char *msg)
 {
 	json_t *r = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code);
+	char safe[256];
 
+	if (!r) {
+		/* jansson's parse error quotes the text near it byte by byte, so
+		 * half a character ("near '\"cm\xc3'"): not UTF-8, which JSON
+		 * cannot carry.  The reply must still come, without those bytes. */
+		snprintf(safe, sizeof(safe), "%s", msg);
+		for (char *p = safe; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		r = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", safe, "code", code);
+	}
 	if (r)
 		queue(c, r);
+	else
+		queue_text(c, "{\"ok\":false,\"error\":\"bad request\",\"code\":2}");
 	json_decref(r);
 }
 
