@@ -43,10 +43,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <ftw.h>
+#include <sanitizer/common_interface_defs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "control_fuzz: %s\n", #c); abort(); } } while (0)
+/* A failed check removes the private directory first (abort skips atexit). */
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "control_fuzz: %s\n", #c); remove_dir(); abort(); } } while (0)
+
+static void remove_dir(void);
 
 static char dir[64] = "/tmp/n3x-control-fuzz.XXXXXX", sock_path[128], conf[128];
 static bool streamed;
@@ -74,10 +78,16 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0; /* on with the rest */
 }
 
+static void remove_dir(void)
+{
+	if (dir[strlen(dir) - 1] != 'X') /* made */
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void cleanup(void)
 {
 	control_close();
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	remove_dir();
 }
 
 /* In child_spawn's place: QEMU never runs (the start fails at once). */
@@ -105,6 +115,7 @@ static void setup(void)
 	signal(SIGPIPE, SIG_IGN);
 	CHECK(mkdtemp(dir));
 	atexit(cleanup);
+	__sanitizer_set_death_callback(remove_dir); /* a sanitizer report skips atexit too */
 	snprintf(sock_path, sizeof(sock_path), "%s/control.sock", dir);
 	snprintf(conf, sizeof(conf), "%s/topology.conf", dir);
 	snprintf(p, sizeof(p), "%s/vmlinuz-test", dir);

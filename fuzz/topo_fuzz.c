@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sanitizer/common_interface_defs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "topo_fuzz: %s\n", #c); abort(); } } while (0)
+/* A failed check removes the private directory first (abort skips atexit). */
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "topo_fuzz: %s\n", #c); cleanup(); abort(); } } while (0)
+
+static void cleanup(void);
 
 static char dir[64] = "/tmp/n3x-topo-fuzz.XXXXXX", conf[128];
 static const char *const files[] = { "vmlinuz-test", "initrd-test", "disk-test.qcow2", "images/base.qcow2" };
@@ -51,6 +55,7 @@ static void setup(void)
 	char p[256];
 
 	CHECK(mkdtemp(dir));
+	__sanitizer_set_death_callback(cleanup); /* a sanitizer report skips atexit */
 	snprintf(conf, sizeof(conf), "%s/topology.conf", dir);
 	snprintf(p, sizeof(p), "%s/images", dir);
 	CHECK(mkdir(p, 0700) == 0);
