@@ -114,26 +114,35 @@ bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
 	bench/snapshot
 	bench/adopt
 
-# libFuzzer targets (clang), not part of `make check`: fuzz/NAME.c, linked
-# with the layers it tests (qmp and base) built for fuzzing.  Run one as its
-# comment says, e.g. build/fuzz/ga_fuzz -max_total_time=300 build/fuzz/corpus fuzz/corpus/ga
+# libFuzzer targets (clang, ASan + UBSan): fuzz/NAME_fuzz.c, linked with
+# the layers built once more for fuzzing (coverage instrumented), each
+# target taking from the archives only what it calls.  `make fuzz` builds
+# them and runs each FUZZ_SECONDS on fuzz/corpus/NAME (new inputs go to
+# build/fuzz/corpus/NAME, the kept corpus is not touched) after replaying
+# fuzz/crashers/NAME; `make check` does the same for 20 s each
+# (tests/fuzz.sh).  One by hand, as each file's comment says:
+#   build/fuzz/qmp_fuzz -max_total_time=300 build/fuzz/corpus/qmp fuzz/corpus/qmp
 FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-FUZZ_A := $(B)/fuzz/libqmp.a $(B)/fuzz/libbase.a
+FUZZ_A := $(foreach l,$(LINK_launch),$(B)/fuzz/lib$(l).a)
 $(B)/fuzz/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
-$(B)/fuzz/libqmp.a: $(SRC_qmp:%.c=$(B)/fuzz/obj/%.o)
-	@rm -f $@; ar rcs $@ $^
-$(B)/fuzz/libbase.a: $(SRC_base:%.c=$(B)/fuzz/obj/%.o)
-	@rm -f $@; ar rcs $@ $^
-FUZZ_BIN := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*.c))
+define fuzz_lib
+$(B)/fuzz/lib$(1).a: $(SRC_$(1):%.c=$(B)/fuzz/obj/%.o)
+	@rm -f $$@; ar rcs $$@ $$^
+endef
+$(foreach l,$(LINK_launch),$(eval $(call fuzz_lib,$(l))))
+FUZZ_BIN := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 $(FUZZ_BIN): $(B)/fuzz/%: fuzz/%.c $(FUZZ_A) $(HDRS)
-	@mkdir -p $(B)/fuzz/corpus
 	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_A) $(PKG_LIBS)
 
+fuzz-build: $(FUZZ_BIN)
+
 fuzz: $(FUZZ_BIN)
+	@tests/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -160,6 +169,7 @@ check: deps
 	@scripts/layers.sh
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	@$(MAKE) --no-print-directory integration
 
 demo: deps
@@ -172,4 +182,4 @@ clean:
 layers:
 	@scripts/layers.sh
 
-.PHONY: all deps images unit integration check demo clean bench layers fuzz
+.PHONY: all deps images unit integration check demo clean bench layers fuzz fuzz-build

@@ -135,9 +135,22 @@ static void queue(struct control_client *c, json_t *reply)
 static void queue_error(struct control_client *c, int code, const char *msg)
 {
 	json_t *r = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code);
+	char safe[256];
 
+	if (!r) {
+		/* jansson's parse error quotes the text near it byte by byte, so
+		 * half a character ("near '\"cm\xc3'"): not UTF-8, which JSON
+		 * cannot carry.  The reply must still come, without those bytes. */
+		snprintf(safe, sizeof(safe), "%s", msg);
+		for (char *p = safe; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		r = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", safe, "code", code);
+	}
 	if (r)
 		queue(c, r);
+	else
+		queue_text(c, "{\"ok\":false,\"error\":\"bad request\",\"code\":2}");
 	json_decref(r);
 }
 
@@ -275,8 +288,15 @@ static void process(struct control_client *c)
 		}
 		len = nl - line;
 		*nl = '\0';
-		handle_line(c, line, len);
+		/* Consumed before it is handled: a request that turns the client
+		 * into a stream (events) empties c->in itself, and consuming the
+		 * line after that wrapped c->in.len round (undefined pointer
+		 * arithmetic on the next read, which landed back inside the
+		 * buffer only because off + len wrapped to 0 as well).  The bytes
+		 * stay where they are until more is reserved, which only the
+		 * next read does. */
 		buf_consume(&c->in, len + 1);
+		handle_line(c, line, len);
 	}
 }
 
@@ -474,6 +494,11 @@ void control_reply_error(struct control_client *c, int code, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* One line, whatever the request put in it (a VM "name" with a newline
+	 * is quoted back): n3x-ctl prints the error as its one line. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	trim_utf8(msg);
 	control_reply(c, json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "code", code));
 }

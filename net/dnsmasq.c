@@ -202,13 +202,34 @@ static void copy_field(char *buf, size_t size, const char *s, const char *e)
 	buf[n] = '\0';
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* "xx:xx:xx:xx:xx:xx" in [s, s + 17) into mac; false when it is not one.
+ * By hand, not sscanf: the text is not NUL-terminated (sscanf runs strlen
+ * past the end of it) and %hhx would take blanks, signs and "0x". */
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++, s += 3) {
+		int hi = hexval(s[0]), lo = hexval(s[1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[2] != ':'))
+			return false;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
 /* One line without its newline.  Returns false when it is not an Ethernet
  * IPv4 lease. */
 static bool parse_line(const char *s, const char *end, struct dnsmasq_lease *l)
 {
 	const char *f[5], *fe[5];
 	char tmp[INET_ADDRSTRLEN];
-	int nf = 0, used;
+	int nf = 0;
 	unsigned long long exp = 0;
 
 	while (s < end && nf < 5) {
@@ -231,9 +252,7 @@ static bool parse_line(const char *s, const char *end, struct dnsmasq_lease *l)
 	}
 	l->expiry = (int64_t)exp;
 	/* dnsmasq prints other hardware types as "TYPE-xx:..": not ours. */
-	if (fe[1] - f[1] != 17 ||
-	    sscanf(f[1], "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n", &l->mac[0], &l->mac[1], &l->mac[2],
-		   &l->mac[3], &l->mac[4], &l->mac[5], &used) != 6 || used != 17)
+	if (fe[1] - f[1] != 17 || !parse_mac(f[1], l->mac))
 		return false;
 	if (fe[2] - f[2] >= (long)sizeof(tmp))
 		return false;

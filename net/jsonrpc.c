@@ -89,7 +89,11 @@ int jsonrpc_send(struct jsonrpc *j, json_t *msg)
  * part of it (the parser skips it). */
 static ssize_t frame(struct jsonrpc *j)
 {
-	const char *p = j->in.p + j->in.off;
+	const char *p;
+
+	if (!j->in.len)
+		return 0; /* in.p may be NULL: no arithmetic on it */
+	p = j->in.p + j->in.off;
 
 	for (size_t i = j->scanned; i < j->in.len; i++) {
 		char ch = p[i];

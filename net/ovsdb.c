@@ -170,6 +170,8 @@ static void describe(struct ovsdb *c, json_t *e, const char *suffix)
 	const char *details = json_string_value(json_object_get(e, "details"));
 	char *dump = NULL;
 
+	if (what && !*what)
+		what = "an empty error"; /* a server's "", still one line that says something */
 	if (!what)
 		what = dump = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
 	set_error(c, "%s%s%s%s", what ? what : "error", details ? ": " : "", details ? details : "",

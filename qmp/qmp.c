@@ -188,7 +188,8 @@ static int caps_accepted(struct qmp *q, json_t *msg)
 	if (json_object_get(msg, "error"))
 		return -EPROTO;
 	q->ready = true;
-	r = buf_append(&q->out, q->held.p + q->held.off, q->held.len);
+	/* held.p is NULL when nothing was held: no pointer arithmetic on it */
+	r = q->held.len ? buf_append(&q->out, q->held.p + q->held.off, q->held.len) : 0;
 	buf_free(&q->held);
 	if (r < 0)
 		return r;

@@ -7,7 +7,7 @@ set -eu
 pkgs="build-essential pkg-config git
   qemu-system-x86 qemu-system-arm qemu-utils qemu-efi-aarch64
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmnl-dev libjansson-dev
-  libinih-dev libcriterion-dev libpcap-dev
+  libinih-dev libcriterion-dev libpcap-dev clang libclang-rt-dev
   socat busybox-static cpio kmod iproute2 procps zstd xz-utils python3
   openvswitch-switch dnsmasq-base iputils-ping iperf3 tcpdump
   mmdebstrap e2fsprogs fdisk uuid-runtime dosfstools mtools ovmf

@@ -165,8 +165,10 @@ static int get_time(struct parser *p, const char *word, uint64_t max, uint64_t *
 		return -EINVAL;
 	if (scaled(v, time_units, false, &t))
 		return fail(p, "bad %s \"%s\" (use 50ms, 500us, 1s)", word, v);
-	/* Rounded, where tc truncates: "4.35ms" is 4350 us, not 4349. */
-	if (t + 0.5 > (double)max)
+	/* Rounded, where tc truncates: "4.35ms" is 4350 us, not 4349.  The
+	 * maximum itself is allowed ("delay 3600s", and the "3.6e+03s" that
+	 * tc_shape_format prints for it). */
+	if (t >= (double)max + 0.5)
 		return fail(p, "%s \"%s\" is too long (at most %.4gs)", word, v, max / 1e6);
 	*us = (uint64_t)(t + 0.5);
 	return 0;

@@ -140,6 +140,18 @@ Test(tcrule, needs_netem)
 	cr_expect(tc_shape_empty((struct tc_shape[]){ { 0 } }));
 }
 
+/* The limit a message names is allowed, also as tc_shape_format prints it
+ * (found by tcrule_fuzz: "delay 3595s" printed "3.6e+03s", refused). */
+Test(tcrule, the_maxima_themselves_are_allowed)
+{
+	cr_expect_eq(ok("delay 3600s").to_vm.delay_us, 3600000000ULL);
+	cr_expect_eq(ok("delay 3.6e+03s").to_vm.delay_us, 3600000000ULL);
+	cr_expect_eq(ok("delay 3600.0000004s").to_vm.delay_us, 3600000000ULL);
+	cr_expect_eq(ok("delay 5ms jitter 2147483us").to_vm.jitter_us, 2147483ULL);
+	bad("delay 3600.0000005s", "delay \"3600.0000005s\" is too long (at most 3600s)");
+	bad("delay 5ms jitter 2147484us", "jitter \"2147484us\" is too long (at most 2.147s)");
+}
+
 Test(tcrule, bad_values_name_the_word)
 {
 	bad("rate 10mbs", "bad rate \"10mbs\" (use 10mbit, 1gbit, 500kbit)");
