@@ -113,6 +113,7 @@ static void forget(struct child *c)
 	close(c->pidfd);
 	c->pidfd = -1;
 	c->pid = 0;
+	c->adopted = false;
 }
 
 static void pid_cb(struct loop_watch *w, uint32_t events)
@@ -122,6 +123,12 @@ static void pid_cb(struct loop_watch *w, uint32_t events)
 	int status;
 
 	(void)events;
+	if (c->adopted) {
+		/* Readable: it exited.  Its parent reaps it, not us. */
+		forget(c);
+		c->exited(c, CHILD_STATUS_UNKNOWN);
+		return;
+	}
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
@@ -181,6 +188,7 @@ int child_spawn(struct child *c, char *const argv[], const int *fds, int nfds)
 
 	c->pid = 0;
 	c->pidfd = c->errfd = -1;
+	c->adopted = false;
 	c->len = 0;
 	c->dropped = 0;
 	c->last_line[0] = '\0';
@@ -267,6 +275,33 @@ void child_init(struct child *c, const char *tag, void (*exited)(struct child *,
 	c->pidfd = c->errfd = c->netns = c->errlog = -1;
 }
 
+int child_adopt(struct child *c, pid_t pid, bool (*is_it)(pid_t pid, void *opaque), void *opaque)
+{
+	int fd, r;
+
+	if (pid <= 0 || (fd = pidfd_open(pid, 0)) < 0)
+		return -ESRCH;
+	if (is_it && !is_it(pid, opaque)) {
+		close(fd);
+		return -ESRCH;
+	}
+	c->pid_w.cb = pid_cb;
+	r = loop_add(fd, EPOLLIN, &c->pid_w);
+	c->pid = pid;
+	c->pidfd = fd;
+	c->errfd = -1;
+	c->adopted = true;
+	c->len = 0;
+	c->dropped = 0;
+	c->last_line[0] = '\0';
+	return r;
+}
+
+bool child_adopted(const struct child *c)
+{
+	return c->pid > 0 && c->adopted;
+}
+
 bool child_running(const struct child *c)
 {
 	return c->pid > 0;
@@ -287,9 +322,13 @@ void child_stop_sync(struct child *c, int timeout_ms)
 	if (c->pidfd < 0)
 		return;
 	pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
-	if (poll(&p, 1, timeout_ms) <= 0)
+	if (poll(&p, 1, timeout_ms) <= 0) {
 		pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
-	while (waitid(P_PIDFD, c->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		if (c->adopted)
+			poll(&p, 1, CHILD_KILL_WAIT_MS);
+	}
+	/* An adopted child's exit is its parent's to reap (waitid: ECHILD). */
+	while (!c->adopted && waitid(P_PIDFD, c->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	forget(c);
 }
@@ -302,7 +341,9 @@ void child_release(struct child *c)
 
 const char *child_status_str(int wstatus, char *buf, size_t size)
 {
-	if (WIFEXITED(wstatus))
+	if (wstatus == CHILD_STATUS_UNKNOWN)
+		snprintf(buf, size, "exited (adopted, status unknown)");
+	else if (WIFEXITED(wstatus))
 		snprintf(buf, size, "exited with status %d", WEXITSTATUS(wstatus));
 	else
 		snprintf(buf, size, "killed by SIG%s", sigabbrev_np(WTERMSIG(wstatus)) ?: "?");

@@ -240,10 +240,7 @@ static void ovs_exited(void *opaque, const char *daemon, int wstatus, bool expec
 
 	if (expected)
 		return;
-	if (wstatus == -1)
-		snprintf(how, sizeof(how), "exited (adopted, status unknown)");
-	else
-		child_status_str(wstatus, how, sizeof(how));
+	child_status_str(wstatus, how, sizeof(how));
 	fabric_note(opaque, "openvswitch: %s %s; restarting it in %d ms", daemon, how, restart_ms);
 }
 

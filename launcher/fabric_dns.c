@@ -11,14 +11,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/proc.h"
 
 #define DNSMASQ_RESTART_MS 1000
 
@@ -97,63 +97,58 @@ void fabric_dnsmasq_free(struct dnsmasq_config *c)
 
 /* ---- the process ---- */
 
-/* dnsmasq outlives the supervisor (child.outlive), with the VMs it serves.
- * Its pid file (ours, not dnsmasq's) finds it again: a pidfd on it while
- * its command line still names our config (so a reused pid is left
- * alone), else -1.  The pidfd comes first: once it is open, the command
- * line read is that process's. */
-static int find_dnsmasq(const struct fabric *f, pid_t *pid)
+/* Whether process pid is a dnsmasq of ours: one of its arguments names
+ * our config (so a reused pid is left alone). */
+static bool runs_conf(pid_t pid, void *opaque)
 {
-	char cmdline[PATHS_MAX * 2] = "", path[64];
+	const struct fabric *f = opaque;
+	struct strv argv = { 0 };
+	bool ours = false;
+
+	if (proc_cmdline(pid, &argv) > 0)
+		for (size_t i = 0; i < argv.n && !ours; i++)
+			ours = strstr(argv.v[i], f->dnsmasq_conf) != NULL;
+	strv_free(&argv);
+	return ours;
+}
+
+/* dnsmasq outlives the supervisor (child.outlive), with the VMs it serves.
+ * Its pid file (ours, not dnsmasq's) finds it again, taken over into c
+ * (child_adopt) while its command line still names our config: 0 and
+ * watching it, -ESRCH when there is none, another -errno when it cannot
+ * be watched (c holds it, for child_stop_sync).  *pid: the file's pid. */
+static int find_dnsmasq(struct fabric *f, struct child *c, pid_t *pid)
+{
 	FILE *pf = fopen(f->dnsmasq_pid, "re");
-	int fd, pidfd;
-	ssize_t n;
 
 	*pid = 0;
 	if (!pf)
-		return -1;
+		return -ESRCH;
 	if (fscanf(pf, "%d", pid) != 1)
 		*pid = 0;
 	fclose(pf);
-	if (*pid <= 0 || (pidfd = pidfd_open(*pid, 0)) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)*pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	for (ssize_t i = 0; i < n; i++)
-		if (cmdline[i] == '\0')
-			cmdline[i] = ' ';
-	if (n <= 0 || !strstr(cmdline, f->dnsmasq_conf)) {
-		close(pidfd);
-		return -1;
-	}
-	return pidfd;
+	return child_adopt(c, *pid, runs_conf, f);
 }
 
-/* SIGTERM, SIGKILL after CHILD_STOP_MS; closes pidfd.  Not our child: its
- * parent (init) reaps it. */
-static void stop_pidfd(int pidfd)
+static void stale_exited(struct child *c, int wstatus)
 {
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-	pidfd_send_signal(pidfd, SIGTERM, NULL, 0);
-	if (poll(&p, 1, CHILD_STOP_MS) <= 0)
-		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-	close(pidfd);
+	(void)c;
+	(void)wstatus;
 }
 
 void fabric_dns_clear_stale(struct fabric *f)
 {
+	struct child stale;
 	pid_t pid;
-	int pidfd = find_dnsmasq(f, &pid);
 
+	child_init(&stale, "dnsmasq", stale_exited, f);
+	if (find_dnsmasq(f, &stale, &pid) != -ESRCH) {
+		/* SIGTERM, SIGKILL after CHILD_STOP_MS.  Not our child: its
+		 * parent (init) reaps it. */
+		child_stop_sync(&stale, CHILD_STOP_MS);
+		fabric_note(f, "stopped dnsmasq (pid %d) left by an earlier run", (int)pid);
+	}
 	unlink(f->dnsmasq_pid);
-	if (pidfd < 0)
-		return;
-	stop_pidfd(pidfd);
-	fabric_note(f, "stopped dnsmasq (pid %d) left by an earlier run", (int)pid);
 }
 
 /* dnsmasq ended (how: "killed by SIGKILL"): start it again in a while. */
@@ -166,31 +161,12 @@ static void dnsmasq_gone(struct fabric *f, const char *how)
 	loop_timer_arm(&f->dnsmasq_timer, DNSMASQ_RESTART_MS);
 }
 
+/* Ours or adopted (then init reaps it, and how it ended is unknown). */
 static void dnsmasq_exited(struct child *c, int wstatus)
 {
 	char how[64];
 
 	dnsmasq_gone(c->opaque, child_status_str(wstatus, how, sizeof(how)));
-}
-
-static void adopted_forget(struct fabric *f)
-{
-	loop_del(f->adopted_pidfd);
-	close(f->adopted_pidfd);
-	f->adopted_pidfd = -1;
-	f->adopted_pid = 0;
-}
-
-/* The adopted dnsmasq exited: init reaps it, so how it ended is unknown. */
-static void adopted_exited(struct loop_watch *w, uint32_t events)
-{
-	struct fabric *f = container_of(w, struct fabric, adopted_w);
-	char how[64];
-
-	(void)events;
-	snprintf(how, sizeof(how), "(pid %d, adopted) exited, status unknown", (int)f->adopted_pid);
-	adopted_forget(f);
-	dnsmasq_gone(f, how);
 }
 
 static int dnsmasq_start(struct fabric *f, struct err *e)
@@ -275,22 +251,18 @@ static bool config_is(const struct dnsmasq_config *c, const char *path)
 static int dns_adopt(struct fabric *f, const struct dnsmasq_config *c)
 {
 	pid_t pid;
-	int pidfd = find_dnsmasq(f, &pid);
+	int r = find_dnsmasq(f, &f->dnsmasq, &pid);
 
-	if (pidfd < 0)
+	if (r == -ESRCH)
 		return 1;
-	if (!config_is(c, f->dnsmasq_conf)) {
-		stop_pidfd(pidfd);
-		fabric_note(f, "stopped dnsmasq (pid %d): the topology's DHCP or DNS changed", (int)pid);
+	if (r < 0) {
+		/* Unwatched, it could die unseen: start one of our own. */
+		child_stop_sync(&f->dnsmasq, CHILD_STOP_MS);
 		return 1;
 	}
-	f->adopted_w.cb = adopted_exited;
-	f->adopted_pidfd = pidfd;
-	f->adopted_pid = pid;
-	if (loop_add(pidfd, EPOLLIN, &f->adopted_w) < 0) {
-		/* Unwatched, it could die unseen: start one of our own. */
-		stop_pidfd(pidfd);
-		f->adopted_pidfd = -1;
+	if (!config_is(c, f->dnsmasq_conf)) {
+		child_stop_sync(&f->dnsmasq, CHILD_STOP_MS);
+		fabric_note(f, "stopped dnsmasq (pid %d): the topology's DHCP or DNS changed", (int)pid);
 		return 1;
 	}
 	fabric_note(f, "kept dnsmasq (pid %d) and its leases", (int)pid);
@@ -325,7 +297,7 @@ int fabric_dns_start(struct fabric *f, bool keep, struct err *e)
 	fabric_dnsmasq_free(&c);
 	if (r < 0)
 		return err_sys(e, r, "dnsmasq");
-	return f->adopted_pidfd >= 0 ? 0 : dnsmasq_start(f, e);
+	return child_adopted(&f->dnsmasq) ? 0 : dnsmasq_start(f, e);
 }
 
 int fabric_dns_init(struct fabric *f, struct err *e)
@@ -333,7 +305,6 @@ int fabric_dns_init(struct fabric *f, struct err *e)
 	child_init(&f->dnsmasq, "dnsmasq", dnsmasq_exited, f);
 	/* It serves the guests, which outlive us (QEMU is adopted). */
 	f->dnsmasq.outlive = true;
-	f->adopted_pidfd = -1;
 	loop_timer_init(&f->dnsmasq_timer, dnsmasq_restart);
 	if (paths_join(f->dnsmasq_conf, sizeof(f->dnsmasq_conf), "%s/dnsmasq.conf", f->run) < 0 ||
 	    paths_join(f->dnsmasq_pid, sizeof(f->dnsmasq_pid), "%s/dnsmasq.pid", f->run) < 0)
@@ -359,12 +330,7 @@ static void dns_drop(struct fabric *f)
 void fabric_dns_close(struct fabric *f)
 {
 	dns_drop(f);
-	child_stop_sync(&f->dnsmasq, CHILD_STOP_MS);
-	if (f->adopted_pidfd >= 0) {
-		loop_del(f->adopted_pidfd);
-		stop_pidfd(f->adopted_pidfd);
-		f->adopted_pidfd = -1;
-	}
+	child_stop_sync(&f->dnsmasq, CHILD_STOP_MS); /* ours or adopted */
 	unlink(f->dnsmasq_conf);
 	unlink(f->dnsmasq_pid);
 }
@@ -373,6 +339,4 @@ void fabric_dns_release(struct fabric *f)
 {
 	dns_drop(f);
 	child_release(&f->dnsmasq);
-	if (f->adopted_pidfd >= 0)
-		adopted_forget(f);
 }

@@ -27,12 +27,9 @@ struct fabric {
 	struct ovs *ovs;
 	char run[PATHS_MAX], state[PATHS_MAX];
 
+	/* Ours, or one an earlier supervisor left and this one adopted
+	 * (child_adopt: not our child, its exit status unknown). */
 	struct child dnsmasq;
-	/* A dnsmasq an earlier supervisor left and this one adopted: not our
-	 * child, so watched through a pidfd, and its exit status is unknown. */
-	int adopted_pidfd;
-	pid_t adopted_pid;
-	struct loop_watch adopted_w;
 	char dnsmasq_conf[PATHS_MAX], dnsmasq_pid[PATHS_MAX], leases_path[PATHS_MAX];
 	struct loop_timer dnsmasq_timer;
 	char dnsmasq_died[64];        /* how the dnsmasq being restarted ended */

@@ -330,16 +330,13 @@ static int on_exit_qemu(struct vm *vm)
 {
 	/* An adopted QEMU's wait status is its parent's: a SHUTDOWN seen on
 	 * the monitor is what says its exit was asked for. */
-	bool clean = vm->exit_unknown ? vm->shutdown_seen :
+	bool clean = vm->wstatus == CHILD_STATUS_UNKNOWN ? vm->shutdown_seen :
 		     WIFEXITED(vm->wstatus) && WEXITSTATUS(vm->wstatus) == 0;
 	bool was_up = vm->up_since_ms != 0, again = false;
 	uint64_t ran = was_up ? loop_now_ms() - vm->up_since_ms : 0;
 	char how[64];
 
-	if (vm->exit_unknown)
-		snprintf(how, sizeof(how), "exited (adopted, status unknown)");
-	else
-		child_status_str(vm->wstatus, how, sizeof(how));
+	child_status_str(vm->wstatus, how, sizeof(how));
 	console_note(vm->console, "QEMU %s", how);
 	console_detach(vm->console);
 	vm_mon_drop(vm);

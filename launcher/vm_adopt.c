@@ -4,17 +4,16 @@
 #include "launcher/vm_impl.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/proc.h"
 #include "launcher/bootlog.h"
 #include "launcher/console.h"
 
@@ -40,29 +39,6 @@ void vm_state_save(struct vm *vm)
 			     vm->state_json, strerror(-r));
 }
 
-void vm_adopt_release(struct vm *vm)
-{
-	if (vm->adopt_pidfd < 0)
-		return;
-	loop_del(vm->adopt_pidfd);
-	close(vm->adopt_pidfd);
-	vm->adopt_pidfd = -1;
-	vm->adopt_pid = 0;
-}
-
-/* The adopted QEMU exited.  It is not our child: its parent (init, or a
- * subreaper) reaps it and keeps its wait status. */
-static void adopt_exited(struct loop_watch *w, uint32_t events)
-{
-	struct vm *vm = container_of(w, struct vm, adopt_w);
-
-	(void)events;
-	vm_adopt_release(vm);
-	vm->wstatus = 0;
-	vm->exit_unknown = true;
-	vm_dispatch(vm, EV_EXIT);
-}
-
 /* The files of a QEMU that is gone, or was never ours. */
 static void forget_files(struct vm *vm)
 {
@@ -73,14 +49,16 @@ static void forget_files(struct vm *vm)
 	unlink(vm->qmp_sock);
 }
 
-/* A QEMU of ours that cannot be driven is stopped: SIGKILL, then up to 2 s
- * for it to go, so that the VM can start again on its paths. */
-static void kill_adoptee(int pidfd)
+/* Whether pid is the QEMU state.json st describes: its start time and
+ * command line.  With the pidfd open (child_adopt), the pid cannot be
+ * reused under us. */
+static bool is_qemu(pid_t pid, void *opaque)
 {
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	const struct vmstate *st = opaque;
+	uint64_t start, hash;
 
-	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-	poll(&p, 1, 2000);
+	return proc_start_time(pid, &start) == 0 && start == st->start_time &&
+	       vmstate_proc_cmdline_hash(pid, &hash) == 0 && hash == st->cmdline_hash;
 }
 
 /* Uptime goes on from when the guest first ran, as state.json says. */
@@ -152,9 +130,8 @@ int vm_adopt(struct vm *vm, struct err *e)
 {
 	char nets[TOPO_MAX_NICS][VMSTATE_NET_MAX];
 	struct vmstate st;
-	uint64_t start, hash;
 	struct err le;
-	int pidfd, r;
+	int r;
 
 	if (vm->state != VM_STOPPED || vm_qemu_running(vm))
 		return err_set(e, EBUSY, "vm %s: only a stopped VM without QEMU adopts one", vm->cfg->name);
@@ -167,22 +144,18 @@ int vm_adopt(struct vm *vm, struct err *e)
 		unlink(vm->state_json);
 		return 0;
 	}
-	/* The pidfd first: once /proc confirms the process behind it, the
-	 * pid cannot be reused under us. */
-	pidfd = pidfd_open(st.pid, 0);
-	if (pidfd < 0 || vmstate_proc_start(st.pid, &start) < 0 || start != st.start_time ||
-	    vmstate_proc_cmdline_hash(st.pid, &hash) < 0 || hash != st.cmdline_hash) {
-		if (pidfd >= 0)
-			close(pidfd);
+	/* Its exit reaches qemu_exited with CHILD_STATUS_UNKNOWN. */
+	if ((r = child_adopt(&vm->qemu, st.pid, is_qemu, &st)) == -ESRCH) {
 		console_note(vm->console, "QEMU pid %d of an earlier supervisor is gone", (int)st.pid);
 		forget_files(vm);
 		vmstate_free(&st);
 		return 0;
 	}
-	vm->adopt_w.cb = adopt_exited;
-	if ((r = loop_add(pidfd, EPOLLIN, &vm->adopt_w)) < 0) {
-		kill_adoptee(pidfd);
-		close(pidfd);
+	if (r < 0) {
+		/* The QEMU of ours that cannot be watched is stopped, so that
+		 * the VM can start again on its paths: SIGKILL, then up to
+		 * CHILD_KILL_WAIT_MS for it to go. */
+		child_stop_sync(&vm->qemu, 0);
 		forget_files(vm);
 		err_sys(&vm->err, -r, "vm %s: cannot watch QEMU pid %d, so it was stopped", vm->cfg->name,
 			(int)st.pid);
@@ -191,8 +164,6 @@ int vm_adopt(struct vm *vm, struct err *e)
 			*e = vm->err;
 		return r;
 	}
-	vm->adopt_pid = st.pid;
-	vm->adopt_pidfd = pidfd;
 	vmstate_free(&vm->run);
 	vm->run = st; /* the argv, networks and cables QEMU has */
 	for (int i = 0; i < vm->cfg->nnics; i++) {
@@ -206,7 +177,7 @@ int vm_adopt(struct vm *vm, struct err *e)
 	vm->want_up = true;
 	vm->restart = false;
 	vm->stop_phase = STOP_NONE;
-	vm->exit_unknown = vm->shutdown_seen = false;
+	vm->shutdown_seen = false;
 	vm->adopted = vm->adopting = vm->mon_resync = true;
 	vm->detached = false;
 	/* QMP says running or paused (status_reply); until then, starting. */
@@ -246,10 +217,7 @@ void vm_detach(struct vm *vm)
 	vm_agent_drop(vm);
 	console_note(vm->console, "the supervisor lets go: QEMU pid %d runs on for the next one", pid);
 	console_detach(vm->console);
-	if (vm->adopt_pidfd >= 0)
-		vm_adopt_release(vm);
-	else
-		child_release(&vm->qemu);
+	child_release(&vm->qemu);
 	vm->detached = true;
 	vm->want_up = vm->restart = false;
 	vm->mon_lost = vm->mon_lost_told = vm->adopting = false;

@@ -48,21 +48,19 @@ struct vm {
 	struct vm_plan plan;
 	struct disks *disks;
 	child_spawn_fn *spawn;
+	/* QEMU: started by us, or one an earlier supervisor started
+	 * (vm_adopt: child_adopt, not our child, never reaped by us). */
 	struct child qemu;
 	char qemu_tag[64];
-	int wstatus;           /* of the last exit, for EV_EXIT and EV_PREP_EXIT */
-	bool exit_unknown;     /* an adopted QEMU exited: no wait status */
+	/* Of the last exit, for EV_EXIT and EV_PREP_EXIT; CHILD_STATUS_UNKNOWN
+	 * when an adopted QEMU exited. */
+	int wstatus;
 	char qemu_last[256];   /* QEMU's last line in qemu.log, after its exit */
 	long long qemu_log_off;/* qemu.log's size when this QEMU started */
 	/* The running QEMU as state.json describes it: pid, identity, the
 	 * argv and networks it was started with, cables, when it came up. */
 	struct vmstate run;
 
-	/* A QEMU an earlier supervisor started (vm_adopt): not our child, so
-	 * watched through a pidfd of our own and never reaped by us. */
-	pid_t adopt_pid;
-	int adopt_pidfd;
-	struct loop_watch adopt_w;
 	bool adopted;          /* the running QEMU was adopted */
 	bool adopting;         /* adopted; QMP has not said running or paused yet */
 	bool shutdown_seen;    /* QMP said SHUTDOWN: an adopted QEMU's exit was asked for */
@@ -122,8 +120,6 @@ void vm_qemu_gone(struct vm *vm);
 /* Connect to QEMU's serial port, agent port and monitor (a missing monitor
  * is a lost one, reconnected with backoff). */
 void vm_qemu_connect(struct vm *vm);
-/* vm_adopt.c: stop watching an adopted QEMU (its pidfd closed). */
-void vm_adopt_release(struct vm *vm);
 /* Rewrite state.json for the running QEMU (a cable changed, it came up). */
 void vm_state_save(struct vm *vm);
 /* vm_free's part: a QEMU still running is killed unless detached; the

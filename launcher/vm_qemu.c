@@ -5,16 +5,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/proc.h"
 #include "base/sock.h"
 
 #include "launcher/bootlog.h"
@@ -402,7 +401,6 @@ static void qemu_exited(struct child *c, int wstatus)
 	struct vm *vm = c->opaque;
 
 	vm->wstatus = wstatus;
-	vm->exit_unknown = false;
 	vm_dispatch(vm, EV_EXIT);
 }
 
@@ -486,7 +484,6 @@ void vm_qemu_init(struct vm *vm)
 	child_init(&vm->qemu, vm->qemu_tag, qemu_exited, vm);
 	vm->qmp_fd = -1;
 	vm->qmp_w.cb = mon_cb;
-	vm->adopt_pidfd = -1;
 	loop_timer_init(&vm->mon_timer, mon_retry);
 }
 
@@ -598,10 +595,10 @@ int vm_qemu_spawn(struct vm *vm)
 			vm_observer.nics_down(vm);
 		goto out;
 	}
-	vm->exit_unknown = vm->shutdown_seen = vm->mon_resync = false;
+	vm->shutdown_seen = vm->mon_resync = false;
 	vm->run.pid = vm->qemu.pid;
 	/* After child_spawn the exec is done: /proc shows QEMU's own. */
-	if ((r = vmstate_proc_start(vm->run.pid, &vm->run.start_time)) < 0 ||
+	if ((r = proc_start_time(vm->run.pid, &vm->run.start_time)) < 0 ||
 	    (r = vmstate_proc_cmdline_hash(vm->run.pid, &vm->run.cmdline_hash)) < 0)
 		console_note(vm->console, "cannot read /proc/%d: %s; a later supervisor cannot adopt it",
 			     (int)vm->run.pid, strerror(-r));
@@ -627,20 +624,16 @@ out:
 
 bool vm_qemu_running(const struct vm *vm)
 {
-	return child_running(&vm->qemu) || vm->adopt_pidfd >= 0;
+	return child_running(&vm->qemu);
 }
 
 int vm_qemu_signal(struct vm *vm, int sig)
 {
-	if (vm->adopt_pidfd >= 0)
-		return pidfd_send_signal(vm->adopt_pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 	return child_signal(&vm->qemu, sig);
 }
 
 int vm_pid(const struct vm *vm)
 {
-	if (vm->adopt_pidfd >= 0)
-		return (int)vm->adopt_pid;
 	return vm->qemu.pid > 0 ? (int)vm->qemu.pid : 0;
 }
 
@@ -695,19 +688,12 @@ void vm_qemu_free(struct vm *vm)
 {
 	if (vm_qemu_running(vm) && !vm->detached) {
 		/* Not handed to a next supervisor: it goes with this one, as
-		 * before QEMU could outlive us. */
-		if (vm->adopt_pidfd >= 0) {
-			struct pollfd p = { .fd = vm->adopt_pidfd, .events = POLLIN };
-
-			pidfd_send_signal(vm->adopt_pidfd, SIGKILL, NULL, 0);
-			poll(&p, 1, 2000);
-		} else {
-			child_stop_sync(&vm->qemu, 0);
-		}
+		 * before QEMU could outlive us (an adopted one too: up to
+		 * CHILD_KILL_WAIT_MS for it to be gone). */
+		child_stop_sync(&vm->qemu, 0);
 		unlink_socks(vm);
 		unlink(vm->state_json);
 	}
-	vm_adopt_release(vm);
 	loop_timer_close(&vm->mon_timer);
 	vmstate_free(&vm->run);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/proc.h"
 #include "net/tap.h"
 
 #define VMSTATE_VERSION 1
@@ -169,76 +170,22 @@ void vmstate_free(struct vmstate *s)
 	strv_free(&s->argv);
 }
 
-/* Read a small /proc file whole, NUL-terminated; its length or -errno. */
-static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t size)
-{
-	char path[64];
-	size_t len = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (len < size - 1) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			close(fd);
-			return e == ESRCH ? -ESRCH : -e;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
-
-int vmstate_proc_start(pid_t pid, uint64_t *out)
-{
-	char buf[1024], *p;
-	ssize_t n = read_proc(pid, "stat", buf, sizeof(buf));
-	unsigned long long start;
-
-	if (n < 0)
-		return (int)n;
-	/* The command name may hold spaces and parentheses: count fields
-	 * from the last ')'.  starttime is field 22; state is field 3. */
-	if (!(p = strrchr(buf, ')')))
-		return -EINVAL;
-	p++;
-	for (int field = 2; field < 21; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -EINVAL;
-	}
-	if (sscanf(p, " %llu", &start) != 1)
-		return -EINVAL;
-	*out = start;
-	return 0;
-}
-
 int vmstate_proc_cmdline_hash(pid_t pid, uint64_t *out)
 {
-	enum { MAX = 256 * 1024 }; /* past ARG_MAX's usual 128 KiB */
-	char *buf = malloc(MAX);
+	struct strv argv = { 0 };
 	uint64_t h = 0xcbf29ce484222325ULL;
-	ssize_t n;
+	int r = proc_cmdline(pid, &argv);
 
-	if (!buf)
-		return -ENOMEM;
-	if ((n = read_proc(pid, "cmdline", buf, MAX)) < 0) {
-		free(buf);
-		return (int)n;
-	}
-	for (ssize_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
-	free(buf);
+	/* The bytes of /proc/PID/cmdline: each argument and its NUL. */
+	for (size_t i = 0; r >= 0 && i < argv.n; i++)
+		for (const char *c = argv.v[i];; c++) {
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+			if (!*c)
+				break;
+		}
+	strv_free(&argv);
+	if (r < 0)
+		return r;
 	*out = h;
 	return 0;
 }

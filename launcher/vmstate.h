@@ -43,10 +43,7 @@ int vmstate_save(const char *path, const char *dir, const char *vm, const struct
 int vmstate_load(const char *path, struct vmstate *s, struct err *e);
 void vmstate_free(struct vmstate *s);
 
-/* The start time of process pid (/proc/PID/stat field 22): 0 and *out, or
- * -errno (-ESRCH when there is no such process). */
-int vmstate_proc_start(pid_t pid, uint64_t *out);
-/* A hash (FNV-1a, 64 bits) of /proc/PID/cmdline: 0 and *out, or -errno.
+/* A hash (FNV-1a, 64 bits) of /proc/PID/cmdline (base/proc.h): 0 and *out, or -errno.
  * With the pid and the start time it tells the process we started from
  * any other (the argv it holds is QEMU's, but a test's stand-in differs). */
 int vmstate_proc_cmdline_hash(pid_t pid, uint64_t *out);

@@ -44,7 +44,8 @@ struct ovs_callbacks {
 	 * loop, or from inside ovs_ports_wait(). */
 	void (*port)(void *opaque, const char *port, int ofport, const char *error);
 	/* A private daemon ("ovsdb-server", "ovs-vswitchd") exited; expected
-	 * after ovs_stop().  wstatus -1: it was adopted (status unknown).
+	 * after ovs_stop().  wstatus CHILD_STATUS_UNKNOWN: it was
+	 * adopted (base/child.h).
 	 * Unless expected it is started again after restart_ms. */
 	void (*exited)(void *opaque, const char *daemon, int wstatus, bool expected, int restart_ms);
 	/* That daemon runs again; how says how the last one ended. */

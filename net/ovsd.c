@@ -1,13 +1,13 @@
 /* ovsd.c - a system Open vSwitch, or a private ovsdb-server + ovs-vswitchd. */
 #include "net/ovsd.h"
 #include "base/buf.h"
+#include "base/proc.h"
 #include "base/sock.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sys/pidfd.h>
 #include <fcntl.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
@@ -184,41 +184,47 @@ static bool is_server(const struct ovsd_proc *p)
 	return p == &p->d->server;
 }
 
-/* Whether pid is p's daemon of d->dir: its command is the daemon, and
- * ovsdb-server names our conf.db, ovs-vswitchd holds $RUN/ovs as fd 3. */
-static bool is_ours(const struct ovsd_proc *p, pid_t pid)
+/* Whether argv (a /proc/PID/cmdline) is p's daemon of d->dir: its command
+ * is the daemon, and ovsdb-server names our conf.db. */
+static bool runs_daemon(const struct ovsd_proc *p, const struct strv *argv)
 {
-	char path[64], cmd[4096], want[PATHS_MAX + 16], link[PATHS_MAX];
-	ssize_t n;
-	int fd;
+	char want[PATHS_MAX + 16];
+	size_t i = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!argv->n)
 		return false;
-	n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	cmd[n] = '\0';
 	/* Caught between our exec of env and env's exec of the daemon, the
 	 * daemon is one of env's arguments. */
-	if (!strcmp(cmd, "env")) {
-		ssize_t i = 0;
-
-		while (i < n && strcmp(cmd + i, p->name))
-			i += strlen(cmd + i) + 1;
-		if (i >= n)
+	if (!strcmp(argv->v[0], "env")) {
+		while (i < argv->n && strcmp(argv->v[i], p->name))
+			i++;
+		if (i >= argv->n)
 			return false;
-	} else if (strcmp(strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd, p->name)) {
+	} else if (strcmp(strrchr(argv->v[0], '/') ? strrchr(argv->v[0], '/') + 1 : argv->v[0], p->name)) {
 		return false;
 	}
-	if (is_server(p)) {
-		snprintf(want, sizeof(want), "%s/conf.db", p->d->dir);
-		for (ssize_t i = 0; i < n; i += strlen(cmd + i) + 1)
-			if (!strcmp(cmd + i, want))
-				return true;
-		return false;
-	}
+	if (!is_server(p))
+		return true;
+	snprintf(want, sizeof(want), "%s/conf.db", p->d->dir);
+	for (i = 0; i < argv->n; i++)
+		if (!strcmp(argv->v[i], want))
+			return true;
+	return false;
+}
+
+/* Whether pid is p's daemon of d->dir: runs_daemon, and ovs-vswitchd
+ * holds $RUN/ovs as fd 3. */
+static bool is_ours(pid_t pid, void *opaque)
+{
+	const struct ovsd_proc *p = opaque;
+	struct strv argv = { 0 };
+	char path[64], link[PATHS_MAX];
+	bool ours = proc_cmdline(pid, &argv) > 0 && runs_daemon(p, &argv);
+	ssize_t n;
+
+	strv_free(&argv);
+	if (!ours || is_server(p))
+		return ours;
 	snprintf(path, sizeof(path), "/proc/%d/fd/3", (int)pid);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n <= 0)
@@ -227,28 +233,23 @@ static bool is_ours(const struct ovsd_proc *p, pid_t pid)
 	return !strcmp(link, p->d->dir);
 }
 
-/* The pid p's pid file names, if that process is p's daemon: 0 and a pidfd,
- * or -ESRCH. */
+/* The process p's pid file names, if it is p's daemon, taken over into
+ * p->c (child_adopt): 0 and watching it; -ESRCH when there is none;
+ * another -errno when it cannot be watched (p->c holds it, for
+ * child_stop_sync or child_release).  *pid: the file's pid. */
 static int find_leftover(struct ovsd_proc *p, pid_t *pid)
 {
 	FILE *f = fopen(p->pidfile, "re");
-	int n = 0, fd;
+	int n = 0;
 
+	*pid = 0;
 	if (!f)
 		return -ESRCH;
 	if (fscanf(f, "%d", &n) != 1)
 		n = 0;
 	fclose(f);
-	if (n <= 0 || !is_ours(p, n) || (fd = pidfd_open(n, 0)) < 0)
-		return -ESRCH;
-	/* The pidfd is of the process checked unless it was replaced in
-	 * between: check again now that the pid cannot be reused. */
-	if (!is_ours(p, n)) {
-		close(fd);
-		return -ESRCH;
-	}
 	*pid = n;
-	return fd;
+	return child_adopt(&p->c, n, is_ours, p);
 }
 
 static void write_pidfile(struct ovsd_proc *p, pid_t pid)
@@ -264,43 +265,17 @@ static void write_pidfile(struct ovsd_proc *p, pid_t pid)
 	close(fd);
 }
 
-/* SIGTERM through pidfd, SIGKILL after timeout_ms; fd is closed. */
-static void end_pidfd(int fd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	pidfd_send_signal(fd, SIGTERM, NULL, 0);
-	if (poll(&pfd, 1, timeout_ms) <= 0) {
-		pidfd_send_signal(fd, SIGKILL, NULL, 0);
-		poll(&pfd, 1, timeout_ms);
-	}
-	close(fd);
-}
-
-static void unwatch_adopted(struct ovsd_proc *p)
-{
-	if (p->apidfd < 0)
-		return;
-	loop_del(p->apidfd);
-	close(p->apidfd);
-	p->apidfd = -1;
-	p->adopted = 0;
-}
-
 static int spawn(struct ovsd_proc *p);
 
-/* p ended (wstatus -1: adopted, unknown).  Unless we stop it, it runs
- * again after the backoff. */
+/* p ended (wstatus CHILD_STATUS_UNKNOWN: adopted).  Unless we stop it, it
+ * runs again after the backoff. */
 static void ended(struct ovsd_proc *p, int wstatus)
 {
 	struct ovsd *d = p->d;
 	uint64_t now = loop_now_ms();
 	int delay = 0;
 
-	if (wstatus == -1)
-		snprintf(p->died, sizeof(p->died), "exited (adopted, status unknown)");
-	else
-		child_status_str(wstatus, p->died, sizeof(p->died));
+	child_status_str(wstatus, p->died, sizeof(p->died));
 	if (!d->stopping) {
 		if (now - p->started_ms >= RESTART_STABLE_MS)
 			p->failures = 0;
@@ -319,15 +294,6 @@ static void child_exited(struct child *c, int wstatus)
 	ended(c->opaque, wstatus);
 }
 
-static void adopted_exited(struct loop_watch *w, uint32_t events)
-{
-	struct ovsd_proc *p = container_of(w, struct ovsd_proc, aw);
-
-	(void)events;
-	unwatch_adopted(p);
-	ended(p, -1);
-}
-
 static void restart_fire(struct loop_timer *t)
 {
 	struct ovsd_proc *p = container_of(t, struct ovsd_proc, restart);
@@ -336,7 +302,7 @@ static void restart_fire(struct loop_timer *t)
 	char db[PATHS_MAX + 16];
 	int r = 0;
 
-	if (d->stopping || child_running(&p->c) || p->adopted)
+	if (d->stopping || child_running(&p->c))
 		return;
 	if (is_server(p)) {
 		/* The rows live on in conf.db; a stale socket would make
@@ -427,8 +393,6 @@ static void proc_init(struct ovsd *d, struct ovsd_proc *p, const char *name, con
 	/* The switch keeps forwarding while no supervisor runs; the next one
 	 * adopts it or ends it (ovsd_start). */
 	p->c.outlive = true;
-	p->adopted = 0;
-	p->apidfd = -1;
 	p->failures = 0;
 	loop_timer_init(&p->restart, restart_fire);
 }
@@ -580,11 +544,13 @@ static int clear_leftovers(struct ovsd *d, struct err *e)
 	struct ovsd_proc *procs[] = { &d->vswitchd, &d->server };
 	char path[PATHS_MAX];
 	pid_t pid;
-	int r, fd;
+	int r;
 
 	for (int i = 0; i < 2; i++) {
-		if ((fd = find_leftover(procs[i], &pid)) >= 0)
-			end_pidfd(fd, LEFTOVER_TIMEOUT_MS);
+		/* SIGTERM, SIGKILL after LEFTOVER_TIMEOUT_MS: not our child,
+		 * its parent (init) reaps it. */
+		if (find_leftover(procs[i], &pid) != -ESRCH)
+			child_stop_sync(&procs[i]->c, LEFTOVER_TIMEOUT_MS);
 		unlink(procs[i]->pidfile);
 	}
 	if ((r = answers(d->sock)) == 0)
@@ -621,49 +587,47 @@ int ovsd_start(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel,
 	return r;
 }
 
-static int watch_adopted(struct ovsd_proc *p, pid_t pid, int fd)
+/* Take over p's daemon left by an earlier supervisor: 0 and watching it,
+ * -ESRCH when there is none, another -errno when it cannot be watched
+ * (then it is left alone). */
+static int adopt(struct ovsd_proc *p, pid_t *pid)
 {
-	int r;
+	int r = find_leftover(p, pid);
 
-	p->aw.cb = adopted_exited;
-	if ((r = loop_add(fd, EPOLLIN, &p->aw)) < 0) {
-		close(fd);
-		return r;
-	}
-	p->adopted = pid;
-	p->apidfd = fd;
-	p->started_ms = loop_now_ms();
-	return 0;
+	if (r == 0)
+		p->started_ms = loop_now_ms();
+	else if (r != -ESRCH)
+		child_release(&p->c);
+	return r;
 }
 
 int ovsd_adopt(struct ovsd *d, const char *run_dir, int netns_fd, bool kernel, struct err *e)
 {
 	pid_t spid = 0, vpid = 0;
-	int sfd, vfd, r;
+	int r;
 
 	if ((r = setup(d, run_dir, netns_fd, kernel, e)) < 0)
 		return r;
 	/* Without its database there is nothing to keep: start afresh. */
-	if ((sfd = find_leftover(&d->server, &spid)) < 0)
+	if ((r = adopt(&d->server, &spid)) == -ESRCH)
 		return 0;
+	if (r < 0)
+		return err_sys(e, r, "watch ovsdb-server (pid %d)", (int)spid);
 	if (answers(d->sock) < 0) {
-		close(sfd);
+		child_release(&d->server.c);
 		return 0;
 	}
-	if ((r = make_dirs(d, e)) < 0 || (r = watch_adopted(&d->server, spid, sfd)) < 0) {
-		if (r < 0 && !e->msg[0])
-			err_sys(e, r, "watch ovsdb-server (pid %d)", (int)spid);
+	if ((r = make_dirs(d, e)) < 0) {
+		child_release(&d->server.c);
 		return r;
 	}
 	ovsd_grant(d);
 	/* A missing ovs-vswitchd is started: the database holds the rows. */
-	if ((vfd = find_leftover(&d->vswitchd, &vpid)) >= 0)
-		r = watch_adopted(&d->vswitchd, vpid, vfd);
-	else
+	if ((r = adopt(&d->vswitchd, &vpid)) == -ESRCH)
 		r = spawn(&d->vswitchd);
 	if (r < 0) {
 		err_sys(e, r, "ovs-vswitchd");
-		unwatch_adopted(&d->server);
+		child_release(&d->server.c);
 		return r;
 	}
 	return 1;
@@ -676,28 +640,17 @@ void ovsd_stop(struct ovsd *d)
 	loop_timer_disarm(&d->server.restart);
 	child_signal(&d->vswitchd.c, SIGTERM);
 	child_signal(&d->server.c, SIGTERM);
-	if (d->vswitchd.apidfd >= 0)
-		pidfd_send_signal(d->vswitchd.apidfd, SIGTERM, NULL, 0);
-	if (d->server.apidfd >= 0)
-		pidfd_send_signal(d->server.apidfd, SIGTERM, NULL, 0);
 }
 
 bool ovsd_running(const struct ovsd *d)
 {
-	return child_running(&d->server.c) || child_running(&d->vswitchd.c) || d->server.adopted ||
-	       d->vswitchd.adopted;
+	return child_running(&d->server.c) || child_running(&d->vswitchd.c);
 }
 
 static void reap(struct ovsd_proc *p, int timeout_ms)
 {
 	loop_timer_close(&p->restart);
-	child_stop_sync(&p->c, timeout_ms);
-	if (p->apidfd >= 0) {
-		loop_del(p->apidfd);
-		end_pidfd(p->apidfd, timeout_ms);
-		p->apidfd = -1;
-		p->adopted = 0;
-	}
+	child_stop_sync(&p->c, timeout_ms); /* ours or adopted */
 	if (p->pidfile[0])
 		unlink(p->pidfile);
 }
@@ -714,23 +667,11 @@ void ovsd_reap(struct ovsd *d, int timeout_ms)
 
 static void detach(struct ovsd_proc *p)
 {
-	struct child *c = &p->c;
-
 	loop_timer_close(&p->restart);
-	unwatch_adopted(p);
-	/* Forget our child without ending it: no more watching its exit or
-	 * reading its stderr (it then writes into a closed pipe, which OVS
-	 * ignores; its log file has everything). */
-	if (c->pidfd >= 0) {
-		loop_del(c->pidfd);
-		close(c->pidfd);
-	}
-	if (c->errfd >= 0) {
-		loop_del(c->errfd);
-		close(c->errfd);
-	}
-	c->pidfd = c->errfd = -1;
-	c->pid = 0;
+	/* Forget it (ours or adopted) without ending it: no more watching its
+	 * exit or reading its stderr (it then writes into a closed pipe,
+	 * which OVS ignores; its log file has everything). */
+	child_release(&p->c);
 }
 
 void ovsd_detach(struct ovsd *d)

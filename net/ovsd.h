@@ -46,10 +46,7 @@ struct ovsd;
 struct ovsd_proc {
 	const char *name;               /* "ovsdb-server", "ovs-vswitchd" */
 	struct ovsd *d;
-	struct child c;
-	pid_t adopted;                  /* > 0: not our child, watched by apidfd */
-	int apidfd;
-	struct loop_watch aw;
+	struct child c;                 /* ours, or adopted (child_adopt) */
 	struct loop_timer restart;
 	int failures;                   /* quick exits in a row, for the backoff */
 	uint64_t started_ms;
@@ -59,7 +56,7 @@ struct ovsd_proc {
 
 struct ovsd {
 	/* set by the owner before ovsd_start()/ovsd_adopt() */
-	/* A daemon exited; wstatus -1 when it was adopted (no wait status).
+	/* A daemon exited; wstatus CHILD_STATUS_UNKNOWN when it was adopted.
 	 * restart_ms > 0: it runs again after that long (not after ovsd_stop). */
 	void (*exited)(struct ovsd *d, const char *daemon, int wstatus, int restart_ms);
 	/* A daemon that exited runs again; how says how it ended. */

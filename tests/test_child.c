@@ -2,8 +2,10 @@
  * runs with, whether it dies with its parent (PR_SET_PDEATHSIG, which a
  * credential change clears) or outlives it, its own session, the fds it
  * gets at 3.., its output into a file (errlog) or the log, and failures
- * reported from between fork and exec.  Real programs (cat, sh, sleep) and
- * /proc; the credential tests need root and skip without it. */
+ * reported from between fork and exec, and adoption of a process that is
+ * not our child (its exit seen through the pidfd, signals, release).
+ * Real programs (cat, sh, sleep) and /proc; the credential tests need root
+ * and skip without it. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -19,6 +21,7 @@
 
 #include "base/child.h"
 #include "base/loop.h"
+#include "base/proc.h"
 
 static int exits, last_status;
 
@@ -325,4 +328,186 @@ Test(child, status_strings)
 
 	cr_expect_str_eq(child_status_str(W_EXITCODE(2, 0), buf, sizeof(buf)), "exited with status 2");
 	cr_expect_str_eq(child_status_str(SIGKILL, buf, sizeof(buf)), "killed by SIGKILL");
+	cr_expect_str_eq(child_status_str(CHILD_STATUS_UNKNOWN, buf, sizeof(buf)), "exited (adopted, status unknown)");
+}
+
+/* ---- adoption ---- */
+
+/* Start argv as a process that is not ours, as one an earlier supervisor
+ * left: a middle process forks it and exits, so it is reparented (to init
+ * or a subreaper).  Returns its pid once it has exec'd argv[0]. */
+static pid_t start_orphan(char *const argv[])
+{
+	int p[2];
+	pid_t mid, pid = 0;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	mid = fork();
+	cr_assert_geq(mid, 0);
+	if (mid == 0) {
+		pid_t g = fork();
+
+		if (g == 0) {
+			setsid();
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		(void)!write(p[1], &g, sizeof(g));
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &pid, sizeof(pid)), (ssize_t)sizeof(pid));
+	close(p[0]);
+	cr_assert_eq(waitpid(mid, NULL, 0), mid);
+	/* Until /proc shows the program, not our copy of the test. */
+	for (int i = 0; i < 200; i++) {
+		struct strv a = { 0 }, self = { 0 };
+		bool execd = proc_cmdline(pid, &a) > 0 && proc_cmdline(getpid(), &self) > 0 &&
+			     strcmp(a.v[0], self.v[0]);
+
+		strv_free(&a);
+		strv_free(&self);
+		if (execd)
+			return pid;
+		usleep(10 * 1000);
+	}
+	cr_assert_fail("%s did not start", argv[0]);
+	return 0;
+}
+
+/* Whether pid has exited: gone from /proc, or a zombie waiting for its
+ * parent. */
+static bool has_exited(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* The argument is_it expects as argv[1]. */
+static bool second_arg_is(pid_t pid, void *opaque)
+{
+	struct strv a = { 0 };
+	bool same = proc_cmdline(pid, &a) > 1 && !strcmp(a.v[1], opaque);
+
+	strv_free(&a);
+	return same;
+}
+
+/* An adopted process is a child like any other: running, signalled
+ * through its pidfd, its exit seen in the loop.  It is not ours to reap,
+ * so exited gets CHILD_STATUS_UNKNOWN. */
+Test(child, adopted_exit_is_seen_with_status_unknown)
+{
+	char *argv[] = { "sleep", "30", NULL };
+	pid_t pid = start_orphan(argv);
+	struct child c;
+	char buf[64];
+
+	child_init(&c, "sleep", child_gone, NULL);
+	cr_assert_eq(child_adopt(&c, pid, second_arg_is, "30"), 0);
+	cr_expect(child_running(&c));
+	cr_expect(child_adopted(&c));
+	cr_expect_eq(waitpid(pid, NULL, WNOHANG), -1, "the adopted process is not our child");
+	cr_expect_eq(errno, ECHILD);
+	loop_run_once(100);
+	cr_expect_eq(exits, 0, "exited before it did");
+	cr_assert_eq(child_signal(&c, SIGKILL), 0);
+	wait_exit();
+	cr_expect_eq(last_status, CHILD_STATUS_UNKNOWN);
+	cr_expect_not(WIFEXITED(last_status));
+	cr_expect_not(WIFSIGNALED(last_status));
+	cr_expect_str_eq(child_status_str(last_status, buf, sizeof(buf)), "exited (adopted, status unknown)");
+	cr_expect_not(child_running(&c));
+	cr_expect_not(child_adopted(&c));
+	cr_expect_eq(child_signal(&c, SIGTERM), -ESRCH);
+	cr_expect(has_exited(pid));
+}
+
+/* Only the process the caller expects is adopted (is_it reads /proc with
+ * the pidfd held), and a pid with no process is not. */
+Test(child, adopt_takes_only_the_expected_process)
+{
+	char *argv[] = { "sleep", "31", NULL };
+	pid_t pid = start_orphan(argv);
+	struct child c;
+	uint64_t start;
+
+	child_init(&c, "sleep", child_gone, NULL);
+	cr_expect_eq(child_adopt(&c, pid, second_arg_is, "32"), -ESRCH);
+	cr_expect_not(child_running(&c));
+	cr_expect_eq(proc_start_time(pid, &start), 0);
+	cr_expect_gt(start, 0);
+	cr_assert_eq(child_adopt(&c, pid, NULL, NULL), 0);
+	cr_assert(child_running(&c));
+	kill(pid, SIGKILL);
+	wait_exit();
+	cr_expect_eq(last_status, CHILD_STATUS_UNKNOWN);
+	cr_expect_eq(child_adopt(&c, 0, NULL, NULL), -ESRCH);
+	cr_expect_eq(child_adopt(&c, -1, NULL, NULL), -ESRCH);
+	cr_expect_not(child_running(&c));
+}
+
+/* Teardown ends an adopted process as it does ours: SIGTERM, and SIGKILL
+ * after the timeout for one that ignores it (sleep keeps the shell's
+ * ignored SIGTERM).  exited is not called. */
+Test(child, stop_sync_ends_an_adopted_process)
+{
+	char *plain[] = { "sleep", "33", NULL };
+	char *stubborn[] = { "sh", "-c", "trap '' TERM; exec sleep 34", NULL };
+	pid_t pid = start_orphan(plain);
+	struct child c;
+	struct timespec t0, t1;
+
+	child_init(&c, "sleep", child_gone, NULL);
+	cr_assert_eq(child_adopt(&c, pid, NULL, NULL), 0);
+	child_stop_sync(&c, 2000);
+	cr_expect_not(child_running(&c));
+	cr_expect(has_exited(pid));
+
+	pid = start_orphan(stubborn);
+	for (int i = 0; i < 200; i++) { /* until sh has exec'd sleep */
+		struct strv a = { 0 };
+		bool slept = proc_cmdline(pid, &a) > 1 && !strcmp(a.v[1], "34");
+
+		strv_free(&a);
+		if (slept)
+			break;
+		usleep(10 * 1000);
+	}
+	cr_assert_eq(child_adopt(&c, pid, second_arg_is, "34"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	child_stop_sync(&c, 300);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_expect_not(child_running(&c));
+	cr_expect(has_exited(pid), "SIGKILL after the timeout");
+	cr_expect_geq((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 300);
+	cr_expect_eq(exits, 0);
+}
+
+/* Released, an adopted process runs on for the next supervisor, unseen. */
+Test(child, release_lets_an_adopted_process_run_on)
+{
+	char *argv[] = { "sleep", "35", NULL };
+	pid_t pid = start_orphan(argv);
+	struct child c;
+
+	child_init(&c, "sleep", child_gone, NULL);
+	cr_assert_eq(child_adopt(&c, pid, NULL, NULL), 0);
+	child_release(&c);
+	cr_expect_not(child_running(&c));
+	kill(pid, SIGKILL);
+	loop_run_once(200);
+	cr_expect_eq(exits, 0, "a released process's exit was reported");
 }

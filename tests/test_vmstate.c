@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/proc.h"
 #include "launcher/vmstate.h"
 
 static char dir[64], path[128];
@@ -147,8 +148,8 @@ Test(vmstate, proc_identity_of_a_process)
 		_exit(127);
 	}
 	usleep(100 * 1000); /* until the exec */
-	cr_assert_eq(vmstate_proc_start(pid, &start), 0);
-	cr_assert_eq(vmstate_proc_start(pid, &again), 0);
+	cr_assert_eq(proc_start_time(pid, &start), 0);
+	cr_assert_eq(proc_start_time(pid, &again), 0);
 	cr_assert_eq(start, again);
 	cr_assert_gt(start, 0);
 	cr_assert_eq(vmstate_proc_cmdline_hash(pid, &h1), 0);
@@ -156,7 +157,7 @@ Test(vmstate, proc_identity_of_a_process)
 	cr_assert_neq(h1, h2, "sleep 30 and the test have different command lines");
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	cr_assert_eq(vmstate_proc_start(pid, &start), -ESRCH);
+	cr_assert_eq(proc_start_time(pid, &start), -ESRCH);
 	cr_assert_eq(vmstate_proc_cmdline_hash(pid, &h1), -ESRCH);
 }
 
