@@ -840,31 +840,6 @@ static void fail_open(struct ovs *o, struct err *e)
 	ovs_close(o, NULL);
 }
 
-int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
-	     struct ovs **out, struct err *e)
-{
-	struct ovs *o;
-	int r;
-
-	*out = NULL;
-	if (!(o = ovs_new(fabric, cb, e)))
-		return -e->code;
-	r = ovsd_system_sock(netns_fd, o->sock, sizeof(o->sock));
-	if (r < 0) {
-		o->is_private = true;
-		if ((r = ovsd_start(&o->d, run_dir, netns_fd, o->kernel, e)) < 0)
-			goto fail;
-		snprintf(o->sock, sizeof(o->sock), "%s", o->d.sock);
-	}
-	if ((r = connect_db(o, e)) < 0 || (r = ovs_clear_fabric(o, e)) < 0)
-		goto fail;
-	*out = o;
-	return 0;
-fail:
-	fail_open(o, e);
-	return r;
-}
-
 /* The value of key in a row's external_ids, or NULL. */
 static const char *ext_id(json_t *row, const char *key)
 {
@@ -933,37 +908,53 @@ static int read_wanted(struct ovs *o, struct err *e)
 	return r < 0 ? err_set(e, -r, "read the fabric's bridges and ports: out of memory") : 0;
 }
 
-int ovs_adopt(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
-	      struct ovs **out, bool *kept, struct err *e)
+/* ovs_open (kept NULL) and ovs_adopt: a private OVS started, or taken over
+ * where one runs; the fabric's rows cleared, or read back as wanted. */
+static int open_ovs(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
+		    struct ovs **out, bool *kept, struct err *e)
 {
 	struct ovs *o;
 	int r;
 
 	*out = NULL;
-	*kept = false;
+	if (kept)
+		*kept = false;
 	if (!(o = ovs_new(fabric, cb, e)))
 		return -e->code;
 	r = ovsd_system_sock(netns_fd, o->sock, sizeof(o->sock));
 	if (r < 0) {
 		o->is_private = true;
-		if ((r = ovsd_adopt(&o->d, run_dir, netns_fd, o->kernel, e)) < 0)
+		if (kept && (r = ovsd_adopt(&o->d, run_dir, netns_fd, o->kernel, e)) < 0)
 			goto fail;
-		/* None to adopt: as ovs_open. */
-		if (r == 0 && (r = ovsd_start(&o->d, run_dir, netns_fd, o->kernel, e)) < 0)
+		/* A fresh start, or none to adopt (0). */
+		if ((!kept || r == 0) && (r = ovsd_start(&o->d, run_dir, netns_fd, o->kernel, e)) < 0)
 			goto fail;
 		snprintf(o->sock, sizeof(o->sock), "%s", o->d.sock);
 	}
-	if ((r = connect_db(o, e)) < 0 || (r = read_wanted(o, e)) < 0)
+	if ((r = connect_db(o, e)) < 0 || (kept && (r = read_wanted(o, e)) < 0))
 		goto fail;
-	*kept = o->nbridges > 0;
-	/* Half a fabric is no use to rebuild on: clear it. */
-	if (!*kept && (r = ovs_clear_fabric(o, e)) < 0)
+	if (kept)
+		*kept = o->nbridges > 0;
+	/* A fresh fabric starts clean; half a fabric is no use to rebuild on. */
+	if ((!kept || !*kept) && (r = ovs_clear_fabric(o, e)) < 0)
 		goto fail;
 	*out = o;
 	return 0;
 fail:
 	fail_open(o, e);
 	return r;
+}
+
+int ovs_open(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
+	     struct ovs **out, struct err *e)
+{
+	return open_ovs(fabric, run_dir, netns_fd, cb, out, NULL, e);
+}
+
+int ovs_adopt(const char *fabric, const char *run_dir, int netns_fd, const struct ovs_callbacks *cb,
+	      struct ovs **out, bool *kept, struct err *e)
+{
+	return open_ovs(fabric, run_dir, netns_fd, cb, out, kept, e);
 }
 
 const char *ovs_datapath(const struct ovs *o) { return o->datapath; }
