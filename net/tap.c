@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -20,6 +21,38 @@ int tap_name(const char *vm, int nic, char *buf, size_t size)
 	if (nic < 0 || n < 0 || (size_t)n >= size || n > TAP_NAME_MAX)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* tap + suffix when that fits IFNAMSIZ; else a cut tap ("abcdefghijkl-n1"
+ * and "...-n10" would collide cut short) with its hash before the suffix. */
+static void peer_name(const char *tap, const char *suffix, char *buf, size_t size)
+{
+	char name[2 * IFNAMSIZ + 8];
+
+	if (strlen(tap) + strlen(suffix) <= TAP_NAME_MAX)
+		snprintf(name, sizeof(name), "%s%s", tap, suffix);
+	else
+		snprintf(name, sizeof(name), "%.9s%04x%s", tap, fnv1a(tap) & 0xffff, suffix);
+	snprintf(buf, size, "%.*s", TAP_NAME_MAX, name);
+}
+
+void tap_glue_name(const char *tap, char *buf, size_t size)
+{
+	peer_name(tap, "_g", buf, size);
+}
+
+void tap_port_name(const char *tap, char *buf, size_t size)
+{
+	peer_name(tap, "_p", buf, size);
 }
 
 int tap_create(const char *name, const uint8_t guest_mac[6], int mtu, int *fd_out)

@@ -29,6 +29,22 @@
  * TAP_NAME_MAX or buf. */
 int tap_name(const char *vm, int nic, char *buf, size_t size);
 
+/* The veth pair that puts a tap on its switch (see launcher/fabric.c):
+ *
+ *   VM -> tap ingress --redirect--> GLUE egress (from-vm shape) -> PORT -> switch
+ *   switch -> PORT egress (site/partition policy) -> GLUE ingress
+ *          --redirect--> tap egress (to-vm shape) -> VM
+ *
+ * The switch reads PORT, never the tap, so no packet socket (OVS's
+ * userspace datapath) and no rx_handler (bridge, OVS kernel datapath) sees a
+ * frame from the VM before its from-vm qdiscs did.  The names are the tap's
+ * with "_g" (glue end) or "_p" (switch port) appended; "_" never occurs in a
+ * VM name, so they cannot collide with a tap.  A tap too long for that keeps
+ * its first 9 characters and 4 hex digits of its hash before the suffix.
+ * Each writes at most TAP_NAME_MAX characters into buf (size > TAP_NAME_MAX). */
+void tap_glue_name(const char *tap, char *buf, size_t size);
+void tap_port_name(const char *tap, char *buf, size_t size);
+
 /* Create tap `name` (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR), give it guest_mac with
  * the first octet 0xfe (as libvirt does: the bridge takes the lowest port
  * MAC as its own and must never take a guest's), set mtu (0: 1500) and bring
