@@ -100,6 +100,15 @@ $(B)/tests/tc_driver: tests/tc_driver.c $(call lib,test_tc,obj) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,test_tc,obj) $(PKG_LIBS)
 
+# The fabric and impairment code without QEMU (namespaces for VMs), and
+# one-way UDP probes: the netem VM's switch matrix (images/netem/init).
+$(B)/tests/fabric_driver: tests/fabric_driver.c $(call lib,launch,obj) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
+$(B)/tests/owd_probe: tests/owd_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -o $@ $<
+
 # bench/fabric drives the OVSDB client through this.
 $(B)/bench/fabric_drv: bench/fabric_drv.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
@@ -160,7 +169,8 @@ images: deps
 unit: $(TEST_BIN)
 	@tests/unit.sh $(TEST_BIN)
 
-integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver
+integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver \
+		$(B)/tests/fabric_driver $(B)/tests/owd_probe
 	@N3X_BIN=$(CURDIR)/$(B)/san tests/integration/run.sh
 
 # `make check` and `make demo` are the README's two commands: each installs

@@ -33,12 +33,23 @@ set -eu
 # Loaded in this order after their dependencies.  cls_matchall is not in
 # the plan (u32 matches all) but costs nothing, and a driver that picks it
 # finds it here rather than failing on "unknown filter".
-MODULES="sch_netem sch_tbf veth ifb sch_ingress cls_u32 act_mirred cls_matchall"
+# bridge, tun (Open vSwitch's userspace datapath makes its internal ports
+# with it) and openvswitch are the switches of the fabric matrix
+# (images/netem/fabric.sh); /init loads openvswitch only after the netdev
+# datapath's cases, so that ovs-vswitchd offers the kernel datapath then.
+MODULES="sch_netem sch_tbf veth ifb sch_ingress cls_u32 act_mirred cls_matchall bridge tun openvswitch"
 
 # shellcheck source=images/lib.sh
 . "$(dirname "$0")/lib.sh"
 bpo=$cache/backports
 driver=${N3X_TC_DRIVER:-$repo/build/tests/tc_driver}
+# The fabric matrix's driver (launcher/fabric.c and impair.c without QEMU)
+# and its one-way probes.
+fdriver=${N3X_FABRIC_DRIVER:-$repo/build/tests/fabric_driver}
+probe=${N3X_OWD_PROBE:-$repo/build/tests/owd_probe}
+# Open vSwitch's userland, from the host's packages.
+OVS_BINS="/usr/sbin/ovsdb-server /usr/sbin/ovs-vswitchd /usr/bin/ovsdb-tool /usr/bin/ovs-vsctl /usr/bin/ovs-appctl"
+OVS_SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 
 need_tools apt-get apt-cache dpkg-deb depmod modprobe cpio ldd xz
 for bin in /usr/sbin/tc /usr/bin/iperf3; do
@@ -48,6 +59,11 @@ done
 ipbin=$(readlink -f /usr/sbin/ip 2>/dev/null || true)
 [ -x "$ipbin" ] || die "/usr/sbin/ip not found (run scripts/deps.sh)"
 [ -x "$driver" ] || die "no tc test driver at $driver (make build/tests/tc_driver)"
+[ -x "$fdriver" ] || die "no fabric driver at $fdriver (make build/tests/fabric_driver)"
+[ -x "$probe" ] || die "no probe at $probe (make build/tests/owd_probe)"
+for bin in $OVS_BINS $OVS_SCHEMA; do
+	[ -e "$bin" ] || die "$bin not found (run scripts/deps.sh: openvswitch-switch)"
+done
 
 # newer A B: true when file A was changed after file B (POSIX test has
 # no -nt).
@@ -161,6 +177,14 @@ userland() {
 	copy_bin /usr/sbin/tc /usr/sbin/tc "$root"
 	copy_bin /usr/bin/iperf3 /usr/bin/iperf3 "$root"
 	copy_bin "$driver" /usr/bin/tc_driver "$root"
+	copy_bin "$fdriver" /usr/bin/fabric_driver "$root"
+	copy_bin "$probe" /usr/bin/owd_probe "$root"
+	for bin in $OVS_BINS; do
+		copy_bin "$bin" "$bin" "$root"
+	done
+	mkdir -p "$root$(dirname "$OVS_SCHEMA")"
+	cp "$OVS_SCHEMA" "$root$OVS_SCHEMA"
+	echo "$OVS_SCHEMA" >>"$work/inputs"
 	# netem's delay distribution tables, where iproute2 installs them (a
 	# driver may load them from there).
 	for t in /usr/lib/x86_64-linux-gnu/tc/*.dist; do
@@ -170,9 +194,11 @@ userland() {
 	done
 	cp "$here/netem/init" "$root/init"
 	chmod 755 "$root/init"
+	cp "$here/netem/fabric.sh" "$root/fabric.sh"
 	chmod 1777 "$root/tmp"
-	printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
-	printf 'root:x:0:\n' >"$root/etc/group"
+	# n3x-ovs: the private ovs-vswitchd's user (net/ovsd.h).
+	printf 'root:x:0:0:root:/:/bin/sh\nn3x-ovs:x:101:101::/nonexistent:/bin/false\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nn3x-ovs:x:101:\n' >"$root/etc/group"
 	to_cpio "$root" "$work/userland.cpio" console
 	mv "$work/userland.cpio" "$dest"
 	sort -u "$work/inputs" | grep -vxF "$driver" | { echo "$driver"; cat; } >"$out/.userland.inputs"
