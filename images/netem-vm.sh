@@ -13,7 +13,7 @@
 # holds only a file "unavailable" saying why, and the build still succeeds.
 #
 # The initramfs holds busybox-static, the kernel's sch_netem, sch_tbf,
-# veth, ifb, sch_ingress, cls_u32, act_mirred (+ cls_matchall) with what
+# veth, sch_ingress, cls_u32, act_mirred (+ cls_matchall) with what
 # they depend on, the project's tc test driver (N3X_TC_DRIVER, default
 # build/tests/tc_driver: the tc/ module behind a small CLI), iproute2's ip
 # and tc (namespaces, and tc as an observer only), iperf3, and
@@ -37,7 +37,7 @@ set -eu
 # with it) and openvswitch are the switches of the fabric matrix
 # (images/netem/fabric.sh); /init loads openvswitch only after the netdev
 # datapath's cases, so that ovs-vswitchd offers the kernel datapath then.
-MODULES="sch_netem sch_tbf veth ifb sch_ingress cls_u32 act_mirred cls_matchall bridge tun openvswitch"
+MODULES="sch_netem sch_tbf veth sch_ingress cls_u32 act_mirred cls_matchall bridge tun openvswitch"
 
 # shellcheck source=images/lib.sh
 . "$(dirname "$0")/lib.sh"
