@@ -196,7 +196,11 @@ fab_switch() {
 		done
 		a=$(fab_cmd "profile default")
 		left=$($TC -n $FAB_NS qdisc show 2>&1 | grep -E 'netem|tbf')
-		[ -z "$left" ] && c=1 || { echo "$left" | log left; c=0; }
+		c=1
+		if [ -n "$left" ]; then
+			echo "$left" | log left
+			c=0
+		fi
 		say "case=fabric sw=$sw word=default status=ok answer=$a clean=$c"
 	fi
 	fab_cmd quit >/dev/null
@@ -220,6 +224,7 @@ case_fabric() {
 	# n3x.fabric=SW,... on the command line picks switches (all three
 	# by default), for a run by hand.
 	sws="bridge netdev system"
+	read -r cmdline </proc/cmdline
 	for arg in $cmdline; do
 		case "$arg" in n3x.fabric=*) sws=$(echo "${arg#n3x.fabric=}" | tr ',' ' ') ;; esac
 	done

@@ -101,7 +101,7 @@ binomial() {
 	local b
 	b=$(awk -v n="$3" -v p="$4" 'BEGIN { p /= 100; m = n * p; s = 4 * sqrt(n * p * (1 - p))
 		lo = m - s; if (lo < 0) lo = 0; printf "%d %d", lo, m + s + 0.999 }')
-	within "$1 (of $3, ${4} %)" "$2" ${b% *} ${b#* }
+	within "$1 (of $3, ${4} %)" "$2" "${b% *}" "${b#* }"
 }
 
 for sw in bridge netdev system; do
