@@ -2,7 +2,9 @@
 # Build the netem test VM: Debian cloud kernels (which, unlike the build
 # host's, have sch_netem) and one busybox initramfs that applies our tc
 # rules to a veth pair between two namespaces inside the VM and prints what
-# the packets measured (tests/integration/t_netem_vm.sh boots it).
+# the packets measured (tests/integration/t_netem_vm.sh boots it), and
+# builds real fabrics with the project's code to measure every rule word
+# through each switch (images/netem/fabric.sh; t_netem_fabric.sh).
 #
 #   images/netem-vm.sh OUTDIR
 #
@@ -17,8 +19,13 @@
 # they depend on, the project's tc test driver (N3X_TC_DRIVER, default
 # build/tests/tc_driver: the tc/ module behind a small CLI), iproute2's ip
 # and tc (namespaces, and tc as an observer only), iperf3, and
-# images/netem/init as /init.  Host binaries go in with the libraries ldd
-# lists, at the same paths.
+# images/netem/init as /init.  For the fabric matrix also bridge, tun and
+# openvswitch (+ dependencies), Open vSwitch's userland from the host's
+# packages (ovsdb-server, ovs-vswitchd, ovsdb-tool, ovs-vsctl, ovs-appctl,
+# vswitch.ovsschema), the fabric driver (N3X_FABRIC_DRIVER, default
+# build/tests/fabric_driver), the one-way probe (N3X_OWD_PROBE, default
+# build/tests/owd_probe), images/netem/fabric.sh and a user n3x-ovs.  Host
+# binaries go in with the libraries ldd lists, at the same paths.
 #
 # No root needed.  Packages are fetched with `apt-get download` into
 # build/cache/ (the 6.1 kernel and busybox are shared with images/build.sh)
