@@ -4,7 +4,10 @@
 # run by n3x-ctl: every step is an event whose time is its plan's within
 # 10 ms, the link steps take the guest's carrier away and back (seen inside
 # the guest), the profile steps are what tc status and the kernel hold.
-# One demo guest on a Linux bridge; about 60 s.
+# Partition steps are checked as far as the tree has partitions: events and
+# the steps' outcome (t_partition measures what they do to frames).
+# One demo guest on a Linux bridge (a second one defined, not started);
+# about 15 s.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespaces"
@@ -49,6 +52,7 @@ bridge = n3xsc0
 address = 192.168.100.1/24
 dhcp = 192.168.100.100,192.168.100.200,1h
 $(vm_block v1 x86_64 'nic = lan mac=52:54:00:aa:05:01 ip=192.168.100.10')
+$(vm_block v2 x86_64 'nic = lan mac=52:54:00:aa:05:02' 'autostart = no')
 [profile slow]
 v1 = rate 5mbit
 [schedule boot]
@@ -57,6 +61,8 @@ v1 = rate 5mbit
 [schedule flap]
 +1s   = profile default
 +2s   = link v1 down
++3s   = partition v1 | v2
++4s   = heal
 +5s   = link v1 up
 +5.5s = profile slow
 +6.25s = profile default")
@@ -113,7 +119,7 @@ rc=0; ctl schedule sideways >/dev/null 2>&1 || rc=$?
 expect_eq "$rc" 2 "schedule sideways: exit status"
 note "schedule = boot: ran with the cluster, shown in status, stopped"
 
-# ---- a 5-step schedule: events on time, the guest sees the cable ----
+# ---- a 7-step schedule: events on time, the guest sees the cable ----
 guest_login v1
 # The guest reports each change of its carrier, numbered, every 50 ms.
 # (A line of its own: the job writes after the shell's prompt.)
@@ -127,7 +133,7 @@ sleep 1 # its subscription is in before the run
 t0=$(date +%s.%N)
 out=$(ctl schedule run flap) || fail "schedule run flap"
 t1=$(date +%s.%N)
-expect_eq "$out" "schedule flap: started, 5 steps, the last at +6.25s" "schedule run flap"
+expect_eq "$out" "schedule flap: started, 7 steps, the last at +6.25s" "schedule run flap"
 got=$(fabric_schedule) || fail "status --json"
 expect_eq "$got" '{"name": "flap", "next_at_ms": 1000, "step": 0}' "fabric.schedule before flap's first step"
 
@@ -140,20 +146,29 @@ rc=0; wait "$evpid" || rc=$?
 [ "$rc" -eq 0 ] || { cat "$TMP/events" "$TMP/events.err"; fail "events --until schedule-end: exit status $rc"; }
 started=$(ctl schedule status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["schedule"]["started"])') ||
 	fail "schedule status --json"
-python3 - "$TMP/events" "$started" "$t0" "$t1" <<'EOF' || { cat "$TMP/events"; fail "flap's events"; }
+# Partitions are helper pairs' (launcher/partition.h); a tree without them
+# fails those two steps, and says so.
+parts=0
+ctl help | grep -q '^  partition ' && parts=1
+python3 - "$TMP/events" "$started" "$t0" "$t1" "$parts" <<'EOF' || { cat "$TMP/events"; fail "flap's events"; }
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
 started, t0, t1 = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+parts = sys.argv[5] == "1"
 # The run began while `schedule run` was asked (ms resolution).
 assert t0 - 0.002 <= started <= t1 + 0.002, (t0, started, t1)
 steps = [e for e in evs if e["kind"] == "schedule"]
-want = [(1000, "profile default"), (2000, "link v1 down"), (5000, "link v1 up"),
-        (5500, "profile slow"), (6250, "profile default")]
+want = [(1000, "profile default"), (2000, "link v1 down"), (3000, "partition v1 | v2"),
+        (4000, "heal"), (5000, "link v1 up"), (5500, "profile slow"), (6250, "profile default")]
 assert [(s["data"]["at_ms"], s["data"]["action"]) for s in steps] == want, steps
 worst = 0
 for i, s in enumerate(steps):
     d = s["data"]
-    assert s["vm"] is None and d["name"] == "flap" and d["step"] == i + 1 and d["ok"] is True, s
+    assert s["vm"] is None and d["name"] == "flap" and d["step"] == i + 1, s
+    if d["action"] in ("partition v1 | v2", "heal") and not parts:
+        assert d["ok"] is False and d["error"] == "partitions are not built in", s
+    else:
+        assert d["ok"] is True, s
     off = s["time"] - (started + d["at_ms"] / 1000)
     # within 10 ms of plan; both times have ms resolution
     assert -0.002 <= off <= 0.012, (s, off)
@@ -165,6 +180,9 @@ kinds = [e["kind"] for e in evs]
 assert [e["data"] for e in evs if e["kind"] == "link"] == [{"nic": 0, "up": False}, {"nic": 0, "up": True}], evs
 assert [(e["data"]["previous"], e["data"]["profile"]) for e in evs if e["kind"] == "profile"] == \
     [("slow", "default"), ("default", "slow"), ("slow", "default")], evs
+if parts:
+    assert [(e["kind"], e["data"]) for e in evs if e["kind"] in ("partition", "heal")] == \
+        [("partition", {"groups": [["v1"], ["v2"]]}), ("heal", {})], evs
 assert kinds[-1] == "schedule-end", kinds
 assert evs[-1]["data"] == {"name": "flap", "reason": "done"}, evs[-1]
 print("  worst step: %.0f ms after its plan (event times in ms), late_ms at most %.1f"
@@ -173,10 +191,10 @@ EOF
 expect_eq "$(status_rate v1/0 to_vm)" none "flap ended on profile default: tc status"
 expect_eq "$(kernel_rate v1-n0)" none "flap ended on profile default: the kernel"
 out=$(ctl schedule status) || fail "schedule status"
-expect_eq "$(head -n 1 <<<"$out")" "schedule flap: done after step 5 of 5" "schedule status once done"
-grep -E '^4 +\+5.5s +profile slow +1 +ok, [0-9.]+ ms late$' <<<"$out" >/dev/null || fail "schedule status, step 4: $out"
+expect_eq "$(head -n 1 <<<"$out")" "schedule flap: done after step 7 of 7" "schedule status once done"
+grep -E '^6 +\+5.5s +profile slow +1 +ok, [0-9.]+ ms late$' <<<"$out" >/dev/null || fail "schedule status, step 6: $out"
 got=$(fabric_schedule) || fail "status --json"
 expect_eq "$got" null "fabric.schedule once done"
 grep -q 'schedule flap: step 2 (+2s) link v1 down: ok' "$TMP/launcher.log" || fail "the step is not in the log"
 grep -q 'vm v1: NIC 0 cable pulled' "$TMP/launcher.log" || fail "the link step's pull is not in the log"
-note "flap: 5 steps as events on time, the guest's carrier, tc status"
+note "flap: 7 steps as events on time, the guest's carrier, tc status (partitions built in: $parts)"
