@@ -66,6 +66,8 @@ v1 = rate 5mbit
 +5s   = link v1 up
 +5.5s = profile slow
 +6.25s = profile default")
+plan=$("$BIN/n3x-launch" --check "$conf" 2>&1) || fail "n3x-launch --check: $plan"
+expect_eq "$(head -n 1 <<<"$plan")" "# n3x-launch plan for $conf: fabric $name, profile default, schedule boot" "the plan's first line"
 start_launcher "$conf"
 
 # fabric_schedule: status --json's fabric.schedule, as compact JSON.
@@ -148,8 +150,10 @@ started=$(ctl schedule status --json | python3 -c 'import json, sys; print(json.
 	fail "schedule status --json"
 # Partitions are helper pairs' (launcher/partition.h); a tree without them
 # fails those two steps, and says so.
+# (help into a variable: grep -q leaving early would SIGPIPE n3x-ctl.)
 parts=0
-ctl help | grep -q '^  partition ' && parts=1
+help=$(ctl help) || fail "n3x-ctl help"
+grep -q '^  partition ' <<<"$help" && parts=1
 python3 - "$TMP/events" "$started" "$t0" "$t1" "$parts" <<'EOF' || { cat "$TMP/events"; fail "flap's events"; }
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
