@@ -159,22 +159,25 @@ static void free_recs(void)
 
 void schedule_call_done(struct schedule_call *call, int r, const char *error)
 {
-	const struct topo_step *st = NULL;
+	bool ours = call->gen == S.gen && S.sc && S.recs; /* of the run S holds */
+	json_t *data;
 	char at[32];
 
 	if (r < 0 && !error)
 		error = strerror(-r);
-	if (call->gen == S.gen && S.sc)
-		st = &S.sc->steps[call->step];
-	events_emit_at(call->time, NULL, "schedule",
-		       json_pack("{s:s, s:i, s:I, s:I, s:f, s:s, s:b, s:s?}", "name", call->name,
-				 "step", call->step + 1, "cycle", (json_int_t)call->cycle + 1,
-				 "at_ms", (json_int_t)call->at_ms, "late_ms", call->late_ms,
-				 "action", call->action, "ok", r >= 0, "error", r < 0 ? error : NULL));
+	data = json_pack("{s:s, s:i, s:I, s:I, s:f, s:s, s:b}", "name", call->name, "step", call->step + 1,
+			 "cycle", (json_int_t)call->cycle + 1, "at_ms", (json_int_t)call->at_ms,
+			 "late_ms", call->late_ms, "action", call->action, "ok", r >= 0);
+	if (data && r < 0 && json_object_set_new(data, "error", json_string(error)) < 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	if (data)
+		events_emit_at(call->time, NULL, "schedule", data);
 	say("schedule %s: step %d (%s) %s: %s%s (%.1f ms late)", call->name, call->step + 1,
 	    fmt_at(call->at_ms, at, sizeof(at)), call->action, r < 0 ? "failed: " : "ok",
 	    r < 0 ? error : "", call->late_ms);
-	if (st && S.recs) {
+	if (ours) {
 		struct step_rec *rec = &S.recs[call->step];
 
 		rec->runs++;

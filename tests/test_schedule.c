@@ -389,6 +389,8 @@ Test(schedule, five_steps_on_time_with_events)
 		cr_expect_geq(t, plan - 0.002, "step %d: time %.3f, plan %.3f", i + 1, t, plan);
 		cr_expect_leq(t, plan + 0.010 + 0.002, "step %d: time %.3f, plan %.3f", i + 1, t, plan);
 		cr_expect_eq(json_is_true(json_object_get(d, "ok")), i != 2 && i != 3, "step %d ok", i + 1);
+		cr_expect_eq(json_object_get(d, "error") != NULL, i == 2 || i == 3, "step %d: error only when failed",
+			     i + 1);
 	}
 	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(evs[2], "data"), "error")),
 			 "no profile \"bad\"");
