@@ -193,6 +193,8 @@ fab_switch() {
 			$TC -n $FAB_NS -s qdisc show 2>&1 | log tc
 			# shellcheck disable=SC2086 # HOW is words
 			fab_measure "$sw" "$name" $how </dev/null
+			# What the qdiscs counted (netem's requeues: the reordered).
+			$TC -n $FAB_NS -s qdisc show 2>&1 | grep -A 2 -E 'netem|tbf' | log "tc after"
 		done
 		a=$(fab_cmd "profile default")
 		left=$($TC -n $FAB_NS qdisc show 2>&1 | grep -E 'netem|tbf')
