@@ -93,7 +93,11 @@ fab_vm() {
 fab_probe() {
 	$IP netns exec "$2" owd_probe recv 5300 600 "$6" >/tmp/probe.out 2>&1 &
 	rpid=$!
-	sleep 0.2
+	# Bound before the first probe leaves (the warm-up ones may not be).
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		$IP netns exec "$2" netstat -uln 2>/dev/null | grep -q ':5300 ' && break
+		sleep 0.1
+	done
 	$IP netns exec "$1" owd_probe send "$3" 5300 "$4" "$5" 5 "$7" 2>&1 | log probe-send
 	wait "$rpid"
 	cat /tmp/probe.out

@@ -175,7 +175,9 @@ for sw in bridge netdev system; do
 	for d in to:10 from:20; do
 		l=$(line $sw limit "${d%:*}")
 		within "$sw limit ${d%:*}-vm ${d#*:}: of a burst of 50, received" "$(field "$l" recv)" "${d#*:}" $((${d#*:} + 2))
-		within "$sw limit ${d%:*}-vm: delay of those (ms)" "$(field "$l" delay_min)" 295 310
+		# Those that got in were delayed (the delay word holds it to 5 ms;
+		# here a TCG stall of the burst's receiver is no failure).
+		within "$sw limit ${d%:*}-vm: delay of those (ms)" "$(field "$l" delay_min)" 295 350
 		msg="$msg, ${d%:*} limit $(field "$l" recv)/50"
 	done
 
