@@ -8,7 +8,7 @@
  *       after the sender's last one was due (60 s at most) and prints
  *
  *         sent=S recv=R dup=D reordered=O bad=B under=U
- *         delay_med=MS delay_p10=MS delay_p90=MS delay_min=MS delay_max=MS
+ *         delay_med=MS delay_p10=MS delay_p90=MS delay_min=MS delay_max=MS warm=W
  *
  *       on one line: S the probes sent (from the probes' own count),
  *       R the distinct ones received intact, D the extra copies, O those
@@ -16,7 +16,7 @@
  *       checksum (corrupted on the way, yet delivered), U those whose
  *       one-way delay was under UNDER_MS; delays are in ms over the
  *       intact first copies.  Warm-up probes are left out of every
- *       number.
+ *       number but W, how many of them arrived intact.
  *   owd_probe send ADDR PORT COUNT INTERVAL_US [WARM [GAP_MS]]
  *       Sends WARM warm-up probes 20 ms apart (default 5: the first
  *       packets through a new path take longer under TCG), waits GAP_MS
@@ -156,7 +156,7 @@ static int do_recv(int port, int idle_ms, double under_ms)
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(port) };
 	uint8_t *seen = calloc(MAX_PROBES, 1);
 	double *delay = calloc(MAX_PROBES, sizeof(*delay));
-	int fd, rcvbuf = 4 << 20, nd = 0, dup = 0, reordered = 0, bad = 0, under = 0, recv_n = 0;
+	int fd, rcvbuf = 4 << 20, warm = 0, nd = 0, dup = 0, reordered = 0, bad = 0, under = 0, recv_n = 0;
 	long long max_seq = -1;
 	uint32_t count = 0, interval_us = 0;
 	uint64_t start = now_ns(), first = 0;
@@ -177,10 +177,13 @@ static int do_recv(int port, int idle_ms, double under_ms)
 		ssize_t n;
 		uint32_t sum;
 
-		/* Idle until the last probe was due, then IDLE_MS more; a
-		 * sender never heard from gets 60 s. */
+		/* Idle until the last probe was due, then IDLE_MS more; before
+		 * the first counted probe (warm-ups, a gap, a delay, a TCG
+		 * stall) at least 5 s; 60 s in all. */
 		due = first ? first + (uint64_t)count * interval_us * 1000u : start;
 		wait_ms = (long long)((due > now ? due - now : 0) / 1000000u) + idle_ms;
+		if (!first && wait_ms < 5000)
+			wait_ms = 5000;
 		if (now - start > 60000000000ull)
 			break;
 		if (poll(&pfd, 1, (int)wait_ms) <= 0)
@@ -198,8 +201,10 @@ static int do_recv(int port, int idle_ms, double under_ms)
 			bad++;
 			continue;
 		}
-		if (p.seq >= MAX_PROBES)
-			continue; /* warm-up */
+		if (p.seq >= MAX_PROBES) {
+			warm++;
+			continue;
+		}
 		if (!first) {
 			first = p.sent_ns;
 			count = p.count;
@@ -222,9 +227,9 @@ static int do_recv(int port, int idle_ms, double under_ms)
 	}
 	qsort(delay, nd, sizeof(*delay), cmp);
 	printf("sent=%u recv=%d dup=%d reordered=%d bad=%d under=%d delay_med=%.2f delay_p10=%.2f "
-	       "delay_p90=%.2f delay_min=%.2f delay_max=%.2f\n",
+	       "delay_p90=%.2f delay_min=%.2f delay_max=%.2f warm=%d\n",
 	       count, recv_n, dup, reordered, bad, under, pct(delay, nd, 50), pct(delay, nd, 10),
-	       pct(delay, nd, 90), nd ? delay[0] : 0, nd ? delay[nd - 1] : 0);
+	       pct(delay, nd, 90), nd ? delay[0] : 0, nd ? delay[nd - 1] : 0, warm);
 	close(fd);
 	free(seen);
 	free(delay);
