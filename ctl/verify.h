@@ -31,6 +31,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/err.h"
+
 /* The tolerances (issue 11): rate within 10 %, delay within 5 ms, loss
  * within the binomial bounds of the probes sent (z = 3.29, 99.9 %, and one
  * probe of slack each way). */
@@ -56,18 +58,18 @@ struct verify_measured {
 	bool probed;
 	int entered, lost;
 	double delay_us, jitter_us;
-	char probe_note[160];  /* why there are no probes, or a caveat */
+	char probe_note[ERR_MSG_MAX];  /* why there are no probes, or a caveat */
 	/* the transfer's rate, bit/s */
 	bool rated;
 	double rate_bps;
-	char rate_note[160];   /* why there is no rate */
+	char rate_note[ERR_MSG_MAX];  /* why there is no rate */
 };
 
 struct verify_dir {
 	struct verify_asked asked;
 	struct verify_measured m;
 	enum verify_verdict verdict;
-	char why[512];         /* "; "-separated reasons, "" when ok */
+	char why[1024];        /* "; "-separated reasons, "" when ok */
 };
 
 struct verify_link {
