@@ -75,6 +75,7 @@ struct verify_dir {
 struct verify_link {
 	char link[32];         /* "VM/N" */
 	char tap[16];
+	char switch_end[16];   /* where the probes were timestamped on the switch's side */
 	struct verify_dir dir[2]; /* 0: to-vm, 1: from-vm */
 	enum verify_verdict verdict; /* the worse of the two */
 };
@@ -96,7 +97,7 @@ void verify_asked_from(const json_t *plan_dir, struct verify_asked *a);
 
 /* The table for people: one row per link and direction. */
 void verify_print(FILE *out, const struct verify_link *l, int n);
-/* The same as JSON: {"ok": bool, "links": [{"link", "tap", "verdict",
+/* The same as JSON: {"ok": bool, "links": [{"link", "tap", "switch_end", "verdict",
  * "to_vm": {"asked": {...}, "measured": {...}, "verdict", "why"},
  * "from_vm": ...}]}.  A new reference. */
 json_t *verify_json(const struct verify_link *l, int n);

@@ -185,6 +185,7 @@ static void measure(struct ctl *c, const struct verify_opts *o, const json_t *p,
 		struct agent_start as = { c, w->vm };
 		struct console_start cs = { w->vm, w->console, false };
 
+		snprintf(l->switch_end, sizeof(l->switch_end), "%s", pa.switch_dev);
 		if (verify_probe(&pa, m, &e) < 0)
 			note_both(m, true, "", e.msg);
 		if (w->agent) {

@@ -225,8 +225,9 @@ json_t *verify_json(const struct verify_link *l, int n)
 
 	for (int i = 0; i < n; i++) {
 		ok &= l[i].verdict == VERIFY_OK;
-		json_array_append_new(links, json_pack("{s:s, s:s, s:s, s:o, s:o}", "link", l[i].link, "tap",
-						       l[i].tap, "verdict", verify_verdict_name(l[i].verdict),
+		json_array_append_new(links, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "link", l[i].link, "tap",
+						       l[i].tap, "switch_end", l[i].switch_end,
+						       "verdict", verify_verdict_name(l[i].verdict),
 						       "to_vm", dir_json(&l[i].dir[0]), "from_vm",
 						       dir_json(&l[i].dir[1])));
 	}

@@ -476,7 +476,8 @@ static int parse_request(json_t *req, struct tc_req *q, links_fn *fn, struct err
 			return err_set(e, EINVAL, "%s: not a VM name", what);
 		return target(im.t, q->vm, what, &q->to, e);
 	}
-	if (json_is_true(json_object_get(req, "status")) || (q->verify = json_is_true(json_object_get(req, "verify")))) {
+	q->verify = json_is_true(json_object_get(req, "verify"));
+	if (q->verify || json_is_true(json_object_get(req, "status"))) {
 		*fn = do_status;
 		return 0;
 	}

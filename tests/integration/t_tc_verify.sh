@@ -106,9 +106,11 @@ $(vm_block v1 x86_64 "nic = lan mac=$VM_MAC ip=$VM_IP")")
 	note "$sw: from-vm qdisc ($dev) deleted: $(grep from-vm "$TMP/table" | sed 's/  */ /g')"
 
 	# Mistakes: one line each, exit 2 for the user's, 1 for a stopped VM.
-	for args in "nope:2:tc verify: no vm \"nope\"" "v1/3:2:tc verify: vm v1 has no NIC 3 (it has 1)"; do
+	for args in "nope:2:tc verify: no vm \"nope\"" "v1/3:2:tc verify: vm v1 has no NIC 3 (it has 1)" \
+		"v1 --probes 5:2:tc verify: --probes takes 10 to 100000, not '5'"; do
 		rc=0
-		ctl tc verify "${args%%:*}" >/dev/null 2>"$TMP/err" || rc=$?
+		# shellcheck disable=SC2086 # the words are the command line
+		ctl tc verify ${args%%:*} >/dev/null 2>"$TMP/err" || rc=$?
 		want=${args#*:}
 		expect_eq "$rc" "${want%%:*}" "$sw: tc verify ${args%%:*}: exit status"
 		expect_eq "$(wc -l <"$TMP/err")" 1 "$sw: tc verify ${args%%:*}: lines on stderr"
