@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -108,56 +109,122 @@ static double on_wire(int fd, bool sender, double payload)
 	return payload * (mss + 54 + (ti.tcpi_options & TCPI_OPT_TIMESTAMPS ? 12 : 0)) / mss;
 }
 
-static void to_vm(int fd, const struct verify_xfer_args *a, struct verify_measured *m)
+/* The byte count sampled every SAMPLE_S through the measured time; the
+ * rate is the least-squares slope of bytes over time, not the last sample
+ * less the first: a guest that acknowledges or sends in 64 KiB bursts
+ * (GRO) would otherwise put a burst's worth of error on each end. */
+#define SAMPLE_S 0.02
+
+struct series {
+	double *t, *b;
+	int n, max;
+	double next; /* when the next sample is due */
+};
+
+static int series_init(struct series *s, double start, double secs)
 {
-	static const char zeros[CHUNK];
-	double t0 = mono_s(), t_warm = t0 + a->warm_s, t_end = t_warm + a->secs, t, at = 0;
-	uint64_t base = 0;
-	bool warm = false;
+	s->max = (int)(secs / SAMPLE_S) + 16;
+	s->n = 0;
+	s->next = start;
+	s->t = calloc(s->max, sizeof(*s->t));
+	s->b = calloc(s->max, sizeof(*s->b));
+	return s->t && s->b ? 0 : -ENOMEM;
+}
 
-	while ((t = mono_s()) < t_end) {
-		struct pollfd p = { fd, POLLOUT, 0 };
-		double wait = (warm ? t_end : t_warm) - t;
+static void series_free(struct series *s)
+{
+	free(s->t);
+	free(s->b);
+}
 
-		if (!warm && t >= t_warm) {
-			base = acked(fd), at = t, warm = true;
-			continue;
-		}
-		if (poll(&p, 1, (int)(wait * 1000) + 1) > 0) {
-			if (p.revents & (POLLERR | POLLHUP)) {
-				snprintf(m->rate_note, sizeof(m->rate_note), "the guest closed the connection after %.1f s",
-					 t - t0);
-				return;
-			}
-			if (send(fd, zeros, sizeof(zeros), MSG_NOSIGNAL) < 0 && errno != EAGAIN && errno != EINTR) {
-				snprintf(m->rate_note, sizeof(m->rate_note), "sending to the guest: %s", strerror(errno));
-				return;
-			}
-		}
+/* Sample when due; returns the seconds until the next one is. */
+static double series_tick(struct series *s, double t, double bytes)
+{
+	if (t >= s->next && s->n < s->max) {
+		s->t[s->n] = t, s->b[s->n] = bytes, s->n++;
+		s->next += SAMPLE_S;
+		if (s->next < t)
+			s->next = t + SAMPLE_S;
 	}
-	if (!warm) {
-		snprintf(m->rate_note, sizeof(m->rate_note), "no time measured");
+	return s->next - t;
+}
+
+/* Bytes per second, or -1 with fewer than 10 samples. */
+static double series_slope(const struct series *s)
+{
+	double mt = 0, mb = 0, num = 0, den = 0;
+
+	if (s->n < 10)
+		return -1;
+	for (int i = 0; i < s->n; i++)
+		mt += s->t[i], mb += s->b[i];
+	mt /= s->n, mb /= s->n;
+	for (int i = 0; i < s->n; i++)
+		num += (s->t[i] - mt) * (s->b[i] - mb), den += (s->t[i] - mt) * (s->t[i] - mt);
+	return den > 0 ? num / den : -1;
+}
+
+/* The rate from the series, or why there is none. */
+static void rate_of(const struct series *s, int fd, bool sender, struct verify_measured *m)
+{
+	double bps = series_slope(s);
+
+	if (bps < 0) {
+		snprintf(m->rate_note, sizeof(m->rate_note), "too few samples (%d) to measure a rate", s->n);
 		return;
 	}
 	m->rated = true;
-	m->rate_bps = on_wire(fd, true, (double)(acked(fd) - base) * 8 / (mono_s() - at));
+	m->rate_bps = on_wire(fd, sender, bps * 8);
+}
+
+static void to_vm(int fd, const struct verify_xfer_args *a, struct verify_measured *m)
+{
+	static const char zeros[CHUNK];
+	double t0 = mono_s(), t_warm = t0 + a->warm_s, t_end = t_warm + a->secs, t;
+	struct series s;
+
+	if (series_init(&s, t_warm, a->secs) < 0) {
+		snprintf(m->rate_note, sizeof(m->rate_note), "out of memory");
+		goto out;
+	}
+	while ((t = mono_s()) < t_end) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		double wait = t < t_warm ? t_warm - t : series_tick(&s, t, (double)acked(fd));
+
+		if (poll(&p, 1, (int)(wait * 1000) + 1) <= 0)
+			continue;
+		if (p.revents & (POLLERR | POLLHUP)) {
+			snprintf(m->rate_note, sizeof(m->rate_note), "the guest closed the connection after %.1f s",
+				 t - t0);
+			goto out;
+		}
+		if (send(fd, zeros, sizeof(zeros), MSG_NOSIGNAL) < 0 && errno != EAGAIN && errno != EINTR) {
+			snprintf(m->rate_note, sizeof(m->rate_note), "sending to the guest: %s", strerror(errno));
+			goto out;
+		}
+	}
+	rate_of(&s, fd, true, m);
+out:
+	series_free(&s);
 }
 
 static void from_vm(int fd, const struct verify_xfer_args *a, struct verify_measured *m)
 {
 	static char buf[CHUNK];
-	double t0 = mono_s(), t_warm = t0 + a->warm_s, t_end = t_warm + a->secs, t, at = 0;
+	double t0 = mono_s(), t_warm = t0 + a->warm_s, t_end = t_warm + a->secs, t;
 	uint64_t bytes = 0;
-	bool warm = false;
+	struct series s;
 
+	if (series_init(&s, t_warm, a->secs) < 0) {
+		snprintf(m->rate_note, sizeof(m->rate_note), "out of memory");
+		goto out;
+	}
 	while ((t = mono_s()) < t_end) {
 		struct pollfd p = { fd, POLLIN, 0 };
+		double wait = t < t_warm ? t_warm - t : series_tick(&s, t, (double)bytes);
 		ssize_t n;
 
-		if (!warm && t >= t_warm) {
-			bytes = 0, at = t, warm = true;
-		}
-		if (poll(&p, 1, (int)(((warm ? t_end : t_warm) - t) * 1000) + 1) <= 0)
+		if (poll(&p, 1, (int)(wait * 1000) + 1) <= 0)
 			continue;
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n > 0) {
@@ -165,15 +232,12 @@ static void from_vm(int fd, const struct verify_xfer_args *a, struct verify_meas
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			snprintf(m->rate_note, sizeof(m->rate_note), "the guest stopped sending after %.1f s",
 				 t - t0);
-			return;
+			goto out;
 		}
 	}
-	if (!warm) {
-		snprintf(m->rate_note, sizeof(m->rate_note), "no time measured");
-		return;
-	}
-	m->rated = true;
-	m->rate_bps = on_wire(fd, false, (double)bytes * 8 / (mono_s() - at));
+	rate_of(&s, fd, false, m);
+out:
+	series_free(&s);
 }
 
 int verify_xfer(const struct verify_xfer_args *a, struct verify_measured out[2], struct err *e)
