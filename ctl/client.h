@@ -68,6 +68,9 @@ int cmd_events(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 /* verifycmd.c: tc verify (argv[0] "tc", argv[1] "verify") */
 int cmd_tc_verify(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* schedcmd.c */
+int cmd_schedule(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 /* capture.c */
 int cmd_capture(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
