@@ -34,6 +34,7 @@ struct verify_opts {
 /* Where one link's measurements run from, out of status. */
 struct where {
 	const char *vm, *ip, *host_if, *host_addr, *console, *vlan;
+	char vlan_text[64];
 	bool agent;
 };
 
@@ -89,6 +90,10 @@ static void where_of(const json_t *st, const char *vm, int nic, struct where *w)
 	w->vlan = json_string_value(json_object_get(n, "vlan"));
 	w->agent = json_is_true(json_object_get(v, "agent"));
 	w->console = json_string_value(json_object_get(v, "console_socket"));
+	if (w->vlan) {
+		snprintf(w->vlan_text, sizeof(w->vlan_text), "%s/%d is on VLAN %s", vm, nic, w->vlan);
+		w->vlan = w->vlan_text;
+	}
 	json_array_foreach(json_object_get(json_object_get(st, "fabric"), "networks"), i, net)
 		if (netname && !strcmp(netname, json_string_value(json_object_get(net, "name")) ?: "")) {
 			w->host_if = json_string_value(json_object_get(net, "host_interface"));
@@ -188,6 +193,8 @@ static void measure(struct ctl *c, const struct verify_opts *o, const json_t *p,
 		snprintf(l->switch_end, sizeof(l->switch_end), "%s", pa.switch_dev);
 		if (verify_probe(&pa, m, &e) < 0)
 			note_both(m, true, "", e.msg);
+		else if (w->vlan && !m[0].entered)
+			note_both(m, true, ", which the host interface may not be on", w->vlan);
 		if (w->agent) {
 			xa.start = start_agent, xa.opaque = &as;
 		} else if (w->console) {

@@ -103,7 +103,8 @@ static void judge_probes(struct verify_dir *d)
 		return;
 	}
 	if (m->entered == 0) {
-		reason(d, VERIFY_UNMEASURED, "no probe reached the link in this direction");
+		reason(d, VERIFY_UNMEASURED, "no probe reached the link in this direction%s%s",
+		       m->probe_note[0] ? ": " : "", m->probe_note);
 		return;
 	}
 	if (m->lost == m->entered && a->loss_pct < 100) {
