@@ -6,8 +6,11 @@
 # the to-vm qdisc is deleted behind the supervisor's back (tc qdisc del on
 # the tap): that direction is reported broken (exit 1) while from-vm stays
 # ok; then the from-vm one too (on the veth glue's end, or the ifb before
-# there was a glue).  Mistakes are one line: an unknown VM or NIC, a bad
-# option (2), a stopped VM (1).  About 40 s a switch, 78 s in all.
+# there was a glue).  Probe loss is split by direction: with every 16th
+# echo request dropped on the tap's egress (no netem here: an htb root and
+# a u32 filter redirecting those to a veth that is down), to-vm loses
+# exactly 13 of 200 (verdict off, loss 0 asked) and from-vm none.  Mistakes are one line: an unknown VM or NIC, a bad
+# option (2), a stopped VM (1).  About 50 s a switch, 100 s in all.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespaces, capturing on the fabric's links"
@@ -104,6 +107,30 @@ $(vm_block v1 x86_64 "nic = lan mac=$VM_MAC ip=$VM_IP")")
 	contains -E '^v1/0 +from-vm +rate 20Mbit .* broken: rate .* not shaped' <"$TMP/table" ||
 		{ cat "$TMP/table"; fail "$sw: the table does not say from-vm is broken"; }
 	note "$sw: from-vm qdisc ($dev) deleted: $(grep from-vm "$TMP/table" | sed 's/  */ /g')"
+
+	# Loss on one direction only, made behind the supervisor's back on
+	# this netem-less kernel: every 16th echo request (sequence numbers
+	# 3, 19, ...) that the tap sends the VM goes to a veth that is down,
+	# i.e. nowhere.  Of 200 probes 13 are lost to the VM and none from it
+	# (the VM answers what it gets): the per-direction split is exact.
+	ctl tc clear v1 >/dev/null
+	ip netns exec "$NS" ip link add vfyx0 type veth peer name vfyx1
+	ip netns exec "$NS" tc qdisc replace dev v1-n0 root handle 1: htb default 10
+	ip netns exec "$NS" tc class add dev v1-n0 parent 1: classid 1:10 htb rate 1gbit 2>/dev/null
+	ip netns exec "$NS" tc filter add dev v1-n0 parent 1: pref 1 protocol ip u32 match ip protocol 1 0xff \
+		match u8 8 0xff at 20 match u16 0x0003 0x000f at 26 action mirred egress redirect dev vfyx0
+	verify_json "$TMP/loss.json" v1 --seconds 1
+	expect_eq "$RC" 1 "$sw: tc verify exit status with to-vm probes dropped ($(cat "$TMP/verify.err"))"
+	expect_eq "$(field "$TMP/loss.json" v1/0 to_vm measured probes)" 200 "$sw: probes into the link to the VM"
+	expect_eq "$(field "$TMP/loss.json" v1/0 to_vm measured lost)" 13 "$sw: probes lost to the VM"
+	expect_eq "$(field "$TMP/loss.json" v1/0 to_vm verdict)" off "$sw: to-vm verdict with 13 of 200 lost"
+	expect_eq "$(field "$TMP/loss.json" v1/0 from_vm measured probes)" 187 "$sw: replies into the link from the VM"
+	expect_eq "$(field "$TMP/loss.json" v1/0 from_vm measured lost)" 0 "$sw: replies lost from the VM"
+	expect_eq "$(field "$TMP/loss.json" v1/0 from_vm verdict)" ok "$sw: from-vm verdict"
+	note "$sw: every 16th request dropped on the tap: to-vm $(field "$TMP/loss.json" v1/0 to_vm why)," \
+		"from-vm lost 0/187: ok"
+	ip netns exec "$NS" tc qdisc del dev v1-n0 root
+	ip netns exec "$NS" ip link del vfyx0
 
 	# Mistakes: one line each, exit 2 for the user's, 1 for a stopped VM.
 	for args in "nope:2:tc verify: no vm \"nope\"" "v1/3:2:tc verify: vm v1 has no NIC 3 (it has 1)" \
