@@ -127,6 +127,12 @@ void verify_judge(struct verify_dir *d)
 {
 	d->verdict = VERIFY_OK;
 	d->why[0] = '\0';
+	if (!d->m.probed && !d->m.rated) {
+		/* Nothing measured is never ok, even with nothing asked. */
+		reason(d, VERIFY_UNMEASURED, "not measured: %s",
+		       d->m.probe_note[0] ? d->m.probe_note : d->m.rate_note[0] ? d->m.rate_note : "no reason given");
+		return;
+	}
 	judge_probes(d);
 	judge_rate(d);
 	if (d->asked.rule[0] && d->asked.kernel_empty)

@@ -110,15 +110,18 @@ Test(ctlverify, missing_qdisc_and_unmeasured)
 
 	memset(&d, 0, sizeof(d));
 	d.asked.rate_bps = 10e6;
+	d.m.probed = true, d.m.entered = 200;
 	snprintf(d.m.rate_note, sizeof(d.m.rate_note), "the guest did not connect");
 	verify_judge(&d);
 	cr_assert_eq(d.verdict, VERIFY_UNMEASURED);
 	cr_assert_str_eq(d.why, "rate not measured: the guest did not connect");
 
-	/* Nothing asked, nothing measured: nothing to say against it. */
+	/* Nothing measured at all is never ok, even with nothing asked. */
 	memset(&d, 0, sizeof(d));
+	snprintf(d.m.probe_note, sizeof(d.m.probe_note), "v1 has no IPv4 address (no lease yet, no ip=)");
 	verify_judge(&d);
-	cr_assert_eq(d.verdict, VERIFY_OK);
+	cr_assert_eq(d.verdict, VERIFY_UNMEASURED);
+	cr_assert_str_eq(d.why, "not measured: v1 has no IPv4 address (no lease yet, no ip=)");
 }
 
 Test(ctlverify, link_takes_the_worse_direction)
