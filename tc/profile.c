@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define DIRS 2 /* 0: to the VM (the tap's egress), 1: from it (the ifb's) */
-#define TEXT_MAX 256 /* a shape as tc_shape_format writes it */
+#define TEXT_MAX 512 /* a shape as tc_shape_format writes it */
 
 struct nicstate {
 	const char *vm; /* the conf's */
