@@ -486,25 +486,27 @@ json_t *tc_netem_params(const struct tc_shape *s)
 	put_pct(p, "corrupt_corr_pct", s->corrupt_corr);
 	put_pct(p, "reorder_pct", s->reorder);
 	put_pct(p, "reorder_corr_pct", s->reorder_corr);
-	if (s->loss_model == TC_LOSS_STATE)
-		json_object_set_new(p, "loss_state", json_pack("{s:f,s:f,s:f,s:f,s:f}",
-			"p13_pct", s->loss_p[0], "p31_pct", s->loss_p[1], "p32_pct", s->loss_p[2],
-			"p23_pct", s->loss_p[3], "p14_pct", s->loss_p[4]));
-	else if (s->loss_model == TC_LOSS_GEMODEL)
-		json_object_set_new(p, "loss_gemodel", json_pack("{s:f,s:f,s:f,s:f}",
-			"p_pct", s->loss_p[0], "r_pct", s->loss_p[1], "1-h_pct", s->loss_p[2],
-			"1-k_pct", s->loss_p[3]));
+	/* Flat, as the other words (n3x-ctl tc status prints scalars). */
+	if (s->loss_model != TC_LOSS_RANDOM) {
+		static const char *const gi[] = { "state_p13_pct", "state_p31_pct", "state_p32_pct",
+						  "state_p23_pct", "state_p14_pct" };
+		static const char *const ge[] = { "gemodel_p_pct", "gemodel_r_pct", "gemodel_1-h_pct",
+						  "gemodel_1-k_pct" };
+		bool state = s->loss_model == TC_LOSS_STATE;
+
+		json_object_set_new(p, "loss_model", json_string(state ? "state" : "gemodel"));
+		for (int i = 0; i < (state ? 5 : 4); i++)
+			json_object_set_new(p, state ? gi[i] : ge[i], json_real(s->loss_p[i]));
+	}
 	if (s->ecn)
 		json_object_set_new(p, "ecn", json_true());
 	if (s->slot_max_us) {
-		json_t *sl = json_pack("{s:I,s:I}", "min_us", (json_int_t)s->slot_min_us,
-				       "max_us", (json_int_t)s->slot_max_us);
-
+		json_object_set_new(p, "slot_min_us", json_integer((json_int_t)s->slot_min_us));
+		json_object_set_new(p, "slot_max_us", json_integer((json_int_t)s->slot_max_us));
 		if (s->slot_packets)
-			json_object_set_new(sl, "packets", json_integer(s->slot_packets));
+			json_object_set_new(p, "slot_packets", json_integer(s->slot_packets));
 		if (s->slot_bytes)
-			json_object_set_new(sl, "bytes", json_integer(s->slot_bytes));
-		json_object_set_new(p, "slot", sl);
+			json_object_set_new(p, "slot_bytes", json_integer(s->slot_bytes));
 	}
 	if (s->netem_rate_bps) {
 		json_object_set_new(p, "rate_bps", json_integer((json_int_t)s->netem_rate_bps));

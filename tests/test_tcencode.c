@@ -13,8 +13,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/tc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,4 +507,78 @@ Test(tcencode, percent_scaling_is_tcs)
 	cr_expect_eq(tc_percent_u32(0), 0);
 	cr_expect_float_eq(tc_u32_percent(42949673u), 1.0, 1e-9);
 	cr_expect_float_eq(tc_u32_percent(tc_percent_u32(0.1)), 0.1, 1e-9);
+}
+
+/* tc_netem_read parses what the kernel dumps, which has the layout of the
+ * request (tc_netem_qopt, then the attributes): our own requests read back
+ * give the words they were built from.  What only the kernel does (no slot
+ * cap dumped as INT_MAX) is patched in. */
+Test(tcencode, netem_options_read_back)
+{
+	static const char *const rules[] = {
+		"loss gemodel 10% 25% 90% 1% ecn", "loss state 2% 25% 10% 30% 1%",
+		"slot 10ms 30ms packets 4 bytes 3000", "rate 1mbit 20 100 -30 delay 5ms",
+		"rate 40gbit -14", "loss 5% 25% ecn slot 2ms",
+	};
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+
+	cr_assert_not_null(q);
+	cr_assert_eq(rtnl_tc_set_kind(TC_CAST(q), "netem"), 0);
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		struct tc_msg m = netem(rules[i], false);
+		struct tc_shape got = { 0 }, want;
+		struct err err = { 0 };
+		struct tc_rule r;
+
+		cr_assert_eq(tc_rule_parse(rules[i], &r, &err), 0);
+		want = r.to_vm;
+		tc_netem_read(q, tc_msg_attr(m.nlh, TCA_OPTIONS), &got);
+		/* libnl's part (delay, loss...) comes from q, not read here. */
+		got.delay_us = want.delay_us;
+		got.loss = want.loss;
+		got.loss_corr = want.loss_corr;
+		cr_expect(tc_shape_same(&want, &got), "%s", rules[i]);
+		tc_msg_free(&m);
+	}
+
+	struct tc_msg m = netem("slot 5ms", false);
+	struct nlattr *o = tc_msg_attr(m.nlh, TCA_OPTIONS);
+	struct attr a[8];
+	int n = options(&m, a, 8);
+	const struct attr *sl = find(a, n, TCA_NETEM_SLOT);
+	struct tc_netem_slot raw;
+	struct tc_shape got = { 0 };
+
+	cr_assert_not_null(sl);
+	memcpy(&raw, sl->data, sizeof(raw));
+	raw.max_packets = INT_MAX;
+	raw.max_bytes = INT_MAX;
+	memcpy((uint8_t *)sl->data, &raw, sizeof(raw));
+	tc_netem_read(q, o, &got);
+	cr_expect(got.slot_min_us == 5000 && got.slot_max_us == 5000);
+	cr_expect(got.slot_packets == 0 && got.slot_bytes == 0, "INT_MAX is no cap");
+	tc_msg_free(&m);
+	rtnl_qdisc_put(q);
+}
+
+/* What status shows of them (tc_link_dump's params). */
+Test(tcencode, netem_params_name_the_new_words)
+{
+	struct tc_rule r;
+	struct err err = { 0 };
+	json_t *p;
+
+	cr_assert_eq(tc_rule_parse("loss gemodel 10% 25% ecn slot 10ms 30ms packets 4 rate 1mbit 20", &r,
+				   &err), 0);
+	p = tc_netem_params(&r.to_vm);
+	cr_expect_str_eq(json_string_value(json_object_get(p, "loss_model")), "gemodel");
+	cr_expect_float_eq(json_real_value(json_object_get(p, "gemodel_r_pct")), 25, 1e-9);
+	cr_expect_float_eq(json_real_value(json_object_get(p, "gemodel_1-h_pct")), 100, 1e-9);
+	cr_expect(json_is_true(json_object_get(p, "ecn")));
+	cr_expect_eq(json_integer_value(json_object_get(p, "slot_max_us")), 30000);
+	cr_expect_eq(json_integer_value(json_object_get(p, "slot_packets")), 4);
+	cr_expect_null(json_object_get(p, "slot_bytes"));
+	cr_expect_eq(json_integer_value(json_object_get(p, "rate_bps")), 1000000);
+	cr_expect_eq(json_integer_value(json_object_get(p, "packet_overhead")), 20);
+	json_decref(p);
 }
