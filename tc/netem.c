@@ -19,7 +19,7 @@
  * is not part of the request's meaning, and the test compares by type.
  *
  * The limit (packets), when the rule gives none, is sized from the rule's
- * rate and delay (tc_shape_netem_limit in rule.c) instead of tc's 1000.
+ * rate and delay (tc_shape_netem_limit in shape.c) instead of tc's 1000.
  */
 #include "tc/nl.h"
 #include "base/nlerr.h"

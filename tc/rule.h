@@ -13,6 +13,8 @@
  * Traffic to the VM is its tap's egress; traffic from the VM is the tap's
  * ingress, redirected to the glue end of the veth that leads to the switch
  * and shaped on that end's egress (tc.h).
+ *
+ * rule.c parses; shape.c holds the rest of what is declared here.
  */
 #ifndef N3X_TC_RULE_H
 #define N3X_TC_RULE_H
@@ -86,7 +88,7 @@ int tc_rule_parse(const char *text, struct tc_rule *out, struct err *e);
 /* netem's limit (packets) for s when the rule gives none: what 2 x rate x
  * (delay + jitter + slot MAX) holds in frames of 1514 bytes, at least
  * tc's 1000.  rate is the rule's (tbf's or netem's), 1 Gbit/s without one.
- * See rule.c for why. */
+ * See shape.c for why. */
 uint32_t tc_shape_netem_limit(const struct tc_shape *s);
 
 /* Whether got (read back from the kernel) is what applying want made:
