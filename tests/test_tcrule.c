@@ -393,6 +393,23 @@ Test(tcrule, netem_rate_with_overhead)
 	cr_expect_eq(both("rate 1mbit 20 limit 100").limit, 100, "limit is netem's, in packets");
 }
 
+Test(tcrule, new_words_take_prefixes)
+{
+	struct tc_rule r = ok("to-vm: loss gemodel 5% 40% ecn from-vm: slot 5ms rate 2mbit 14");
+
+	cr_expect_eq(r.to_vm.loss_model, TC_LOSS_GEMODEL);
+	cr_expect(r.to_vm.ecn && !r.from_vm.ecn);
+	cr_expect_eq(r.from_vm.loss_model, TC_LOSS_RANDOM);
+	cr_expect(r.from_vm.slot_max_us == 5000 && !r.to_vm.slot_max_us);
+	cr_expect(r.from_vm.netem_rate_bps == 2000000 && !r.to_vm.netem_rate_bps);
+	r = ok("loss state 1% 30% to-vm: delay 5ms");
+	cr_expect(r.to_vm.loss_model == TC_LOSS_STATE && r.from_vm.loss_model == TC_LOSS_STATE);
+	cr_expect_float_eq(r.from_vm.loss_p[1], 30, 1e-9);
+	bad("loss gemodel 5% to-vm: loss 1%", "loss is given for both directions and again after to-vm:");
+	bad("slot 1ms from-vm: slot 2ms", "slot is given for both directions and again after from-vm:");
+	bad("rate 1mbit 0 to-vm: rate 2mbit", "rate is given for both directions and again after to-vm:");
+}
+
 Test(tcrule, netem_limit_rule)
 {
 	struct tc_shape s = both("rate 100mbit delay 500ms");

@@ -33,6 +33,9 @@
 #   rate 1mbit 20 100 30      -> in cells of 100 + 30: 385 kbit/s +- 10 %
 #   rate 20mbit delay 1s      -> netem's limit 3303 (the dump), 16 Mbit/s of UDP
 #                                loses <= 1 %; the same with "limit 1000" >= 5 %
+#   loss gemodel 50% 10% ecn slot 30ms rate 100kbit 20, changed in place to
+#   delay 5ms                 -> the dump shows only "limit 1000 delay 5ms", 20 of
+#                                20 pings back, RTT median 4..10 ms
 # Each case also checks that the driver's dump (read from the kernel) shows
 # the netem qdisc and that clearing leaves no qdisc and no ifb behind.
 # The VMs have no NIC: no packet leaves them.
@@ -133,7 +136,7 @@ checked() {
 # The loss models and ECN (words_counted below) are counted, not timed:
 # they run on the backports VM when there is one (idle once its seed runs
 # are done, and host load cannot change a count), else on stable.
-timed=slot,nrate,limit counted=gemodel,state,ecn
+timed=slot,nrate,limit,reset counted=gemodel,state,ecn
 counted_on=stable
 [ -f "$OUT/backports/vmlinuz" ] && counted_on=backports
 if [ "$counted_on" = stable ]; then
@@ -294,6 +297,13 @@ words_timed() {
 	note "$kver: rate 20mbit delay 1s, 16 Mbit/s of UDP: limit 3303 (derived) lost" \
 		"$(field "$l" derived_lost) of $total; limit 1000 (tc's) lost $(field "$l" tc_lost) of" \
 		"$(field "$l" tc_total) ($k %)"
+
+	l=$(result stable reset)
+	words_ok reset "$l"
+	expect_eq "$(field "$l" recv)" 20 "gemodel, ecn, slot, rate changed to delay 5ms: replies"
+	within "gemodel, ecn, slot, rate changed to delay 5ms: RTT median (ms)" "$(field "$l" rtt_med)" 4 10
+	note "$kver: loss gemodel 50% 10% ecn slot 30ms rate 100kbit 20 changed to delay 5ms:" \
+		"20/20 back, RTT median $(field "$l" rtt_med) ms, the dump shows delay 5ms alone"
 }
 words_timed
 [ "$counted_on" = stable ] && words_counted stable
