@@ -21,6 +21,11 @@
  *   ready      {"condition"}                the VM's `ready =` condition holds
  *   link       {"nic","up"}                 a cable was pulled or plugged (n3x-ctl link)
  *   profile    {"profile","previous"}       the tc profile was switched (vm null)
+ *   schedule   {"name","step","cycle","at_ms","late_ms","action","ok","error"?}
+ *                                           (vm null) a step of a running
+ *                                           schedule; time = when it began
+ *                                           (launcher/schedule.h)
+ *   schedule-end {"name","reason"}          (vm null) done, stopped, shutdown
  *   snapshot-saved  {"name","vms","seconds"}  (vm null)
  *   snapshot-loaded {"name","vms","seconds"}  (vm null)
  *   dnsmasq-restarted, ovs-restarted {"reason"}  (vm null) the fabric
@@ -56,6 +61,9 @@
  * NULL; data (stolen, NULL for {}) must be an object.  Never blocks and
  * never fails visibly: out of memory loses the event. */
 void events_emit(const char *vm, const char *kind, json_t *data);
+/* events_emit with the event's time given (unix seconds): when what it
+ * reports began, not when it was sent (a schedule step). */
+void events_emit_at(double time, const char *vm, const char *kind, json_t *data);
 
 /* The event object {"time","vm","kind","data"} (a new reference, NULL when
  * out of memory); data is stolen, NULL for {}. */
