@@ -48,6 +48,8 @@ enum verify_verdict { VERIFY_OK, VERIFY_OFF, VERIFY_BROKEN, VERIFY_UNMEASURED };
 struct verify_asked {
 	char rule[256];        /* as tc status prints it; "" is nothing */
 	double rate_bps, delay_us, jitter_us, loss_pct;
+	bool loss_bursty;      /* no binomial bounds: the loss is shown, not judged */
+	bool delay_unjudged;   /* a slot or pareto: the delay is shown, not judged */
 	bool kernel_empty;     /* the kernel holds no qdisc for this direction */
 };
 
@@ -92,7 +94,7 @@ void verify_loss_bounds(int n, double loss_pct, double *lo, double *hi);
 const char *verify_verdict_name(enum verify_verdict v);
 
 /* One plan direction ({"rule","rate_bps","delay_us","jitter_us","loss_pct",
- * "kernel"}) into a. */
+ * "loss_bursty","delay_judged","kernel"}) into a. */
 void verify_asked_from(const json_t *plan_dir, struct verify_asked *a);
 
 /* The table for people: one row per link and direction. */

@@ -107,15 +107,15 @@ static void judge_probes(struct verify_dir *d)
 		       m->probe_note[0] ? ": " : "", m->probe_note);
 		return;
 	}
-	if (m->lost == m->entered && a->loss_pct < 100) {
+	if (m->lost == m->entered && (a->loss_bursty || a->loss_pct < 100)) {
 		reason(d, VERIFY_BROKEN, "all %d probes lost", m->entered);
 		return;
 	}
 	verify_loss_bounds(m->entered, a->loss_pct, &lo, &hi);
-	if (m->lost < lo || m->lost > hi)
+	if (!a->loss_bursty && (m->lost < lo || m->lost > hi))
 		reason(d, VERIFY_OFF, "%d of %d probes lost (%.2g%%), outside %d..%d for loss %.3g%%", m->lost,
 		       m->entered, 100.0 * m->lost / m->entered, (int)(lo + 0.999999), (int)hi, a->loss_pct);
-	if (m->lost < m->entered && absval(m->delay_us - a->delay_us) > VERIFY_DELAY_TOL_US) {
+	if (!a->delay_unjudged && m->lost < m->entered && absval(m->delay_us - a->delay_us) > VERIFY_DELAY_TOL_US) {
 		bool none = a->delay_us >= 2 * VERIFY_DELAY_TOL_US && m->delay_us < a->delay_us / 2;
 
 		reason(d, none ? VERIFY_BROKEN : VERIFY_OFF, "delay %.1f ms, not %.1f ms +-5%s", m->delay_us / 1e3,
@@ -156,6 +156,10 @@ void verify_asked_from(const json_t *p, struct verify_asked *a)
 	a->delay_us = json_number_value(json_object_get(p, "delay_us"));
 	a->jitter_us = json_number_value(json_object_get(p, "jitter_us"));
 	a->loss_pct = json_number_value(json_object_get(p, "loss_pct"));
+	/* A mean the supervisor could not work out: bursty all the same. */
+	a->loss_bursty = json_is_true(json_object_get(p, "loss_bursty")) ||
+			 json_is_null(json_object_get(p, "loss_pct"));
+	a->delay_unjudged = json_is_false(json_object_get(p, "delay_judged"));
 	/* null: the kernel could not be read; that is not "empty". */
 	a->kernel_empty = json_is_array(k) && json_array_size(k) == 0;
 }
@@ -218,11 +222,11 @@ static json_t *dir_json(const struct verify_dir *v)
 		json_object_set_new(got, "probe_note", json_string(m->probe_note));
 	if (m->rate_note[0])
 		json_object_set_new(got, "rate_note", json_string(m->rate_note));
-	return json_pack("{s:{s:s, s:I, s:I, s:I, s:f}, s:o, s:s, s:s}",
+	return json_pack("{s:{s:s, s:I, s:I, s:I, s:f, s:b, s:b}, s:o, s:s, s:s}",
 			 "asked", "rule", a->rule, "rate_bps", (json_int_t)a->rate_bps,
 			 "delay_us", (json_int_t)a->delay_us, "jitter_us", (json_int_t)a->jitter_us,
-			 "loss_pct", a->loss_pct, "measured", got, "verdict", verify_verdict_name(v->verdict),
-			 "why", v->why);
+			 "loss_pct", a->loss_pct, "loss_judged", !a->loss_bursty, "delay_judged", !a->delay_unjudged,
+			 "measured", got, "verdict", verify_verdict_name(v->verdict), "why", v->why);
 }
 
 json_t *verify_json(const struct verify_link *l, int n)

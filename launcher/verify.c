@@ -10,13 +10,56 @@
 #include "net/tap.h"
 #include "tc/rule.h"
 
+/* The mean loss of a shape, percent, or -1 when not worked out here (the
+ * 4-state model).  Gilbert-Elliott (gemodel P R 1-H 1-K): the bad state's
+ * share is P / (P + R); a packet is lost with 1-H there, 1-K in good. */
+static double mean_loss(const struct tc_shape *s)
+{
+	const double *v = s->loss_p;
+	double bad;
+
+	switch (s->loss_model) {
+	case TC_LOSS_GEMODEL:
+		bad = v[0] + v[1] > 0 ? v[0] / (v[0] + v[1]) : 0;
+		return bad * v[2] + (1 - bad) * v[3];
+	case TC_LOSS_STATE:
+		return -1;
+	default:
+		return s->loss;
+	}
+}
+
+/* The rate a full Ethernet frame (1514 bytes) is sent at: tbf's rate, or
+ * netem's own less its per-packet overhead and cells, since tc verify
+ * measures frames. */
+static double frame_rate(const struct tc_shape *s)
+{
+	double len = 1514, wire;
+
+	if (s->rate_bps || !s->netem_rate_bps)
+		return (double)s->rate_bps;
+	wire = len + s->packet_overhead;
+	if (s->cell_size) {
+		double cells = (double)(uint64_t)((wire + s->cell_size - 1) / s->cell_size);
+
+		wire = cells * ((double)s->cell_size + s->cell_overhead);
+	}
+	return wire > 0 ? s->netem_rate_bps * len / wire : (double)s->netem_rate_bps;
+}
+
 /* One direction: the rule text tc status printed (tc_shape_format's, which
- * tc_rule_parse reads back) as numbers, and the kernel's qdiscs. */
+ * tc_rule_parse reads back) as numbers, and the kernel's qdiscs.  Loss in
+ * bursts (a correlation, gemodel, state) has no binomial bounds, and a
+ * slot or a pareto distribution moves the median delay off "delay": the
+ * plan says so ("loss_bursty", "delay_judged"), and n3x-ctl shows those
+ * without judging them. */
 static json_t *direction(const char *link, const char *dir, const char *text, json_t *kernel,
 			 struct err *e)
 {
 	struct tc_rule r = { 0 };
+	const struct tc_shape *sh;
 	struct err pe;
+	double loss;
 	json_t *d;
 
 	if (text && text[0] && tc_rule_parse(text, &r, &pe) < 0) {
@@ -24,10 +67,14 @@ static json_t *direction(const char *link, const char *dir, const char *text, js
 		return NULL;
 	}
 	/* A rule without a prefix covers both directions: to_vm is it. */
-	d = json_pack("{s:s, s:I, s:I, s:I, s:f, s:O}", "rule", text ? text : "",
-			 "rate_bps", (json_int_t)r.to_vm.rate_bps, "delay_us", (json_int_t)r.to_vm.delay_us,
-			 "jitter_us", (json_int_t)r.to_vm.jitter_us, "loss_pct", r.to_vm.loss,
-			 "kernel", kernel ? kernel : json_null());
+	sh = &r.to_vm;
+	loss = mean_loss(sh);
+	d = json_pack("{s:s, s:I, s:I, s:I, s:o, s:b, s:b, s:O}", "rule", text ? text : "",
+		      "rate_bps", (json_int_t)(frame_rate(sh) + 0.5), "delay_us", (json_int_t)sh->delay_us,
+		      "jitter_us", (json_int_t)sh->jitter_us, "loss_pct", loss < 0 ? json_null() : json_real(loss),
+		      "loss_bursty", sh->loss_model != TC_LOSS_RANDOM || sh->loss_corr > 0,
+		      "delay_judged", !sh->slot_min_us && sh->dist != TC_DIST_PARETO && sh->dist != TC_DIST_PARETONORMAL,
+		      "kernel", kernel ? kernel : json_null());
 	if (!d)
 		err_set(e, ENOMEM, "out of memory");
 	return d;

@@ -23,11 +23,16 @@
  *   {"profile": NAME, "links": [{"link": "VM/N", "vm": VM, "nic": N,
  *     "tap": T, "glue": G, "port": P,
  *     "to_vm":   {"rule": TEXT, "rate_bps": R, "delay_us": D, "jitter_us": J,
- *                 "loss_pct": L, "kernel": [QDISC...]},
+ *                 "loss_pct": L, "loss_bursty": B, "delay_judged": B,
+ *                 "kernel": [QDISC...]},
  *     "from_vm": {...}}]}
  *
  * in the order of the topology (VM, then NIC).  Numbers are 0 where the
- * rule says nothing.  G and P are the veth pair that joins the tap to its
+ * rule says nothing; R is the rate full Ethernet frames should cross at
+ * (netem's own rate less its overhead), L the mean loss (null for the
+ * 4-state model); loss_bursty: the loss comes in bursts (no binomial
+ * bounds); delay_judged false: a slot or a pareto distribution moves the
+ * median off D.  G and P are the veth pair that joins the tap to its
  * switch (net/tap.h); n3x-ctl checks whether they exist.  A new reference
  * in *out, or -errno with e: -EINVAL a key that is not VM or VM/N, -ENOENT
  * a VM or NIC t does not have (the user's to fix), -ESRCH a VM with no

@@ -99,6 +99,20 @@ Test(ctlverify, loss_inside_binomial_bounds)
 	cr_assert_eq(probed(0, 0, 200, 200, 0).verdict, VERIFY_BROKEN);
 }
 
+Test(ctlverify, bursty_loss_and_slots_are_shown_not_judged)
+{
+	struct verify_dir d = { 0 };
+
+	d.asked.loss_pct = 1, d.asked.loss_bursty = true;
+	d.asked.delay_us = 10000, d.asked.delay_unjudged = true;
+	d.m.probed = true, d.m.entered = 200, d.m.lost = 30, d.m.delay_us = 31000;
+	verify_judge(&d);
+	cr_assert_eq(d.verdict, VERIFY_OK, "%s", d.why);
+	d.m.lost = 200;
+	verify_judge(&d);
+	cr_assert_eq(d.verdict, VERIFY_BROKEN, "%s", d.why);
+}
+
 Test(ctlverify, missing_qdisc_and_unmeasured)
 {
 	struct verify_dir d = rated(10e6, 10e6);
@@ -147,6 +161,15 @@ Test(ctlverify, asked_from_the_plan)
 	cr_assert_eq(a.jitter_us, 5000);
 	cr_assert_eq(a.loss_pct, 0.5);
 	cr_assert(a.kernel_empty);
+	cr_assert(!a.loss_bursty && !a.delay_unjudged);
+	json_object_set_new(p, "loss_bursty", json_true());
+	json_object_set_new(p, "delay_judged", json_false());
+	verify_asked_from(p, &a);
+	cr_assert(a.loss_bursty && a.delay_unjudged);
+	json_object_set_new(p, "loss_bursty", json_false());
+	json_object_set_new(p, "loss_pct", json_null()); /* the 4-state model's mean */
+	verify_asked_from(p, &a);
+	cr_assert(a.loss_bursty);
 	json_object_set_new(p, "kernel", json_null()); /* could not be read: not empty */
 	verify_asked_from(p, &a);
 	cr_assert(!a.kernel_empty);

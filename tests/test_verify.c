@@ -106,6 +106,50 @@ Test(verify, every_live_link_with_its_numbers)
 	json_decref(p);
 }
 
+/* The plan direction of one rule (on b/0's to-vm). */
+static json_t *plan_of(const char *rule)
+{
+	json_t *st = status(), *out = NULL, *d;
+	struct err e;
+
+	json_object_set_new(json_object_get(json_object_get(json_object_get(st, "links"), "b/0"), "rule"), "to_vm",
+			    json_string(rule));
+	cr_assert_eq(verify_plan(topo, st, NULL, &out, &e), 0, "%s: %s", rule, e.msg);
+	d = json_incref(json_object_get(json_array_get(json_object_get(out, "links"), 2), "to_vm"));
+	json_decref(out);
+	json_decref(st);
+	return d;
+}
+
+Test(verify, loss_models_netem_rate_and_slots)
+{
+	json_t *d = plan_of("loss gemodel 1% 10% 70% 0.1%");
+
+	/* bad share 1 / (1 + 10); 70 % lost there, 0.1 % in good */
+	cr_assert_float_eq(json_real_value(json_object_get(d, "loss_pct")), 70.0 / 11 + 0.1 * 10 / 11, 1e-9);
+	cr_assert(json_is_true(json_object_get(d, "loss_bursty")));
+	json_decref(d);
+	d = plan_of("loss state 1% 30%");
+	cr_assert(json_is_null(json_object_get(d, "loss_pct")));
+	cr_assert(json_is_true(json_object_get(d, "loss_bursty")));
+	json_decref(d);
+	d = plan_of("loss 1% 25%");
+	cr_assert_float_eq(json_real_value(json_object_get(d, "loss_pct")), 1.0, 1e-9);
+	cr_assert(json_is_true(json_object_get(d, "loss_bursty")));
+	cr_assert(json_is_true(json_object_get(d, "delay_judged")));
+	json_decref(d);
+	/* netem's own rate with 86 bytes of overhead: 1514-byte frames at 15/16 */
+	d = plan_of("delay 1ms rate 16mbit 86");
+	cr_assert_eq(json_integer_value(json_object_get(d, "rate_bps")), 15140000);
+	json_decref(d);
+	d = plan_of("delay 10ms slot 5ms 10ms");
+	cr_assert(json_is_false(json_object_get(d, "delay_judged")));
+	json_decref(d);
+	d = plan_of("delay 10ms jitter 2ms distribution pareto");
+	cr_assert(json_is_false(json_object_get(d, "delay_judged")));
+	json_decref(d);
+}
+
 Test(verify, keys_pick_links)
 {
 	struct err e;
