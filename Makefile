@@ -105,7 +105,12 @@ $(B)/bench/fabric_drv: bench/fabric_drv.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
 
-bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
+# bench/tc drives tc/pairs.c through this; tc/ and base/ only.
+$(B)/bench/pairs_drv: bench/pairs_drv.c $(call lib,test_tc,obj) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,test_tc,obj) $(PKG_LIBS)
+
+bench: all $(B)/bench/fabric_drv $(B)/bench/pairs_drv $(B)/tests/tc_driver images
 	bench/launch
 	bench/fabric
 	bench/tc
