@@ -86,6 +86,7 @@ struct topo_vm {
 	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= unless given */
 	enum topo_ready ready;         /* default running */
 	char *ready_arg;               /* console: the regex (checked); exec: the shell command */
+	char *site;                    /* site = NAME, for [latency]; NULL: none */
 	int line;
 };
 
@@ -104,6 +105,14 @@ struct topo_profile {
 	int line;
 };
 
+/* One "A:B = RULE" line of [latency]: RULE (tc's words, kept as text) shapes
+ * frames between a VM at site a and one at site b, both ways; a may be b. */
+struct topo_latency {
+	char *a, *b;
+	char *rule;
+	int line;
+};
+
 struct topology {
 	char *path;   /* as given to topo_load */
 	char *dir;    /* absolute directory of the file: relative paths are resolved against it */
@@ -114,6 +123,8 @@ struct topology {
 	struct topo_vm *vms;
 	int nprofiles;
 	struct topo_profile *profiles;
+	int nlatency;
+	struct topo_latency *latency;
 };
 
 /* Parse and validate PATH.  On success returns 0, prints nothing, and *out
