@@ -29,6 +29,7 @@
 #include "tc/tc.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
@@ -481,14 +482,23 @@ static int add_table_op(struct call *c, size_t port, uint16_t type, uint16_t fla
 	return 0;
 }
 
+/* TCA_U32_SEL: the selector and its keys after it (a flexible array,
+ * which C11 lets no struct hold). */
+static void put_sel(struct nlmsghdr *nlh, uint8_t flags, const struct tc_u32_key *keys, uint8_t nkeys)
+{
+	char buf[offsetof(struct tc_u32_sel, keys) + 2 * sizeof(*keys)];
+	struct tc_u32_sel sel = { .flags = flags, .nkeys = nkeys };
+
+	memcpy(buf, &sel, offsetof(struct tc_u32_sel, keys));
+	memcpy(buf + offsetof(struct tc_u32_sel, keys), keys, nkeys * sizeof(*keys));
+	mnl_attr_put(nlh, TCA_U32_SEL, offsetof(struct tc_u32_sel, keys) + nkeys * sizeof(*keys), buf);
+}
+
 /* Node `node` of the new table: ether src mac -> classid. */
 static int add_node(struct call *c, size_t port, unsigned int node, const uint8_t mac[6],
 		    uint32_t classid)
 {
-	struct {
-		struct tc_u32_sel sel;
-		struct tc_u32_key keys[2];
-	} s = { .sel = { .flags = TC_U32_TERMINAL, .nkeys = 2 } };
+	struct tc_u32_key keys[2];
 	struct state *st = &c->st[port];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
@@ -498,16 +508,16 @@ static int add_node(struct call *c, size_t port, unsigned int node, const uint8_
 			mac[4], mac[5]);
 	if (!nlh)
 		return -ENOMEM;
-	s.keys[0] = (struct tc_u32_key){ .mask = 0xffffffffu, .off = -8 };
-	memcpy(&s.keys[0].val, mac, 4);
-	s.keys[1] = (struct tc_u32_key){ .mask = htonl(0xffff0000u), .off = -4 };
-	memcpy(&s.keys[1].val, mac + 4, 2);
+	keys[0] = (struct tc_u32_key){ .mask = 0xffffffffu, .off = -8 };
+	memcpy(&keys[0].val, mac, 4);
+	keys[1] = (struct tc_u32_key){ .mask = htonl(0xffff0000u), .off = -4 };
+	memcpy(&keys[1].val, mac + 4, 2);
 	tcmsg(nlh, st->ifindex, TABLE(st->next) | node, ROOT, FILTER_INFO);
 	mnl_attr_put_strz(nlh, TCA_KIND, "u32");
 	nest = mnl_attr_nest_start(nlh, TCA_OPTIONS);
 	mnl_attr_put_u32(nlh, TCA_U32_HASH, TABLE(st->next));
 	mnl_attr_put_u32(nlh, TCA_U32_CLASSID, classid);
-	mnl_attr_put(nlh, TCA_U32_SEL, sizeof(s), &s);
+	put_sel(nlh, TC_U32_TERMINAL, keys, 2);
 	mnl_attr_nest_end(nlh, nest);
 	batch_done(c, nlh);
 	return 0;
@@ -592,10 +602,7 @@ nomem:
 
 static int add_link(struct call *c, size_t port)
 {
-	struct {
-		struct tc_u32_sel sel;
-		struct tc_u32_key key;
-	} s = { .sel = { .nkeys = 1 } }; /* match all; not terminal: it links */
+	const struct tc_u32_key all = { 0 }; /* match all; not terminal: it links */
 	struct state *st = &c->st[port];
 	struct nlmsghdr *nlh = batch_msg(c, port, false, RTM_NEWTFILTER, NLM_F_CREATE,
 					 "u32 match-all node linking to table %u:", st->next);
@@ -607,7 +614,7 @@ static int add_link(struct call *c, size_t port)
 	mnl_attr_put_strz(nlh, TCA_KIND, "u32");
 	nest = mnl_attr_nest_start(nlh, TCA_OPTIONS);
 	mnl_attr_put_u32(nlh, TCA_U32_LINK, TABLE(st->next));
-	mnl_attr_put(nlh, TCA_U32_SEL, sizeof(s), &s);
+	put_sel(nlh, 0, &all, 1);
 	mnl_attr_nest_end(nlh, nest);
 	batch_done(c, nlh);
 	return 0;
