@@ -5,22 +5,16 @@
  * iproute2's `tc` as the observer of the tree.  Rate-only bands, which run
  * everywhere; netem bands are refused where the kernel has no netem. */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
 #include <errno.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
-#include <net/if.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/frames.h"
 #include "tests/net_helpers.h"
 #include "tc/rule.h"
 #include "tc/tc.h"
 
 #define TC_BIN "/usr/sbin/tc"
-#define PROTO 0x88b5 /* IEEE local experimental: nothing else sends it */
 
 static const uint8_t A[6] = { 2, 0, 0, 0, 0, 0xa }, B[6] = { 2, 0, 0, 0, 0, 0xb },
 		     C[6] = { 2, 0, 0, 0, 0, 0xc };
@@ -35,47 +29,9 @@ static void veth(void)
 	cr_assert_eq(RUN(out, IP_BIN, "link", "set", "v1", "up"), 0);
 }
 
-static int packet_socket(const char *dev)
-{
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(PROTO),
-				   .sll_ifindex = (int)if_nametoindex(dev) };
-	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(PROTO));
-
-	cr_assert_geq(fd, 0, "packet socket: %s", strerror(errno));
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sll, sizeof(sll)), 0, "bind %s: %s", dev, strerror(errno));
-	return fd;
-}
-
-/* Send count frames from src into v0 (dst broadcast when bcast, else a
- * unicast MAC) and return how many of them came out of v1. */
 static int through(const uint8_t src[6], bool bcast, int count)
 {
-	int tx = packet_socket("v0"), rx = packet_socket("v1"), got = 0;
-	uint8_t f[64] = { 0 }, buf[128];
-
-	memset(f, bcast ? 0xff : 0, 6);
-	if (!bcast)
-		memcpy(f, (uint8_t[6]){ 2, 0, 0, 0, 0, 0x99 }, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = PROTO >> 8;
-	f[13] = PROTO & 0xff;
-	/* A frame the qdisc drops fails its send with ENOBUFS. */
-	for (int i = 0; i < count; i++)
-		cr_assert(send(tx, f, sizeof(f), 0) == (ssize_t)sizeof(f) || errno == ENOBUFS,
-			  "send: %s", strerror(errno));
-	for (;;) {
-		struct pollfd p = { .fd = rx, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 200) <= 0)
-			break;
-		while ((n = recv(rx, buf, sizeof(buf), 0)) > 0)
-			if (n >= 12 && !memcmp(buf + 6, src, 6))
-				got++;
-	}
-	close(tx);
-	close(rx);
-	return got;
+	return frames_through("v0", "v1", src, bcast, count);
 }
 
 static struct tc_shape shape(const char *text)
