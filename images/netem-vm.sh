@@ -13,7 +13,7 @@
 # holds only a file "unavailable" saying why, and the build still succeeds.
 #
 # The initramfs holds busybox-static, the kernel's sch_netem, sch_tbf,
-# veth, ifb, sch_ingress, cls_u32, act_mirred (+ cls_matchall) with what
+# veth, sch_ingress, cls_u32, act_mirred (+ cls_matchall) with what
 # they depend on, the project's tc test driver (N3X_TC_DRIVER, default
 # build/tests/tc_driver: the tc/ module behind a small CLI), iproute2's ip
 # and tc (namespaces, and tc as an observer only), iperf3, and
@@ -33,7 +33,7 @@ set -eu
 # Loaded in this order after their dependencies.  cls_matchall is not in
 # the plan (u32 matches all) but costs nothing, and a driver that picks it
 # finds it here rather than failing on "unknown filter".
-MODULES="sch_netem sch_tbf veth ifb sch_ingress cls_u32 act_mirred cls_matchall"
+MODULES="sch_netem sch_tbf veth sch_ingress cls_u32 act_mirred cls_matchall"
 
 # shellcheck source=images/lib.sh
 . "$(dirname "$0")/lib.sh"

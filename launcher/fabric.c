@@ -17,6 +17,7 @@
 #include "net/netns.h"
 #include "net/ovs.h"
 #include "net/tap.h"
+#include "tc/tc.h"
 
 #define OVS_PORT_WAIT_MS 10000
 
@@ -108,7 +109,7 @@ static void print_vlans(const struct topo_nic *nic, FILE *out)
 
 void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 {
-	char ip[INET_ADDRSTRLEN], mac[18], tap[TAP_NAME_MAX + 1];
+	char ip[INET_ADDRSTRLEN], mac[18], tap[TAP_NAME_MAX + 1], glue[IFNAMSIZ], port[IFNAMSIZ];
 
 	fprintf(out, "\n# fabric %s: ", t->fabric.name);
 	if (t->fabric.netns_host)
@@ -135,8 +136,10 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 				if (nic->net != n)
 					continue;
 				tap_name(vm->name, j, tap, sizeof(tap));
-				fprintf(out, "#   tap %s (mac %s) -> %s port", tap,
-					topo_format_mac(nic->mac, mac), n->bridge);
+				tap_glue_name(tap, glue, sizeof(glue));
+				tap_port_name(tap, port, sizeof(port));
+				fprintf(out, "#   tap %s (mac %s) glued to veth %s, port %s on %s", tap,
+					topo_format_mac(nic->mac, mac), glue, port, n->bridge);
 				print_vlans(nic, out);
 				if (nic->has_ip)
 					fprintf(out, ", dhcp-host %s", inet_ntop(AF_INET, &nic->ip, ip, sizeof(ip)));
@@ -149,6 +152,26 @@ void fabric_print_plan(const struct topology *t, const char *only, FILE *out)
 }
 
 /* ---- leftovers ---- */
+
+/* The alias of a glue end: whose tap it serves, so a leftover can be told
+ * from someone else's link. */
+#define GLUE_ALIAS_PREFIX "n3x-glue:"
+
+/* A glue end (and with it its port) left by a killed supervisor whose VMs
+ * are gone, when the tap it names is one of t's. */
+static int drop_glue(const char *name, const char *alias, void *arg)
+{
+	struct fabric *f = arg;
+	const char *tap = alias + strlen(GLUE_ALIAS_PREFIX);
+	char want[TAP_NAME_MAX + 1];
+
+	for (int i = 0; i < f->t->nvms; i++)
+		for (int j = 0; j < f->t->vms[i].nnics; j++)
+			if (tap_name(f->t->vms[i].name, j, want, sizeof(want)) == 0 && strcmp(want, tap) == 0 &&
+			    link_delete(name) == 0)
+				fabric_note(f, "removed veth %s left by an earlier run", name);
+	return 0;
+}
 
 /* A killed supervisor whose VMs are gone too leaves its namespace (and in
  * it everything but the processes), or with netns=host its tagged bridges
@@ -170,6 +193,7 @@ static void clear_leftovers(struct fabric *f)
 		    link_delete(n->bridge) == 0)
 			fabric_note(f, "removed bridge %s left by an earlier run", n->bridge);
 	}
+	link_list_by_alias(GLUE_ALIAS_PREFIX, drop_glue, f);
 }
 
 /* ---- build ---- */
@@ -457,21 +481,69 @@ void fabric_release(struct fabric *f)
 
 /* ---- VMs ---- */
 
-/* Wire the tap made for nic to its network's bridge. */
-static int attach_tap(struct fabric *f, const struct topo_vm *vm, const struct topo_nic *nic,
-		      const char *tap, struct err *e)
+/* Put port on nic's network's bridge. */
+static int attach_port(struct fabric *f, const struct topo_vm *vm, const struct topo_nic *nic,
+		       const char *port, struct err *e)
 {
 	const struct topo_network *n = nic->net;
 	int r;
 
 	if (n->sw == TOPO_SWITCH_OVS) {
-		if ((r = ovs_port_add(f->ovs, n->bridge, tap, vm->name, nic->vlans, nic->nvlans, e)) < 0)
-			err_wrap(e, "tap %s: cannot attach it to %s", tap, n->bridge);
+		if ((r = ovs_port_add(f->ovs, n->bridge, port, vm->name, nic->vlans, nic->nvlans, e)) < 0)
+			err_wrap(e, "port %s: cannot attach it to %s", port, n->bridge);
 		return r;
 	}
-	if ((r = link_set_master(tap, n->bridge)) == 0 && nic->nvlans)
-		r = link_bridge_vlan(tap, nic->vlans, nic->nvlans, nic->nvlans == 1);
-	return r < 0 ? err_sys(e, r, "tap %s: cannot attach it to %s", tap, n->bridge) : 0;
+	if ((r = link_set_master(port, n->bridge)) == 0 && nic->nvlans)
+		r = link_bridge_vlan(port, nic->vlans, nic->nvlans, nic->nvlans == 1);
+	return r < 0 ? err_sys(e, r, "port %s: cannot attach it to %s", port, n->bridge) : 0;
+}
+
+/* Make the veth pair glue|port of tap (net/tap.h).  One left by a killed
+ * supervisor (netns=host; its alias says whose) is made anew; a link of
+ * that name that is not ours is refused. */
+static int make_veth(const struct topo_nic *nic, const char *tap, const char *glue, const char *port,
+		     struct err *e)
+{
+	char alias[LINK_ALIAS_MAX], have[LINK_ALIAS_MAX];
+	uint8_t mac[6];
+	int r;
+
+	/* fe: as on the tap: a Linux bridge takes the lowest port MAC as its
+	 * own and must never take a guest's, nor change when VMs come and go
+	 * (libvirt's rule for taps). */
+	memcpy(mac, nic->mac, sizeof(mac));
+	mac[0] = 0xfe;
+	snprintf(alias, sizeof(alias), GLUE_ALIAS_PREFIX "%s", tap);
+	r = link_veth_create(glue, port, mac, TAP_DEFAULT_MTU);
+	if (r == -EEXIST) {
+		if (link_get_alias(glue, have, sizeof(have)) < 0 || strcmp(have, alias) != 0)
+			return err_set(e, EEXIST, "tap %s: the name %s or %s is taken by another link", tap,
+				       glue, port);
+		if ((r = link_delete(glue)) == 0)
+			r = link_veth_create(glue, port, mac, TAP_DEFAULT_MTU);
+	}
+	if (r == 0 && (r = link_set_alias(glue, alias)) < 0)
+		link_delete(glue);
+	return r < 0 ? err_sys(e, r, "tap %s: veth %s|%s", tap, glue, port) : 0;
+}
+
+/* Put tap on its switch: the veth pair, the glue between tap and the
+ * pair's glue end, the port end on the bridge (tc.h has the why).  The
+ * switch never reads the tap: a frame from the VM reaches it only through
+ * the glue end's egress, where its from-vm qdiscs are. */
+static int wire(struct fabric *f, const struct topo_vm *vm, const struct topo_nic *nic, const char *tap,
+		struct err *e)
+{
+	char glue[IFNAMSIZ], port[IFNAMSIZ];
+	int r;
+
+	tap_glue_name(tap, glue, sizeof(glue));
+	tap_port_name(tap, port, sizeof(port));
+	if ((r = make_veth(nic, tap, glue, port, e)) < 0)
+		return r;
+	if ((r = tc_glue_set(tap, glue, e)) < 0 || (r = attach_port(f, vm, nic, port, e)) < 0)
+		link_delete(glue);
+	return r;
 }
 
 int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct err *e)
@@ -492,7 +564,7 @@ int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct e
 			err_sys(e, r, "tap %s", tap);
 			break;
 		}
-		if ((r = attach_tap(f, vm, nic, tap, e)) < 0) {
+		if ((r = wire(f, vm, nic, tap, e)) < 0) {
 			close(fds[made]);
 			break;
 		}
@@ -507,31 +579,67 @@ int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct e
 	return r;
 }
 
+int fabric_wire_link(struct fabric *f, const struct topo_vm *vm, int nic, const char *ifname,
+		     struct err *e)
+{
+	int saved = -1, r;
+
+	if (nic < 0 || nic >= vm->nnics)
+		return err_set(e, EINVAL, "vm %s has no NIC %d", vm->name, nic);
+	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0)
+		return err_sys(e, r, "cannot enter %s", f->netns);
+	r = wire(f, vm, &vm->nics[nic], ifname, e);
+	if (saved >= 0)
+		netns_leave(saved);
+	return r;
+}
+
 void fabric_detach(struct fabric *f, const struct topo_vm *vm)
 {
+	char tap[TAP_NAME_MAX + 1], glue[IFNAMSIZ];
+	int saved = -1, r;
 	struct err e;
 
 	if (f->ovs && ovs_vm_del(f->ovs, vm->name, &e) < 0)
 		fabric_note(f, "%s", e.msg);
+	if (f->nsfd >= 0 && (r = netns_enter(f->nsfd, &saved)) < 0) {
+		fabric_note(f, "vm %s: cannot enter %s to delete its veths: %s", vm->name, f->netns,
+			    strerror(-r));
+		return;
+	}
+	/* Deleting the glue end takes its peer, the port, along. */
+	for (int i = 0; i < vm->nnics; i++)
+		if (tap_name(vm->name, i, tap, sizeof(tap)) == 0) {
+			tap_glue_name(tap, glue, sizeof(glue));
+			if ((r = link_delete(glue)) < 0 && r != -ENODEV)
+				fabric_note(f, "vm %s: deleting veth %s: %s", vm->name, glue, strerror(-r));
+		}
+	if (saved >= 0)
+		netns_leave(saved);
 }
 
-/* An adopted VM's tap, in the namespace: still there, and wired to its
- * network's bridge (again, when the port went with a restarted OVS or the
- * bridge was made anew). */
+/* An adopted VM's tap, in the namespace: still there, glued, and its port
+ * on its network's bridge (again, when the port went with a restarted OVS
+ * or the bridge was made anew, or the veth with a killed supervisor). */
 static int keep_tap(struct fabric *f, const struct topo_vm *vm, const struct topo_nic *nic,
 		    const char *tap, struct err *e)
 {
-	char master[IFNAMSIZ];
+	char master[IFNAMSIZ], glue[IFNAMSIZ], port[IFNAMSIZ];
+	int r;
 
 	if (link_exists(tap) != 1)
 		return err_set(e, ENODEV, "tap %s is gone, though its QEMU runs", tap);
-	/* A live port is left alone: OVS opening it again would drop the
-	 * ingress qdisc that shapes traffic from the VM. */
+	tap_glue_name(tap, glue, sizeof(glue));
+	tap_port_name(tap, port, sizeof(port));
+	if (link_exists(glue) != 1 || link_exists(port) != 1)
+		return wire(f, vm, nic, tap, e);
+	if ((r = tc_glue_set(tap, glue, e)) < 0)
+		return r;
 	if (nic->net->sw == TOPO_SWITCH_OVS)
-		return ovs_port_state(f->ovs, tap, NULL) == 1 ? 0 : attach_tap(f, vm, nic, tap, e);
-	if (link_get_master(tap, master, sizeof(master)) == 0 && strcmp(master, nic->net->bridge) == 0)
+		return ovs_port_state(f->ovs, port, NULL) == 1 ? 0 : attach_port(f, vm, nic, port, e);
+	if (link_get_master(port, master, sizeof(master)) == 0 && strcmp(master, nic->net->bridge) == 0)
 		return 0;
-	return attach_tap(f, vm, nic, tap, e);
+	return attach_port(f, vm, nic, port, e);
 }
 
 int fabric_adopt_vm(struct fabric *f, const struct topo_vm *vm, struct err *e)

@@ -71,6 +71,15 @@ void fabric_release(struct fabric *f);
 /* Make and wire a tap per NIC of vm: fds[i] for NIC i, owned by the caller.
  * 0, or -errno with the reason in e and no fd left open. */
 int fabric_attach(struct fabric *f, const struct topo_vm *vm, int *fds, struct err *e);
+/* Put link ifname, which exists in the fabric's namespace, on the switch as
+ * NIC nic of vm, the way fabric_attach puts each tap it makes: the veth
+ * pair, the glue, the port on the bridge (net/tap.h names them after
+ * ifname).  For a link that stands in for a tap (a veth whose peer plays
+ * the guest, as in the netem VM's fabric tests); name it as the NIC's tap
+ * (tap_name) and fabric_detach undoes it.  0, or -errno with e set and
+ * nothing left but ifname. */
+int fabric_wire_link(struct fabric *f, const struct topo_vm *vm, int nic, const char *ifname,
+		     struct err *e);
 /* vm's QEMU was adopted: its taps (which QEMU holds) are checked and
  * wired again where they are not (a port lost with OVS, a bridge made
  * anew).  0, or -errno with e naming the tap. */

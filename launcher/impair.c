@@ -259,7 +259,8 @@ const char *impair_profile(void)
 	return im.tc ? tc_profile_active(im.tc) : TC_PROFILE_DEFAULT;
 }
 
-/* The live links, or only vm's; *taps holds their names (freed by the caller). */
+/* The live links, or only vm's; *taps holds their names, tap and glue end
+ * in turn (freed by the caller). */
 static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (**taps)[IFNAMSIZ])
 {
 	int max = 0, k = 0;
@@ -268,7 +269,7 @@ static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (*
 	for (int i = 0; i < im.t->nvms; i++)
 		max += im.t->vms[i].nnics;
 	l = calloc(max + 1, sizeof(*l));
-	*taps = calloc(max + 1, sizeof(**taps));
+	*taps = calloc(2 * max + 1, sizeof(**taps));
 	if (!l || !*taps) {
 		free(l);
 		free(*taps);
@@ -283,8 +284,11 @@ static struct tc_profile_link *links(const struct topo_vm *only, int *n, char (*
 		/* A name too long for IFNAMSIZ never got a tap: the fabric
 		 * refused it when the VM started. */
 		for (int j = 0; j < vm->nnics; j++, k++) {
-			tap_name(vm->name, j, (*taps)[k], sizeof((*taps)[k]));
-			l[k] = (struct tc_profile_link){ .vm = vm->name, .nic = j, .tap = (*taps)[k] };
+			char *tap = (*taps)[2 * k], *glue = (*taps)[2 * k + 1];
+
+			tap_name(vm->name, j, tap, IFNAMSIZ);
+			tap_glue_name(tap, glue, IFNAMSIZ);
+			l[k] = (struct tc_profile_link){ .vm = vm->name, .nic = j, .tap = tap, .glue = glue };
 		}
 	}
 	*n = k;
@@ -370,8 +374,9 @@ void impair_vm_down(const struct topo_vm *vm)
 {
 	if (!im.tc || !im.up[vm_index(vm)])
 		return;
-	/* The taps went with QEMU; the ifbs that carried their ingress did
-	 * not.  Nothing to tell anyone if that fails: the VM is down anyway. */
+	/* The taps went with QEMU; the glue ends' qdiscs go now (the fabric
+	 * deletes the veths after).  Nothing to tell anyone if that fails:
+	 * the VM is down anyway. */
 	with_links(vm, do_release, (void *)vm->name, NULL);
 	im.up[vm_index(vm)] = false;
 }

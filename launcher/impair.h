@@ -4,7 +4,7 @@
  * Translates the topology for tc/ (profile keys into targets, the VMs'
  * NICs and taps into plain lists).  The links are the taps of the VMs
  * whose QEMU runs; a VM that starts gets its NICs' shapes on its new taps,
- * one that stops releases its ifbs.  All netlink work happens inside the
+ * one that stops releases its glue ends' qdiscs.  All netlink work happens inside the
  * fabric's namespace.  Prints nothing: failures come back in e.
  */
 #ifndef N3X_IMPAIR_H

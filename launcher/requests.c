@@ -48,11 +48,13 @@ static void status_nics(const struct vm *vm, json_t *vmj)
 
 	for (int i = 0; sup.fabric && i < cfg->nnics; i++) {
 		json_t *n = json_array_get(nics, i);
-		char tap[32], buf[INET_ADDRSTRLEN];
+		char tap[32], port[32], buf[INET_ADDRSTRLEN];
 		const char *ip = fabric_lease(sup.fabric, cfg->nics[i].mac, buf);
 
 		tap_name(cfg->name, i, tap, sizeof(tap));
+		tap_port_name(tap, port, sizeof(port));
 		json_object_set_new(n, "tap", up ? json_string(tap) : json_null());
+		json_object_set_new(n, "port", up ? json_string(port) : json_null());
 		json_object_set_new(n, "lease", json_boolean(ip != NULL));
 		if (ip)
 			json_object_set_new(n, "ip", json_string(ip));

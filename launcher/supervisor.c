@@ -118,7 +118,7 @@ static int on_nics_adopt(struct vm *vm, struct err *e)
 
 static void on_nics_down(struct vm *vm)
 {
-	/* A detached VM's QEMU runs on: its ports and ifbs stay for the next
+	/* A detached VM's QEMU runs on: its ports and glue stay for the next
 	 * supervisor. */
 	if (sup.keep_vms)
 		return;

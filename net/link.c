@@ -19,6 +19,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
 
 /* Forward delay with STP on, in USER_HZ ticks: the kernel's minimum, 2 s. */
 #define BRIDGE_STP_FORWARD_DELAY 200
@@ -405,6 +406,49 @@ int link_bridge_create(const char *name, bool stp, bool vlan_filtering)
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	return mnl_request(nlh);
+}
+
+static void veth_end(struct rtnl_link *l, const char *name, struct nl_addr *mac, int mtu)
+{
+	rtnl_link_set_name(l, name);
+	if (mac)
+		rtnl_link_set_addr(l, mac);
+	if (mtu)
+		rtnl_link_set_mtu(l, (unsigned)mtu);
+}
+
+int link_veth_create(const char *name, const char *peer, const uint8_t *mac, int mtu)
+{
+	struct rtnl_link *link = NULL, *other;
+	struct nl_addr *addr = NULL;
+	struct nl_sock *sk = NULL;
+	int err;
+
+	if ((err = name_ok(name)) || (err = name_ok(peer)) || mtu < 0)
+		return err ? err : -EINVAL;
+	if ((err = sock_open(&sk)))
+		return err;
+	err = -ENOMEM;
+	if (!(link = rtnl_link_veth_alloc()) || (mac && !(addr = nl_addr_build(AF_LLC, mac, 6))))
+		goto out;
+	veth_end(link, name, addr, mtu);
+	rtnl_link_set_flags(link, IFF_UP);
+	if (!(other = rtnl_link_veth_get_peer(link)))
+		goto out;
+	veth_end(other, peer, addr, mtu);
+	rtnl_link_put(other);
+	/* libnl fails the whole request when the peer's part carries flags,
+	 * so the peer comes up with a second one. */
+	if (!(err = nlerr_errno(rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL))) &&
+	    (err = link_set_up(peer)))
+		link_delete(name);
+out:
+	if (addr)
+		nl_addr_put(addr);
+	if (link)
+		rtnl_link_veth_release(link);
+	nl_socket_free(sk);
+	return err;
 }
 
 /* One AF_BRIDGE RTM_SETLINK (add) or RTM_DELLINK (remove) with n VLAN

@@ -60,6 +60,11 @@ int link_get_alias(const char *name, char *buf, size_t size);
 typedef int link_visit_fn(const char *name, const char *alias, void *arg);
 int link_list_by_alias(const char *prefix, link_visit_fn *fn, void *arg);
 
+/* Create the veth pair name <-> peer (NLM_F_EXCL: -EEXIST if either name
+ * is taken), both ends with mac (NULL: the kernel's random ones) and mtu
+ * (0: the default), and up.  On failure nothing is left. */
+int link_veth_create(const char *name, const char *peer, const uint8_t *mac, int mtu);
+
 /* Create a Linux bridge (NLM_F_EXCL: -EEXIST if the name is taken).  With
  * stp the forward delay is the kernel's minimum, 2 s, instead of 15 s: a
  * one-bridge fabric has no loops to find and a booting guest's DHCP should

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIRS 2 /* 0: to the VM (the tap's egress), 1: from it (the ifb's) */
+#define DIRS 2 /* 0: to the VM (the tap's egress), 1: from it (the glue end's) */
 #define TEXT_MAX 256 /* a shape as tc_shape_format writes it */
 
 struct nicstate {
@@ -210,7 +210,7 @@ static void restore(struct tc_profile *p, const struct plan *pl, const struct tc
 	int d, bad = 0;
 
 	for (int k = done - 1; k >= 0; k--) {
-		if (!pl->changes[idx[k]] || !tc_link_apply(links[k].tap, &p->nics[idx[k]].cur, &d, &why))
+		if (!pl->changes[idx[k]] || !tc_link_apply(links[k].tap, links[k].glue, &p->nics[idx[k]].cur, &d, &why))
 			continue;
 		append(e, "; restoring %s/%d failed too: %s", links[k].vm, links[k].nic, why.msg);
 		bad = 1;
@@ -239,7 +239,7 @@ static int apply(struct tc_profile *p, const struct plan *pl, const struct tc_pr
 	for (int k = 0; k < nlinks; k++) {
 		int i = idx[k];
 
-		if (!pl->changes[i] || !(r = tc_link_apply(links[k].tap, &pl->want[i], &d, e)))
+		if (!pl->changes[i] || !(r = tc_link_apply(links[k].tap, links[k].glue, &pl->want[i], &d, e)))
 			continue;
 		origin(p, pl, i, d, where, sizeof(where));
 		tc_shape_format(dir_shape(&pl->want[i], d), text, sizeof(text));
@@ -443,7 +443,7 @@ int tc_profile_adopt_vm(struct tc_profile *p, const char *vm, const struct tc_pr
 	for (int k = 0; k < nlinks; k++) {
 		if (strcmp(links[k].vm, vm) || (i = find_nic(p, vm, links[k].nic)) < 0)
 			continue;
-		if ((r = tc_link_read(links[k].tap, &got)) < 0)
+		if ((r = tc_link_read(links[k].tap, links[k].glue, &got)) < 0)
 			return err_sys(e, -r, "%s/%d: cannot read the qdiscs of %s back", vm, links[k].nic,
 				       links[k].tap);
 		if (r == 0 && shape_same(&p->nics[i].want.to_vm, &got.to_vm) &&
@@ -461,7 +461,7 @@ int tc_profile_adopt_vm(struct tc_profile *p, const char *vm, const struct tc_pr
 						len ? "; " : "", vm, links[k].nic, had[0], had[1],
 						r ? " and qdiscs of another's" : "", p->name, wants[0], wants[1]);
 		p->nics[i].cur = got;
-		if ((r = tc_link_apply(links[k].tap, &p->nics[i].want, &d, e)) < 0) {
+		if ((r = tc_link_apply(links[k].tap, links[k].glue, &p->nics[i].want, &d, e)) < 0) {
 			err_wrap(e, "%s/%d %s", vm, links[k].nic, d ? "from-vm" : "to-vm");
 			return r;
 		}
@@ -483,7 +483,7 @@ int tc_profile_release_vm(struct tc_profile *p, const char *vm, const struct tc_
 			continue;
 		if ((i = find_nic(p, vm, links[k].nic)) >= 0)
 			memset(&p->nics[i].cur, 0, sizeof(p->nics[i].cur));
-		if ((rc = tc_link_apply(links[k].tap, &none, &d, &why)) && !r)
+		if ((rc = tc_link_apply(links[k].tap, links[k].glue, &none, &d, &why)) && !r)
 			r = err_set(e, -rc, "%s/%d: %s", vm, links[k].nic, why.msg);
 	}
 	return r;
@@ -565,7 +565,7 @@ int tc_profile_status(const struct tc_profile *p, const struct tc_profile_link *
 			continue;
 		/* A tap can vanish under us (its VM is stopping): say so there
 		 * rather than failing the whole status. */
-		if ((r = tc_link_dump(links[k].tap, &l)) < 0)
+		if ((r = tc_link_dump(links[k].tap, links[k].glue, &l)) < 0)
 			l = json_pack("{s:s}", "error", strerror(-r));
 		r = 0;
 		for (int d = 0; d < DIRS; d++)

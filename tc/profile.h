@@ -82,11 +82,13 @@ struct tc_profile_conf {
 	int nnics;
 };
 
-/* One live link: NIC nic of VM vm, behind tap tap.  Borrowed. */
+/* One live link: NIC nic of VM vm, behind tap tap glued to glue (the
+ * veth end whose egress carries traffic from the VM).  Borrowed. */
 struct tc_profile_link {
 	const char *vm;
 	int nic;
 	const char *tap;
+	const char *glue;
 };
 
 struct tc_profile;
@@ -136,7 +138,7 @@ int tc_profile_clear(struct tc_profile *p, const char *vm, const struct tc_profi
 
 /* vm has (re)started: put its NICs' shapes on its new taps (links of other
  * VMs are ignored).  The new taps had nothing, so on failure vm's taps and
- * ifbs are cleared again and the error says which NIC and rule failed. */
+ * glue ends are cleared again and the error says which NIC and rule failed. */
 int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
 			  int nlinks, struct err *e);
 
@@ -149,11 +151,10 @@ int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_
 int tc_profile_adopt_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
 			int nlinks, char *note, size_t size, struct err *e);
 
-/* vm's QEMU has exited and taken its taps (and their qdiscs) along: delete
- * the ifbs that carried its links' traffic.  Its shapes stay remembered for
- * the next start.  Call it for every VM at shutdown too: an ifb outlives
- * its tap (in a fabric namespace it dies with the namespace, with
- * netns=host it would not). */
+/* vm's QEMU has exited and taken its taps (and their qdiscs) along: clear
+ * the glue ends that carried its links' traffic from the VM.  Its shapes
+ * stay remembered for the next start.  Call it for every VM at shutdown
+ * too: a glue end outlives its tap. */
 int tc_profile_release_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
 			  int nlinks, struct err *e);
 

@@ -9,7 +9,8 @@
  *     to-vm: delay 50ms from-vm: rate 10mbit burst 32kb
  *
  * Traffic to the VM is its tap's egress; traffic from the VM is the tap's
- * ingress, redirected to an ifb and shaped on that ifb's egress.
+ * ingress, redirected to the glue end of the veth that leads to the switch
+ * and shaped on that end's egress (tc.h).
  */
 #ifndef N3X_TC_RULE_H
 #define N3X_TC_RULE_H

@@ -243,6 +243,32 @@ Test(link, delete)
 	cr_assert_eq(link_exists("v1"), 0, "veth peer outlived its pair");
 }
 
+/* Both ends made in one request, up, with the MAC and MTU asked for; a
+ * taken name is EEXIST and leaves nothing new behind. */
+Test(link, veth_create)
+{
+	const uint8_t mac[6] = { 0xfe, 0x54, 0, 0x12, 0x34, 0x56 };
+	json_t *l;
+
+	cr_assert_eq(link_veth_create("g0", "p0", mac, 1400), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "p0" : "g0";
+
+		l = ip_link(name);
+		cr_expect_str_eq(json_string_value(json_object_get(l, "link_type")), "ether");
+		cr_expect_str_eq(json_string_value(json_object_get(l, "address")), "fe:54:00:12:34:56", "%s", name);
+		cr_expect_eq(json_integer_value(json_object_get(l, "mtu")), 1400, "%s", name);
+		cr_expect(json_has_str(json_object_get(l, "flags"), "UP"), "%s is down", name);
+		cr_expect_str_eq(json_string_value(json_object_get(l, "link")), i ? "g0" : "p0");
+		json_decref(l);
+	}
+	cr_expect_eq(link_veth_create("g0", "p1", NULL, 0), -EEXIST);
+	cr_expect_eq(link_exists("p1"), 0);
+	cr_assert_eq(link_veth_create("g1", "p1", NULL, 0), 0);
+	cr_expect_eq(link_delete("g1"), 0);
+	cr_expect_eq(link_exists("p1"), 0, "the peer goes with its pair");
+}
+
 Test(link, vlan_bad_input)
 {
 	const uint16_t zero = 0, big = 4095, two[2] = { 100, 200 };

@@ -36,6 +36,27 @@ Test(tap, name)
 	cr_assert_eq(tap_name("vm", 0, buf, 4), -ENAMETOOLONG);
 }
 
+/* The veth names beside a tap: the tap's name with _g / _p when it fits;
+ * a 15-character tap cut with its hash, so neighbours never collide. */
+Test(tap, glue_and_port_names)
+{
+	char a[IFNAMSIZ], b[IFNAMSIZ];
+
+	tap_glue_name("n100-1-n0", a, sizeof(a));
+	tap_port_name("n100-1-n0", b, sizeof(b));
+	cr_expect_str_eq(a, "n100-1-n0_g");
+	cr_expect_str_eq(b, "n100-1-n0_p");
+	tap_port_name("abcdefghijk-n1", a, sizeof(a)); /* 14 + 2 does not fit */
+	tap_port_name("abcdefghijk-n2", b, sizeof(b));
+	cr_expect_eq(strlen(a), IFNAMSIZ - 1);
+	cr_expect_str_neq(a, b);
+	cr_expect_eq(strncmp(a, "abcdefghi", 9), 0, "%s", a);
+	cr_expect_str_eq(a + strlen(a) - 2, "_p");
+	tap_glue_name("abcdefghijkl-n1", a, sizeof(a));
+	tap_port_name("abcdefghijkl-n1", b, sizeof(b));
+	cr_expect_eq(strncmp(a, b, strlen(a) - 2), 0, "glue %s and port %s share the stem", a, b);
+}
+
 Test(tap, create_and_close, .init = enter_private_netns)
 {
 	struct ifreq ifr = { 0 };

@@ -1,6 +1,7 @@
-/* test_tcprofile.c - tc/profile.c and tc/ifb.c: which rule each link and
+/* test_tcprofile.c - tc/profile.c and tc/glue.c: which rule each link and
  * direction gets, errors as FILE:LINE, all-or-nothing switching with real
- * veths in a private network namespace, and the ingress -> ifb redirect.
+ * veths in a private network namespace (a veth stands for each tap, and
+ * one end of another for its glue end), and the glue's redirects.
  * The profiles are plain parameters, as launcher/impair.c builds them from
  * a topology.  iproute2 (`tc -j`, `ip -j`) is the observer.  Every applied
  * shape is rate-only (tbf), so the tests run with or without netem. */
@@ -90,46 +91,37 @@ static bool has_qdisc(const char *dev, const char *kind)
 	return found;
 }
 
-static bool link_there(const char *name)
-{
-	char out[16384], a[32], b[32];
-
-	cr_assert_eq(RUN(out, IP_BIN, "-o", "link", "show"), 0);
-	snprintf(a, sizeof(a), ": %s:", name);
-	snprintf(b, sizeof(b), ": %s@", name);
-	return strstr(out, a) || strstr(out, b);
-}
-
-static const char *ifb(const char *dev)
+/* The glue end of tap dev in these tests. */
+static const char *glue(const char *dev)
 {
 	static char buf[IFNAMSIZ];
 
-	tc_ifb_name(dev, buf, sizeof(buf));
+	snprintf(buf, sizeof(buf), "g%s", dev);
 	return buf;
+}
+
+/* A link: tap dev and its glue end. */
+static void link_pair(const char *dev)
+{
+	veth(dev);
+	veth(glue(dev));
 }
 
 /* Both directions of dev carry rate bits/s (0: nothing at all). */
 static void expect_rate(const char *dev, long long rate)
 {
 	cr_expect_eq(tbf_rate(dev), rate, "%s to-vm: tbf rate %lld, want %lld", dev, tbf_rate(dev), rate);
-	if (rate) {
-		cr_expect(link_there(ifb(dev)), "%s: no ifb", dev);
-		cr_expect(has_qdisc(dev, "ingress"), "%s: no ingress qdisc", dev);
-		cr_expect_eq(tbf_rate(ifb(dev)), rate, "%s from-vm: tbf rate %lld, want %lld", dev,
-			     tbf_rate(ifb(dev)), rate);
-	} else {
-		cr_expect(!has_qdisc(dev, "ingress"), "%s: ingress qdisc left", dev);
-		cr_expect(!link_there(ifb(dev)), "%s: ifb %s left", dev, ifb(dev));
-	}
+	cr_expect_eq(tbf_rate(glue(dev)), rate, "%s from-vm: tbf rate %lld, want %lld", dev,
+		     tbf_rate(glue(dev)), rate);
 }
 
 /* A private namespace with the links of a/0, a/1 and b/0. */
 static void three_links(void)
 {
 	enter_private_netns();
-	veth("ta0");
-	veth("ta1");
-	veth("tb0");
+	link_pair("ta0");
+	link_pair("ta1");
+	link_pair("tb0");
 }
 
 TestSuite(tcprofile, .timeout = 60);
@@ -138,7 +130,7 @@ Test(tcprofile, precedence_per_nic_and_direction)
 {
 	struct tc_profile_conf c = CONF(PROFILE("p", ALL("rate 10mbit", 2), VM("a", "to-vm: rate 20mbit", 3),
 						NIC("a/1", "a", 1, "rate 30mbit", 4)));
-	struct tc_profile_link links[] = { { "a", 0, "nx-a0" }, { "a", 1, "nx-a1" }, { "b", 0, "nx-b0" } };
+	struct tc_profile_link links[] = { { "a", 0, "nx-a0", "nx-a0-g" }, { "a", 1, "nx-a1", "nx-a1-g" }, { "b", 0, "nx-b0", "nx-b0-g" } };
 	struct tc_profile *p;
 	struct err err;
 	json_t *st;
@@ -199,7 +191,7 @@ Test(tcprofile, netem_missing_fails_before_anything_changes)
 	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11)),
 					PROFILE("laggy", ALL("rate 20mbit", 13), VM("b", "delay 50ms", 14)));
 	const struct tc_target a = { "a", -1 };
-	struct tc_profile_link links[] = { { "a", 0, "ta0" } };
+	struct tc_profile_link links[] = { { "a", 0, "ta0", "gta0" } };
 	struct tc_profile *p;
 	struct err err;
 	char want[256];
@@ -207,7 +199,7 @@ Test(tcprofile, netem_missing_fails_before_anything_changes)
 	enter_private_netns();
 	if (tc_netem_available() != 0)
 		cr_skip_test("this kernel has netem");
-	veth("ta0");
+	link_pair("ta0");
 	cr_assert_eq(tc_profile_new(&c, "slow", &p, &err), 0, "%s", err.msg);
 	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 1, &err), 0, "%s", err.msg);
 	expect_rate("ta0", 10000000);
@@ -228,16 +220,16 @@ Test(tcprofile, failing_link_restores_every_link)
 	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11)),
 					PROFILE("fast", ALL("rate 20mbit", 13)));
 	/* b's tap does not exist: shaping it fails after a/0 and a/1 changed. */
-	struct tc_profile_link links[] = { { "a", 0, "ta0" }, { "a", 1, "ta1" }, { "b", 0, "tb0" } };
+	struct tc_profile_link links[] = { { "a", 0, "ta0", "gta0" }, { "a", 1, "ta1", "gta1" }, { "b", 0, "tb0", "gtb0" } };
 	struct tc_profile *p;
 	struct err err;
 	json_t *st;
 
 	enter_private_netns();
-	veth("ta0");
-	veth("ta1");
+	link_pair("ta0");
+	link_pair("ta1");
 	cr_assert_eq(tc_profile_new(&c, TC_PROFILE_DEFAULT, &p, &err), 0, "%s", err.msg);
-	/* From nothing: a failure leaves nothing, ifbs included. */
+	/* From nothing: a failure leaves nothing, glue ends included. */
 	cr_assert_lt(tc_profile_switch(p, "slow", links, 3, &err), 0);
 	cr_expect(strstr(err.msg, "b/0 to-vm"), "names VM, NIC and direction: %s", err.msg);
 	cr_expect(strstr(err.msg, fmt("rate 10mbit", true)), "names the rule: %s", err.msg);
@@ -260,7 +252,7 @@ Test(tcprofile, failing_link_restores_every_link)
 	json_decref(st);
 
 	/* A link that is not in the topology fails before anything changes. */
-	links[2] = (struct tc_profile_link){ "c", 0, "ta0" };
+	links[2] = (struct tc_profile_link){ "c", 0, "ta0", "gta0" };
 	cr_expect_eq(tc_profile_switch(p, "fast", links, 3, &err), -ENOENT);
 	expect_rate("ta0", 10000000);
 
@@ -277,7 +269,7 @@ Test(tcprofile, set_clear_restart_release)
 {
 	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11)));
 	const struct tc_target a = { "a", -1 }, a1 = { "a", 1 };
-	struct tc_profile_link links[] = { { "a", 0, "ta0" }, { "a", 1, "ta1" }, { "b", 0, "tb0" } };
+	struct tc_profile_link links[] = { { "a", 0, "ta0", "gta0" }, { "a", 1, "ta1", "gta1" }, { "b", 0, "tb0", "gtb0" } };
 	struct tc_profile *p;
 	struct err err;
 	char out[256];
@@ -293,7 +285,7 @@ Test(tcprofile, set_clear_restart_release)
 
 	cr_assert_eq(tc_profile_set(p, "a/1", &a1, "to-vm: rate 5mbit", links, 3, &err), 0, "%s", err.msg);
 	cr_expect_eq(tbf_rate("ta1"), 5000000);
-	cr_expect(!link_there(ifb("ta1")), "set replaces both directions: from-vm is now unshaped");
+	cr_expect_eq(tbf_rate(glue("ta1")), 0, "set replaces both directions: from-vm is now unshaped");
 	expect_rate("ta0", 10000000);
 	cr_expect_eq(tc_profile_set(p, "a", &a, "rate", links, 3, &err), -EINVAL);
 	cr_expect_eq(strncmp(err.msg, "set a: ", 7), 0, "%s", err.msg);
@@ -307,11 +299,11 @@ Test(tcprofile, set_clear_restart_release)
 	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(st, "links"), "a/0"), "tap")), "ta0");
 	json_decref(st);
 
-	/* a restarts: its QEMU took the taps along, the ifbs stayed. */
+	/* a restarts: its QEMU took the taps along, the glue ends stayed. */
 	cr_assert_eq(RUN(out, IP_BIN, "link", "del", "ta0"), 0);
 	cr_assert_eq(RUN(out, IP_BIN, "link", "del", "ta1"), 0);
 	cr_assert_eq(tc_profile_release_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
-	cr_expect(!link_there(ifb("ta0")), "release took the ifb");
+	cr_expect_eq(tbf_rate(glue("ta0")), 0, "release cleared the glue end");
 	veth("ta0");
 	veth("ta1");
 	cr_assert_eq(tc_profile_reapply_vm(p, "a", links, 3, &err), 0, "%s", err.msg);
@@ -334,7 +326,7 @@ Test(tcprofile, set_clear_restart_release)
 Test(tcprofile, adopt_keeps_what_matches_and_mends_the_rest)
 {
 	struct tc_profile_conf c = CONF(PROFILE("slow", ALL("rate 10mbit", 11), VM("b", "to-vm: rate 20mbit", 12)));
-	struct tc_profile_link links[] = { { "a", 0, "ta0" }, { "a", 1, "ta1" }, { "b", 0, "tb0" } };
+	struct tc_profile_link links[] = { { "a", 0, "ta0", "gta0" }, { "a", 1, "ta1", "gta1" }, { "b", 0, "tb0", "gtb0" } };
 	struct tc_profile *p, *q;
 	char note[512], out[256];
 	struct err err;
@@ -359,7 +351,7 @@ Test(tcprofile, adopt_keeps_what_matches_and_mends_the_rest)
 	cr_expect(strstr(note, "another's"), "%s", note);
 	cr_expect_eq(tbf_rate("tb0"), 20000000);
 	cr_expect(!has_qdisc("tb0", "pfifo"), "the foreign qdisc is gone");
-	cr_expect_eq(tbf_rate(ifb("tb0")), 10000000, "b's from-vm is *'s");
+	cr_expect_eq(tbf_rate(glue("tb0")), 10000000, "b's from-vm is *'s");
 	/* Now all is as wanted: nothing to mend. */
 	cr_expect_eq(tc_profile_adopt_vm(q, "a", links, 3, note, sizeof(note), &err), 0, "%s", note);
 	cr_expect_eq(tc_profile_adopt_vm(q, "b", links, 3, note, sizeof(note), &err), 0, "%s", note);
@@ -371,57 +363,30 @@ Test(tcprofile, adopt_keeps_what_matches_and_mends_the_rest)
 	tc_profile_free(q);
 }
 
-Test(tcprofile, ifb_names)
+/* The glue: each side's ingress redirected to the other's egress, one
+ * filter each however often it is set. */
+Test(tcprofile, glue_is_idempotent)
 {
-	char a[IFNAMSIZ], b[IFNAMSIZ];
-
-	tc_ifb_name("n100-1-n0", a, sizeof(a));
-	cr_expect_str_eq(a, "ifbn100-1-n0");
-	tc_ifb_name("abcdefghijkl-n1", a, sizeof(a));
-	tc_ifb_name("abcdefghijkl-n10", b, sizeof(b)); /* cut short, these would collide */
-	cr_expect_eq(strlen(a), IFNAMSIZ - 1);
-	cr_expect_str_neq(a, b);
-	cr_expect_eq(strncmp(a, "ifbabcdefgh", 11), 0, "%s", a);
-}
-
-Test(tcprofile, ingress_redirect_is_idempotent)
-{
-	struct tc_rule r;
 	struct err err;
 	char out[8192];
-	json_t *l;
 
 	enter_private_netns();
 	veth("v0");
-	cr_assert_eq(tc_rule_parse("rate 10mbit", &r, &err), 0, "%s", err.msg);
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
-	cr_assert_eq(tc_rule_parse("rate 20mbit", &r, &err), 0, "%s", err.msg);
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
-	cr_expect_eq(tbf_rate("ifbv0"), 20000000);
-	l = ip_link("ifbv0");
-	cr_expect_str_eq(json_string_value(json_object_get(l, "ifalias")), "n3x-ifb:v0");
-	cr_expect(json_has_str(json_object_get(l, "flags"), "UP"));
-	json_decref(l);
-	/* One filter, ours: re-applying replaced it instead of adding one. */
-	cr_assert_eq(RUN(out, TC_BIN, "filter", "show", "dev", "v0", "ingress"), 0);
-	cr_expect(strstr(out, "fh 800::800") && strstr(out, "Egress Redirect to device ifbv0"), "%s", out);
-	cr_expect_eq(strstr(out, "fh 800::800") ? strstr(strstr(out, "fh 800::800") + 1, "fh 800::") : NULL, NULL,
-		     "a second filter: %s", out);
+	veth("w0");
+	cr_assert_eq(tc_glue_set("v0", "w0", &err), 0, "%s", err.msg);
+	cr_assert_eq(tc_glue_set("v0", "w0", &err), 0, "again: %s", err.msg);
+	for (int i = 0; i < 2; i++) {
+		const char *dev = i ? "w0" : "v0", *to = i ? "device v0" : "device w0";
+		char *first;
 
-	memset(&r, 0, sizeof(r));
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
-	cr_expect(!has_qdisc("v0", "ingress"));
-	cr_expect(!link_there("ifbv0"));
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "clearing twice: %s", err.msg);
-
-	/* Someone else's link under the ifb's name is not taken over. */
-	veth("ifbv0");
-	cr_assert_eq(tc_rule_parse("rate 10mbit", &r, &err), 0, "%s", err.msg);
-	cr_expect_eq(tc_ingress_apply("v0", &r.from_vm, &err), -EEXIST);
-	cr_expect(strstr(err.msg, "v0: ifb ifbv0"), "%s", err.msg);
-	cr_expect(!has_qdisc("v0", "ingress"));
-	cr_expect(link_there("ifbv0"));
-	cr_expect_eq(tc_ingress_apply("nosuch", &r.from_vm, &err), -ENODEV);
+		cr_expect(has_qdisc(dev, "ingress"), "%s: no ingress qdisc", dev);
+		cr_assert_eq(RUN(out, TC_BIN, "filter", "show", "dev", (char *)dev, "ingress"), 0);
+		first = strstr(out, "fh 800::800");
+		cr_expect(first && strstr(out, to), "%s: %s", dev, out);
+		cr_expect_null(first ? strstr(first + 1, "fh 800::") : NULL, "a second filter: %s", out);
+	}
+	cr_expect_eq(tc_glue_set("v0", "nosuch", &err), -ENODEV);
+	cr_expect(strstr(err.msg, "nosuch: no such link"), "%s", err.msg);
 }
 
 /* Our redirect reads back from the kernel exactly as iproute2's does. */
@@ -429,17 +394,16 @@ Test(tcprofile, redirect_reads_back_like_iproute2)
 {
 	struct err err;
 	char ours[4096], theirs[4096], *s;
-	struct tc_rule r;
 
 	enter_private_netns();
 	veth("v0");
 	veth("w0");
-	cr_assert_eq(tc_rule_parse("from-vm: rate 10mbit", &r, &err), 0, "%s", err.msg);
-	cr_assert_eq(tc_ingress_apply("v0", &r.from_vm, &err), 0, "%s", err.msg);
+	veth("x0");
+	cr_assert_eq(tc_glue_set("v0", "x0", &err), 0, "%s", err.msg);
 	cr_assert_eq(RUN(theirs, TC_BIN, "qdisc", "add", "dev", "w0", "handle", "ffff:", "ingress"), 0);
 	cr_assert_eq(RUN(theirs, TC_BIN, "filter", "add", "dev", "w0", "parent", "ffff:", "protocol", "all",
 			 "pref", "1", "handle", "800::800", "u32", "match", "u32", "0", "0", "action", "mirred",
-			 "egress", "redirect", "dev", "ifbv0"), 0);
+			 "egress", "redirect", "dev", "x0"), 0);
 	cr_assert_eq(RUN(ours, TC_BIN, "filter", "show", "dev", "v0", "ingress"), 0);
 	cr_assert_eq(RUN(theirs, TC_BIN, "filter", "show", "dev", "w0", "ingress"), 0);
 	/* The action index counts actions made: the only difference allowed
@@ -447,6 +411,6 @@ Test(tcprofile, redirect_reads_back_like_iproute2)
 	for (char *buf[] = { ours, theirs, NULL }, **b = buf; *b; b++)
 		for (s = strstr(*b, "index "); s; s = strstr(s + 1, "index "))
 			memmove(s + 6, s + 6 + strspn(s + 6, "0123456789"), strlen(s + 6) + 1);
-	cr_expect(strstr(ours, "Egress Redirect to device ifbv0"), "%s", ours);
+	cr_expect(strstr(ours, "Egress Redirect to device x0"), "%s", ours);
 	cr_expect_str_eq(ours, theirs);
 }

@@ -39,17 +39,19 @@ d = json.load(sys.stdin)
 assert d["fabric"]["netns"] == sys.argv[1], d["fabric"]
 for vm in d["vms"]:
     n = vm["nics"][0]
-    assert n["lease"] and n["tap"] == vm["name"] + "-n0", n' "$NS" || fail "status --json"
+    assert n["lease"] and n["tap"] == vm["name"] + "-n0" and n["port"] == n["tap"] + "_p", n' "$NS" ||
+	fail "status --json"
 
-# Independent clients see the ports.
+# Independent clients see the ports: the veth ends glued to the taps
+# (launcher/fabric.c), never the taps themselves.
 if [ "$SWITCH" = ovs ]; then
 	ports=$(ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" list-ports "$br" | sort | tr '\n' ' ') ||
 		fail "ovs-vsctl list-ports failed"
-	expect_eq "$ports" "j1-n0 ovshost0 v1-n0 v2-n0 " "ovs ports"
+	expect_eq "$ports" "j1-n0_p ovshost0 v1-n0_p v2-n0_p " "ovs ports"
 	ip netns exec "$NS" ovs-vsctl --db="unix:$RUN/ovs/db.sock" get Bridge "$br" external_ids |
 		contains "n3x-fabric=\"\?$name" || fail "bridge not tagged"
 else
-	for t in v1-n0 v2-n0 j1-n0; do
+	for t in v1-n0_p v2-n0_p j1-n0_p; do
 		ip netns exec "$NS" bridge link show dev "$t" | contains "master $br" || fail "$t not on $br"
 	done
 fi

@@ -57,7 +57,7 @@ timed() {
 
 start_launcher "$conf"
 ctl wait a --state running --timeout 60 >/dev/null || fail "a did not start"
-port_live a-n0 20 || fail "a-n0 not live on oobr0 at start"
+port_live a-n0_p 20 || fail "a-n0_p not live on oobr0 at start"
 
 # --- ovs-vswitchd's user and capabilities
 vsd=$(cat "$RUN/ovs/ovs-vswitchd.pid") || fail "no ovs-vswitchd.pid"
@@ -110,7 +110,7 @@ note "ovsdb-server stopped 10 s: kill ${kill_ms} ms, start ${start_ms} ms, $n n3
 [ "$max" -lt 100 ] || fail "n3x-ctl status took $max ms while ovsdb-server was stopped (the supervisor itself at worst $probe ms)"
 [ "$kill_ms" -lt 1000 ] && [ "$start_ms" -lt 1000 ] || fail "kill/start waited for OVS: ${kill_ms}/${start_ms} ms"
 ctl wait a --state running --timeout 60 >/dev/null || fail "a did not run again"
-port_live a-n0 20 || fail "a-n0 not live after ovsdb-server continued"
+port_live a-n0_p 20 || fail "a-n0_p not live after ovsdb-server continued"
 
 # --- ovsdb-server killed: restarted, reconnected, the next start gets its port
 ctl events --json --until ovs-restarted --timeout 30 >"$TMP/events.out" 2>&1 &
@@ -132,14 +132,14 @@ for _ in $(seq 1 50); do
 	sleep 0.2
 done
 grep -q "openvswitch: connected again" "$TMP/launcher.log" || fail "no reconnect to the restarted ovsdb-server"
-port_live a-n0 20 || fail "a-n0 lost with the restart of ovsdb-server"
-before=$(vsctl get Interface a-n0 _uuid) || fail "no Interface a-n0"
+port_live a-n0_p 20 || fail "a-n0_p lost with the restart of ovsdb-server"
+before=$(vsctl get Interface a-n0_p _uuid) || fail "no Interface a-n0_p"
 ctl kill a >/dev/null || fail "kill a"
 ctl start a >/dev/null || fail "start a"
 ctl wait a --state running --timeout 60 >/dev/null || fail "a did not run again"
-port_live a-n0 20 || fail "the VM started after the restart has no live port"
-after=$(vsctl get Interface a-n0 _uuid) || fail "no Interface a-n0"
-[ "$before" != "$after" ] || fail "a-n0 is the old row: the start did not add its port"
+port_live a-n0_p 20 || fail "the VM started after the restart has no live port"
+after=$(vsctl get Interface a-n0_p _uuid) || fail "no Interface a-n0_p"
+[ "$before" != "$after" ] || fail "a-n0_p is the old row: the start did not add its port"
 note "ovsdb-server killed: restarted as $new, reconnected, the next start got its port"
 
 kill -TERM "$LPID"

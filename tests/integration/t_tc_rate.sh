@@ -1,12 +1,14 @@
 # tbf rates proven with packets, both directions, on this (netem-less) kernel.
 #
 # Two namespaces made here: FAB holds "tap0" as the fabric would, VM holds
-# its veth peer as the guest's eth0.  Through tests/tc_driver (the tc/ code,
-# no tc processes), `rate 10mbit` and `rate 50mbit` must each measure within
-# ±10% on iperf3: to the VM (tap0's egress, client in FAB sending) and from
-# it (tap0's ingress redirected to the ifb, iperf3 -R).  The kernel's
-# readback must show the rates, and clearing must leave no qdisc and no ifb,
-# as iproute2 sees it.  Needs root and iperf3.
+# its veth peer as the guest's eth0.  In FAB, tap0 is glued (tc_driver glue:
+# the fabric's own redirects) to the veth pair tap0_g|tap0_p, and tap0_p
+# has FAB's address, as a switch port would lead to the host interface.
+# Through tests/tc_driver (the tc/ code, no tc processes), `rate 10mbit`
+# and `rate 50mbit` must each measure within ±10% on iperf3: to the VM
+# (tap0's egress, client in FAB sending) and from it (tap0_g's egress,
+# iperf3 -R).  The kernel's readback must show the rates, and clearing must
+# leave no qdisc but the glue's, as iproute2 sees it.  Needs root and iperf3.
 . "$(dirname "$0")/lib.sh"
 
 DRV=${TC_DRIVER:-$SRC/build/tests/tc_driver}
@@ -33,9 +35,11 @@ ip netns add "$VM"
 ip -n "$FAB" link set lo up
 ip -n "$VM" link set lo up
 ip -n "$FAB" link add tap0 type veth peer name eth0 netns "$VM"
-ip -n "$FAB" addr add 10.77.0.1/24 dev tap0
+ip -n "$FAB" link add tap0_g up type veth peer name tap0_p
+ip -n "$FAB" addr add 10.77.0.1/24 dev tap0_p
 ip -n "$VM" addr add 10.77.0.2/24 dev eth0
 ip -n "$FAB" link set tap0 up
+ip -n "$FAB" link set tap0_p up
 ip -n "$VM" link set eth0 up
 # Each run starts cold: no ssthresh remembered from the last one (which may
 # have been unshaped, or another rate), so a 3 s run measures the rate and
@@ -52,6 +56,7 @@ for _ in $(seq 1 50); do
 done
 
 drv() { ip netns exec "$FAB" timeout 20 "$DRV" "$@"; }
+drv glue tap0 tap0_g || fail "glue tap0 to tap0_g"
 
 # measure [-R]: the receiver's Mbit/s over a 3 s run, after 1 s of warm-up
 # (-O: not counted).
@@ -82,21 +87,21 @@ rate_ok() {
 	within "$got" "$want"
 }
 
-# The qdiscs and ifbs iproute2 sees in FAB, one word each.
+# The qdiscs iproute2 sees in FAB, one word each.
 seen() {
-	{ tc -n "$FAB" qdisc show | awk '{ print $2 }'; ip -n "$FAB" -o link show type ifb | awk -F': ' '{ print "ifb:" $2 }'; } |
+	tc -n "$FAB" qdisc show | awk '{ print $2 }' |
 		grep -v -x -e noqueue -e noop | LC_ALL=C sort -u | tr '\n' ' '
 }
 
 # readback DIR: the tbf rate (bit/s) tc_link_dump reports for direction DIR.
 readback() {
-	drv dump tap0 | python3 -c 'import json, sys
+	drv dump tap0 tap0_g | python3 -c 'import json, sys
 d = json.load(sys.stdin)
 print(" ".join(str(q.get("params", {}).get("rate_bps")) for q in d[sys.argv[1]] if q.get("kind") == "tbf"))' "$1"
 }
 
 for mbit in 10 50; do
-	drv apply tap0 "rate ${mbit}mbit" || fail "apply rate ${mbit}mbit"
+	drv apply tap0 tap0_g "rate ${mbit}mbit" || fail "apply rate ${mbit}mbit"
 	expect_eq "$(readback to_vm)" "$((mbit * 1000000))" "to_vm readback"
 	expect_eq "$(readback from_vm)" "$((mbit * 1000000))" "from_vm readback"
 	to=$(rate_ok "$mbit") || fail "rate ${mbit}mbit: to-vm measured $to Mbit/s, not within 10%"
@@ -105,16 +110,16 @@ for mbit in 10 50; do
 done
 
 # One direction alone shapes only that direction.
-drv apply tap0 "from-vm: rate 10mbit" || fail "apply from-vm: rate 10mbit"
+drv apply tap0 tap0_g "from-vm: rate 10mbit" || fail "apply from-vm: rate 10mbit"
 expect_eq "$(readback to_vm)" "" "to_vm readback after from-vm only"
 to=$(measure)
 within "$to" 10 && fail "from-vm: rule limited to-vm to $to Mbit/s"
 from=$(rate_ok 10 -R) || fail "from-vm: rate 10mbit measured $from Mbit/s"
 note "from-vm only: to-vm $to Mbit/s (unshaped), from-vm $from Mbit/s"
 
-# Back to default: nothing of ours left, as iproute2 sees it.
-expect_eq "$(seen)" "ifb:ifbtap0 ingress tbf " "qdiscs and ifbs while shaped"
-drv clear tap0 || fail "clear"
-expect_eq "$(seen)" "" "qdiscs and ifbs after clear"
-drv clear tap0 || fail "clearing twice"
-note "clear leaves no qdisc and no ifb"
+# Back to default: nothing of ours left but the glue, as iproute2 sees it.
+expect_eq "$(seen)" "ingress tbf " "qdiscs while shaped"
+drv clear tap0 tap0_g || fail "clear"
+expect_eq "$(seen)" "ingress " "qdiscs after clear"
+drv clear tap0 tap0_g || fail "clearing twice"
+note "clear leaves no qdisc but the glue's ingress"

@@ -30,10 +30,10 @@ $(vm_block b1 x86_64 'nic = lan vlan=200')")
 		expect_eq "$(guest_run "$vm" "ip addr add 192.168.77.$i/24 dev eth0")" 0 "$vm address"
 	done
 	if [ "$SWITCH" = linux-bridge ]; then
-		ip netns exec "n3x-$name" bridge vlan show dev a1-n0 | contains '100 PVID.*Untagged' ||
-			fail "a1-n0 is not an access port of VLAN 100"
+		ip netns exec "n3x-$name" bridge vlan show dev a1-n0_p | contains '100 PVID.*Untagged' ||
+			fail "a1-n0_p is not an access port of VLAN 100"
 	else
-		expect_eq "$(ip netns exec "n3x-$name" ovs-vsctl --db="unix:$RUN/ovs/db.sock" get Port b1-n0 tag)" 200 "b1-n0 tag"
+		expect_eq "$(ip netns exec "n3x-$name" ovs-vsctl --db="unix:$RUN/ovs/db.sock" get Port b1-n0_p tag)" 200 "b1-n0_p tag"
 	fi
 	expect_eq "$(guest_run a1 'ping -c 2 -W 3 192.168.77.2 >/dev/null')" 0 "$SWITCH: a1 -> a2 (vlan 100)"
 	expect_eq "$(guest_run a1 'ping -c 2 -W 2 192.168.77.3 >/dev/null')" 1 "$SWITCH: a1 -> b1 (vlan 200)"
