@@ -52,7 +52,6 @@ void ctl_partition_line(FILE *out, const json_t *p)
 	} else {
 		fputs("none", out);
 	}
-	fputc('\n', out);
 }
 
 static int send_and_print(struct ctl *c, json_t *req)
@@ -64,6 +63,7 @@ static int send_and_print(struct ctl *c, json_t *req)
 		return r;
 	fputs("partition: ", stdout);
 	ctl_partition_line(stdout, json_object_get(reply, "partition"));
+	fputc('\n', stdout);
 	json_decref(reply);
 	return 0;
 }

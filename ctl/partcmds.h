@@ -12,7 +12,7 @@ int cmd_partition(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **arg
 /* heal */
 int cmd_heal(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
-/* The partition as status --json has it (fabric.partition) in one line:
+/* The partition as status --json has it (fabric.partition), no newline:
  * "a | b,c", "a -> b", or "none". */
 void ctl_partition_line(FILE *out, const json_t *partition);
 
