@@ -165,7 +165,7 @@ images: deps
 unit: $(TEST_BIN)
 	@tests/unit.sh $(TEST_BIN)
 
-integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver
+integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver $(B)/bench/pairs_drv
 	@N3X_BIN=$(CURDIR)/$(B)/san tests/integration/run.sh
 
 # `make check` and `make demo` are the README's two commands: each installs

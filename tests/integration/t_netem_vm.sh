@@ -114,7 +114,7 @@ checked() {
 # only counts dropped packets, which host load cannot change, so it runs
 # at nice 19: when something else wants a core too, the stable VM's
 # timings keep theirs.
-start stable delay_both,delay_to,loss,rate,seed_old,profile
+start stable delay_both,delay_to,loss,rate,seed_old,profile,sites
 if [ -f "$OUT/backports/vmlinuz" ]; then
 	NICE=19 start backports seed
 fi
@@ -162,6 +162,18 @@ l=$(result stable profile)
 expect_eq "$(field "$l" rc)" 0 "$kver: switching to a netem profile (${l#* msg=})"
 expect_eq "$(field "$l" clean)" 1 "$kver: profile: nothing left after default"
 note "$kver: profile switch rate -> delay -> default: ok"
+
+# sites (tc/pairs.c): edge:core = delay 40ms on both ports -> RTT 80 +- 5;
+# the band for another site's MAC leaves the pair alone; a partition drops.
+l=$(result stable sites)
+expect_eq "$(field "$l" across_recv)" 20 "sites: replies across the site pair"
+within "sites: edge:core = delay 40ms: RTT median (ms)" "$(field "$l" across_med)" 75 85
+expect_eq "$(field "$l" within_recv)" 20 "sites: replies within a site"
+within "sites: within a site: RTT median (ms)" "$(field "$l" within_med)" 0 5
+expect_eq "$(field "$l" part_recv)" 0 "sites: replies across a partition"
+expect_eq "$(field "$l" clean)" 1 "sites: nothing left after clear"
+note "$kver: sites: edge:core = delay 40ms: RTT median $(field "$l" across_med) ms, within a site" \
+	"$(field "$l" within_med) ms; partitioned: 0 of $(field "$l" part_sent) back"
 note "$kver: cases done at t=$(console stable | sed -n 's/^N3X-NETEM end t=//p') s after boot"
 
 # ---- bookworm-backports' cloud kernel (6.12): netem's PRNG seed ----
