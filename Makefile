@@ -18,7 +18,7 @@ B := build
 # One archive per layer (SPEC "Code layers").  Linking from archives takes
 # only what a program calls, and a unit test links only its own layer and
 # the ones below it, so a wrong-way call fails to link.
-TOPO_SRC := launcher/topology.c launcher/topology_keys.c launcher/topology_check.c launcher/topology_sites.c
+TOPO_SRC := launcher/topology.c launcher/topology_keys.c launcher/topology_check.c launcher/topology_sched.c launcher/topology_sites.c
 SRC_base := $(wildcard base/*.c)
 SRC_qmp := $(wildcard qmp/*.c)
 SRC_net := $(wildcard net/*.c)

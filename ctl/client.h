@@ -65,6 +65,9 @@ int cmd_snapshot(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv
 /* eventcmd.c */
 int cmd_events(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* schedcmd.c */
+int cmd_schedule(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 /* capture.c */
 int cmd_capture(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 

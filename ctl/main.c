@@ -446,6 +446,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "snapshot", cmd_snapshot, "save NAME [VM...] | load NAME | list [--json] | delete NAME", 1,
 	  "whole-cluster snapshots: RAM and disks of every VM (or the VMs\n"
 	  "named), paused and resumed together; load restores them all" },
+	{ "schedule", cmd_schedule, "run NAME | stop | status [--json]", 1,
+	  "run a [schedule NAME] of the topology (its timed profile, partition\n"
+	  "and link steps), stop it, or show its steps and how each went" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "[--keep-vms]", 0,

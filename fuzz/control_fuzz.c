@@ -123,7 +123,8 @@ static void setup(void)
 	close(fd);
 	CHECK((f = fopen(conf, "we")));
 	fputs("[fabric]\nname = fuzz\n\n[vm a]\nkernel = vmlinuz-test\naccel = tcg\n\n"
-	      "[vm b]\nkernel = vmlinuz-test\naccel = tcg\nready = console login:\n", f);
+	      "[vm b]\nkernel = vmlinuz-test\naccel = tcg\nready = console login:\n\n"
+	      "[schedule s]\n+0s = profile default\n+5ms = heal\n", f);
 	CHECK(fclose(f) == 0);
 	CHECK(topo_load(conf, stderr, &sup.topo) == 0);
 	snprintf(sup.run, sizeof(sup.run), "%s", dir);
@@ -199,12 +200,15 @@ static void send_all(int fd, FILE *log, const void *p, size_t n)
 
 static const char *const verbs[] = {
 	"status", "start", "stop", "kill", "restart", "pause", "resume", "qmp", "hmp", "wait",
-	"agent", "exec", "tc", "events", "link", "send", "snapshot", "shutdown", "nope",
+	"agent", "exec", "tc", "events", "link", "send", "snapshot", "shutdown", "schedule", "nope",
 };
 static const char *const keys[] = {
 	"vms", "vm", "all", "command", "state", "console", "timeout", "interval", "port", "exec",
 	"action", "name", "data", "up", "nic", "rule", "key", "profile", "args", "lease",
+	"run", "stop", "status",
 };
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Lines the supervisor must answer: those with more than blanks. */
 static int count_lines(const char *s, size_t n)
@@ -265,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			v = json_loadb(arg, len, JSON_DECODE_ANY, NULL);
 			if (!v)
 				v = json_stringn_nocheck(arg, len);
-			req = json_pack("{s:s, s:o}", "cmd", verbs[len % 19], keys[(len / 19 + (len ? (uint8_t)arg[0] : 0)) % 20], v);
+			req = json_pack("{s:s, s:o}", "cmd", verbs[len % NVERBS], keys[(len / NVERBS + (len ? (uint8_t)arg[0] : 0)) % NKEYS], v);
 			s = req ? json_dumps(req, JSON_COMPACT) : NULL;
 			json_decref(req);
 			if (s) {

@@ -12,7 +12,8 @@
  * accepted one prints nothing and its model holds what topology.h
  * promises (names within their limits, every NIC resolved to one of the
  * networks, VLANs and NICs within their maximum, every rule key a valid
- * key, lookups finding what is there).  Each accepted rule goes through
+ * key, lookups finding what is there, schedule steps in time order and
+ * naming what exists).  Each accepted rule goes through
  * tc_rule_parse as the launcher would do next.  ASan and UBSan do the rest.
  */
 #include "launcher/topology.h"
@@ -112,6 +113,24 @@ static void check_model(const struct topology *t)
 			CHECK(topo_parse_key(p->rules[k].key, name, &nic) == 0);
 			CHECK(p->rules[k].rule);
 			tc_rule_parse(p->rules[k].rule, &r, &e);
+		}
+	}
+	/* Schedules: steps by time, each what launcher/schedule.c needs. */
+	CHECK(!t->fabric.schedule || topo_find_schedule(t, t->fabric.schedule));
+	for (int i = 0; i < t->nschedules; i++) {
+		const struct topo_schedule *sc = &t->schedules[i];
+
+		CHECK(sc->name && topo_find_schedule(t, sc->name) == sc && sc->nsteps > 0);
+		CHECK(!sc->repeat || (sc->period_ms > 0 && sc->period_ms >= sc->steps[sc->nsteps - 1].at_ms));
+		for (int k = 0; k < sc->nsteps; k++) {
+			const struct topo_step *st = &sc->steps[k];
+
+			CHECK(st->action && (k == 0 || sc->steps[k - 1].at_ms <= st->at_ms));
+			CHECK((st->kind == TOPO_STEP_HEAL) == !st->arg);
+			CHECK(st->kind != TOPO_STEP_LINK || (topo_parse_key(st->arg, name, &nic) == 0 &&
+							    topo_find_vm(t, name) && nic < topo_find_vm(t, name)->nnics));
+			CHECK(st->kind != TOPO_STEP_PROFILE || !strcmp(st->arg, "default") ||
+			      topo_find_profile(t, st->arg));
 		}
 	}
 }

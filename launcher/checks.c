@@ -253,7 +253,8 @@ int sup_print_plan(const char *only, const struct sup_host *host, const struct a
 	struct err e;
 	int rc = 0;
 
-	printf("# n3x-launch plan for %s: fabric %s, profile %s\n", t->path, t->fabric.name, sup.profile);
+	printf("# n3x-launch plan for %s: fabric %s, profile %s%s%s\n", t->path, t->fabric.name, sup.profile,
+	       t->fabric.schedule ? ", schedule " : "", t->fabric.schedule ? t->fabric.schedule : "");
 	printf("# run %s, state %s\n", sup.run, sup.state);
 	for (int i = 0; i < t->nvms; i++) {
 		const struct topo_vm *vm = &t->vms[i];

@@ -93,6 +93,19 @@
  *          stopped)"; the guest not reading what was typed before (64 KiB
  *          queued): code 1, nothing typed.  data not base64, or more than
  *          64 KiB: code 2.
+ *   {"cmd":"schedule","run":"NAME"} | {"cmd":"schedule","stop":true} |
+ *   {"cmd":"schedule","status":true}
+ *       -> {"ok":true,"schedule":{...}|null,"defined":["NAME",...],
+ *          "stopped":"NAME"|null}: schedule is the last run, running or
+ *          ended, as launcher/schedule.h's schedule_status_json(true)
+ *          ("name","running","reason","repeat","period_ms","started",
+ *          "cycle","step","next_step","next_at_ms","steps":[{"step","at_ms",
+ *          "action","runs","last":{"ok","late_ms","error","time"}}]).  run
+ *          starts [schedule NAME] now (its +0s steps before the reply); a
+ *          NAME the topology lacks: code 2; another schedule running, or
+ *          the supervisor shutting down: code 1.  stop: "stopped" names the
+ *          schedule it stopped (null: none ran, not an error).  Each step
+ *          is a "schedule" event, the end a "schedule-end" event.
  *   {"cmd":"shutdown"} -> {"ok":true} after every VM is stopped; then the
  *          supervisor exits.
  *   {"cmd":"reset","vm":"a"} -> {"ok":true,"vm":"a","removed":[paths]}

@@ -147,13 +147,18 @@ static void push(struct sub *s, struct ev_line *l)
 
 void events_emit(const char *vm, const char *kind, json_t *data)
 {
+	events_emit_at(now_s(), vm, kind, data);
+}
+
+void events_emit_at(double time, const char *vm, const char *kind, json_t *data)
+{
 	struct ev_line *l;
 
 	if (!subs) {
 		json_decref(data); /* nobody listens: not even worth encoding */
 		return;
 	}
-	l = line_new(now_s(), vm, kind, data);
+	l = line_new(time, vm, kind, data);
 	if (!l)
 		return;
 	for (struct sub *s = subs; s; s = s->next)

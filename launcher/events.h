@@ -24,6 +24,11 @@
  *   partition  {"groups"} | {"from","to"}   a partition was put in force (vm null):
  *                                           groups of VM names, or one way
  *   heal       {}                           the partition ended (vm null)
+ *   schedule   {"name","step","cycle","at_ms","late_ms","action","ok","error"?}
+ *                                           (vm null) a step of a running
+ *                                           schedule; time = when it began
+ *                                           (launcher/schedule.h)
+ *   schedule-end {"name","reason"}          (vm null) done, stopped, shutdown
  *   snapshot-saved  {"name","vms","seconds"}  (vm null)
  *   snapshot-loaded {"name","vms","seconds"}  (vm null)
  *   dnsmasq-restarted, ovs-restarted {"reason"}  (vm null) the fabric
@@ -59,6 +64,9 @@
  * NULL; data (stolen, NULL for {}) must be an object.  Never blocks and
  * never fails visibly: out of memory loses the event. */
 void events_emit(const char *vm, const char *kind, json_t *data);
+/* events_emit with the event's time given (unix seconds): when what it
+ * reports began, not when it was sent (a schedule step). */
+void events_emit_at(double time, const char *vm, const char *kind, json_t *data);
 
 /* The event object {"time","vm","kind","data"} (a new reference, NULL when
  * out of memory); data is stolen, NULL for {}. */

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "launcher/impair.h"
 #include "launcher/partition.h"
+#include "launcher/schedule.h"
 #include "net/tap.h"
 
 struct sup_verb {
@@ -86,6 +87,10 @@ static json_t *status_json(void)
 	fab = json_pack("{s:s, s:n, s:s, s:s, s:s, s:i}", "name", sup.topo->fabric.name, "netns",
 			"profile", impair_profile(), "run_dir", sup.run, "state_dir", sup.state,
 			"pid", (int)getpid());
+	if (fab && json_object_set_new(fab, "schedule", schedule_status_json(false)) < 0) {
+		json_decref(fab);
+		fab = NULL;
+	}
 	if (fab && sup.fabric) {
 		json_t *f = fabric_status_json(sup.fabric);
 
@@ -477,6 +482,7 @@ void sup_shutdown_all(struct control_client *c)
 	struct op *op = sup_op_new(c);
 
 	sup.shutting_down = true;
+	schedule_stop("shutdown"); /* no step may touch VMs on their way down */
 	if (!op) {
 		/* No op to wait with: leave now; teardown still answers c. */
 		sup.shutdown_client = c;
@@ -502,6 +508,7 @@ void sup_leave_all(struct control_client *c)
 {
 	log_line("leaving the VMs and the fabric running for the next n3x-launch");
 	sup.shutting_down = sup.keep_vms = true;
+	schedule_stop("shutdown");
 	for (int i = 0; i < sup.nvms; i++)
 		vm_detach(sup.vms[i]);
 	sup.shutdown_client = c;
@@ -551,6 +558,7 @@ static const struct sup_verb sup_verbs[] = {
 	{ "snapshot", sup_cmd_snapshot, NULL, 0, 0 },
 	{ "shutdown", cmd_shutdown, NULL, 0, 0 },
 	{ "reset", sup_cmd_reset, NULL, 0, 0 },
+	{ "schedule", sup_cmd_schedule, NULL, 0, 0 },
 };
 
 void sup_dispatch(struct control_client *c, json_t *req)

@@ -20,6 +20,7 @@
 #include "launcher/events.h"
 #include "launcher/impair.h"
 #include "launcher/partition.h"
+#include "launcher/schedule.h"
 #include "launcher/snapshot.h"
 
 /* ---- signals ---- */
@@ -370,6 +371,7 @@ int supervisor_main(const struct sup_options *opt)
 	log_line("fabric %s: %d VMs, control %s", sup.topo->fabric.name, sup.nvms, sup.control_path);
 	if ((r = adopt_or_start()) > 0)
 		log_line("adopted %d of %d VMs", r, sup.nvms);
+	sup_schedule_start();
 	if (notify >= 0) {
 		log_line("detached (pid %d); log in %s/launcher.log", (int)getpid(), sup.state);
 		sup_daemon_log();
@@ -384,6 +386,7 @@ int supervisor_main(const struct sup_options *opt)
 	rc = loop_run() < 0 ? 1 : 0;
 	log_line("fabric %s stopped", sup.topo->fabric.name);
 out_teardown:
+	schedule_close();
 	sup_teardown();
 out:
 	notify_parent(&notify, rc);

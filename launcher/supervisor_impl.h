@@ -198,6 +198,14 @@ void sup_link_changed(struct vm *vm, int nic, bool up);
 /* save, load, list, delete: control.h; one operation at a time. */
 void sup_cmd_snapshot(struct control_client *c, json_t *req, const struct sup_verb *v);
 
+/* ---- schedverb.c: the schedule verb (requests.c's table), schedule.h's ops ---- */
+
+/* run NAME, stop, status: control.h. */
+void sup_cmd_schedule(struct control_client *c, json_t *req, const struct sup_verb *v);
+/* Give the schedule its ops and start the fabric's `schedule =`, if any
+ * (once the VMs are started or adopted). */
+void sup_schedule_start(void);
+
 /* ---- resetverb.c: discard a stopped VM's overlays (requests.c's table) ---- */
 
 void sup_cmd_reset(struct control_client *c, json_t *req, const struct sup_verb *v);

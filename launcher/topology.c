@@ -30,7 +30,8 @@
 
 static const char *const section_kinds[] = {
 	[TOPO_SEC_FABRIC] = "fabric", [TOPO_SEC_NETWORK] = "network",
-	[TOPO_SEC_VM] = "vm", [TOPO_SEC_PROFILE] = "profile", [TOPO_SEC_LATENCY] = "latency",
+	[TOPO_SEC_VM] = "vm", [TOPO_SEC_PROFILE] = "profile", [TOPO_SEC_SCHEDULE] = "schedule",
+	[TOPO_SEC_LATENCY] = "latency",
 };
 
 /* The pointer is copied with memcpy so that one helper serves every element
@@ -97,6 +98,7 @@ const char *topo_sect_name(const struct topo_sect *s)
 	case TOPO_SEC_NETWORK: return s->owner->networks[s->idx].name;
 	case TOPO_SEC_VM: return s->owner->vms[s->idx].name;
 	case TOPO_SEC_PROFILE: return s->owner->profiles[s->idx].name;
+	case TOPO_SEC_SCHEDULE: return s->owner->schedules[s->idx].name;
 	default: return NULL;
 	}
 }
@@ -159,6 +161,8 @@ static int add_element(struct topo_parser *p, struct topology *o, enum topo_sect
 		pr->name = topo_strdup(p, name);
 		pr->line = p->line;
 		return p->nomem ? -ENOMEM : o->nprofiles - 1;
+	case TOPO_SEC_SCHEDULE:
+		return topo_sched_add(p, o, name);
 	default:
 		return 0;
 	}
@@ -169,12 +173,14 @@ static int first_line(const struct topology *t, enum topo_sect_kind kind, const 
 {
 	const struct topo_network *n;
 	const struct topo_profile *pr;
+	const struct topo_schedule *sc;
 	const struct topo_vm *vm;
 
 	switch (kind) {
 	case TOPO_SEC_NETWORK: return (n = topo_find_network(t, name)) ? n->line : 0;
 	case TOPO_SEC_VM: return (vm = topo_find_vm(t, name)) ? vm->line : 0;
 	case TOPO_SEC_PROFILE: return (pr = topo_find_profile(t, name)) ? pr->line : 0;
+	case TOPO_SEC_SCHEDULE: return (sc = topo_find_schedule(t, name)) ? sc->line : 0;
 	default: return 0;
 	}
 }
@@ -204,7 +210,7 @@ static void open_section(struct topo_parser *p, char *text)
 		if (!strcmp(text, section_kinds[k]))
 			s->kind = k;
 	if (s->kind == TOPO_SEC_IGNORE) {
-		topo_msg(p, p->line, "unknown section [%s%s%s] (use fabric, network, vm, profile or latency)",
+		topo_msg(p, p->line, "unknown section [%s%s%s] (use fabric, network, vm, profile, schedule or latency)",
 			 text, *name ? " " : "", name);
 		return;
 	}
@@ -353,8 +359,11 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	s = &p->sects[p->cur];
 	if (s->kind == TOPO_SEC_IGNORE)
 		return 1;
-	/* nic repeats; a [latency] key is only the first site of a pair. */
-	if (!(s->kind == TOPO_SEC_VM && !strcmp(key, "nic")) && s->kind != TOPO_SEC_LATENCY) {
+	/* nic may repeat, and so may a schedule's step time (steps at one
+	 * time run in file order); a [latency] key is only the first site of
+	 * a pair. */
+	if (!(s->kind == TOPO_SEC_VM && !strcmp(key, "nic")) && !(s->kind == TOPO_SEC_SCHEDULE && key[0] == '+') &&
+	    s->kind != TOPO_SEC_LATENCY) {
 		for (int k = 0; k < s->nkeys; k++) {
 			if (!strcmp(s->keys[k].key, key)) {
 				topo_sect_msg(p, s, p->line, "duplicate key \"%s\" (first at line %d)",
@@ -555,6 +564,7 @@ void topo_free(struct topology *t)
 	free(t->dir);
 	free(t->fabric.name);
 	free(t->fabric.profile);
+	free(t->fabric.schedule);
 	for (int i = 0; i < t->nnetworks; i++) {
 		struct topo_network *n = &t->networks[i];
 
@@ -578,6 +588,7 @@ void topo_free(struct topology *t)
 		free(t->profiles[i].name);
 	}
 	free(t->profiles);
+	topo_sched_free(t);
 	free(t);
 }
 
@@ -602,6 +613,14 @@ struct topo_profile *topo_find_profile(const struct topology *t, const char *nam
 	for (int i = 0; t && i < t->nprofiles; i++)
 		if (t->profiles[i].name && !strcmp(t->profiles[i].name, name))
 			return &t->profiles[i];
+	return NULL;
+}
+
+struct topo_schedule *topo_find_schedule(const struct topology *t, const char *name)
+{
+	for (int i = 0; t && i < t->nschedules; i++)
+		if (t->schedules[i].name && !strcmp(t->schedules[i].name, name))
+			return &t->schedules[i];
 	return NULL;
 }
 

@@ -35,6 +35,7 @@ struct topo_fabric {
 	char *name;      /* default "n3x" */
 	bool netns_host; /* netns = host; default auto */
 	char *profile;   /* default "default" */
+	char *schedule;  /* schedule = NAME: run with the cluster; NULL: none */
 	int line;
 };
 
@@ -113,6 +114,29 @@ struct topo_latency {
 	int line;
 };
 
+/* One timed step of a [schedule NAME] section ("+10s = profile lossy"),
+ * checked when parsed (launcher/topology_sched.c). */
+enum topo_step_kind { TOPO_STEP_PROFILE, TOPO_STEP_PARTITION, TOPO_STEP_HEAL, TOPO_STEP_LINK };
+
+struct topo_step {
+	uint64_t at_ms;                /* from the start of the run (of the cycle, with repeat) */
+	enum topo_step_kind kind;
+	char *action;                  /* as shown in events and status: "partition a | b,c" */
+	char *arg;                     /* profile: its name; partition: "a | b,c" or "a -> b"
+					* (spaces normalised); link: "VM" or "VM/N"; heal: NULL */
+	bool up;                       /* link: plug (true) or pull */
+	int line;
+};
+
+struct topo_schedule {
+	char *name;
+	bool repeat;                   /* repeat = yes or a period */
+	uint64_t period_ms;            /* repeat: one cycle (yes: the last step's time) */
+	int nsteps;
+	struct topo_step *steps;       /* by at_ms; steps at one time keep the file's order */
+	int line;
+};
+
 struct topology {
 	char *path;   /* as given to topo_load */
 	char *dir;    /* absolute directory of the file: relative paths are resolved against it */
@@ -123,6 +147,8 @@ struct topology {
 	struct topo_vm *vms;
 	int nprofiles;
 	struct topo_profile *profiles;
+	int nschedules;
+	struct topo_schedule *schedules;
 	int nlatency;
 	struct topo_latency *latency;
 };
@@ -141,6 +167,7 @@ void topo_free(struct topology *t);
 struct topo_vm *topo_find_vm(const struct topology *t, const char *name);
 struct topo_network *topo_find_network(const struct topology *t, const char *name);
 struct topo_profile *topo_find_profile(const struct topology *t, const char *name);
+struct topo_schedule *topo_find_schedule(const struct topology *t, const char *name);
 
 /* A profile or `tc set` key: "*" (vm "" and nic -1), "VM" (nic -1) or
  * "VM/N" (N up to three digits), VM at most TOPO_VM_NAME_MAX characters.

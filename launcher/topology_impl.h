@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 enum topo_sect_kind { TOPO_SEC_IGNORE, TOPO_SEC_FABRIC, TOPO_SEC_NETWORK, TOPO_SEC_VM, TOPO_SEC_PROFILE,
-		      TOPO_SEC_LATENCY };
+		      TOPO_SEC_SCHEDULE, TOPO_SEC_LATENCY };
 
 /* A key as written in one section: its line, for messages about it. */
 struct topo_keyline {
@@ -79,6 +79,17 @@ bool topo_set_key(struct topo_parser *p, struct topo_sect *s, const char *key, c
 
 /* topology_check.c: the checks that need the whole file. */
 void topo_check(struct topo_parser *p);
+
+/* topology_sched.c: [schedule NAME] sections and [fabric] schedule =.
+ * topo_sched_add appends a schedule to o (its index, or -ENOMEM);
+ * topo_sched_key takes one line of its section (every key is known: a step
+ * "+TIME = ACTION" or "repeat"); topo_sched_check sorts each schedule's
+ * steps and checks what they name (profiles, VMs, NICs) once the whole file
+ * is read; topo_sched_free frees o's schedules. */
+int topo_sched_add(struct topo_parser *p, struct topology *o, const char *name);
+void topo_sched_key(struct topo_parser *p, struct topo_sect *s, const char *key, const char *val);
+void topo_sched_check(struct topo_parser *p);
+void topo_sched_free(struct topology *t);
 
 /* topology_sites.c: `site =` of a [vm], the [latency] section's lines (inih
  * splits "A:B = RULE" at the ':', so key is A and val "B = RULE"), their

@@ -197,6 +197,8 @@ static bool fabric_key(struct topo_parser *p, struct topo_sect *s, const char *k
 			f->netns_host = n == 1;
 	} else if (!strcmp(key, "profile")) {
 		set_str(p, &f->profile, val); /* resolved once every profile is known */
+	} else if (!strcmp(key, "schedule")) {
+		set_str(p, &f->schedule, val); /* resolved once every schedule is known */
 	} else {
 		return false;
 	}
@@ -615,6 +617,7 @@ bool topo_set_key(struct topo_parser *p, struct topo_sect *s, const char *key, c
 	case TOPO_SEC_NETWORK: return network_key(p, s, key, val);
 	case TOPO_SEC_VM: return vm_key(p, s, key, val);
 	case TOPO_SEC_PROFILE: profile_key(p, s, key, val); return true; /* every key is a rule */
+	case TOPO_SEC_SCHEDULE: topo_sched_key(p, s, key, val); return true;
 	case TOPO_SEC_LATENCY: topo_latency_key(p, s, key, val); return true; /* every key is a pair */
 	default: return true;
 	}
