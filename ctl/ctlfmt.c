@@ -349,6 +349,8 @@ static void tc_qdiscs(FILE *out, const json_t *list)
 				fprintf(out, " %s=%g", k, json_real_value(v));
 			else if (json_is_string(v))
 				fprintf(out, " %s=%s", k, json_string_value(v));
+			else if (json_is_true(v))
+				fprintf(out, " %s", k); /* a flag: netem's "ecn" */
 		}
 		fprintf(out, " [sent %lld pkt, dropped %lld, overlimits %lld, backlog %lldb]",
 			(long long)json_integer_value(json_object_get(st, "packets")),

@@ -68,10 +68,13 @@ uint32_t tc_percent_u32(double pct);
 double tc_u32_percent(uint32_t v);
 
 /* netem.c.  The request for netem at the root (handle 1:) carrying s's
- * delay, jitter, distribution, loss, duplicate, corrupt, reorder, limit
- * and seed; flags NLM_F_CREATE|NLM_F_REPLACE etc.  reset: the request
+ * delay, jitter, distribution, loss (and its model), ecn, duplicate,
+ * corrupt, reorder, slot, netem's own rate, seed and limit (sized from
+ * rate x delay when s has none: tc_shape_netem_limit); flags
+ * NLM_F_CREATE|NLM_F_REPLACE etc.  reset: the request
  * changes a netem that is already there, so it also states the options
- * left off (zero correlations, no reorder or corrupt, a uniform table),
+ * left off (zero correlations, no reorder, corrupt, ECN, slots or rate,
+ * a uniform table),
  * which netem would otherwise keep from before.  0 or -errno, e says why
  * (a distribution table that cannot be read), without the link or kind:
  * the caller adds those. */
