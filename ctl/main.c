@@ -12,6 +12,7 @@
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
 #include "ctl/linkcmds.h"
+#include "ctl/partcmds.h"
 #include "base/err.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
@@ -437,6 +438,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "verify measures each link both ways (probes, transfers) against its rule" },
 	{ "events", cmd_events, "[VM...] [--json] [--count N] [--until KIND] [--timeout S]", 0,
 	  "stream QEMU's and the supervisor's events, one line each, until\nN events, one of KIND, S seconds or the supervisor's exit" },
+	{ "partition", cmd_partition, "A,B C... | --from A,B --to C", 1,
+	  "no frame between VMs of different groups (or from A,B to C); others keep every link" },
+	{ "heal", cmd_heal, "", 0, "end the partition (site latency stays)" },
 	{ "link", cmd_link, "VM[/N] up|down", 2,
 	  "plug or pull the cable of NIC N (every NIC without /N);\na pulled cable stays pulled across restarts" },
 	{ "send", cmd_send, "VM TEXT", 2,

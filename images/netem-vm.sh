@@ -34,11 +34,14 @@ set -eu
 # the plan (u32 matches all) but costs nothing, and a driver that picks it
 # finds it here rather than failing on "unknown filter".
 MODULES="sch_netem sch_tbf veth sch_ingress cls_u32 act_mirred cls_matchall"
+# The sites case: tc/pairs.c's tree is htb with u32 on the source MAC.
+MODULES="$MODULES sch_htb"
 
 # shellcheck source=images/lib.sh
 . "$(dirname "$0")/lib.sh"
 bpo=$cache/backports
 driver=${N3X_TC_DRIVER:-$repo/build/tests/tc_driver}
+pairs=${N3X_PAIRS_DRIVER:-$repo/build/bench/pairs_drv}
 
 need_tools apt-get apt-cache dpkg-deb depmod modprobe cpio ldd xz
 for bin in /usr/sbin/tc /usr/bin/iperf3; do
@@ -48,6 +51,7 @@ done
 ipbin=$(readlink -f /usr/sbin/ip 2>/dev/null || true)
 [ -x "$ipbin" ] || die "/usr/sbin/ip not found (run scripts/deps.sh)"
 [ -x "$driver" ] || die "no tc test driver at $driver (make build/tests/tc_driver)"
+[ -x "$pairs" ] || die "no pairs driver at $pairs (make build/bench/pairs_drv)"
 
 # newer A B: true when file A was changed after file B (POSIX test has
 # no -nt).
@@ -161,6 +165,7 @@ userland() {
 	copy_bin /usr/sbin/tc /usr/sbin/tc "$root"
 	copy_bin /usr/bin/iperf3 /usr/bin/iperf3 "$root"
 	copy_bin "$driver" /usr/bin/tc_driver "$root"
+	copy_bin "$pairs" /usr/bin/pairs_drv "$root"
 	# netem's delay distribution tables, where iproute2 installs them (a
 	# driver may load them from there).
 	for t in /usr/lib/x86_64-linux-gnu/tc/*.dist; do

@@ -112,6 +112,11 @@ typedef void tc_nl_reply_fn(const struct nlmsghdr *reply, void *arg);
 int tc_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, void *arg,
 	       struct err *e);
 
+/* The kernel's extended ack message (NLMSGERR_ATTR_MSG) from the error
+ * message h into why, without its trailing dot; why is left alone when the
+ * kernel sent none.  For callers that batch requests (pairs.c). */
+void tc_nl_extack(const struct nlmsghdr *h, char *why, size_t whysize);
+
 /* The qdisc at parent (TC_H_ROOT, TC_NETEM_CLASS...) of ifindex: its kind
  * into kind (16 bytes) and its handle; -ENOENT if there is none. */
 int tc_nl_get(struct mnl_socket *nl, int ifindex, uint32_t parent, char *kind,

@@ -136,7 +136,7 @@ checked() {
 # The loss models and ECN (words_counted below) are counted, not timed:
 # they run on the backports VM when there is one (idle once its seed runs
 # are done, and host load cannot change a count), else on stable.
-timed=slot,nrate,limit,reset counted=gemodel,state,ecn
+timed=slot,nrate,limit,reset,sites counted=gemodel,state,ecn
 counted_on=stable
 [ -f "$OUT/backports/vmlinuz" ] && counted_on=backports
 if [ "$counted_on" = stable ]; then
@@ -193,6 +193,18 @@ l=$(result stable profile)
 expect_eq "$(field "$l" rc)" 0 "$kver: switching to a netem profile (${l#* msg=})"
 expect_eq "$(field "$l" clean)" 1 "$kver: profile: nothing left after default"
 note "$kver: profile switch rate -> delay -> default: ok"
+
+# sites (tc/pairs.c): edge:core = delay 40ms on both ports -> RTT 80 +- 5;
+# the band for another site's MAC leaves the pair alone; a partition drops.
+l=$(result stable sites)
+expect_eq "$(field "$l" across_recv)" 20 "sites: replies across the site pair"
+within "sites: edge:core = delay 40ms: RTT median (ms)" "$(field "$l" across_med)" 75 85
+expect_eq "$(field "$l" within_recv)" 20 "sites: replies within a site"
+within "sites: within a site: RTT median (ms)" "$(field "$l" within_med)" 0 5
+expect_eq "$(field "$l" part_recv)" 0 "sites: replies across a partition"
+expect_eq "$(field "$l" clean)" 1 "sites: nothing left after clear"
+note "$kver: sites: edge:core = delay 40ms: RTT median $(field "$l" across_med) ms, within a site" \
+	"$(field "$l" within_med) ms; partitioned: 0 of $(field "$l" part_sent) back"
 note "$kver: cases done at t=$(console stable | sed -n 's/^N3X-NETEM end t=//p') s after boot"
 
 # ---- netem's loss models, ecn, slot, rate with overhead, limit ----
