@@ -31,8 +31,9 @@
 #   slot 20ms bytes 3000      -> 3 frames of 1042 bytes a slot: 1200 kbit/s +- 10 %
 #   rate 1mbit 100            -> netem's rate on frame + 100: 413 kbit/s +- 10 %
 #   rate 1mbit 20 100 30      -> in cells of 100 + 30: 385 kbit/s +- 10 %
-#   rate 20mbit delay 1s      -> netem's limit 3303 (the dump), 16 Mbit/s of UDP
-#                                loses <= 1 %; the same with "limit 1000" >= 5 %
+#   rate 20mbit delay 1s      -> netem's limit 3303 (the dump), 16 Mbit/s of UDP:
+#                                netem drops none (its counter), <= 5 % lost end
+#                                to end; with "limit 1000" netem drops >= 5 %
 #   loss gemodel 50% 10% ecn slot 30ms rate 100kbit 20, changed in place to
 #   delay 5ms                 -> the dump shows only "limit 1000 delay 5ms", 20 of
 #                                20 pings back, RTT median 4..10 ms
@@ -302,12 +303,16 @@ words_timed() {
 	words_ok limit "$l"
 	total=$(field "$l" derived_total)
 	within "rate 20mbit delay 1s: datagrams sent" "$total" 2400 3000
+	# netem's own drop counter says what its queue limit threw away;
+	# the end-to-end loss also holds what a starved TCG guest's sockets
+	# lost (3.9 % seen once under load), so it only has to stay small.
+	expect_eq "$(field "$l" derived_drops)" 0 "rate 20mbit delay 1s (limit 3303): netem's drops"
 	within "rate 20mbit delay 1s (limit 3303): lost (%)" \
-		"$(calc "l * 100 / t" -v l="$(field "$l" derived_lost)" -v t="$total")" 0 1
-	k=$(calc "l * 100 / t" -v l="$(field "$l" tc_lost)" -v t="$(field "$l" tc_total)")
-	within "rate 20mbit delay 1s limit 1000: lost (%)" "$k" 5 100
+		"$(calc "l * 100 / t" -v l="$(field "$l" derived_lost)" -v t="$total")" 0 5
+	k=$(calc "l * 100 / t" -v l="$(field "$l" tc_drops)" -v t="$(field "$l" tc_total)")
+	within "rate 20mbit delay 1s limit 1000: netem's drops (%)" "$k" 5 100
 	note "$kver: rate 20mbit delay 1s, 16 Mbit/s of UDP: limit 3303 (derived) lost" \
-		"$(field "$l" derived_lost) of $total; limit 1000 (tc's) lost $(field "$l" tc_lost) of" \
+		"$(field "$l" derived_lost) of $total; limit 1000 (tc's) lost $(field "$l" tc_lost) (netem dropped $(field "$l" tc_drops)) of" \
 		"$(field "$l" tc_total) ($k %)"
 
 	l=$(result stable reset)
