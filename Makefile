@@ -18,7 +18,7 @@ B := build
 # One archive per layer (SPEC "Code layers").  Linking from archives takes
 # only what a program calls, and a unit test links only its own layer and
 # the ones below it, so a wrong-way call fails to link.
-TOPO_SRC := launcher/topology.c launcher/topology_keys.c launcher/topology_check.c launcher/topology_sched.c
+TOPO_SRC := launcher/topology.c launcher/topology_keys.c launcher/topology_check.c launcher/topology_sched.c launcher/topology_sites.c
 SRC_base := $(wildcard base/*.c)
 SRC_qmp := $(wildcard qmp/*.c)
 SRC_net := $(wildcard net/*.c)
@@ -114,7 +114,12 @@ $(B)/bench/fabric_drv: bench/fabric_drv.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
 
-bench: all $(B)/bench/fabric_drv $(B)/tests/tc_driver images
+# bench/tc drives tc/pairs.c through this; tc/ and base/ only.
+$(B)/bench/pairs_drv: bench/pairs_drv.c $(call lib,test_tc,obj) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,test_tc,obj) $(PKG_LIBS)
+
+bench: all $(B)/bench/fabric_drv $(B)/bench/pairs_drv $(B)/tests/tc_driver images
 	bench/launch
 	bench/fabric
 	bench/tc
@@ -169,7 +174,7 @@ images: deps
 unit: $(TEST_BIN)
 	@tests/unit.sh $(TEST_BIN)
 
-integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver \
+integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver $(B)/bench/pairs_drv \
 		$(B)/tests/fabric_driver $(B)/tests/owd_probe
 	@N3X_BIN=$(CURDIR)/$(B)/san tests/integration/run.sh
 

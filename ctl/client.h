@@ -65,6 +65,9 @@ int cmd_snapshot(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv
 /* eventcmd.c */
 int cmd_events(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* verifycmd.c: tc verify (argv[0] "tc", argv[1] "verify") */
+int cmd_tc_verify(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
 /* schedcmd.c */
 int cmd_schedule(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 

@@ -1,5 +1,6 @@
 /* ctlfmt.c - n3x-ctl's tables. */
 #include "ctl/ctlfmt.h"
+#include "ctl/partcmds.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -117,6 +118,10 @@ static void print_fabric(FILE *out, const json_t *f)
 	fprintf(out, "fabric %s", (s = field(f, "name", NULL, 0)) ? s : "-");
 	if ((s = field(f, "profile", NULL, 0)))
 		fprintf(out, "  profile %s", s);
+	if (json_is_object(json_object_get(f, "partition"))) {
+		fputs("  partition ", out);
+		ctl_partition_line(out, json_object_get(f, "partition"));
+	}
 	if ((s = field(f, "netns", NULL, 0)))
 		fprintf(out, "  netns %s", s);
 	if ((s = field(f, "pid", pid, sizeof(pid))))
@@ -344,6 +349,8 @@ static void tc_qdiscs(FILE *out, const json_t *list)
 				fprintf(out, " %s=%g", k, json_real_value(v));
 			else if (json_is_string(v))
 				fprintf(out, " %s=%s", k, json_string_value(v));
+			else if (json_is_true(v))
+				fprintf(out, " %s", k); /* a flag: netem's "ecn" */
 		}
 		fprintf(out, " [sent %lld pkt, dropped %lld, overlimits %lld, backlog %lldb]",
 			(long long)json_integer_value(json_object_get(st, "packets")),

@@ -12,6 +12,7 @@
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
 #include "ctl/linkcmds.h"
+#include "ctl/partcmds.h"
 #include "base/err.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
@@ -167,6 +168,8 @@ static int cmd_tc(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **arg
 	json_t *req, *reply;
 	int r;
 
+	if (strcmp(sub, "verify") == 0)
+		return cmd_tc_verify(c, cmd, argc, argv);
 	if (strcmp(sub, "status") == 0 && argc <= 3) {
 		as_json = argc == 3 && strcmp(argv[2], "--json") == 0;
 		if (argc == 3 && !as_json)
@@ -429,10 +432,15 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "until it holds (60 s; 0: forever; --exec and --port try every\n"
 	  "--interval S, 1 s); prints the console line, the state, \"VM/N IP\"\n"
 	  "per lease, \"agent\", nothing (--exec: CMD exited 0), \"IP:PORT open\"" },
-	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]", 1,
-	  "switch the impairment profile, read it back from the kernel, or change one link" },
+	{ "tc", cmd_tc, "PROFILE | status [--json] | set VM[/N]|* RULE | clear [VM]"
+	  " | verify [VM[/N]...] [--json] [--probes N] [--seconds S]", 1,
+	  "switch the impairment profile, read it back from the kernel, or change one link;\n"
+	  "verify measures each link both ways (probes, transfers) against its rule" },
 	{ "events", cmd_events, "[VM...] [--json] [--count N] [--until KIND] [--timeout S]", 0,
 	  "stream QEMU's and the supervisor's events, one line each, until\nN events, one of KIND, S seconds or the supervisor's exit" },
+	{ "partition", cmd_partition, "A,B C... | --from A,B --to C", 1,
+	  "no frame between VMs of different groups (or from A,B to C); others keep every link" },
+	{ "heal", cmd_heal, "", 0, "end the partition (site latency stays)" },
 	{ "link", cmd_link, "VM[/N] up|down", 2,
 	  "plug or pull the cable of NIC N (every NIC without /N);\na pulled cable stays pulled across restarts" },
 	{ "send", cmd_send, "VM TEXT", 2,

@@ -33,6 +33,15 @@ static void check_shape(const struct tc_shape *s)
 	CHECK(s->dist == TC_DIST_NONE || s->jitter_us);
 	CHECK(s->reorder == 0 || s->delay_us);
 	CHECK(!tc_shape_needs_netem(s) || tc_shape_netem_word(s)[0]);
+	for (int i = 0; i < TC_LOSS_PARAMS; i++)
+		CHECK(s->loss_p[i] >= 0 && s->loss_p[i] <= 100);
+	CHECK(s->loss_model == TC_LOSS_RANDOM || s->loss == 0);
+	CHECK(!s->ecn || s->loss > 0 || s->loss_model != TC_LOSS_RANDOM);
+	CHECK(s->slot_min_us <= s->slot_max_us);
+	CHECK(!(s->slot_packets || s->slot_bytes) || s->slot_max_us);
+	CHECK(!(s->rate_bps && s->netem_rate_bps));
+	CHECK(!s->cell_overhead || s->cell_size);
+	CHECK(tc_shape_netem_limit(s) >= 1000);
 	if (tc_shape_empty(s))
 		return;
 	tc_shape_format(s, buf, sizeof(buf));

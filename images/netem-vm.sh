@@ -45,6 +45,8 @@ set -eu
 # (images/netem/fabric.sh); /init loads openvswitch only after the netdev
 # datapath's cases, so that ovs-vswitchd offers the kernel datapath then.
 MODULES="sch_netem sch_tbf veth sch_ingress cls_u32 act_mirred cls_matchall bridge tun openvswitch"
+# The sites case: tc/pairs.c's tree is htb with u32 on the source MAC.
+MODULES="$MODULES sch_htb"
 
 # shellcheck source=images/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -57,6 +59,7 @@ probe=${N3X_OWD_PROBE:-$repo/build/tests/owd_probe}
 # Open vSwitch's userland, from the host's packages.
 OVS_BINS="/usr/sbin/ovsdb-server /usr/sbin/ovs-vswitchd /usr/bin/ovsdb-tool /usr/bin/ovs-vsctl /usr/bin/ovs-appctl"
 OVS_SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
+pairs=${N3X_PAIRS_DRIVER:-$repo/build/bench/pairs_drv}
 
 need_tools apt-get apt-cache dpkg-deb depmod modprobe cpio ldd xz
 for bin in /usr/sbin/tc /usr/bin/iperf3; do
@@ -71,6 +74,7 @@ ipbin=$(readlink -f /usr/sbin/ip 2>/dev/null || true)
 for bin in $OVS_BINS $OVS_SCHEMA; do
 	[ -e "$bin" ] || die "$bin not found (run scripts/deps.sh: openvswitch-switch)"
 done
+[ -x "$pairs" ] || die "no pairs driver at $pairs (make build/bench/pairs_drv)"
 
 # newer A B: true when file A was changed after file B (POSIX test has
 # no -nt).
@@ -192,6 +196,7 @@ userland() {
 	mkdir -p "$root$(dirname "$OVS_SCHEMA")"
 	cp "$OVS_SCHEMA" "$root$OVS_SCHEMA"
 	echo "$OVS_SCHEMA" >>"$work/inputs"
+	copy_bin "$pairs" /usr/bin/pairs_drv "$root"
 	# netem's delay distribution tables, where iproute2 installs them (a
 	# driver may load them from there).
 	for t in /usr/lib/x86_64-linux-gnu/tc/*.dist; do

@@ -23,6 +23,7 @@
 #include "launcher/argv.h"
 #include "launcher/disks.h"
 #include "launcher/impair.h"
+#include "launcher/partition.h"
 #include "launcher/qemuuser.h"
 #include "net/ovsd.h"
 
@@ -234,12 +235,12 @@ int sup_check(const struct sup_options *opt, struct sup_host *host, struct accel
 	}
 	bad = check_only(t, opt->only) + check_vms(t, &host->accel, opt->only, *choices) +
 	      check_readable(t, &user, opt->only) +
-	      fabric_check(t, stderr) + (impair_check(t, stderr) < 0);
+	      fabric_check(t, stderr) + (impair_check(t, stderr) < 0) + (partition_check(t, stderr) < 0);
 	if (bad)
 		return 2;
 	/* Resolving the profile touches no link, and a rule this kernel cannot
 	 * run (netem) is found before anything starts. */
-	if (sup_needs_fabric(t) && impair_open(t, sup.profile, &e) < 0) {
+	if (sup_needs_fabric(t) && (impair_open(t, sup.profile, &e) < 0 || partition_open(t, &e) < 0)) {
 		log_line("%s", e.msg);
 		return 2;
 	}

@@ -21,6 +21,9 @@
  *   ready      {"condition"}                the VM's `ready =` condition holds
  *   link       {"nic","up"}                 a cable was pulled or plugged (n3x-ctl link)
  *   profile    {"profile","previous"}       the tc profile was switched (vm null)
+ *   partition  {"groups"} | {"from","to"}   a partition was put in force (vm null):
+ *                                           groups of VM names, or one way
+ *   heal       {}                           the partition ended (vm null)
  *   schedule   {"name","step","cycle","at_ms","late_ms","action","ok","error"?}
  *                                           (vm null) a step of a running
  *                                           schedule; time = when it began

@@ -13,6 +13,7 @@
 
 #include "base/paths.h"
 #include "launcher/events.h"
+#include "launcher/verify.h"
 #include "net/tap.h"
 #include "tc/profile.h"
 
@@ -387,6 +388,7 @@ struct tc_req {
 	const char *profile, *key, *rule, *vm;
 	struct tc_target to;
 	json_t *status;
+	bool verify; /* tc verify: the status becomes verify_plan's plan */
 };
 
 /* Both ways in (a tc request, a snapshot load) tell the event stream. */
@@ -474,11 +476,12 @@ static int parse_request(json_t *req, struct tc_req *q, links_fn *fn, struct err
 			return err_set(e, EINVAL, "%s: not a VM name", what);
 		return target(im.t, q->vm, what, &q->to, e);
 	}
-	if (json_is_true(json_object_get(req, "status"))) {
+	q->verify = json_is_true(json_object_get(req, "verify"));
+	if (q->verify || json_is_true(json_object_get(req, "status"))) {
 		*fn = do_status;
 		return 0;
 	}
-	return err_set(e, EINVAL, "tc needs a profile, status, set or clear");
+	return err_set(e, EINVAL, "tc needs a profile, status, set, clear or verify");
 }
 
 void impair_request(struct control_client *c, json_t *req)
@@ -494,6 +497,17 @@ void impair_request(struct control_client *c, json_t *req)
 	}
 	if ((r = parse_request(req, &q, &fn, &e)) == 0)
 		r = with_links(NULL, fn, &q, &e);
+	if (r == 0 && q.verify) {
+		json_t *plan;
+
+		r = verify_plan(im.t, q.status, json_object_get(req, "links"), &plan, &e);
+		json_decref(q.status);
+		q.status = NULL;
+		if (r == 0) {
+			control_reply(c, json_pack("{s:b, s:o}", "ok", 1, "verify", plan));
+			return;
+		}
+	}
 	if (r < 0) {
 		/* Bad names and rules are the user's to fix: exit code 2. */
 		control_reply_error(c, r == -ENOENT || r == -EINVAL ? 2 : 1, "%s", e.msg);

@@ -59,7 +59,8 @@ const char *impair_profile(void);
 int impair_switch(const char *profile, struct err *e);
 
 /* {"cmd":"tc", ...}: "profile":NAME | "status":true | "set":{"key","rule"} |
- * "clear":true with an optional "vm". */
+ * "clear":true with an optional "vm" | "verify":true with an optional
+ * "links" list (the plan of launcher/verify.h, as "verify"). */
 void impair_request(struct control_client *c, json_t *req);
 
 #endif

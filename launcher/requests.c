@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "launcher/impair.h"
+#include "launcher/partition.h"
 #include "launcher/schedule.h"
 #include "net/tap.h"
 
@@ -71,7 +72,9 @@ static json_t *status_json(void)
 
 		if (v) {
 			status_nics(sup.vms[i], v);
-			if (json_object_set_new(v, "ready", json_boolean(sup_vm_ready(sup.vms[i]))) < 0) {
+			if (json_object_set_new(v, "ready", json_boolean(sup_vm_ready(sup.vms[i]))) < 0 ||
+			    (vm_config(sup.vms[i])->site &&
+			     json_object_set_new(v, "site", json_string(vm_config(sup.vms[i])->site)) < 0)) {
 				json_decref(v);
 				v = NULL;
 			}
@@ -96,6 +99,10 @@ static json_t *status_json(void)
 			fab = NULL;
 		}
 		json_decref(f);
+	}
+	if (fab && json_object_set_new(fab, "partition", partition_status_json()) < 0) {
+		json_decref(fab);
+		fab = NULL;
 	}
 	/* "o" steals both, even when the pack fails */
 	return json_pack("{s:b, s:o, s:o}", "ok", 1, "fabric", fab, "vms", vms);
@@ -456,6 +463,20 @@ static void cmd_tc(struct control_client *c, json_t *req, const struct sup_verb 
 	impair_request(c, req);
 }
 
+/* ---- partition, heal (partition.c) ---- */
+
+static void cmd_partition(struct control_client *c, json_t *req, const struct sup_verb *v)
+{
+	(void)v;
+	partition_request(c, req);
+}
+
+static void cmd_heal(struct control_client *c, json_t *req, const struct sup_verb *v)
+{
+	(void)v;
+	partition_heal_request(c, req);
+}
+
 void sup_shutdown_all(struct control_client *c)
 {
 	struct op *op = sup_op_new(c);
@@ -529,6 +550,8 @@ static const struct sup_verb sup_verbs[] = {
 	{ "agent", cmd_agent, NULL, 0, 0 },
 	{ "exec", cmd_exec, NULL, 0, 0 },
 	{ "tc", cmd_tc, NULL, 0, 0 },
+	{ "partition", cmd_partition, NULL, 0, 0 },
+	{ "heal", cmd_heal, NULL, 0, 0 },
 	{ "events", cmd_events, NULL, 0, 0 },
 	{ "link", sup_cmd_link, NULL, 0, 0 },
 	{ "send", sup_cmd_send, NULL, 0, 0 },

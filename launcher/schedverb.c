@@ -19,13 +19,8 @@
 
 #include "base/log.h"
 #include "launcher/impair.h"
-#include "launcher/schedule.h"
-/* Partitions came from their own branch (issue 11, helper pairs): wired
- * as soon as the tree has them.  Drop the condition once it always does. */
-#if __has_include("launcher/partition.h")
 #include "launcher/partition.h"
-#define SCHED_PARTITIONS 1
-#endif
+#include "launcher/schedule.h"
 
 /* ---- the ops ---- */
 
@@ -35,7 +30,6 @@ static int op_profile(void *opaque, const char *profile, struct err *e)
 	return impair_switch(profile, e);
 }
 
-#ifdef SCHED_PARTITIONS
 static int op_partition(void *opaque, const char *spec, struct err *e)
 {
 	(void)opaque;
@@ -47,7 +41,6 @@ static int op_heal(void *opaque, struct err *e)
 	(void)opaque;
 	return partition_heal(e);
 }
-#endif
 
 /* One link step: its NICs' set_links still out, and the first failure. */
 struct sched_link {
@@ -198,10 +191,8 @@ void sup_schedule_start(void)
 {
 	static const struct schedule_ops ops = {
 		.profile = op_profile,
-#ifdef SCHED_PARTITIONS
 		.partition = op_partition,
 		.heal = op_heal,
-#endif
 		.link = op_link,
 		.log = op_log,
 	};

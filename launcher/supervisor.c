@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "launcher/events.h"
 #include "launcher/impair.h"
+#include "launcher/partition.h"
 #include "launcher/schedule.h"
 #include "launcher/snapshot.h"
 
@@ -87,7 +88,7 @@ static int on_nics_up(struct vm *vm, int *fds, struct err *e)
 	const struct topo_vm *cfg = vm_config(vm);
 	int r = fabric_attach(sup.fabric, cfg, fds, e);
 
-	if (r == 0 && (r = impair_vm_up(cfg, e)) < 0) {
+	if (r == 0 && ((r = impair_vm_up(cfg, e)) < 0 || (r = partition_vm_up(cfg, e)) < 0)) {
 		impair_vm_down(cfg);
 		for (int i = 0; i < cfg->nnics; i++)
 			close(fds[i]);
@@ -108,8 +109,9 @@ static int on_nics_adopt(struct vm *vm, struct err *e)
 	if (!sup.fabric)
 		return 0;
 	if ((r = fabric_adopt_vm(sup.fabric, cfg, e)) < 0 ||
-	    (r = impair_vm_adopt(cfg, mended, sizeof(mended), e)) < 0)
-		return r;
+	    (r = impair_vm_adopt(cfg, mended, sizeof(mended), e)) < 0 ||
+	    partition_vm_up(cfg, e) < 0)
+		return r < 0 ? r : -e->code;
 	if (r > 0)
 		log_line("vm %s: qdiscs not as the profile says, mended: %s", vm_name(vm), mended);
 	return 0;
@@ -360,6 +362,7 @@ int supervisor_main(const struct sup_options *opt)
 			log_line("tc: profile %s, kept from the earlier run", impair_profile());
 	}
 	impair_set_fabric(sup.fabric);
+	partition_set_fabric(sup.fabric);
 	if (build_vms(sup.topo, opt->only, choices) < 0) {
 		/* A kept fabric still serves the VMs no one adopted: leave it. */
 		sup.keep_vms = kept;
@@ -388,6 +391,7 @@ out_teardown:
 out:
 	notify_parent(&notify, rc);
 	impair_close(sup.keep_vms);
+	partition_close();
 	free(known_leases);
 	known_leases = NULL;
 	free(choices);

@@ -31,6 +31,7 @@
 static const char *const section_kinds[] = {
 	[TOPO_SEC_FABRIC] = "fabric", [TOPO_SEC_NETWORK] = "network",
 	[TOPO_SEC_VM] = "vm", [TOPO_SEC_PROFILE] = "profile", [TOPO_SEC_SCHEDULE] = "schedule",
+	[TOPO_SEC_LATENCY] = "latency",
 };
 
 /* The pointer is copied with memcpy so that one helper serves every element
@@ -205,12 +206,20 @@ static void open_section(struct topo_parser *p, char *text)
 		*name++ = '\0';
 		name += strspn(name, " \t");
 	}
-	for (int k = TOPO_SEC_FABRIC; k <= TOPO_SEC_SCHEDULE; k++)
+	for (int k = TOPO_SEC_FABRIC; k <= TOPO_SEC_LATENCY; k++)
 		if (!strcmp(text, section_kinds[k]))
 			s->kind = k;
 	if (s->kind == TOPO_SEC_IGNORE) {
-		topo_msg(p, p->line, "unknown section [%s%s%s] (use fabric, network, vm, profile or schedule)",
+		topo_msg(p, p->line, "unknown section [%s%s%s] (use fabric, network, vm, profile, schedule or latency)",
 			 text, *name ? " " : "", name);
+		return;
+	}
+	if (s->kind == TOPO_SEC_LATENCY) {
+		/* Several [latency] sections add up; their pairs are checked
+		 * across all of them (topo_check_sites). */
+		if (*name)
+			topo_msg(p, p->line, "[latency] takes no name");
+		s->owner = owner;
 		return;
 	}
 	if (s->kind == TOPO_SEC_FABRIC) {
@@ -351,8 +360,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	if (s->kind == TOPO_SEC_IGNORE)
 		return 1;
 	/* nic may repeat, and so may a schedule's step time (steps at one
-	 * time run in file order). */
-	if (!(s->kind == TOPO_SEC_VM && !strcmp(key, "nic")) && !(s->kind == TOPO_SEC_SCHEDULE && key[0] == '+')) {
+	 * time run in file order); a [latency] key is only the first site of
+	 * a pair. */
+	if (!(s->kind == TOPO_SEC_VM && !strcmp(key, "nic")) && !(s->kind == TOPO_SEC_SCHEDULE && key[0] == '+') &&
+	    s->kind != TOPO_SEC_LATENCY) {
 		for (int k = 0; k < s->nkeys; k++) {
 			if (!strcmp(s->keys[k].key, key)) {
 				topo_sect_msg(p, s, p->line, "duplicate key \"%s\" (first at line %d)",
@@ -564,6 +575,7 @@ void topo_free(struct topology *t)
 		free(n->domain);
 	}
 	free(t->networks);
+	topo_free_sites(t); /* before the VMs, whose sites it frees */
 	for (int i = 0; i < t->nvms; i++)
 		free_vm(&t->vms[i]);
 	free(t->vms);

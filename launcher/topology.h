@@ -87,6 +87,7 @@ struct topo_vm {
 	enum topo_firmware firmware;   /* x86_64: bios unless uefi; aarch64: uefi, none with kernel= unless given */
 	enum topo_ready ready;         /* default running */
 	char *ready_arg;               /* console: the regex (checked); exec: the shell command */
+	char *site;                    /* site = NAME, for [latency]; NULL: none */
 	int line;
 };
 
@@ -102,6 +103,14 @@ struct topo_profile {
 	char *name;
 	int nrules;
 	struct topo_rule *rules;
+	int line;
+};
+
+/* One "A:B = RULE" line of [latency]: RULE (tc's words, kept as text) shapes
+ * frames between a VM at site a and one at site b, both ways; a may be b. */
+struct topo_latency {
+	char *a, *b;
+	char *rule;
 	int line;
 };
 
@@ -140,6 +149,8 @@ struct topology {
 	struct topo_profile *profiles;
 	int nschedules;
 	struct topo_schedule *schedules;
+	int nlatency;
+	struct topo_latency *latency;
 };
 
 /* Parse and validate PATH.  On success returns 0, prints nothing, and *out

@@ -275,4 +275,5 @@ void topo_check(struct topo_parser *p)
 		for (int k = 0; k < t->profiles[i].nrules; k++)
 			check_rule(p, i, &t->profiles[i].rules[k]);
 	topo_sched_check(p);
+	topo_check_sites(p);
 }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 enum topo_sect_kind { TOPO_SEC_IGNORE, TOPO_SEC_FABRIC, TOPO_SEC_NETWORK, TOPO_SEC_VM, TOPO_SEC_PROFILE,
-		      TOPO_SEC_SCHEDULE };
+		      TOPO_SEC_SCHEDULE, TOPO_SEC_LATENCY };
 
 /* A key as written in one section: its line, for messages about it. */
 struct topo_keyline {
@@ -90,5 +90,13 @@ int topo_sched_add(struct topo_parser *p, struct topology *o, const char *name);
 void topo_sched_key(struct topo_parser *p, struct topo_sect *s, const char *key, const char *val);
 void topo_sched_check(struct topo_parser *p);
 void topo_sched_free(struct topology *t);
+
+/* topology_sites.c: `site =` of a [vm], the [latency] section's lines (inih
+ * splits "A:B = RULE" at the ':', so key is A and val "B = RULE"), their
+ * checks across the file, and freeing them. */
+void topo_site_key(struct topo_parser *p, struct topo_sect *s, struct topo_vm *vm, const char *val);
+void topo_latency_key(struct topo_parser *p, struct topo_sect *s, const char *key, const char *val);
+void topo_check_sites(struct topo_parser *p);
+void topo_free_sites(struct topology *t);
 
 #endif

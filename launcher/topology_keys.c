@@ -553,6 +553,8 @@ static bool vm_key(struct topo_parser *p, struct topo_sect *s, const char *key, 
 		ready_key(p, s, vm, val);
 	} else if (!strcmp(key, "role")) {
 		set_str(p, &vm->role, val);
+	} else if (!strcmp(key, "site")) {
+		topo_site_key(p, s, vm, val);
 	} else if (!strcmp(key, "append")) {
 		set_str(p, &vm->append, val);
 	} else if (!strcmp(key, "memory")) {
@@ -616,6 +618,7 @@ bool topo_set_key(struct topo_parser *p, struct topo_sect *s, const char *key, c
 	case TOPO_SEC_VM: return vm_key(p, s, key, val);
 	case TOPO_SEC_PROFILE: profile_key(p, s, key, val); return true; /* every key is a rule */
 	case TOPO_SEC_SCHEDULE: topo_sched_key(p, s, key, val); return true;
+	case TOPO_SEC_LATENCY: topo_latency_key(p, s, key, val); return true; /* every key is a pair */
 	default: return true;
 	}
 }

@@ -172,7 +172,7 @@ static void add_qdisc(struct rtnl_qdisc *q, const struct nlattr *opts, void *arg
 	const char *kind = rtnl_tc_get_kind(tc) ?: "";
 	uint32_t handle = rtnl_tc_get_handle(tc);
 	struct tc_shape s = { 0 };
-	char h[16], parent[16], text[256];
+	char h[16], parent[16], text[512];
 	json_t *stats;
 
 	/* Handle 0: the kernel's own default (noqueue, pfifo_fast, mq...);

@@ -5,14 +5,21 @@
  * TCA_OPTIONS holds struct tc_netem_qopt followed by TCA_NETEM_CORR,
  * _REORDER, _CORRUPT and _DELAY_DIST, and its length covers them all.
  * tests/test_tcencode.c compares it with tc's, attribute by attribute.
- * Three attributes libnl does not know are appended with libmnl:
+ * The attributes libnl does not know are appended with libmnl:
+ *  - TCA_NETEM_ECN, _SLOT, _LOSS (the state and gemodel loss models),
+ *    _RATE and _RATE64 (netem's own rate, "rate R OVERHEAD ...": a bare
+ *    "rate" goes to tbf, see egress.c), as tc sends them;
  *  - TCA_NETEM_PRNG_SEED (Linux 6.3) for "seed";
  *  - TCA_NETEM_LATENCY64 / _JITTER64 (ns, Linux 4.15) only when the delay
  *    does not fit the 32-bit tick field (about 274 s).  tc 6.1 never sends
  *    them; tc 6.9+ always does.  Below that limit the tick field is exact
  *    to 64 ns, and leaving them out keeps our bytes equal to tc 6.1's.
- *  - TCA_NETEM_RATE64 is not needed: rates go to tbf, not netem's own
- *    rate emulation (see egress.c).
+ * They come after libnl's, where tc interleaves them: the kernel reads the
+ * attributes into a table by type (sch_netem.c parse_attr), so the order
+ * is not part of the request's meaning, and the test compares by type.
+ *
+ * The limit (packets), when the rule gives none, is sized from the rule's
+ * rate and delay (tc_shape_netem_limit in shape.c) instead of tc's 1000.
  */
 #include "tc/nl.h"
 #include "base/nlerr.h"
@@ -169,7 +176,9 @@ static const struct nlattr *netem_attr(const struct nlattr *opts, uint16_t type)
 }
 
 /* Options netem keeps across a change when the request leaves them out
- * (sch_netem.c netem_change: "if (tb[TCA_NETEM_CORR]) ..."). */
+ * (sch_netem.c netem_change: "if (tb[TCA_NETEM_CORR]) ...").  A zero rate
+ * is none, a zero slot no slots (get_slot), ECN 0 off.  The loss model
+ * needs nothing: without TCA_NETEM_LOSS netem goes back to random loss. */
 static int put_resets(struct tc_msg *m, const struct nlattr *opts)
 {
 	static const struct {
@@ -179,14 +188,96 @@ static int put_resets(struct tc_msg *m, const struct nlattr *opts)
 		{ TCA_NETEM_CORR, sizeof(struct tc_netem_corr) },
 		{ TCA_NETEM_REORDER, sizeof(struct tc_netem_reorder) },
 		{ TCA_NETEM_CORRUPT, sizeof(struct tc_netem_corrupt) },
+		{ TCA_NETEM_ECN, sizeof(uint32_t) },
+		{ TCA_NETEM_SLOT, sizeof(struct tc_netem_slot) },
+		{ TCA_NETEM_RATE, sizeof(struct tc_netem_rate) },
 	};
-	static const char zero[sizeof(struct tc_netem_corr)];
+	static const char zero[sizeof(struct tc_netem_slot)];
 	int err = 0;
 
 	for (size_t i = 0; !err && i < sizeof(keep) / sizeof(keep[0]); i++)
 		if (!netem_attr(opts, keep[i].type))
 			err = tc_msg_put(m, keep[i].type, keep[i].len, zero);
 	return err;
+}
+
+/* tc's 1 - x for "1-h": the kernel takes h, the chance of no loss in
+ * the bad state, where tc takes the loss. */
+static uint32_t one_minus(double pct)
+{
+	return UINT32_MAX - tc_percent_u32(pct);
+}
+
+/* TCA_NETEM_LOSS, nested (with NLA_F_NESTED, as tc): one NETEM_LOSS_GI
+ * or _GE holding the model's transition and loss chances. */
+static int put_loss_model(struct tc_msg *m, const struct tc_shape *s)
+{
+	const double *p = s->loss_p;
+	struct {
+		struct nlattr a;
+		union {
+			struct tc_netem_gimodel gi;
+			struct tc_netem_gemodel ge;
+		};
+	} in = { 0 };
+	size_t len;
+
+	if (s->loss_model == TC_LOSS_STATE) {
+		/* The struct's order is not the user's: p14 before p23. */
+		in.gi = (struct tc_netem_gimodel){
+			.p13 = tc_percent_u32(p[0]), .p31 = tc_percent_u32(p[1]),
+			.p32 = tc_percent_u32(p[2]), .p23 = tc_percent_u32(p[3]),
+			.p14 = tc_percent_u32(p[4]),
+		};
+		in.a.nla_type = NETEM_LOSS_GI;
+		len = sizeof(in.gi);
+	} else {
+		in.ge = (struct tc_netem_gemodel){
+			.p = tc_percent_u32(p[0]), .r = tc_percent_u32(p[1]),
+			.h = one_minus(p[2]), .k1 = tc_percent_u32(p[3]),
+		};
+		in.a.nla_type = NETEM_LOSS_GE;
+		len = sizeof(in.ge);
+	}
+	in.a.nla_len = (uint16_t)(NLA_HDRLEN + len);
+	return tc_msg_put(m, TCA_NETEM_LOSS | NLA_F_NESTED, NLA_HDRLEN + len, &in);
+}
+
+/* What libnl cannot say, in tc's order after its own. */
+static int put_more(struct tc_msg *m, const struct tc_shape *s)
+{
+	uint64_t bytes = s->netem_rate_bps / 8;
+	uint32_t on = 1;
+	int r = 0;
+
+	if (s->ecn)
+		r = tc_msg_put(m, TCA_NETEM_ECN, sizeof(on), &on);
+	if (!r && s->slot_max_us) {
+		struct tc_netem_slot sl = {
+			.min_delay = (int64_t)s->slot_min_us * 1000,
+			.max_delay = (int64_t)s->slot_max_us * 1000,
+			.max_packets = (int32_t)s->slot_packets,
+			.max_bytes = (int32_t)s->slot_bytes,
+		};
+
+		r = tc_msg_put(m, TCA_NETEM_SLOT, sizeof(sl), &sl);
+	}
+	if (!r && s->loss_model != TC_LOSS_RANDOM)
+		r = put_loss_model(m, s);
+	if (!r && s->netem_rate_bps) {
+		struct tc_netem_rate rate = {
+			.rate = bytes >= (1ULL << 32) ? ~0U : (uint32_t)bytes,
+			.packet_overhead = s->packet_overhead,
+			.cell_size = s->cell_size,
+			.cell_overhead = s->cell_overhead,
+		};
+
+		if (bytes >= (1ULL << 32))
+			r = tc_msg_put(m, TCA_NETEM_RATE64, sizeof(bytes), &bytes);
+		if (!r)
+			r = tc_msg_put(m, TCA_NETEM_RATE, sizeof(rate), &rate);
+	}
+	return r;
 }
 
 int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int flags,
@@ -208,7 +299,7 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	r = nlerr_errno(rtnl_tc_set_kind(tc, "netem"));
 	if (r)
 		goto out;
-	rtnl_netem_set_limit(q, s->limit ? (int)s->limit : 1000);
+	rtnl_netem_set_limit(q, (int)(s->limit ? s->limit : tc_shape_netem_limit(s)));
 	/* libnl converts microseconds to ticks the way tc does (us * 15.625,
 	 * truncated); past the tick field the 64-bit attribute takes over. */
 	if (s->delay_us)
@@ -242,7 +333,7 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 	}
 	if (dist && (r = nlerr_errno(rtnl_netem_set_delay_distribution_data(q, dist, ndist))))
 		goto out;
-	r = tc_msg_qdisc(m, q, RTM_NEWQDISC, flags, 128);
+	r = tc_msg_qdisc(m, q, RTM_NEWQDISC, flags, 512);
 	if (r)
 		goto out;
 	opts = tc_msg_attr(m->nlh, TCA_OPTIONS);
@@ -255,6 +346,11 @@ int tc_netem_build(struct tc_msg *m, int ifindex, const struct tc_shape *s, int 
 
 		r = tc_msg_put(m, TCA_NETEM_LATENCY64, sizeof(ns), &ns);
 	}
+	if (!r)
+		r = put_more(m, s);
+	/* put_resets looks for what is already there: opts must span it. */
+	if (!r)
+		tc_msg_extend(m, opts);
 	if (!r && reset)
 		r = put_resets(m, opts);
 	if (!r && s->has_seed)
@@ -276,6 +372,35 @@ done:
 static uint32_t got(int v)
 {
 	return v < 0 && v > -64 ? 0 : (uint32_t)v;
+}
+
+/* The loss model inside a dumped TCA_NETEM_LOSS (netem dumps one only
+ * when the model is not random). */
+static void read_loss_model(const struct nlattr *loss, struct tc_shape *s)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, loss) {
+		size_t len = mnl_attr_get_payload_len(a);
+		double *p = s->loss_p;
+
+		if (mnl_attr_get_type(a) == NETEM_LOSS_GI && len >= sizeof(struct tc_netem_gimodel)) {
+			struct tc_netem_gimodel gi;
+
+			memcpy(&gi, mnl_attr_get_payload(a), sizeof(gi));
+			s->loss_model = TC_LOSS_STATE;
+			p[0] = tc_u32_percent(gi.p13), p[1] = tc_u32_percent(gi.p31);
+			p[2] = tc_u32_percent(gi.p32), p[3] = tc_u32_percent(gi.p23);
+			p[4] = tc_u32_percent(gi.p14);
+		} else if (mnl_attr_get_type(a) == NETEM_LOSS_GE && len >= sizeof(struct tc_netem_gemodel)) {
+			struct tc_netem_gemodel ge;
+
+			memcpy(&ge, mnl_attr_get_payload(a), sizeof(ge));
+			s->loss_model = TC_LOSS_GEMODEL;
+			p[0] = tc_u32_percent(ge.p), p[1] = tc_u32_percent(ge.r);
+			p[2] = tc_u32_percent(UINT32_MAX - ge.h), p[3] = tc_u32_percent(ge.k1);
+		}
+	}
 }
 
 void tc_netem_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_shape *s)
@@ -304,6 +429,37 @@ void tc_netem_read(struct rtnl_qdisc *q, const struct nlattr *opts, struct tc_sh
 		s->has_seed = true;
 		s->seed = mnl_attr_get_u64(a);
 	}
+	if ((a = netem_attr(opts, TCA_NETEM_ECN)) && mnl_attr_get_payload_len(a) >= 4)
+		s->ecn = mnl_attr_get_u32(a) != 0;
+	if ((a = netem_attr(opts, TCA_NETEM_SLOT)) &&
+	    mnl_attr_get_payload_len(a) >= sizeof(struct tc_netem_slot)) {
+		struct tc_netem_slot sl;
+
+		memcpy(&sl, mnl_attr_get_payload(a), sizeof(sl));
+		s->slot_min_us = sl.min_delay > 0 ? ((uint64_t)sl.min_delay + 500) / 1000 : 0;
+		s->slot_max_us = sl.max_delay > 0 ? ((uint64_t)sl.max_delay + 500) / 1000 : 0;
+		/* The kernel keeps "no cap" as INT_MAX (get_slot) and dumps it. */
+		s->slot_packets = sl.max_packets > 0 && sl.max_packets < INT32_MAX ? (uint32_t)sl.max_packets : 0;
+		s->slot_bytes = sl.max_bytes > 0 && sl.max_bytes < INT32_MAX ? (uint32_t)sl.max_bytes : 0;
+	}
+	if ((a = netem_attr(opts, TCA_NETEM_LOSS)))
+		read_loss_model(a, s);
+	if ((a = netem_attr(opts, TCA_NETEM_RATE)) &&
+	    mnl_attr_get_payload_len(a) >= sizeof(struct tc_netem_rate)) {
+		struct tc_netem_rate rate;
+		uint64_t bytes;
+
+		memcpy(&rate, mnl_attr_get_payload(a), sizeof(rate));
+		bytes = rate.rate;
+		/* As the kernel takes them: the larger of the two. */
+		if ((a = netem_attr(opts, TCA_NETEM_RATE64)) && mnl_attr_get_payload_len(a) == 8 &&
+		    mnl_attr_get_u64(a) > bytes)
+			bytes = mnl_attr_get_u64(a);
+		s->netem_rate_bps = bytes * 8;
+		s->packet_overhead = rate.packet_overhead;
+		s->cell_size = rate.cell_size;
+		s->cell_overhead = rate.cell_overhead;
+	}
 }
 
 static void put_pct(json_t *o, const char *key, double v)
@@ -330,6 +486,34 @@ json_t *tc_netem_params(const struct tc_shape *s)
 	put_pct(p, "corrupt_corr_pct", s->corrupt_corr);
 	put_pct(p, "reorder_pct", s->reorder);
 	put_pct(p, "reorder_corr_pct", s->reorder_corr);
+	/* Flat, as the other words (n3x-ctl tc status prints scalars). */
+	if (s->loss_model != TC_LOSS_RANDOM) {
+		static const char *const gi[] = { "state_p13_pct", "state_p31_pct", "state_p32_pct",
+						  "state_p23_pct", "state_p14_pct" };
+		static const char *const ge[] = { "gemodel_p_pct", "gemodel_r_pct", "gemodel_1-h_pct",
+						  "gemodel_1-k_pct" };
+		bool state = s->loss_model == TC_LOSS_STATE;
+
+		json_object_set_new(p, "loss_model", json_string(state ? "state" : "gemodel"));
+		for (int i = 0; i < (state ? 5 : 4); i++)
+			json_object_set_new(p, state ? gi[i] : ge[i], json_real(s->loss_p[i]));
+	}
+	if (s->ecn)
+		json_object_set_new(p, "ecn", json_true());
+	if (s->slot_max_us) {
+		json_object_set_new(p, "slot_min_us", json_integer((json_int_t)s->slot_min_us));
+		json_object_set_new(p, "slot_max_us", json_integer((json_int_t)s->slot_max_us));
+		if (s->slot_packets)
+			json_object_set_new(p, "slot_packets", json_integer(s->slot_packets));
+		if (s->slot_bytes)
+			json_object_set_new(p, "slot_bytes", json_integer(s->slot_bytes));
+	}
+	if (s->netem_rate_bps) {
+		json_object_set_new(p, "rate_bps", json_integer((json_int_t)s->netem_rate_bps));
+		json_object_set_new(p, "packet_overhead", json_integer(s->packet_overhead));
+		json_object_set_new(p, "cell_size", json_integer(s->cell_size));
+		json_object_set_new(p, "cell_overhead", json_integer(s->cell_overhead));
+	}
 	/* A string: the kernel's own seeds use all 64 bits, JSON numbers
 	 * (and jansson) stop at 63. */
 	if (s->has_seed) {

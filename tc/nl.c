@@ -149,8 +149,7 @@ void tc_nl_close(struct mnl_socket *nl)
 		mnl_socket_close(nl);
 }
 
-/* NLMSGERR_ATTR_MSG from an error message, when the kernel sent one. */
-static void extack(const struct nlmsghdr *h, char *why, size_t whysize)
+void tc_nl_extack(const struct nlmsghdr *h, char *why, size_t whysize)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
 	size_t off = sizeof(*e);
@@ -205,7 +204,7 @@ static int talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn,
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
 
 				if (e->error)
-					extack(h, why, whysize);
+					tc_nl_extack(h, why, whysize);
 				return e->error;
 			}
 			if (fn)

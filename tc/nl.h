@@ -68,10 +68,13 @@ uint32_t tc_percent_u32(double pct);
 double tc_u32_percent(uint32_t v);
 
 /* netem.c.  The request for netem at the root (handle 1:) carrying s's
- * delay, jitter, distribution, loss, duplicate, corrupt, reorder, limit
- * and seed; flags NLM_F_CREATE|NLM_F_REPLACE etc.  reset: the request
+ * delay, jitter, distribution, loss (and its model), ecn, duplicate,
+ * corrupt, reorder, slot, netem's own rate, seed and limit (sized from
+ * rate x delay when s has none: tc_shape_netem_limit); flags
+ * NLM_F_CREATE|NLM_F_REPLACE etc.  reset: the request
  * changes a netem that is already there, so it also states the options
- * left off (zero correlations, no reorder or corrupt, a uniform table),
+ * left off (zero correlations, no reorder, corrupt, ECN, slots or rate,
+ * a uniform table),
  * which netem would otherwise keep from before.  0 or -errno, e says why
  * (a distribution table that cannot be read), without the link or kind:
  * the caller adds those. */
@@ -108,6 +111,11 @@ void tc_nl_close(struct mnl_socket *nl);
 typedef void tc_nl_reply_fn(const struct nlmsghdr *reply, void *arg);
 int tc_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, tc_nl_reply_fn *fn, void *arg,
 	       struct err *e);
+
+/* The kernel's extended ack message (NLMSGERR_ATTR_MSG) from the error
+ * message h into why, without its trailing dot; why is left alone when the
+ * kernel sent none.  For callers that batch requests (pairs.c). */
+void tc_nl_extack(const struct nlmsghdr *h, char *why, size_t whysize);
 
 /* The qdisc at parent (TC_H_ROOT, TC_NETEM_CLASS...) of ifindex: its kind
  * into kind (16 bytes) and its handle; -ENOENT if there is none. */

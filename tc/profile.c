@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define DIRS 2 /* 0: to the VM (the tap's egress), 1: from it (the glue end's) */
-#define TEXT_MAX 256 /* a shape as tc_shape_format writes it */
+#define TEXT_MAX 512 /* a shape as tc_shape_format writes it */
 
 struct nicstate {
 	const char *vm; /* the conf's */
@@ -404,32 +404,6 @@ int tc_profile_reapply_vm(struct tc_profile *p, const char *vm, const struct tc_
 	return r;
 }
 
-/* Whether got (read back) is what applying want made: the words compared
- * as the kernel keeps them, limit, burst and seed only where want names
- * them (the kernel's defaults and random seed otherwise), the distribution
- * not at all (it is not dumped). */
-static bool close_to(double a, double b, double slack)
-{
-	return a - b <= slack && b - a <= slack;
-}
-
-static bool shape_same(const struct tc_shape *want, const struct tc_shape *got)
-{
-	const double pct = 1e-4; /* netem keeps percentages as u32 fractions */
-
-	return close_to((double)want->rate_bps, (double)got->rate_bps, 8) &&
-	       close_to((double)want->delay_us, (double)got->delay_us, 1) &&
-	       close_to((double)want->jitter_us, (double)got->jitter_us, 1) &&
-	       close_to(want->loss, got->loss, pct) && close_to(want->loss_corr, got->loss_corr, pct) &&
-	       close_to(want->duplicate, got->duplicate, pct) &&
-	       close_to(want->duplicate_corr, got->duplicate_corr, pct) &&
-	       close_to(want->corrupt, got->corrupt, pct) && close_to(want->corrupt_corr, got->corrupt_corr, pct) &&
-	       close_to(want->reorder, got->reorder, pct) && close_to(want->reorder_corr, got->reorder_corr, pct) &&
-	       (!want->limit || want->limit == got->limit) &&
-	       (!want->burst_bytes || close_to(want->burst_bytes, got->burst_bytes, want->burst_bytes / 100. + 2)) &&
-	       (!want->has_seed || (got->has_seed && want->seed == got->seed));
-}
-
 int tc_profile_adopt_vm(struct tc_profile *p, const char *vm, const struct tc_profile_link *links,
 			int nlinks, char *note, size_t size, struct err *e)
 {
@@ -446,8 +420,8 @@ int tc_profile_adopt_vm(struct tc_profile *p, const char *vm, const struct tc_pr
 		if ((r = tc_link_read(links[k].tap, links[k].glue, &got)) < 0)
 			return err_sys(e, -r, "%s/%d: cannot read the qdiscs of %s back", vm, links[k].nic,
 				       links[k].tap);
-		if (r == 0 && shape_same(&p->nics[i].want.to_vm, &got.to_vm) &&
-		    shape_same(&p->nics[i].want.from_vm, &got.from_vm)) {
+		if (r == 0 && tc_shape_same(&p->nics[i].want.to_vm, &got.to_vm) &&
+		    tc_shape_same(&p->nics[i].want.from_vm, &got.from_vm)) {
 			p->nics[i].cur = p->nics[i].want;
 			continue;
 		}

@@ -7,6 +7,15 @@
  * "rate 10" as 10 bit/s), a word may be given once per direction, and a
  * burst below one Ethernet frame is refused (tbf would drop every full-size
  * packet, where tc only warns in the kernel log).
+ *
+ * One word reads as tc reads it only with its overhead: "rate".  A bare
+ * "rate 10mbit" is tbf's (a token bucket, with "burst" and a byte queue,
+ * see egress.c), as Mininet's; netem's own rate emulation, which charges
+ * each packet its length plus an overhead (in cells, with a cell size)
+ * and queues inside netem, is asked for as tc-netem(8) spells its extra
+ * numbers, "rate 10mbit 20 [48 [4]]", or with the words tc prints for
+ * them, "rate 10mbit packetoverhead 20 cellsize 48 celloverhead 4".
+ * shape.c says what a parsed shape means and prints it.
  */
 #include "tc/rule.h"
 
@@ -24,12 +33,15 @@
 enum {
 	W_RATE = 1 << 0, W_BURST = 1 << 1, W_LIMIT = 1 << 2, W_DELAY = 1 << 3,
 	W_JITTER = 1 << 4, W_DIST = 1 << 5, W_LOSS = 1 << 6, W_DUP = 1 << 7,
-	W_CORRUPT = 1 << 8, W_REORDER = 1 << 9, W_SEED = 1 << 10,
+	W_CORRUPT = 1 << 8, W_REORDER = 1 << 9, W_SEED = 1 << 10, W_SLOT = 1 << 11,
+	W_ECN = 1 << 12,
 };
 
 #define MAX_DELAY_US (3600ULL * 1000000)   /* an hour: anything longer is a typo */
 #define MAX_JITTER_US 2147483ULL           /* netem caps jitter at INT_MAX ns */
 #define MIN_BURST 1514                     /* one Ethernet frame with its header */
+#define MIN_OVERHEAD (-42)                 /* an ARP frame: the shortest a VM sends */
+#define MAX_OVERHEAD 65535
 
 struct part {
 	struct tc_shape s;
@@ -213,6 +225,170 @@ static int get_prob(struct parser *p, const char *word, double *pct, double *cor
 	return 0;
 }
 
+/* A decimal integer in [min, max], optionally signed (no hex: tc takes
+ * "0x10" as 16 here but nowhere else a user would look). */
+static int integer(struct parser *p, const char *word, const char *v, long min, long max, long *out)
+{
+	const char *d = v + (*v == '-' || *v == '+');
+	char *end;
+
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	if (!isdigit((unsigned char)*d) || *end || errno)
+		return fail(p, "bad %s \"%s\" (use a whole number)", word, v);
+	if (*out < min || *out > max)
+		return fail(p, "%s \"%s\" is out of range (%ld to %ld)", word, v, min, max);
+	return 0;
+}
+
+/* A signed number comes next (tc's NEXT_IS_NUMBER in q_netem.c, which
+ * takes a sign): netem rate's positional overhead may be negative. */
+static bool next_is_signed(const struct parser *p)
+{
+	const char *v = p->i < p->n ? p->w[p->i] : "";
+
+	return isdigit((unsigned char)v[*v == '-' || *v == '+']);
+}
+
+/* "loss state P13 [P31 [P32 [P23 [P14]]]]" and "loss gemodel P [R [1-H
+ * [1-K]]]", read as tc reads them: each later number optional, the
+ * defaults tc sets (rule.h).  The names are for messages. */
+static int get_model(struct parser *p, struct tc_shape *s, enum tc_loss_model m)
+{
+	static const char *const state[] = { "p13", "p31", "p32", "p23", "p14" };
+	static const char *const ge[] = { "p", "r", "1-h", "1-k" };
+	const char *const *names = m == TC_LOSS_STATE ? state : ge;
+	int n = m == TC_LOSS_STATE ? 5 : 4, err;
+	char what[32];
+	double *v = s->loss_p;
+	const char *w;
+
+	s->loss_model = m;
+	snprintf(what, sizeof(what), "loss %s %s", m == TC_LOSS_STATE ? "state" : "gemodel", names[0]);
+	if (!(w = value(p, what)) || (err = percent(p, what, w, &v[0])))
+		return w ? err : -EINVAL;
+	if (m == TC_LOSS_STATE) {
+		v[1] = 100 - v[0], v[2] = 0, v[3] = 100, v[4] = 0;
+	} else {
+		v[1] = 100 - v[0], v[2] = 100, v[3] = 0;
+	}
+	for (int i = 1; i < n && next_is_number(p); i++) {
+		snprintf(what, sizeof(what), "loss %s %s", m == TC_LOSS_STATE ? "state" : "gemodel",
+			 names[i]);
+		if ((err = percent(p, what, p->w[p->i++], &v[i])))
+			return err;
+	}
+	/* netem draws one number against the chances of leaving a state
+	 * together (sch_netem.c loss_4state): past 100 % they overlap. */
+	if (m == TC_LOSS_STATE && v[0] + v[4] > 100)
+		return fail(p, "loss state: p13 %g%% and p14 %g%% add up to over 100%% (the chances of "
+			    "leaving state 1)", v[0], v[4]);
+	if (m == TC_LOSS_STATE && v[1] + v[2] > 100)
+		return fail(p, "loss state: p31 %g%% and p32 %g%% add up to over 100%% (the chances of "
+			    "leaving state 3)", v[1], v[2]);
+	return 0;
+}
+
+static int get_loss(struct parser *p, struct tc_shape *s)
+{
+	const char *v = p->i < p->n ? p->w[p->i] : "";
+
+	if (!strcmp(v, "state") || !strcmp(v, "gemodel")) {
+		p->i++;
+		return get_model(p, s, *v == 's' ? TC_LOSS_STATE : TC_LOSS_GEMODEL);
+	}
+	/* tc's "loss random P" spells out the default model. */
+	if (!strcmp(v, "random"))
+		p->i++;
+	return get_prob(p, "loss", &s->loss, &s->loss_corr);
+}
+
+/* "slot MIN [MAX] [packets N] [bytes B]", as tc: MAX defaults to MIN. */
+static int get_slot(struct parser *p, struct tc_shape *s)
+{
+	bool packets = false, bytes = false;
+	long n;
+	int err;
+
+	if ((err = get_time(p, "slot", MAX_DELAY_US, &s->slot_min_us)))
+		return err;
+	s->slot_max_us = s->slot_min_us;
+	if (next_is_number(p) && (err = get_time(p, "slot", MAX_DELAY_US, &s->slot_max_us)))
+		return err;
+	if (s->slot_max_us < s->slot_min_us)
+		return fail(p, "slot %s is shorter than %s (use slot MIN MAX)", p->w[p->i - 1],
+			    p->w[p->i - 2]);
+	if (!s->slot_max_us)
+		return fail(p, "slot needs a time above 0 (netem takes slot 0 as no slots)");
+	while (p->i < p->n && ((!packets && !strcmp(p->w[p->i], "packets")) ||
+			       (!bytes && !strcmp(p->w[p->i], "bytes")))) {
+		const char *v;
+		uint32_t b;
+
+		if (!strcmp(p->w[p->i++], "packets")) {
+			packets = true;
+			if (!(v = value(p, "slot packets")))
+				return -EINVAL;
+			if ((err = integer(p, "slot packets", v, 1, INT32_MAX, &n)))
+				return err;
+			s->slot_packets = (uint32_t)n;
+			continue;
+		}
+		bytes = true;
+		if ((err = get_size(p, "slot bytes", &b)))
+			return err;
+		/* The kernel's field is an int. */
+		if (b > INT32_MAX)
+			return fail(p, "slot bytes \"%s\" is out of range (at most 2gb)", p->w[p->i - 1]);
+		s->slot_bytes = b;
+	}
+	return 0;
+}
+
+/* netem's own rate, after "rate RATE": tc-netem(8)'s positional
+ * "PACKETOVERHEAD [CELLSIZE [CELLOVERHEAD]]", or the words tc prints for
+ * them ("packetoverhead N cellsize N celloverhead N", each optional, in
+ * that order).  Returns 1 when there was one, 0 when the rate is tbf's. */
+static int get_netem_rate(struct parser *p, struct tc_shape *s)
+{
+	static const char *const names[] = { "packetoverhead", "cellsize", "celloverhead" };
+	static const long lo[] = { MIN_OVERHEAD, 0, -MAX_OVERHEAD };
+	long v[3] = { 0, 0, 0 };
+	bool any = false, named = p->i < p->n && !next_is_signed(p);
+	int err;
+
+	for (int k = 0; k < 3 && p->i < p->n; k++) {
+		const char *w;
+
+		if (named) {
+			if (strcmp(p->w[p->i], names[k]))
+				continue;
+			p->i++;
+			if (!(w = value(p, names[k])))
+				return -EINVAL;
+		} else if (next_is_signed(p)) {
+			w = p->w[p->i++];
+		} else {
+			break;
+		}
+		if ((err = integer(p, names[k], w, lo[k], MAX_OVERHEAD, &v[k])))
+			return err;
+		any = true;
+	}
+	if (!any)
+		return 0;
+	if (v[2] && !v[1])
+		return fail(p, "celloverhead needs a cellsize");
+	if (v[1] && v[1] + v[2] <= 0)
+		return fail(p, "cellsize %ld with celloverhead %ld leaves no bytes to a cell", v[1], v[2]);
+	s->netem_rate_bps = s->rate_bps;
+	s->rate_bps = 0;
+	s->packet_overhead = (int32_t)v[0];
+	s->cell_size = (uint32_t)v[1];
+	s->cell_overhead = (int32_t)v[2];
+	return 1;
+}
+
 static int get_dist(struct parser *p, enum tc_dist *d)
 {
 	const char *v = value(p, "distribution");
@@ -248,7 +424,7 @@ static const struct {
 	{ "rate", W_RATE }, { "burst", W_BURST }, { "limit", W_LIMIT }, { "delay", W_DELAY },
 	{ "jitter", W_JITTER }, { "distribution", W_DIST }, { "loss", W_LOSS },
 	{ "duplicate", W_DUP }, { "corrupt", W_CORRUPT }, { "reorder", W_REORDER },
-	{ "seed", W_SEED },
+	{ "seed", W_SEED }, { "slot", W_SLOT }, { "ecn", W_ECN },
 };
 
 static const char *word_name(unsigned bit)
@@ -270,21 +446,26 @@ static int word(struct parser *p, struct part *pt, const char *prefix)
 			bit = words[i].bit;
 	if (!bit)
 		return fail(p, "unknown word \"%s\" (rule words: rate burst limit delay jitter "
-			    "distribution loss duplicate corrupt reorder seed, to-vm: from-vm:)", w);
+			    "distribution loss duplicate corrupt reorder slot ecn seed, to-vm: "
+			    "from-vm:)", w);
 	if (pt->seen & bit)
 		return fail(p, "%s given twice%s%s", w, prefix ? " after " : "", prefix ?: "");
 	pt->seen |= bit;
 	switch (bit) {
-	case W_RATE:    return get_rate(p, &s->rate_bps);
+	case W_RATE: {
+		int err = get_rate(p, &s->rate_bps);
+
+		return err ? err : get_netem_rate(p, s) < 0 ? -EINVAL : 0;
+	}
 	case W_BURST:   return get_size(p, "burst", &s->burst_bytes);
 	case W_LIMIT:   return get_size(p, "limit", &s->limit);
 	case W_JITTER:  return get_time(p, "jitter", MAX_JITTER_US, &s->jitter_us);
 	case W_DIST:    return get_dist(p, &s->dist);
-	case W_LOSS:
-		/* tc's "loss random P" spells out the only loss model we take. */
-		if (p->i < p->n && !strcmp(p->w[p->i], "random"))
-			p->i++;
-		return get_prob(p, "loss", &s->loss, &s->loss_corr);
+	case W_LOSS:    return get_loss(p, s);
+	case W_SLOT:    return get_slot(p, s);
+	case W_ECN:
+		s->ecn = true;
+		return 0;
 	case W_DUP:     return get_prob(p, "duplicate", &s->duplicate, &s->duplicate_corr);
 	case W_CORRUPT: return get_prob(p, "corrupt", &s->corrupt, &s->corrupt_corr);
 	case W_REORDER: return get_prob(p, "reorder", &s->reorder, &s->reorder_corr);
@@ -322,17 +503,29 @@ static int merge(struct parser *p, const struct part *both, const struct part *d
 			    word_name(bit), prefix);
 	}
 	*out = both->s;
-	if (dir->seen & W_RATE)    out->rate_bps = d->rate_bps;
+	if (dir->seen & W_RATE) {
+		out->rate_bps = d->rate_bps, out->netem_rate_bps = d->netem_rate_bps;
+		out->packet_overhead = d->packet_overhead, out->cell_size = d->cell_size;
+		out->cell_overhead = d->cell_overhead;
+	}
 	if (dir->seen & W_BURST)   out->burst_bytes = d->burst_bytes;
 	if (dir->seen & W_LIMIT)   out->limit = d->limit;
 	if (dir->seen & W_DELAY)   out->delay_us = d->delay_us;
 	if (dir->seen & W_JITTER)  out->jitter_us = d->jitter_us;
 	if (dir->seen & W_DIST)    out->dist = d->dist;
-	if (dir->seen & W_LOSS)    out->loss = d->loss, out->loss_corr = d->loss_corr;
+	if (dir->seen & W_LOSS) {
+		out->loss = d->loss, out->loss_corr = d->loss_corr, out->loss_model = d->loss_model;
+		memcpy(out->loss_p, d->loss_p, sizeof(out->loss_p));
+	}
 	if (dir->seen & W_DUP)     out->duplicate = d->duplicate, out->duplicate_corr = d->duplicate_corr;
 	if (dir->seen & W_CORRUPT) out->corrupt = d->corrupt, out->corrupt_corr = d->corrupt_corr;
 	if (dir->seen & W_REORDER) out->reorder = d->reorder, out->reorder_corr = d->reorder_corr;
 	if (dir->seen & W_SEED)    out->has_seed = true, out->seed = d->seed;
+	if (dir->seen & W_ECN)     out->ecn = true;
+	if (dir->seen & W_SLOT) {
+		out->slot_min_us = d->slot_min_us, out->slot_max_us = d->slot_max_us;
+		out->slot_packets = d->slot_packets, out->slot_bytes = d->slot_bytes;
+	}
 	return 0;
 }
 
@@ -351,8 +544,14 @@ static int check(struct parser *p, const struct tc_shape *s, unsigned seen, cons
 		return fail(p, "jitter needs delay%s%s%s", in, dir, out);
 	if (s->dist != TC_DIST_NONE && !s->jitter_us)
 		return fail(p, "distribution needs jitter%s%s%s", in, dir, out);
+	if ((seen & W_BURST) && s->netem_rate_bps)
+		return fail(p, "burst needs tbf's rate: netem's (rate with an overhead) has no bucket%s%s%s",
+			    in, dir, out);
 	if ((seen & W_BURST) && !s->rate_bps)
 		return fail(p, "burst needs rate%s%s%s", in, dir, out);
+	/* tc: "ecn requested without loss model". */
+	if (s->ecn && s->loss <= 0 && s->loss_model == TC_LOSS_RANDOM)
+		return fail(p, "ecn needs loss (it marks the packets loss would drop)%s%s%s", in, dir, out);
 	/* With rate alone, limit is tbf's queue in bytes: below a frame it
 	 * would drop every full-size packet. */
 	if ((seen & W_LIMIT) && s->rate_bps && !tc_shape_needs_netem(s) && s->limit < MIN_BURST)
@@ -362,26 +561,6 @@ static int check(struct parser *p, const struct tc_shape *s, unsigned seen, cons
 		return fail(p, "burst %" PRIu32 " is below one Ethernet frame (%d bytes): tbf would "
 			    "drop every full-size packet", s->burst_bytes, MIN_BURST);
 	return 0;
-}
-
-bool tc_shape_needs_netem(const struct tc_shape *s)
-{
-	/* seed is not here: it only steers netem's randomness, so a rate-only
-	 * shape with a fabric-wide seed still runs on tbf alone. */
-	return s->delay_us || s->jitter_us || s->dist != TC_DIST_NONE || s->loss > 0 ||
-	       s->duplicate > 0 || s->corrupt > 0 || s->reorder > 0;
-}
-
-const char *tc_shape_netem_word(const struct tc_shape *s)
-{
-	return s->delay_us ? "delay" : s->jitter_us ? "jitter" : s->loss > 0 ? "loss" :
-	       s->duplicate > 0 ? "duplicate" : s->corrupt > 0 ? "corrupt" :
-	       s->reorder > 0 ? "reorder" : "distribution";
-}
-
-bool tc_shape_empty(const struct tc_shape *s)
-{
-	return !s->rate_bps && !tc_shape_needs_netem(s);
 }
 
 int tc_rule_parse(const char *text, struct tc_rule *out, struct err *e)
@@ -463,113 +642,4 @@ out:
 	free(p.w);
 	free(copy);
 	return ret;
-}
-
-/* tc's print_rate: the largest unit that keeps the number whole, or under
- * a thousand of the next one. */
-static void put_rate(char *buf, size_t size, uint64_t bps)
-{
-	static const char *const units[] = { "", "K", "M", "G", "T" };
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		if (bps < 1000 || (bps % 1000 && bps < 1000 * 1000))
-			break;
-		bps /= 1000;
-	}
-	snprintf(buf, size, "%" PRIu64 "%sbit", bps, units[i]);
-}
-
-/* tc's sprint_size: MiB or KiB when within a KiB or 16 bytes of one. */
-static void put_size(char *buf, size_t size, uint32_t sz)
-{
-	uint64_t mb = ((uint64_t)sz + 524288) >> 20, kb = ((uint64_t)sz + 512) >> 10;
-	int64_t dmb = (int64_t)sz - (int64_t)(mb << 20), dkb = (int64_t)sz - (int64_t)(kb << 10);
-
-	if (sz >= 1048576 && dmb < 1024 && dmb > -1024)
-		snprintf(buf, size, "%" PRIu64 "Mb", mb);
-	else if (sz >= 1024 && dkb < 16 && dkb > -16)
-		snprintf(buf, size, "%" PRIu64 "Kb", kb);
-	else
-		snprintf(buf, size, "%" PRIu32 "b", sz);
-}
-
-/* tc's sprint_time. */
-static void put_time(char *buf, size_t size, uint64_t us)
-{
-	if (us >= 1000000)
-		snprintf(buf, size, "%.3gs", us / 1e6);
-	else if (us >= 1000)
-		snprintf(buf, size, "%.3gms", us / 1e3);
-	else
-		snprintf(buf, size, "%" PRIu64 "us", us);
-}
-
-struct out {
-	char *buf;
-	size_t size, len;
-};
-
-/* Append one word (or word and value), blank-separated. */
-__attribute__((format(printf, 2, 3)))
-static void add(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->len && o->len + 1 < o->size)
-		o->buf[o->len++] = ' ', o->buf[o->len] = '\0';
-	if (o->len + 1 >= o->size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
-static void add_prob(struct out *o, const char *word, double pct, double corr)
-{
-	if (pct <= 0)
-		return;
-	add(o, "%s %g%%", word, pct);
-	if (corr > 0)
-		add(o, "%g%%", corr);
-}
-
-char *tc_shape_format(const struct tc_shape *s, char *buf, size_t size)
-{
-	struct out o = { buf, size, 0 };
-	char v[32];
-
-	if (!size)
-		return buf;
-	buf[0] = '\0';
-	if (s->rate_bps) {
-		put_rate(v, sizeof(v), s->rate_bps);
-		add(&o, "rate %s", v);
-	}
-	if (s->burst_bytes) {
-		put_size(v, sizeof(v), s->burst_bytes);
-		add(&o, "burst %s", v);
-	}
-	if (s->limit)
-		add(&o, "limit %" PRIu32, s->limit);
-	if (s->delay_us) {
-		put_time(v, sizeof(v), s->delay_us);
-		add(&o, "delay %s", v);
-	}
-	if (s->jitter_us) {
-		put_time(v, sizeof(v), s->jitter_us);
-		add(&o, "jitter %s", v);
-	}
-	if (s->dist != TC_DIST_NONE)
-		add(&o, "distribution %s", dist_names[s->dist]);
-	add_prob(&o, "loss", s->loss, s->loss_corr);
-	add_prob(&o, "duplicate", s->duplicate, s->duplicate_corr);
-	add_prob(&o, "corrupt", s->corrupt, s->corrupt_corr);
-	add_prob(&o, "reorder", s->reorder, s->reorder_corr);
-	if (s->has_seed)
-		add(&o, "seed %" PRIu64, s->seed);
-	return buf;
 }

@@ -70,4 +70,58 @@ int tc_link_read(const char *tap, const char *glue, struct tc_rule *out);
  * A new reference in *out. */
 int tc_link_dump(const char *tap, const char *glue, json_t **out);
 
+/* ---- pairs.c: what lies between VMs, on a switch port's egress ----
+ *
+ * A switch port (the veth end the switch owns, see net/tap.h) sends the
+ * switch's frames towards one VM; everything another VM sends to that VM,
+ * broadcasts included, leaves through it.  Its egress gets a policy keyed
+ * on the frame's source MAC: frames from `drop` MACs are dropped (a
+ * partition), frames from a band's MACs go through that band's shape (a
+ * site pair's latency), the rest pass untouched.  Unlike the profile's
+ * to-vm/from-vm shapes, which belong to one link, this is per pair.
+ *
+ * The tree (handles fixed, so a later call finds it again):
+ *
+ *     htb 5: root, default 0 (unclassified frames: htb's direct queue, no shaping)
+ *       class 5:1      leaf pfifo 6: limit 0     every frame sent here is dropped
+ *       class 5:1XX    leaf the band's shape     XX: the band's id (hex)
+ *     u32 filters at 5: pref 1:
+ *       800::800  match all, link to table 1: or 2:
+ *       1: (or 2:) one node per MAC: ether src MAC, classid 5:1 or 5:1XX
+ *
+ * The kernel here has no gact (drop action) and no prio, hence htb and a
+ * class that drops.  A new policy is built in the table not in use, then
+ * the match-all node is pointed at it in one change and the old table goes:
+ * each port switches from one policy to the next in one step, and no frame
+ * crosses a partition on the way.  An empty policy removes the tree. */
+
+#define TC_PAIRS_MAX_BAND 0xff
+
+struct tc_pairs_band {
+	unsigned int id;             /* 0..TC_PAIRS_MAX_BAND, unique on the port; keep it
+				      * stable across calls (a site's number) */
+	struct tc_shape shape;       /* not empty */
+	const uint8_t (*macs)[6];    /* frames from these source MACs */
+	size_t nmacs;
+};
+
+struct tc_pairs_port {
+	const char *ifname;          /* the switch port, in the caller's namespace */
+	const uint8_t (*drop)[6];    /* frames from these source MACs are dropped */
+	size_t ndrop;
+	const struct tc_pairs_band *bands;
+	size_t nbands;
+};
+
+/* Give each of ports[0..n) its policy, replacing whatever policy it had.
+ * All ports are built before any switches: when building fails on one, no
+ * port switches (a band's shape may already have changed in place).  0, or
+ * -errno with e naming the port and what failed ("n1-n0_p: u32 node for
+ * 52:54:00:..: ..."); -ENODEV when a port does not exist. */
+int tc_pairs_apply(const struct tc_pairs_port *ports, size_t n, struct err *e);
+
+/* Remove the policy from ifname (nothing when it has none); 0 or -errno. */
+int tc_pairs_clear(const char *ifname, struct err *e);
+
+
 #endif

@@ -6,12 +6,18 @@
  * request we build for the rule must match tc's attribute by attribute,
  * with the sequence number and ifindex masked.  What tc 6.1 cannot say
  * (seed, delays past 274 s, the reset of a changed netem) is checked
- * against tc's bytes plus the attributes we add.
+ * against tc's bytes plus the attributes we add.  netem's options after
+ * tc_netem_qopt are compared by type: libnl writes the ones it knows in its
+ * order and we append the rest, where tc interleaves them; the kernel reads
+ * them into a table by type, so both requests mean the same.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/tc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +89,19 @@ static bool all_zero(const struct attr *a)
 		if (a->data[i])
 			return false;
 	return true;
+}
+
+/* Stable sort by type (a handful of attributes: insertion sort). */
+static void by_type(struct attr *a, int n)
+{
+	for (int i = 1; i < n; i++) {
+		struct attr x = a[i];
+		int k = i;
+
+		for (; k > 0 && a[k - 1].type > x.type; k--)
+			a[k] = a[k - 1];
+		a[k] = x;
+	}
 }
 
 static char diff[512];
@@ -167,6 +186,10 @@ static bool same_request(const uint8_t *o, size_t on, const uint8_t *t, size_t t
 		memmove(tn_, tn_ + 1, --ntn * sizeof(tn_[0]));
 		dropped = NLA_HDRLEN + sizeof(struct tc_netem_corr);
 	}
+	if (netem) {
+		by_type(on_, non);
+		by_type(tn_, ntn);
+	}
 	if (!same_attrs("options", on_, non, tn_, ntn))
 		return false;
 	if (oh.nlmsg_len + dropped != th.nlmsg_len || on != oh.nlmsg_len)
@@ -225,7 +248,7 @@ Test(tcencode, every_case_matches_tc)
 		cases++;
 	}
 	fclose(f);
-	cr_expect_geq(cases, 20, "only %d cases", cases);
+	cr_expect_geq(cases, 40, "only %d cases", cases);
 }
 
 /* Ours for rule; its TCA_OPTIONS nested attributes (after the qopt). */
@@ -302,9 +325,9 @@ Test(tcencode, delay_past_the_tick_field_adds_latency64)
 Test(tcencode, reset_states_what_netem_would_keep)
 {
 	struct tc_msg m = netem("delay 50ms jitter 10ms", true);
-	struct attr a[8];
+	struct attr a[12];
 	const struct attr *d;
-	int n = options(&m, a, 8);
+	int n = options(&m, a, 12);
 
 	cr_assert_geq(n, 4);
 	for (uint16_t t = TCA_NETEM_CORR; t <= TCA_NETEM_CORRUPT; t++) {
@@ -313,6 +336,14 @@ Test(tcencode, reset_states_what_netem_would_keep)
 		cr_assert_not_null(find(a, n, t), "type %d missing", t);
 		cr_expect(all_zero(find(a, n, t)), "type %d not zero", t);
 	}
+	/* netem keeps ECN, slots and its rate too when left out. */
+	for (uint16_t t = TCA_NETEM_RATE; t <= TCA_NETEM_SLOT; t++) {
+		if (t != TCA_NETEM_RATE && t != TCA_NETEM_ECN && t != TCA_NETEM_SLOT)
+			continue;
+		cr_assert_not_null(find(a, n, t), "type %d missing", t);
+		cr_expect(all_zero(find(a, n, t)), "type %d not zero", t);
+	}
+	cr_expect_null(find(a, n, TCA_NETEM_LOSS), "no loss model: netem goes back to random by itself");
 	d = find(a, n, TCA_NETEM_DELAY_DIST);
 	cr_assert_not_null(d, "no uniform table replaces an old distribution");
 	cr_expect_eq(d->len, 4096 * 2);
@@ -320,7 +351,7 @@ Test(tcencode, reset_states_what_netem_would_keep)
 
 	/* What the rule sets is not overwritten by a reset. */
 	m = netem("loss 1% 25%", true);
-	n = options(&m, a, 8);
+	n = options(&m, a, 12);
 	int corr = 0;
 
 	for (int i = 0; i < n; i++)
@@ -330,6 +361,89 @@ Test(tcencode, reset_states_what_netem_would_keep)
 	/* Without jitter a table does nothing: none is sent. */
 	cr_expect_null(find(a, n, TCA_NETEM_DELAY_DIST));
 	tc_msg_free(&m);
+
+	m = netem("loss 1% ecn slot 5ms rate 1mbit 0", true);
+	n = options(&m, a, 12);
+	for (uint16_t t = TCA_NETEM_RATE; t <= TCA_NETEM_SLOT; t++) {
+		int count = 0;
+
+		if (t != TCA_NETEM_RATE && t != TCA_NETEM_ECN && t != TCA_NETEM_SLOT)
+			continue;
+		for (int i = 0; i < n; i++)
+			count += a[i].type == t;
+		cr_expect_eq(count, 1, "type %d given %d times", t, count);
+		cr_expect_not(all_zero(find(a, n, t)), "type %d zeroed by the reset", t);
+	}
+	tc_msg_free(&m);
+}
+
+/* The loss models' numbers as the kernel reads them (sch_netem.c
+ * get_loss_clg): gemodel's third is h, the chance of no loss in the bad
+ * state, where the rule (and tc) says 1-h; the 4-state struct has p14
+ * before p23.  The goldens hold tc's bytes; this says what they mean. */
+Test(tcencode, loss_models_in_the_kernels_terms)
+{
+	struct tc_msg m = netem("loss gemodel 10% 25% 90% 1%", false);
+	struct tc_netem_gemodel ge;
+	struct tc_netem_gimodel gi;
+	const struct attr *l;
+	struct attr a[8], in[2];
+	int n = options(&m, a, 8);
+
+	l = find(a, n, TCA_NETEM_LOSS);
+	cr_assert_not_null(l);
+	cr_assert_eq(split(l->data, l->len, in, 2), 1);
+	cr_assert_eq(in[0].type, NETEM_LOSS_GE);
+	cr_assert_eq(in[0].len, sizeof(ge));
+	memcpy(&ge, in[0].data, sizeof(ge));
+	cr_expect_eq(ge.p, tc_percent_u32(10));
+	cr_expect_eq(ge.r, tc_percent_u32(25));
+	cr_expect_eq(ge.h, UINT32_MAX - tc_percent_u32(90));
+	cr_expect_eq(ge.k1, tc_percent_u32(1));
+	tc_msg_free(&m);
+
+	m = netem("loss state 2% 25% 10% 30% 1%", false);
+	n = options(&m, a, 8);
+	l = find(a, n, TCA_NETEM_LOSS);
+	cr_assert_not_null(l);
+	cr_assert_eq(split(l->data, l->len, in, 2), 1);
+	cr_assert_eq(in[0].type, NETEM_LOSS_GI);
+	memcpy(&gi, in[0].data, sizeof(gi));
+	cr_expect_eq(gi.p13, tc_percent_u32(2));
+	cr_expect_eq(gi.p31, tc_percent_u32(25));
+	cr_expect_eq(gi.p32, tc_percent_u32(10));
+	cr_expect_eq(gi.p23, tc_percent_u32(30));
+	cr_expect_eq(gi.p14, tc_percent_u32(1));
+	tc_msg_free(&m);
+}
+
+/* The limit in tc_netem_qopt: the rule's, or the one sized from rate x
+ * delay (the goldens check more; these are the rule's corners). */
+Test(tcencode, netem_limit_is_sized_from_rate_and_delay)
+{
+	static const struct {
+		const char *rule;
+		uint32_t limit;
+	} t[] = {
+		{ "delay 5ms", 1000 },                      /* 826 at 1 Gbit/s: tc's 1000 stays */
+		{ "rate 100mbit delay 500ms", 8257 },       /* the case: 4128 frames in flight */
+		{ "rate 100mbit delay 400ms jitter 100ms", 8257 },
+		{ "rate 100mbit slot 250ms delay 250ms", 8257 },
+		{ "rate 100mbit 0 delay 500ms", 8257 },     /* netem's own rate counts the same */
+		{ "delay 500ms", 82563 },                   /* no rate: 1 Gbit/s */
+		{ "rate 100mbit delay 500ms limit 100", 100 }, /* the rule's own wins */
+		{ "rate 10mbit delay 20ms", 1000 },
+		{ "delay 3600s", 594451784 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct tc_msg m = netem(t[i].rule, false);
+		struct tc_netem_qopt q;
+
+		memcpy(&q, (uint8_t *)tc_msg_attr(m.nlh, TCA_OPTIONS) + NLA_HDRLEN, sizeof(q));
+		cr_expect_eq(q.limit, t[i].limit, "%s: limit %u, want %u", t[i].rule, q.limit, t[i].limit);
+		tc_msg_free(&m);
+	}
 }
 
 /* Tables come from iproute2's files: TC_LIB_DIR first, as tc reads it. */
@@ -393,4 +507,78 @@ Test(tcencode, percent_scaling_is_tcs)
 	cr_expect_eq(tc_percent_u32(0), 0);
 	cr_expect_float_eq(tc_u32_percent(42949673u), 1.0, 1e-9);
 	cr_expect_float_eq(tc_u32_percent(tc_percent_u32(0.1)), 0.1, 1e-9);
+}
+
+/* tc_netem_read parses what the kernel dumps, which has the layout of the
+ * request (tc_netem_qopt, then the attributes): our own requests read back
+ * give the words they were built from.  What only the kernel does (no slot
+ * cap dumped as INT_MAX) is patched in. */
+Test(tcencode, netem_options_read_back)
+{
+	static const char *const rules[] = {
+		"loss gemodel 10% 25% 90% 1% ecn", "loss state 2% 25% 10% 30% 1%",
+		"slot 10ms 30ms packets 4 bytes 3000", "rate 1mbit 20 100 -30 delay 5ms",
+		"rate 40gbit -14", "loss 5% 25% ecn slot 2ms",
+	};
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+
+	cr_assert_not_null(q);
+	cr_assert_eq(rtnl_tc_set_kind(TC_CAST(q), "netem"), 0);
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		struct tc_msg m = netem(rules[i], false);
+		struct tc_shape got = { 0 }, want;
+		struct err err = { 0 };
+		struct tc_rule r;
+
+		cr_assert_eq(tc_rule_parse(rules[i], &r, &err), 0);
+		want = r.to_vm;
+		tc_netem_read(q, tc_msg_attr(m.nlh, TCA_OPTIONS), &got);
+		/* libnl's part (delay, loss...) comes from q, not read here. */
+		got.delay_us = want.delay_us;
+		got.loss = want.loss;
+		got.loss_corr = want.loss_corr;
+		cr_expect(tc_shape_same(&want, &got), "%s", rules[i]);
+		tc_msg_free(&m);
+	}
+
+	struct tc_msg m = netem("slot 5ms", false);
+	struct nlattr *o = tc_msg_attr(m.nlh, TCA_OPTIONS);
+	struct attr a[8];
+	int n = options(&m, a, 8);
+	const struct attr *sl = find(a, n, TCA_NETEM_SLOT);
+	struct tc_netem_slot raw;
+	struct tc_shape got = { 0 };
+
+	cr_assert_not_null(sl);
+	memcpy(&raw, sl->data, sizeof(raw));
+	raw.max_packets = INT_MAX;
+	raw.max_bytes = INT_MAX;
+	memcpy((uint8_t *)sl->data, &raw, sizeof(raw));
+	tc_netem_read(q, o, &got);
+	cr_expect(got.slot_min_us == 5000 && got.slot_max_us == 5000);
+	cr_expect(got.slot_packets == 0 && got.slot_bytes == 0, "INT_MAX is no cap");
+	tc_msg_free(&m);
+	rtnl_qdisc_put(q);
+}
+
+/* What status shows of them (tc_link_dump's params). */
+Test(tcencode, netem_params_name_the_new_words)
+{
+	struct tc_rule r;
+	struct err err = { 0 };
+	json_t *p;
+
+	cr_assert_eq(tc_rule_parse("loss gemodel 10% 25% ecn slot 10ms 30ms packets 4 rate 1mbit 20", &r,
+				   &err), 0);
+	p = tc_netem_params(&r.to_vm);
+	cr_expect_str_eq(json_string_value(json_object_get(p, "loss_model")), "gemodel");
+	cr_expect_float_eq(json_real_value(json_object_get(p, "gemodel_r_pct")), 25, 1e-9);
+	cr_expect_float_eq(json_real_value(json_object_get(p, "gemodel_1-h_pct")), 100, 1e-9);
+	cr_expect(json_is_true(json_object_get(p, "ecn")));
+	cr_expect_eq(json_integer_value(json_object_get(p, "slot_max_us")), 30000);
+	cr_expect_eq(json_integer_value(json_object_get(p, "slot_packets")), 4);
+	cr_expect_null(json_object_get(p, "slot_bytes"));
+	cr_expect_eq(json_integer_value(json_object_get(p, "rate_bps")), 1000000);
+	cr_expect_eq(json_integer_value(json_object_get(p, "packet_overhead")), 20);
+	json_decref(p);
 }

@@ -206,7 +206,7 @@ Test(tcrule, unknown_and_repeated_words)
 {
 	bad("rate 1mbit latency 5ms",
 	    "unknown word \"latency\" (rule words: rate burst limit delay jitter distribution loss "
-	    "duplicate corrupt reorder seed, to-vm: from-vm:)");
+	    "duplicate corrupt reorder slot ecn seed, to-vm: from-vm:)");
 	bad("delay 5ms delay 6ms", "delay given twice");
 	bad("jitter 1ms delay 5ms 2ms", "jitter given twice");
 	bad("to-vm: loss 1% loss 2%", "loss given twice after to-vm:");
@@ -254,7 +254,194 @@ Test(tcrule, prefix_errors)
 	bad("reorder 1% to-vm: delay 5ms", "reorder needs delay (from-vm:)");
 	bad("from-vm: jitter 1ms to-vm: delay 1ms", "jitter needs delay (from-vm:)");
 	bad("to-vm:delay 5ms", "unknown word \"to-vm:delay\" (rule words: rate burst limit delay "
-	    "jitter distribution loss duplicate corrupt reorder seed, to-vm: from-vm:)");
+	    "jitter distribution loss duplicate corrupt reorder slot ecn seed, to-vm: from-vm:)");
+}
+
+static void expect_p(const struct tc_shape *s, enum tc_loss_model m, const double *want, int n,
+		     const char *text)
+{
+	cr_expect_eq(s->loss_model, m, "%s: model", text);
+	cr_expect_float_eq(s->loss, 0, 1e-12, "%s: no random loss with a model", text);
+	for (int i = 0; i < n; i++)
+		cr_expect_float_eq(s->loss_p[i], want[i], 1e-9, "%s: parameter %d", text, i + 1);
+}
+
+/* tc-netem(8)'s loss models, with tc's defaults for what is left out. */
+Test(tcrule, loss_models)
+{
+	struct tc_shape s;
+
+	s = both("loss gemodel 10%");
+	expect_p(&s, TC_LOSS_GEMODEL, (double[]){ 10, 90, 100, 0 }, 4, "gemodel P");
+	s = both("loss gemodel 10% 25%");
+	expect_p(&s, TC_LOSS_GEMODEL, (double[]){ 10, 25, 100, 0 }, 4, "gemodel P R");
+	s = both("loss gemodel 1% 30% 90%");
+	expect_p(&s, TC_LOSS_GEMODEL, (double[]){ 1, 30, 90, 0 }, 4, "gemodel P R 1-H");
+	s = both("loss gemodel 1 30 90 0.5");
+	expect_p(&s, TC_LOSS_GEMODEL, (double[]){ 1, 30, 90, 0.5 }, 4, "gemodel, bare numbers");
+	cr_expect(tc_shape_needs_netem(&s));
+	cr_expect_str_eq(tc_shape_netem_word(&s), "loss");
+
+	s = both("loss state 2%");
+	expect_p(&s, TC_LOSS_STATE, (double[]){ 2, 98, 0, 100, 0 }, 5, "state P13");
+	s = both("loss state 2% 25%");
+	expect_p(&s, TC_LOSS_STATE, (double[]){ 2, 25, 0, 100, 0 }, 5, "state P13 P31");
+	s = both("loss state 2% 25% 10% 30% 1%");
+	expect_p(&s, TC_LOSS_STATE, (double[]){ 2, 25, 10, 30, 1 }, 5, "state, all five");
+
+	/* A model with nothing lost is still what the user asked for. */
+	cr_expect(tc_shape_needs_netem((struct tc_shape[]){ both("loss gemodel 0%") }));
+	/* The model ends where a word starts. */
+	s = both("loss gemodel 10% 25% delay 5ms");
+	cr_expect_eq(s.delay_us, 5000);
+	s = both("loss random 3% 10%");
+	cr_expect_eq(s.loss_model, TC_LOSS_RANDOM);
+	cr_expect_float_eq(s.loss_corr, 10, 1e-12);
+
+	bad("loss gemodel", "loss gemodel p needs a value");
+	bad("loss gemodel x", "bad loss gemodel p \"x\" (use 1%, 0.1%, 25%)");
+	bad("loss gemodel 10% 101%", "loss gemodel r \"101%\" is over 100%");
+	bad("loss state 2% 25% 10% 30% 1% 5%", "unknown word \"5%\" (rule words: rate burst limit delay "
+	    "jitter distribution loss duplicate corrupt reorder slot ecn seed, to-vm: from-vm:)");
+	bad("loss state 60% 40% 0% 100% 50%",
+	    "loss state: p13 60% and p14 50% add up to over 100% (the chances of leaving state 1)");
+	bad("loss state 10% 70% 40%",
+	    "loss state: p31 70% and p32 40% add up to over 100% (the chances of leaving state 3)");
+	bad("loss 1% loss gemodel 5%", "loss given twice");
+}
+
+Test(tcrule, ecn_marks_what_loss_would_drop)
+{
+	struct tc_shape s = both("loss 5% ecn");
+
+	cr_expect(s.ecn);
+	cr_expect(both("loss gemodel 10% ecn").ecn);
+	cr_expect(both("ecn loss state 1%").ecn, "any order, as in tc");
+	bad("ecn", "ecn needs loss (it marks the packets loss would drop)");
+	bad("delay 5ms ecn", "ecn needs loss (it marks the packets loss would drop)");
+	bad("ecn to-vm: loss 1%", "ecn needs loss (it marks the packets loss would drop) (from-vm:)");
+	bad("loss 1% ecn ecn", "ecn given twice");
+	s = ok("loss 1% to-vm: ecn").to_vm;
+	cr_expect(s.ecn);
+	cr_expect_not(ok("loss 1% to-vm: ecn").from_vm.ecn);
+}
+
+Test(tcrule, slot)
+{
+	struct tc_shape s = both("slot 10ms 30ms");
+
+	cr_expect_eq(s.slot_min_us, 10000);
+	cr_expect_eq(s.slot_max_us, 30000);
+	cr_expect_eq(s.slot_packets, 0);
+	cr_expect_eq(s.slot_bytes, 0);
+	cr_expect(tc_shape_needs_netem(&s));
+	cr_expect_str_eq(tc_shape_netem_word(&s), "slot");
+	s = both("slot 20ms");
+	cr_expect(s.slot_min_us == 20000 && s.slot_max_us == 20000, "MAX defaults to MIN, as in tc");
+	s = both("slot 1ms 2ms packets 8 bytes 64kb delay 5ms");
+	cr_expect_eq(s.slot_packets, 8);
+	cr_expect_eq(s.slot_bytes, 65536);
+	cr_expect_eq(s.delay_us, 5000);
+	s = both("slot 1ms bytes 3000 packets 2");
+	cr_expect(s.slot_packets == 2 && s.slot_bytes == 3000, "either order");
+
+	bad("slot", "slot needs a value");
+	bad("slot 10", "bad slot \"10\" (use 50ms, 500us, 1s)");
+	bad("slot 30ms 10ms", "slot 10ms is shorter than 30ms (use slot MIN MAX)");
+	bad("slot 0ms", "slot needs a time above 0 (netem takes slot 0 as no slots)");
+	bad("slot 1ms packets 0", "slot packets \"0\" is out of range (1 to 2147483647)");
+	bad("slot 1ms packets x", "bad slot packets \"x\" (use a whole number)");
+	bad("slot 1ms packets", "slot packets needs a value");
+	bad("slot 1ms bytes 3gb", "slot bytes \"3gb\" is out of range (at most 2gb)");
+	bad("slot 1ms packets 2 packets 3", "unknown word \"packets\" (rule words: rate burst limit delay "
+	    "jitter distribution loss duplicate corrupt reorder slot ecn seed, to-vm: from-vm:)");
+}
+
+/* "rate R" is tbf's; "rate R OVERHEAD..." (tc-netem(8)) or the words tc
+ * prints for them are netem's own. */
+Test(tcrule, netem_rate_with_overhead)
+{
+	struct tc_shape s = both("rate 1mbit 100");
+
+	cr_expect_eq(s.rate_bps, 0, "not tbf's");
+	cr_expect_eq(s.netem_rate_bps, 1000000);
+	cr_expect_eq(s.packet_overhead, 100);
+	cr_expect(tc_shape_needs_netem(&s));
+	cr_expect_str_eq(tc_shape_netem_word(&s), "rate with an overhead");
+	s = both("rate 1mbit 20 100 30");
+	cr_expect(s.packet_overhead == 20 && s.cell_size == 100 && s.cell_overhead == 30);
+	s = both("rate 1mbit packetoverhead 20 cellsize 100 celloverhead 30");
+	cr_expect(s.netem_rate_bps == 1000000 && s.packet_overhead == 20 && s.cell_size == 100 &&
+		  s.cell_overhead == 30);
+	s = both("rate 1mbit cellsize 48 delay 5ms");
+	cr_expect(s.netem_rate_bps == 1000000 && s.packet_overhead == 0 && s.cell_size == 48,
+		  "tc leaves packetoverhead 0 out of what it prints");
+	s = both("rate 10mbit -14");
+	cr_expect_eq(s.packet_overhead, -14);
+	s = both("rate 10mbit 0 delay 5ms");
+	cr_expect(s.netem_rate_bps == 10000000 && s.packet_overhead == 0 && s.delay_us == 5000);
+	s = both("rate 10mbit delay 5ms");
+	cr_expect(s.rate_bps == 10000000 && !s.netem_rate_bps, "no overhead: tbf's rate");
+
+	bad("rate 1mbit 1.5", "bad packetoverhead \"1.5\" (use a whole number)");
+	bad("rate 1mbit -43", "packetoverhead \"-43\" is out of range (-42 to 65535)");
+	bad("rate 1mbit 0 0 5", "celloverhead needs a cellsize");
+	bad("rate 1mbit 0 10 -10", "cellsize 10 with celloverhead -10 leaves no bytes to a cell");
+	bad("rate 1mbit packetoverhead", "packetoverhead needs a value");
+	bad("rate 1mbit 20 burst 32kb",
+	    "burst needs tbf's rate: netem's (rate with an overhead) has no bucket");
+	cr_expect_eq(both("rate 1mbit 20 limit 100").limit, 100, "limit is netem's, in packets");
+}
+
+Test(tcrule, new_words_take_prefixes)
+{
+	struct tc_rule r = ok("to-vm: loss gemodel 5% 40% ecn from-vm: slot 5ms rate 2mbit 14");
+
+	cr_expect_eq(r.to_vm.loss_model, TC_LOSS_GEMODEL);
+	cr_expect(r.to_vm.ecn && !r.from_vm.ecn);
+	cr_expect_eq(r.from_vm.loss_model, TC_LOSS_RANDOM);
+	cr_expect(r.from_vm.slot_max_us == 5000 && !r.to_vm.slot_max_us);
+	cr_expect(r.from_vm.netem_rate_bps == 2000000 && !r.to_vm.netem_rate_bps);
+	r = ok("loss state 1% 30% to-vm: delay 5ms");
+	cr_expect(r.to_vm.loss_model == TC_LOSS_STATE && r.from_vm.loss_model == TC_LOSS_STATE);
+	cr_expect_float_eq(r.from_vm.loss_p[1], 30, 1e-9);
+	bad("loss gemodel 5% to-vm: loss 1%", "loss is given for both directions and again after to-vm:");
+	bad("slot 1ms from-vm: slot 2ms", "slot is given for both directions and again after from-vm:");
+	bad("rate 1mbit 0 to-vm: rate 2mbit", "rate is given for both directions and again after to-vm:");
+}
+
+Test(tcrule, netem_limit_rule)
+{
+	struct tc_shape s = both("rate 100mbit delay 500ms");
+
+	/* 100 Mbit/s x 500 ms = 4128.1 frames of 1514 bytes, doubled. */
+	cr_expect_eq(tc_shape_netem_limit(&s), 8257);
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("delay 5ms") }), 1000);
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("loss 1%") }), 1000);
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("delay 50ms") }), 8257,
+		     "1 Gbit/s without a rate");
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("rate 20mbit delay 1s") }), 3303);
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("rate 20mbit 0 slot 1s") }), 3303);
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("rate 20mbit delay 600ms 400ms") }), 3303);
+	cr_expect_eq(tc_shape_netem_limit((struct tc_shape[]){ both("rate 1tbit delay 3600s") }), UINT32_MAX);
+}
+
+Test(tcrule, same_compares_every_word)
+{
+	static const char *const rules[] = {
+		"loss gemodel 10% 25%", "loss gemodel 10% 25% 90%", "loss state 10% 25%", "loss 10%",
+		"loss 10% ecn", "slot 10ms 20ms", "slot 10ms 30ms", "slot 10ms 20ms packets 4",
+		"slot 10ms 20ms bytes 3000", "rate 1mbit 0", "rate 1mbit 20", "rate 1mbit 20 48",
+		"rate 1mbit 20 48 4", "rate 1mbit delay 1ms",
+	};
+	size_t n = sizeof(rules) / sizeof(rules[0]);
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < n; k++) {
+			struct tc_shape a = both(rules[i]), b = both(rules[k]);
+
+			cr_expect_eq(tc_shape_same(&a, &b), i == k, "\"%s\" vs \"%s\"", rules[i], rules[k]);
+		}
 }
 
 static const char *fmt(const char *text)
@@ -278,6 +465,13 @@ Test(tcrule, format_like_tc)
 			 "loss 0.5% 25% duplicate 1% corrupt 0.1% 5%");
 	cr_expect_str_eq(fmt("delay 10ms reorder 25% 50% seed 42"),
 			 "delay 10ms reorder 25% 50% seed 42");
+	cr_expect_str_eq(fmt("loss gemodel 10% 25%"), "loss gemodel 10% 25% 100% 0%");
+	cr_expect_str_eq(fmt("loss state 2%"), "loss state 2% 98% 0% 100% 0%");
+	cr_expect_str_eq(fmt("ecn loss 5%"), "loss 5% ecn");
+	cr_expect_str_eq(fmt("slot 10ms 30ms packets 4 bytes 2048"), "slot 10ms 30ms packets 4 bytes 2Kb");
+	cr_expect_str_eq(fmt("slot 500us"), "slot 500us 500us");
+	cr_expect_str_eq(fmt("rate 1mbit 0"), "rate 1Mbit packetoverhead 0");
+	cr_expect_str_eq(fmt("rate 1mbit 20 100 -4"), "rate 1Mbit packetoverhead 20 cellsize 100 celloverhead -4");
 	cr_expect_str_eq(tc_shape_format((struct tc_shape[]){ { 0 } }, (char[8]){ 0 }, 8), "");
 }
 
@@ -288,6 +482,9 @@ Test(tcrule, format_parses_back)
 		"rate 10mbit delay 50ms jitter 10ms distribution pareto loss 1% 25% limit 3000",
 		"rate 40gbit burst 1mb", "duplicate 2% 30% corrupt 0.1%",
 		"delay 100ms reorder 5% 10% seed 18446744073709551615", "rate 512kbit burst 2000",
+		"loss gemodel 1% 30% 90% 0.5% ecn", "loss state 2% 25% 10% 30% 1%", "loss state 3%",
+		"slot 1ms 2ms packets 8 bytes 3000 delay 5ms", "rate 10mbit 0 delay 20ms",
+		"rate 40gbit -14 53 5", "rate 2mbit cellsize 48",
 	};
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {

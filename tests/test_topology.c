@@ -534,3 +534,20 @@ Test(topology, names_and_helpers)
 	cr_expect_str_eq(buf, "52:54:00:0a:bc:ff");
 	topo_free(NULL);
 }
+
+Test(topology, sites_and_latency)
+{
+	struct topology *t = load_ok("valid-sites.conf");
+
+	cr_expect_str_eq(topo_find_vm(t, "core-2")->site, "core");
+	cr_expect_str_eq(topo_find_vm(t, "edge-1")->site, "edge");
+	cr_expect_null(topo_find_vm(t, "lab")->site, "no site = unless given");
+	cr_assert_eq(t->nlatency, 2);
+	cr_expect_str_eq(t->latency[0].a, "edge");
+	cr_expect_str_eq(t->latency[0].b, "core");
+	cr_expect_str_eq(t->latency[0].rule, "delay 40ms jitter 5ms loss 0.5%", "the comment is not the rule's");
+	cr_expect_eq(t->latency[0].line, 15);
+	cr_expect_str_eq(t->latency[1].a, "core");
+	cr_expect_str_eq(t->latency[1].b, "core");
+	topo_free(t);
+}
