@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "tc/tc.h"
+#include "tests/timing.h"
 
 #define SITES 4
 #define MAX_PORTS 1024
@@ -164,21 +165,6 @@ static void world_free(struct world *w)
 	free(w->lists);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static int bench(int n, int rounds)
 {
 	struct world w[2] = { 0 };
@@ -200,7 +186,7 @@ static int bench(int n, int rounds)
 	for (int i = 0; i < n; i++)
 		if (tc_pairs_clear(w[0].port[i], &e))
 			goto fail;
-	qsort(ms + 1, 2 * rounds, sizeof(*ms), cmp);
+	qsort(ms + 1, 2 * rounds, sizeof(*ms), cmp_ms);
 	printf("%d %.2f %.2f %.2f\n", n, ms[1 + (2 * rounds - 1) / 2], ms[1], ms[2 * rounds]);
 	rc = 0;
 	goto out;

@@ -26,6 +26,7 @@
 
 #include "tc/profile.h"
 #include "tc/tc.h"
+#include "tests/timing.h"
 
 static int usage(void)
 {
@@ -44,21 +45,6 @@ static int shape(const char *tap, const char *glue, const struct tc_rule *r)
 		return 1;
 	}
 	return 0;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static int bench(int n, int rounds, const char *rule_a, const char *rule_b)
@@ -101,7 +87,7 @@ static int bench(int n, int rounds, const char *rule_a, const char *rule_b)
 		goto fail;
 	/* The first switch shapes bare links; the rest
 	 * replace one shape with another, which is what is timed. */
-	qsort(ms + 1, 2 * rounds - 1, sizeof(*ms), cmp);
+	qsort(ms + 1, 2 * rounds - 1, sizeof(*ms), cmp_ms);
 	printf("%d %.2f %.2f %.2f\n", n, ms[1 + (2 * rounds - 1) / 2], ms[1], ms[2 * rounds - 1]);
 	rc = 0;
 	goto out;
