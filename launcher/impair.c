@@ -13,6 +13,7 @@
 
 #include "base/paths.h"
 #include "launcher/events.h"
+#include "launcher/jsonfile.h"
 #include "launcher/verify.h"
 #include "net/tap.h"
 #include "tc/profile.h"
@@ -169,19 +170,8 @@ void impair_close(bool keep)
  * fails: the next supervisor then mends the links to its own profile. */
 static void keep_write(void)
 {
-	char tmp[PATHS_MAX + 8];
-	bool ok;
-	int fd;
-
-	if (!im.keep_path || snprintf(tmp, sizeof(tmp), "%s.tmp", im.keep_path) >= (int)sizeof(tmp))
-		return;
-	/* $RUN is ours (0700, checked): no link planted there is followed. */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
-		return;
-	ok = json_dumpfd(im.kept, fd, JSON_COMPACT) == 0;
-	if (close(fd) == 0 && ok && rename(tmp, im.keep_path) == 0)
-		return;
-	unlink(tmp);
+	if (im.keep_path)
+		jsonfile_write(im.keep_path, im.kept, JSON_COMPACT, false);
 }
 
 /* The profile was switched (change NULL) or one change made on top. */

@@ -15,8 +15,10 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "launcher/events.h"
+#include "launcher/jsonfile.h"
 #include "net/tap.h"
 #include "tc/tc.h"
 
@@ -32,6 +34,7 @@ static struct {
 	enum kind kind;
 	int *side;                     /* per VM: GROUPS: group 1.., 0 none; ONE_WAY: 1 from, 2 to */
 	json_t *desc;                  /* status's fabric.partition, or NULL */
+	char *keep_path;               /* partition_keep's file, or NULL */
 } pt;
 
 static int site_index(const char **sites, int n, const char *name)
@@ -75,8 +78,11 @@ int partition_check(const struct topology *t, FILE *out)
 	return rc;
 }
 
-void partition_close(void)
+void partition_close(bool keep)
 {
+	if (pt.keep_path && !keep)
+		unlink(pt.keep_path);
+	free(pt.keep_path);
 	free(pt.sites);
 	free(pt.site);
 	free(pt.lat);
@@ -89,7 +95,7 @@ int partition_open(const struct topology *t, struct err *e)
 {
 	int n = t->nvms, r;
 
-	partition_close();
+	partition_close(true);
 	pt.t = t;
 	pt.sites = calloc(n + 1, sizeof(*pt.sites));
 	pt.site = calloc(n + 1, sizeof(*pt.site));
@@ -272,6 +278,18 @@ static int vm_index(const char *name)
 	return vm ? (int)(vm - pt.t->vms) : -1;
 }
 
+/* The partition in force into pt.keep_path, whole or not at all.  Nothing
+ * to tell when it fails: the next supervisor then starts healed. */
+static void keep_write(void)
+{
+	json_t *k;
+
+	if (pt.keep_path && (k = json_pack("{s:O?}", "partition", pt.desc))) {
+		jsonfile_write(pt.keep_path, k, JSON_COMPACT, false);
+		json_decref(k);
+	}
+}
+
 /* Put the new partition in force: kind, sides (per VM) and its status
  * form (stolen); on failure the old one stays, in the kernel and here. */
 static int set(enum kind kind, int *side, json_t *desc, struct err *e)
@@ -291,6 +309,7 @@ static int set(enum kind kind, int *side, json_t *desc, struct err *e)
 	free(old_side);
 	json_decref(pt.desc);
 	pt.desc = desc;
+	keep_write();
 	if (kind == NONE)
 		events_emit(NULL, "heal", NULL);
 	else
@@ -320,8 +339,9 @@ static int mark(int *side, json_t *names, int s, const char *what, struct err *e
 	return 0;
 }
 
-/* {"groups":[[...],...]} or {"from":[...],"to":[...]} into the partition. */
-static int set_json(json_t *spec, struct err *e)
+/* {"groups":[[...],...]} or {"from":[...],"to":[...]} into *kind and
+ * *side (per VM, the caller's to free). */
+static int parse_json(json_t *spec, enum kind *kind_out, int **side_out, struct err *e)
 {
 	json_t *groups = json_object_get(spec, "groups"), *g;
 	int *side = calloc(pt.t->nvms + 1, sizeof(*side)), r = 0;
@@ -349,7 +369,48 @@ static int set_json(json_t *spec, struct err *e)
 		free(side);
 		return r;
 	}
+	*kind_out = kind;
+	*side_out = side;
+	return 0;
+}
+
+/* {"groups":...} or {"from":...,"to":...} into force. */
+static int set_json(json_t *spec, struct err *e)
+{
+	enum kind kind;
+	int *side, r;
+
+	if ((r = parse_json(spec, &kind, &side, e)) < 0)
+		return r;
 	return set(kind, side, json_deep_copy(spec), e);
+}
+
+int partition_keep(const char *path, bool restore, struct err *e)
+{
+	json_t *k = NULL, *desc;
+	enum kind kind;
+	int *side, r = 0;
+
+	if (!pt.t)
+		return 0;
+	if (!(pt.keep_path = strdup(path)))
+		return err_set(e, ENOMEM, "out of memory");
+	if (restore && (k = json_load_file(path, 0, NULL)) &&
+	    json_is_object(desc = json_object_get(k, "partition"))) {
+		if ((r = parse_json(desc, &kind, &side, e)) < 0) {
+			err_wrap(e, "%s", path);
+		} else {
+			free(pt.side);
+			pt.kind = kind;
+			pt.side = side;
+			json_decref(pt.desc);
+			pt.desc = json_incref(desc);
+			r = 1;
+		}
+	}
+	json_decref(k);
+	keep_write();
+	return r;
 }
 
 /* "a,b" into a JSON array of names; NULL on ENOMEM or an empty name. */

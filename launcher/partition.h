@@ -36,7 +36,18 @@ int partition_check(const struct topology *t, FILE *out);
  * (a bad rule) on failure. */
 int partition_open(const struct topology *t, struct err *e);
 void partition_set_fabric(struct fabric *f);
-void partition_close(void);
+/* keep: the partition stays in force for the next supervisor, and so does
+ * the file partition_keep writes. */
+void partition_close(bool keep);
+
+/* Keep path (a file in $RUN) saying which partition is in force, rewritten
+ * at each change.  With restore (the fabric was kept from an earlier
+ * supervisor, whose ports still drop what it partitioned), first take over
+ * the partition path names, touching no link: the adopted VMs' ports get
+ * it again (partition_vm_up).  1 when it did, 0 (also when there was no
+ * file or no partition), or -errno with e when the file names VMs this
+ * topology lacks (no partition then). */
+int partition_keep(const char *path, bool restore, struct err *e);
 
 /* vm's switch ports exist: give them the policy in force (its site's
  * latency, the partition).  0 or -errno with e naming the port. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launcher/jsonfile.h"
 #include "launcher/supervisor_impl.h"
 
 /* ---- metadata files ---- */
@@ -55,29 +56,14 @@ json_t *snapmeta_read(const char *name)
 /* Write m atomically: a temporary file, fsync, rename. */
 int snapmeta_write(const char *name, json_t *m, struct err *e)
 {
-	char dir[PATHS_MAX], path[PATHS_MAX], tmp[PATHS_MAX];
-	int fd, r;
+	char dir[PATHS_MAX], path[PATHS_MAX];
+	int r;
 
 	if ((r = paths_join(dir, sizeof(dir), "%s/snapshots", sup.state)) < 0 ||
-	    (r = snapmeta_path(name, path, sizeof(path))) < 0 ||
-	    (r = paths_join(tmp, sizeof(tmp), "%s/.%s.json.tmp", dir, name)) < 0 ||
-	    (r = paths_mkdir_p(dir, 0700)) < 0)
+	    (r = snapmeta_path(name, path, sizeof(path))) < 0 || (r = paths_mkdir_p(dir, 0700)) < 0)
 		return err_sys(e, -r, "cannot write the metadata under %s/snapshots", sup.state);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		return err_sys(e, errno, "cannot create %s", tmp);
-	if (json_dumpfd(m, fd, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) < 0) {
-		r = errno ? errno : EIO;
-		close(fd);
-		unlink(tmp);
-		return err_sys(e, r, "cannot write %s", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		r = errno;
-		unlink(tmp);
-		return err_sys(e, r, "cannot rename %s to %s", tmp, path);
-	}
+	if ((r = jsonfile_write(path, m, JSON_INDENT(1) | JSON_SORT_KEYS, true)) < 0)
+		return err_sys(e, -r, "cannot write %s", path);
 	return 0;
 }
 

@@ -360,6 +360,11 @@ int supervisor_main(const struct sup_options *opt)
 			log_line("tc: %s; profile %s instead", e.msg, impair_profile());
 		else if (r > 0)
 			log_line("tc: profile %s, kept from the earlier run", impair_profile());
+		snprintf(path, sizeof(path), "%s/partition.json", sup.run);
+		if ((r = partition_keep(path, kept, &e)) < 0)
+			log_line("partition: %s; none in force", e.msg);
+		else if (r > 0)
+			log_line("partition kept from the earlier run");
 	}
 	impair_set_fabric(sup.fabric);
 	partition_set_fabric(sup.fabric);
@@ -391,7 +396,7 @@ out_teardown:
 out:
 	notify_parent(&notify, rc);
 	impair_close(sup.keep_vms);
-	partition_close();
+	partition_close(sup.keep_vms);
 	free(known_leases);
 	known_leases = NULL;
 	free(choices);

@@ -69,7 +69,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	partition_close();
+	partition_close(false);
 	topo_free(topo);
 	unlink(conf);
 	rmdir(dir);
@@ -127,6 +127,40 @@ Test(partition, groups_one_way_and_heal)
 	cr_assert_eq(partition_heal(&e), 0, "%s", e.msg);
 	expect_matrix("healed", all);
 	expect_status("null");
+}
+
+/* A supervisor killed or told to keep its VMs leaves the partition in
+ * $RUN; the next one takes it over and gives it to the adopted VMs' ports.
+ * A plain shutdown removes the file. */
+Test(partition, kept_for_the_next_supervisor)
+{
+	const bool split[3][3] = { { 1, 0, 0 }, { 0, 1, 1 }, { 0, 1, 1 } };
+	char path[sizeof(dir) + 32];
+	struct err e = { 0 };
+
+	snprintf(path, sizeof(path), "%s/partition.json", dir);
+	cr_assert_eq(partition_keep(path, false, &e), 0, "%s", e.msg);
+	cr_assert_eq(partition_apply_spec("a | b,c", &e), 0, "%s", e.msg);
+	partition_close(true);
+	cr_assert_eq(access(path, F_OK), 0, "the file outlives a kept close");
+	for (int i = 0; i < 3; i++) { /* the ports as a fresh fabric has them */
+		char out[256], p[IFNAMSIZ], peer[IFNAMSIZ];
+
+		port(i, p, peer);
+		RUN(out, TC_BIN, "qdisc", "del", "dev", p, "root");
+	}
+	cr_assert_eq(partition_open(topo, &e), 0, "%s", e.msg);
+	cr_assert_eq(partition_keep(path, true, &e), 1, "%s", e.msg);
+	expect_status("{\"groups\":[[\"a\"],[\"b\",\"c\"]]}");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(partition_vm_up(&topo->vms[i], &e), 0, "%s", e.msg);
+	expect_matrix("kept a | b,c", split);
+	partition_close(false);
+	cr_expect_neq(access(path, F_OK), 0, "a plain close removes the file");
+	cr_assert_eq(partition_open(topo, &e), 0, "%s", e.msg);
+	cr_assert_eq(partition_keep(path, true, &e), 0, "%s", e.msg);
+	expect_status("null");
+	unlink(path);
 }
 
 Test(partition, bad_specs_change_nothing)
