@@ -104,6 +104,24 @@ EOF
 	got=$(ip netns exec "$NS" tc qdisc show dev b-n0_p) || fail "tc qdisc show"
 	! contains "htb" <<<"$got" || fail "$SWITCH: a policy left on b's port after heal: $got"
 	note "$SWITCH: heal restores; events partition, partition, heal"
+
+	# The partition outlives its supervisor: the one that adopts the
+	# cluster keeps it in force and says so.
+	if [ "$SWITCH" = ovs ]; then
+		ctl partition --from a --to b >/dev/null || fail "partition --from a --to b"
+		ctl shutdown --keep-vms >/dev/null || fail "shutdown --keep-vms"
+		wait_gone "$LPID" 30 || fail "n3x-launch still runs after shutdown --keep-vms"
+		start_launcher "$conf"
+		for v in a b c; do ctl wait "$v" --state running --timeout 60 >/dev/null || fail "$v not adopted"; done
+		grep -q "partition kept from the earlier run" "$TMP/launcher.log" ||
+			fail "no word of the kept partition: $(tail -n 5 "$TMP/launcher.log")"
+		got=$(ctl status --json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["fabric"]["partition"]))')
+		expect_eq "$got" '{"from": ["a"], "to": ["b"]}' "$SWITCH: status fabric.partition after adoption"
+		expect_eq "$(frames_seen b-n0 a a "arping -c 3 -w 3 -I eth0 ${IP[b]}")" 0 "$SWITCH: a -> b after adoption"
+		expect_eq "$(pings a c)" 0 "$SWITCH: a -> c after adoption"
+		ctl heal >/dev/null || fail "heal after adoption"
+		note "$SWITCH: a -> b kept in force by the supervisor that adopted the cluster"
+	fi
 	kill -TERM "$LPID"
 	wait_gone "$LPID" 90 || fail "n3x-launch still running after SIGTERM"
 	LPID=
