@@ -15,6 +15,7 @@
 #include "base/paths.h"
 #include "base/sock.h"
 #include "launcher/impair.h"
+#include "launcher/partition.h"
 #include "launcher/snapshot.h"
 
 pid_t sup_running(void)
@@ -172,7 +173,9 @@ void sup_teardown(void)
 	else if (sup.fabric)
 		fabric_close(sup.fabric);
 	sup.fabric = NULL;
-	impair_close(sup.keep_vms); /* its file in $RUN goes before the rmdir */
+	/* Their files in $RUN go before the rmdir. */
+	impair_close(sup.keep_vms);
+	partition_close(sup.keep_vms);
 	if (sup.shutdown_client) {
 		control_reply(sup.shutdown_client, json_pack("{s:b}", "ok", 1));
 		control_client_unref(sup.shutdown_client);
