@@ -127,7 +127,7 @@ Test(tcegress, tbf_apply_read_back_switch_clear)
 
 	d = dump("v0");
 	cr_assert_eq(json_array_size(json_object_get(d, "to_vm")), 1);
-	cr_expect_eq(json_array_size(json_object_get(d, "from_vm")), 0, "no ifb, nothing from the VM");
+	cr_expect_eq(json_array_size(json_object_get(d, "from_vm")), 0, "nothing on the glue end, nothing from the VM");
 	q = json_array_get(json_object_get(d, "to_vm"), 0);
 	cr_expect_str_eq(json_string_value(json_object_get(q, "kind")), "tbf");
 	cr_expect_str_eq(json_string_value(json_object_get(q, "handle")), "2:");

@@ -21,7 +21,7 @@
 #     seeds too: nothing was made again) and its counters not reset, leases,
 #     dnsmasq and the OVS ports unchanged;
 #   - 20 more kill -9 / relaunch cycles: after them the same processes,
-#     runtime files, links (taps, ifbs), ports, qdiscs and namespaces as
+#     runtime files, links (taps, veths), ports, qdiscs and namespaces as
 #     before them, and still no guest rebooted;
 #   - a VM whose section changed in the file is adopted as it runs and
 #     reported (status "stale", one log line);

@@ -38,7 +38,7 @@
 #   delay 5ms                 -> the dump shows only "limit 1000 delay 5ms", 20 of
 #                                20 pings back, RTT median 4..10 ms
 # Each case also checks that the driver's dump (read from the kernel) shows
-# the netem qdisc and that clearing leaves no qdisc and no ifb behind.
+# the netem qdisc and that clearing leaves no qdisc but the glue's.
 # The VMs have no NIC: no packet leaves them.
 . "$(dirname "$0")/lib.sh"
 

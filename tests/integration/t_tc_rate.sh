@@ -20,7 +20,7 @@ FAB=n3x-test-tcf$$
 VM=n3x-test-tcv$$
 SPID=
 # Ours only: the iperf3 server we started, then the namespaces (their
-# links, qdiscs and ifbs go with them); lib.sh's cleanup runs after.
+# links and qdiscs go with them); lib.sh's cleanup runs after.
 test_cleanup() {
 	if [ -n "$SPID" ]; then
 		kill "$SPID" 2>/dev/null || true

@@ -5,9 +5,8 @@
 # cross both ways with nothing lost, and the verdict is ok (exit 0).  Then
 # the to-vm qdisc is deleted behind the supervisor's back (tc qdisc del on
 # the tap): that direction is reported broken (exit 1) while from-vm stays
-# ok; then the from-vm one too (on the veth glue's end, or the ifb before
-# there was a glue).  Probe loss is split by direction: with every 16th
-# echo request dropped on the tap's egress (no netem here: an htb root and
+# ok; then the from-vm one too (on the veth's glue end).  Probe loss is
+# split by direction: with every 16th echo request dropped on the tap's egress (no netem here: an htb root and
 # a u32 filter redirecting those to a veth that is down), to-vm loses
 # exactly 13 of 200 (verdict off, loss 0 asked) and from-vm none.  Mistakes are one line: an unknown VM or NIC, a bad
 # option (2), a stopped VM (1).  About 50 s a switch, 100 s in all.
@@ -98,15 +97,13 @@ $(vm_block v1 x86_64 "nic = lan mac=$VM_MAC ip=$VM_IP")")
 	note "$sw: to-vm qdisc deleted: $(field "$TMP/del.json" v1/0 to_vm why)"
 
 	# And the from-vm one: the table says so, exit 1.
-	dev=v1-n0_g
-	ip netns exec "$NS" ip link show "$dev" >/dev/null 2>&1 || dev=ifbv1-n0
-	ip netns exec "$NS" tc qdisc del dev "$dev" root
+	ip netns exec "$NS" tc qdisc del dev v1-n0_g root
 	rc=0
 	ctl tc verify v1 --probes 50 --seconds 2 >"$TMP/table" 2>"$TMP/verify.err" || rc=$?
 	expect_eq "$rc" 1 "$sw: tc verify exit status with both qdiscs gone ($(cat "$TMP/verify.err"))"
 	contains -E '^v1/0 +from-vm +rate 20Mbit .* broken: rate .* not shaped' <"$TMP/table" ||
 		{ cat "$TMP/table"; fail "$sw: the table does not say from-vm is broken"; }
-	note "$sw: from-vm qdisc ($dev) deleted: $(grep from-vm "$TMP/table" | sed 's/  */ /g')"
+	note "$sw: from-vm qdisc (v1-n0_g) deleted: $(grep from-vm "$TMP/table" | sed 's/  */ /g')"
 
 	# Loss on one direction only, made behind the supervisor's back on
 	# this netem-less kernel: every 16th echo request (sequence numbers
