@@ -6,10 +6,11 @@
 # the to-vm qdisc is deleted behind the supervisor's back (tc qdisc del on
 # the tap): that direction is reported broken (exit 1) while from-vm stays
 # ok; then the from-vm one too (on the veth's glue end).  Probe loss is
-# split by direction: with every 16th echo request dropped on the tap's egress (no netem here: an htb root and
-# a u32 filter redirecting those to a veth that is down), to-vm loses
-# exactly 13 of 200 (verdict off, loss 0 asked) and from-vm none.  Mistakes are one line: an unknown VM or NIC, a bad
-# option (2), a stopped VM (1).  About 50 s a switch, 100 s in all.
+# split by direction: with every 16th echo request dropped on the tap's
+# egress (no netem here: an htb root and a u32 filter redirecting those to
+# a veth that is down), to-vm loses exactly 13 of 200 (verdict off, loss 0
+# asked) and from-vm none.  Mistakes are one line: an unknown VM or NIC, a
+# bad option (2), a stopped VM (1).  About 50 s a switch, 100 s in all.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespaces, capturing on the fabric's links"
