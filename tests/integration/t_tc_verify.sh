@@ -102,7 +102,10 @@ $(vm_block v1 x86_64 "nic = lan mac=$VM_MAC ip=$VM_IP")")
 	rc=0
 	ctl tc verify v1 --probes 50 --seconds 2 >"$TMP/table" 2>"$TMP/verify.err" || rc=$?
 	expect_eq "$rc" 1 "$sw: tc verify exit status with both qdiscs gone ($(cat "$TMP/verify.err"))"
-	contains -E '^v1/0 +from-vm +rate 20Mbit .* broken: rate .* not shaped' <"$TMP/table" ||
+	# broken, and why: the kernel holds no qdisc for it (the rate is
+	# whatever the transfer made of an unshaped link, 0 once when the
+	# guest's side did not start under load).
+	contains -E '^v1/0 +from-vm +rate 20Mbit .* broken: .*the kernel holds no qdisc for it' <"$TMP/table" ||
 		{ cat "$TMP/table"; fail "$sw: the table does not say from-vm is broken"; }
 	note "$sw: from-vm qdisc (v1-n0_g) deleted: $(grep from-vm "$TMP/table" | sed 's/  */ /g')"
 
