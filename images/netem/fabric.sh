@@ -37,7 +37,7 @@ fab_profiles() {
 	cat <<'EOF'
 rate|to-vm: rate 6mbit from-vm: rate 10mbit|iperf
 delay|to-vm: delay 40ms from-vm: delay 20ms|probes 100 10000
-jitter|to-vm: delay 60ms jitter 20ms from-vm: delay 30ms jitter 10ms|probes 200 5000
+jitter|to-vm: delay 60ms jitter 20ms from-vm: delay 30ms jitter 10ms|probes 400 5000
 loss|to-vm: loss 20% from-vm: loss 10%|probes 500 2000
 duplicate|to-vm: duplicate 10% from-vm: duplicate 20%|probes 500 2000
 corrupt|to-vm: corrupt 20% from-vm: corrupt 10%|probes 500 2000
