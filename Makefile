@@ -11,6 +11,14 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 # header, only n3x-ctl links the library.
 PCAP_CFLAGS = $(shell pkg-config --cflags libpcap)
 PCAP_LIBS   = $(shell pkg-config --libs libpcap)
+# n3x-launch alone talks to systemd (sd_notify); n3x-ctl alone draws
+# (ncurses for top, Graphviz's libgvc for graph).
+SYSTEMD_CFLAGS = $(shell pkg-config --cflags libsystemd)
+SYSTEMD_LIBS   = $(shell pkg-config --libs libsystemd)
+CURSES_CFLAGS  = $(shell pkg-config --cflags ncursesw)
+CURSES_LIBS    = $(shell pkg-config --libs ncursesw)
+GVC_CFLAGS     = $(shell pkg-config --cflags libgvc)
+GVC_LIBS       = $(shell pkg-config --libs libgvc)
 CPPFLAGS += -I.
 
 B := build
@@ -46,7 +54,8 @@ $(B)/san/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(B)/obj/ctl/%.o $(B)/san/ctl/%.o $(B)/tests/test_ctl%: private PKG_CFLAGS += $(PCAP_CFLAGS)
+$(B)/obj/ctl/%.o $(B)/san/ctl/%.o $(B)/tests/test_ctl%: private PKG_CFLAGS += $(PCAP_CFLAGS) $(CURSES_CFLAGS) $(GVC_CFLAGS)
+$(B)/obj/launcher/%.o $(B)/san/launcher/%.o $(B)/fuzz/obj/launcher/%.o $(B)/tests/test_%: private PKG_CFLAGS += $(SYSTEMD_CFLAGS)
 
 define layer_lib
 $(B)/obj/lib$(1).a: $(SRC_$(1):%.c=$(B)/obj/%.o)
