@@ -8,6 +8,7 @@
  * says who failed: 1 the operation, 2 the user, 3 the supervisor's socket.
  */
 #include "ctl/client.h"
+#include "ctl/complete.h"
 #include "ctl/ctl.h"
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
@@ -389,6 +390,8 @@ static void print_usage(FILE *out)
 	for (const struct ctl_cmd *cmd = ctl_commands; cmd->name; cmd++) {
 		char left[160];
 
+		if (complete_hidden(cmd->name))
+			continue;
 		snprintf(left, sizeof(left), "%s %s", cmd->name, cmd->usage);
 		if (strlen(left) >= 32) /* a long synopsis gets its own line */
 			fprintf(out, "  %s\n%35s", left, "");
@@ -398,6 +401,16 @@ static void print_usage(FILE *out)
 	}
 	fprintf(out, "\nexit status: 0 ok, 1 operation failed, 2 bad usage or topology,"
 		     " 3 supervisor unreachable\n");
+}
+
+/* __complete WHAT (hidden): the words bash completion offers (complete.h).
+ * main sets complete_topo and has silenced stderr. */
+static const char *complete_topo;
+
+static int cmd_complete(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	(void)cmd;
+	return complete_run(c, ctl_commands, complete_topo, argc > 1 ? argv[1] : "");
 }
 
 static int cmd_help(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
@@ -462,6 +475,7 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "discard a stopped VM's overlay (its disk writes and the disk part\n"
 	  "of its snapshots): the next start begins again from its base" },
 	{ "help", cmd_help, "", 0, "this text" },
+	{ "__complete", cmd_complete, "WHAT", 1, "" }, /* hidden: completion/n3x-ctl asks it */
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
@@ -554,6 +568,21 @@ static int select_fabric(struct ctl *c, const char *topo, const char *name, cons
 	return 0;
 }
 
+/* __complete: bash runs it on each TAB, so it is silent and exits 0
+ * whatever fails; with no fabric to ask, the words come from -f's file. */
+static int run_complete(struct ctl *c, const struct ctl_cmd *cmd, const char *topo, const char *name,
+			const char *run_dir, int argc, char **argv)
+{
+	complete_silence();
+	complete_topo = topo;
+	if (select_fabric(c, topo, name, run_dir))
+		c->sock[0] = c->fabric[0] = '\0';
+	cmd->fn(c, cmd, argc, argv);
+	if (c->fd >= 0)
+		close(c->fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -585,6 +614,8 @@ int main(int argc, char **argv)
 		;
 	if (!cmd->name)
 		return fail(EXIT_USAGE, "unknown command '%s'; n3x-ctl --help lists the commands", argv[optind]);
+	if (cmd->fn == cmd_complete)
+		return run_complete(&c, cmd, topo, name, run_dir, argc - optind, argv + optind);
 	if (argc - optind - 1 < cmd->min_args)
 		return usage_error(cmd);
 	if (cmd->fn != cmd_help) {

@@ -62,6 +62,20 @@ static void status_nics(const struct vm *vm, json_t *vmj)
 	}
 }
 
+/* The topology's [profile NAME]s, which `tc PROFILE` takes besides the
+ * built-in "default" (n3x-ctl's completion offers them); NULL: no memory. */
+static json_t *profile_names(void)
+{
+	json_t *names = json_array();
+
+	for (int i = 0; names && i < sup.topo->nprofiles; i++)
+		if (json_array_append_new(names, json_string(sup.topo->profiles[i].name)) < 0) {
+			json_decref(names);
+			names = NULL;
+		}
+	return names;
+}
+
 /* The status reply, or NULL when out of memory (control.c answers that). */
 static json_t *status_json(void)
 {
@@ -101,6 +115,10 @@ static json_t *status_json(void)
 		json_decref(f);
 	}
 	if (fab && json_object_set_new(fab, "partition", partition_status_json()) < 0) {
+		json_decref(fab);
+		fab = NULL;
+	}
+	if (fab && json_object_set_new(fab, "profiles", profile_names()) < 0) {
 		json_decref(fab);
 		fab = NULL;
 	}
