@@ -55,15 +55,15 @@ expect_offered() {
 	shift
 	got=$(offered "$line") || fail "completing '$line' failed"
 	want=$(printf '%s\n' "$@" | sort)
-	[ "$got" = "$want" ] || fail "'$line<TAB>' offers [$(echo $got)], want [$(echo $want)]"
-	note "'$line<TAB>': $(echo $got)"
+	[ "$got" = "$want" ] || fail "'$line<TAB>' offers [${got//$'\n'/ }], want [${want//$'\n'/ }]"
+	note "'$line<TAB>': ${got//$'\n'/ }"
 }
 
 # Nothing running yet: from the file, silently.
-verbs=$("$BIN/n3x-ctl" help | awk '/^  [a-z]/ { print $1 }') || fail "n3x-ctl help"
-[ "$(echo "$verbs" | wc -l)" -gt 20 ] || fail "n3x-ctl help lists only: $verbs"
-expect_offered "n3x-ctl " $verbs
-echo "$verbs" | grep -qx graph || fail "help has no graph verb: $verbs"
+help=$("$BIN/n3x-ctl" help) || fail "n3x-ctl help"
+mapfile -t verbs < <(awk '/^  [a-z]/ { print $1 }' <<<"$help")
+[ "${#verbs[@]}" -gt 20 ] || fail "n3x-ctl help lists only: ${verbs[*]}"
+expect_offered "n3x-ctl " "${verbs[@]}"
 expect_offered "n3x-ctl __" # hidden: not offered
 expect_offered "n3x-ctl -f $conf tc " default lossy slow status set clear verify
 expect_offered "n3x-ctl -f $conf console " c1 c2 c3
@@ -75,7 +75,7 @@ expect_offered "n3x-launch $conf --only c1,c" c1,c1 c1,c2 c1,c3
 # Completion never writes on the user's line, whatever fails.
 rc=0
 out=$("$BIN/n3x-ctl" -f "$TMP/missing.conf" __complete vms 2>"$TMP/err") || rc=$?
-[ "$rc" = 0 ] && [ -z "$out" ] && [ ! -s "$TMP/err" ] || fail "__complete on a missing file: rc $rc, '$out', $(cat "$TMP/err")"
+{ [ "$rc" = 0 ] && [ -z "$out" ] && [ ! -s "$TMP/err" ]; } || fail "__complete on a missing file: rc $rc, '$out', $(cat "$TMP/err")"
 
 # The running supervisor's VMs: c1 and c2 (c3 is not in --only).
 start_launcher "$conf" --only c1,c2
