@@ -142,13 +142,13 @@ rc=0
 "$BIN/n3x-ctl" -f "$probe" status >/dev/null 2>"$TMP/keys.err" || rc=$?
 expect_eq "$rc" 2 "n3x-ctl -f on the key probe"
 for s in fabric network vm schedule; do
-	grep -c "^$probe:[0-9]*: $s[ :].*unknown key \"n3x-no-such-key\"" "$TMP/keys.err" | contains -x 1 ||
+	grep -c "$probe:[0-9]*: $s[ :].*unknown key \"n3x-no-such-key\"" "$TMP/keys.err" | contains -x 1 ||
 		{ cat "$TMP/keys.err" >&2; fail "[$s] does not call a made-up key unknown: the probe is wrong"; }
 done
 for k in $keys; do
 	found=
 	for s in fabric network vm schedule; do
-		if grep -q "^$probe:[0-9]*: $s[ :].*unknown key \"$k\"" "$TMP/keys.err"; then
+		if grep -q "$probe:[0-9]*: $s[ :].*unknown key \"$k\"" "$TMP/keys.err"; then
 			continue
 		fi
 		found=1
