@@ -9,6 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 need_cmd mandoc man qemu-system-x86_64
+# n3x-launch --check (the rule word probe) plans QEMU as this user.
+getent passwd n3x-qemu >/dev/null || skip "no system user n3x-qemu (scripts/deps.sh makes it)"
 MAN=$SRC/build/man
 PAGES="n3x-launch.8 n3x-ctl.1 n3x-topology.5"
 
