@@ -42,7 +42,19 @@ LINK_launch := launcher topo tc net qmp base
 LINK_ctl := ctl topo base
 lib = $(foreach l,$(LINK_$(1)),$(B)/$(2)/lib$(l).a)
 
-all: $(B)/n3x-launch $(B)/n3x-ctl
+# The manuals (their rule is below).
+MAN_PAGES := $(B)/man/n3x-launch.8 $(B)/man/n3x-ctl.1 $(B)/man/n3x-topology.5
+
+all: $(B)/n3x-launch $(B)/n3x-ctl $(MAN_PAGES)
+
+# doc/PAGE.scd through scdoc, then doc/tidy.awk (it drops the empty
+# paragraphs scdoc writes, which mandoc -T lint reports), into
+# build/man/PAGE; t_manuals checks them.
+$(B)/man/%: doc/%.scd doc/tidy.awk
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.raw && awk -f doc/tidy.awk $@.raw > $@.tmp && mv $@.tmp $@; \
+		r=$$?; rm -f $@.raw $@.tmp; exit $$r
+man: $(MAN_PAGES)
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -183,7 +195,7 @@ images: deps
 unit: $(TEST_BIN)
 	@tests/unit.sh $(TEST_BIN)
 
-integration: all images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver $(B)/bench/pairs_drv \
+integration: all man images $(B)/san/n3x-launch $(B)/san/n3x-ctl $(B)/tests/tc_driver $(B)/bench/pairs_drv \
 		$(B)/tests/fabric_driver $(B)/tests/owd_probe
 	@N3X_BIN=$(CURDIR)/$(B)/san tests/integration/run.sh
 
@@ -201,9 +213,9 @@ demo: deps
 	@examples/demo.sh
 
 clean:
-	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/fuzz $(B)/n3x-launch $(B)/n3x-ctl
+	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/fuzz $(B)/n3x-launch $(B)/n3x-ctl $(B)/man
 
 layers:
 	@scripts/layers.sh
 
-.PHONY: all deps images unit integration check demo clean bench layers fuzz fuzz-build
+.PHONY: all man deps images unit integration check demo clean bench layers fuzz fuzz-build
