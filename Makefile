@@ -225,7 +225,7 @@ MANDIR     ?= $(DATADIR)/man
 PKGDATADIR ?= $(DATADIR)/n3x-launch
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-DEMODIR    ?= /var/lib/n3x/demo
+DEMODIR    ?= /var/lib/n3x-demo
 INSTALL    ?= install
 # The demo image builder: build.sh (busybox guests, n3x-demo) and debian.sh
 # (debian-cluster.conf's disks), their lib.sh and the guest's files.
