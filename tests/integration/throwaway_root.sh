@@ -7,15 +7,17 @@
 # with the directory LAYER laid over it (LAYER may be ""), whose changes go
 # to DIR/upper and are kept there for the next in_root with the same DIR
 # (a fresh DIR is a fresh copy of the host).  The mounts are made in a
-# private mount namespace and vanish with CMD: /proc, /sys and /dev are the
-# host's, /run is an empty tmpfs (no host daemon's socket is reachable).
+# private mount namespace and vanish with the last process in it: /proc,
+# /sys and /dev are the host's; /run is DIR/run, empty at first (no host
+# daemon's socket is reachable) and kept, so that a later in_root reaches
+# what an earlier one left running there.
 # The test's XDG_RUNTIME_DIR and XDG_STATE_HOME are not passed on: inside,
 # the programs use the system's /run and /var/lib as an installed package's
 # would.  Returns CMD's exit status.
 in_root() {
 	local dir=$1 layer=$2
 	shift 2
-	mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+	mkdir -p "$dir/upper" "$dir/work" "$dir/root" "$dir/run"
 	env -u XDG_RUNTIME_DIR -u XDG_STATE_HOME \
 		unshare -m --propagation private -- /bin/sh -ec '
 		dir=$1 layer=$2 lower=/
@@ -36,6 +38,7 @@ in_root() {
 		fi
 		mount -t overlay n3x-root -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
 		for m in proc sys dev; do mount --rbind "/$m" "$dir/root/$m"; done
-		mount -t tmpfs -o mode=0755 n3x-run "$dir/root/run"
+		chmod 0755 "$dir/run"
+		mount --bind "$dir/run" "$dir/root/run"
 		exec chroot "$dir/root" "$@"' in_root "$dir" "$layer" "$@"
 }
