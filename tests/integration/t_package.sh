@@ -92,7 +92,10 @@ root '
 	n3x-ctl status --json >/tmp/status.json
 	N3X_PROBE_ARCH=x86_64 N3X_PROBE_KVM=absent N3X_PROBE_OVS_DATAPATH=netdev \
 		n3x-launch --check /usr/share/n3x-launch/examples/n3x-cluster.conf >/tmp/plan
-	n3x-ctl shutdown' "n3x-demo from the installed paths"
+	n3x-ctl shutdown
+	# It answers before its last step, removing the pid file.
+	for _ in $(seq 1 50); do [ -e /run/n3x/n3x/launcher.pid ] || break; sleep 0.2; done' \
+	"n3x-demo from the installed paths"
 up=$(python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
