@@ -6,7 +6,8 @@
 #   - `dpkg -i` succeeds (its Depends are met by what scripts/deps.sh
 #     installs) and its postinst makes both users (n3x-qemu in kvm), and
 #     does so again harmlessly on a reinstall;
-#   - n3x-ctl help and n3x-launch --help run from /usr;
+#   - n3x-ctl help and n3x-launch --help run from /usr, and the unit it
+#     put in /lib/systemd/system passes systemd-analyze verify;
 #   - the installed n3x-demo builds the demo images with the installed
 #     builder (the .debs from the tree's build/cache) and starts the
 #     example cluster: every VM gets its lease, `n3x-ctl status` shows all
@@ -83,8 +84,11 @@ root '
 	id -nG n3x-qemu | tr " " "\n" | grep -qx kvm
 	[ "$(dpkg-query -W -f="\${Status}" n3x-launch)" = "install ok installed" ]
 	n3x-ctl help | grep -q "^usage: n3x-ctl"
-	/usr/sbin/n3x-launch --help | grep -q "^usage: n3x-launch"' "the installed package"
-note "dpkg -i (twice): users n3x-qemu (in kvm) and n3x-ovs made, n3x-ctl help and n3x-launch --help run"
+	/usr/sbin/n3x-launch --help | grep -q "^usage: n3x-launch"
+	cp /usr/share/n3x-launch/examples/n3x-cluster.conf /etc/n3x/lab.conf
+	out=$(systemd-analyze verify n3x-launch@lab.service 2>&1)
+	[ -z "$out" ] || { echo "systemd-analyze verify: $out"; exit 1; }' "the installed package"
+note "dpkg -i (twice): users n3x-qemu (in kvm) and n3x-ovs made, n3x-ctl help and n3x-launch --help run, systemd-analyze verify n3x-launch@lab.service is clean"
 
 start=$(date +%s)
 root '
@@ -117,5 +121,6 @@ root '
 	done </tmp/files
 	[ -z "$left" ] || { echo "left:$left"; exit 1; }
 	[ ! -e /var/lib/n3x-demo ] || { echo "left: /var/lib/n3x-demo"; exit 1; }
+	rm /etc/n3x/lab.conf
 	! dpkg-query -W -f="\${Status}" n3x-launch 2>/dev/null | grep -q installed' "after dpkg --purge"
 note "dpkg --purge: none of its $(grep -c . "$R/upper/tmp/files") paths is left, nor /var/lib/n3x-demo"
