@@ -232,6 +232,8 @@ INSTALL    ?= install
 IMAGE_FILES := images/build.sh images/debian.sh images/lib.sh $(shell find images/rootfs -type f)
 COMPLETIONS := $(wildcard completion/n3x-ctl completion/n3x-launch)
 EXAMPLES := $(wildcard examples/*.conf)
+# n3x-demo(1) is installed once doc/ has it (lintian asks for a page per
+# program); the other three are the brief's.
 
 install: all man
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -246,6 +248,8 @@ install: all man
 	$(INSTALL) -m 0644 $(B)/man/n3x-ctl.1 $(DESTDIR)$(MANDIR)/man1/n3x-ctl.1
 	$(INSTALL) -m 0644 $(B)/man/n3x-topology.5 $(DESTDIR)$(MANDIR)/man5/n3x-topology.5
 	$(INSTALL) -m 0644 $(B)/man/n3x-launch.8 $(DESTDIR)$(MANDIR)/man8/n3x-launch.8
+	if [ -f doc/n3x-demo.1.scd ]; then \
+		$(INSTALL) -m 0644 $(B)/man/n3x-demo.1 $(DESTDIR)$(MANDIR)/man1/n3x-demo.1; fi
 	$(if $(COMPLETIONS),$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
 		$(INSTALL) -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/)
 	$(INSTALL) -m 0644 systemd/n3x-launch@.service $(DESTDIR)$(SYSTEMDUNITDIR)/n3x-launch@.service
@@ -260,7 +264,8 @@ install: all man
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/n3x-launch $(DESTDIR)$(BINDIR)/n3x-ctl $(DESTDIR)$(BINDIR)/n3x-demo \
-		$(DESTDIR)$(MANDIR)/man1/n3x-ctl.1 $(DESTDIR)$(MANDIR)/man5/n3x-topology.5 \
+		$(DESTDIR)$(MANDIR)/man1/n3x-ctl.1 $(DESTDIR)$(MANDIR)/man1/n3x-demo.1 \
+		$(DESTDIR)$(MANDIR)/man5/n3x-topology.5 \
 		$(DESTDIR)$(MANDIR)/man8/n3x-launch.8 \
 		$(DESTDIR)$(BASHCOMPDIR)/n3x-ctl $(DESTDIR)$(BASHCOMPDIR)/n3x-launch \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/n3x-launch@.service

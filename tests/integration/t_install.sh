@@ -24,6 +24,7 @@ make -s -C "$SRC" install DESTDIR="$D" PREFIX=/usr >"$TMP/install.log" 2>&1 ||
 	echo "644 /usr/share/man/man1/n3x-ctl.1"
 	echo "644 /usr/share/man/man5/n3x-topology.5"
 	echo "644 /usr/share/man/man8/n3x-launch.8"
+	[ ! -f "$SRC/doc/n3x-demo.1.scd" ] || echo "644 /usr/share/man/man1/n3x-demo.1"
 	for c in n3x-ctl n3x-launch; do
 		if [ -f "$SRC/completion/$c" ]; then
 			echo "644 /usr/share/bash-completion/completions/$c"
