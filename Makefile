@@ -43,7 +43,7 @@ LINK_ctl := ctl topo base
 lib = $(foreach l,$(LINK_$(1)),$(B)/$(2)/lib$(l).a)
 
 # The manuals (their rule is below).
-MAN_PAGES := $(B)/man/n3x-launch.8 $(B)/man/n3x-ctl.1 $(B)/man/n3x-topology.5
+MAN_PAGES := $(B)/man/n3x-launch.8 $(B)/man/n3x-ctl.1 $(B)/man/n3x-topology.5 $(B)/man/n3x-demo.1
 
 all: $(B)/n3x-launch $(B)/n3x-ctl $(MAN_PAGES)
 
@@ -77,11 +77,12 @@ $(B)/san/lib$(1).a: $(SRC_$(1):%.c=$(B)/san/%.o)
 endef
 $(foreach l,$(LIBS),$(eval $(call layer_lib,$(l))))
 
+# LDFLAGS: the packager's (dpkg-buildflags: relro, bindnow).
 $(B)/n3x-launch: $(B)/obj/launcher/main.o $(call lib,launch,obj)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS)
 
 # The integration tests drive sanitized binaries, so a memory error in the
 # supervisor fails them even when its behaviour looks right.
@@ -210,12 +211,69 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all images
-	@examples/demo.sh
+	@scripts/n3x-demo
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, manuals,
+# bash completion, the systemd unit, the example topologies and the demo
+# image builder.  The example topologies name the demo images where the
+# installed n3x-demo builds them (DEMODIR/images) instead of ../build/, and
+# n3x-demo gets the installed paths written into it.  DEMODIR is state, so
+# it is under /var whatever PREFIX is.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+PKGDATADIR ?= $(DATADIR)/n3x-launch
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DEMODIR    ?= /var/lib/n3x-demo
+INSTALL    ?= install
+# The demo image builder: build.sh (busybox guests, n3x-demo) and debian.sh
+# (debian-cluster.conf's disks), their lib.sh and the guest's files.
+IMAGE_FILES := images/build.sh images/debian.sh images/lib.sh $(shell find images/rootfs -type f)
+COMPLETIONS := $(wildcard completion/n3x-ctl completion/n3x-launch)
+EXAMPLES := $(wildcard examples/*.conf)
+
+install: all man
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(PKGDATADIR)/examples
+	$(INSTALL) -m 0755 $(B)/n3x-launch $(DESTDIR)$(SBINDIR)/n3x-launch
+	$(INSTALL) -m 0755 $(B)/n3x-ctl $(DESTDIR)$(BINDIR)/n3x-ctl
+	sed 's|^sbindir="" bindir="" pkgdatadir="" demodir=""$$|sbindir="$(SBINDIR)" bindir="$(BINDIR)" pkgdatadir="$(PKGDATADIR)" demodir="$(DEMODIR)"|' \
+		scripts/n3x-demo >$(B)/n3x-demo.installed
+	grep -q '^sbindir="$(SBINDIR)"' $(B)/n3x-demo.installed
+	$(INSTALL) -m 0755 $(B)/n3x-demo.installed $(DESTDIR)$(BINDIR)/n3x-demo
+	$(INSTALL) -m 0644 $(B)/man/n3x-ctl.1 $(DESTDIR)$(MANDIR)/man1/n3x-ctl.1
+	$(INSTALL) -m 0644 $(B)/man/n3x-topology.5 $(DESTDIR)$(MANDIR)/man5/n3x-topology.5
+	$(INSTALL) -m 0644 $(B)/man/n3x-launch.8 $(DESTDIR)$(MANDIR)/man8/n3x-launch.8
+	$(INSTALL) -m 0644 $(B)/man/n3x-demo.1 $(DESTDIR)$(MANDIR)/man1/n3x-demo.1
+	$(if $(COMPLETIONS),$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
+		$(INSTALL) -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/)
+	$(INSTALL) -m 0644 systemd/n3x-launch@.service $(DESTDIR)$(SYSTEMDUNITDIR)/n3x-launch@.service
+	for f in $(EXAMPLES); do \
+		sed 's|\.\./build/images/|$(DEMODIR)/images/|g' $$f >$(B)/example.installed && \
+		$(INSTALL) -m 0644 $(B)/example.installed $(DESTDIR)$(PKGDATADIR)/$$f || exit 1; \
+	done; rm -f $(B)/example.installed
+	for f in $(IMAGE_FILES); do \
+		if [ -x $$f ]; then m=0755; else m=0644; fi; \
+		$(INSTALL) -D -m $$m $$f $(DESTDIR)$(PKGDATADIR)/$$f || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/n3x-launch $(DESTDIR)$(BINDIR)/n3x-ctl $(DESTDIR)$(BINDIR)/n3x-demo \
+		$(DESTDIR)$(MANDIR)/man1/n3x-ctl.1 $(DESTDIR)$(MANDIR)/man1/n3x-demo.1 \
+		$(DESTDIR)$(MANDIR)/man5/n3x-topology.5 \
+		$(DESTDIR)$(MANDIR)/man8/n3x-launch.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/n3x-ctl $(DESTDIR)$(BASHCOMPDIR)/n3x-launch \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/n3x-launch@.service
+	rm -rf $(DESTDIR)$(PKGDATADIR)
 
 clean:
-	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/fuzz $(B)/n3x-launch $(B)/n3x-ctl $(B)/man
+	rm -rf $(B)/obj $(B)/san $(B)/tests $(B)/bench $(B)/fuzz $(B)/n3x-launch $(B)/n3x-ctl $(B)/man $(B)/n3x-demo.installed
 
 layers:
 	@scripts/layers.sh
 
-.PHONY: all man deps images unit integration check demo clean bench layers fuzz fuzz-build
+.PHONY: all man deps images unit integration check demo clean bench layers fuzz fuzz-build install uninstall

@@ -3,7 +3,8 @@
 # with the script's own arguments (`. "$(dirname "$0")/lib.sh"`):
 #
 #   - checks the one argument OUTDIR (usage, exit 2) and sets here (images/),
-#     repo, cache (build/cache/) and out (OUTDIR, absolute);
+#     repo, cache (build/cache/, or $N3X_IMAGE_CACHE: an installed builder
+#     has no build/ beside it; n3x-demo sets it) and out (OUTDIR, absolute);
 #   - removes the work directory $work however the script ends;
 #   - packages: `apt-get download` into a cache directory, a cached .deb
 #     used as is with no apt lookup, unpacked with dpkg-deb -x (no root);
@@ -28,7 +29,7 @@ die() {
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-cache=$repo/build/cache
+cache=${N3X_IMAGE_CACHE:-$repo/build/cache}
 mkdir -p "$1" "$cache"
 # shellcheck disable=SC2034 # used by the scripts that source this
 out=$(cd "$1" && pwd)

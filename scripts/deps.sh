@@ -14,7 +14,7 @@ pkgs="build-essential pkg-config git
   grub-common grub-pc-bin grub-efi-amd64-bin grub-efi-arm64-bin:arm64
   qemu-user-static binfmt-support arch-test openssh-client sshpass
   qemu-guest-agent
-  scdoc mandoc bash-completion debhelper dpkg-dev lintian fakeroot
+  scdoc mandoc man-db bash-completion debhelper dpkg-dev lintian fakeroot
   libsystemd-dev libncurses-dev libgraphviz-dev tmux libxml2-utils file"
 
 missing=""
