@@ -232,7 +232,7 @@ INSTALL    ?= install
 # The demo image builder: build.sh (busybox guests, n3x-demo) and debian.sh
 # (debian-cluster.conf's disks), their lib.sh and the guest's files.
 IMAGE_FILES := images/build.sh images/debian.sh images/lib.sh $(shell find images/rootfs -type f)
-COMPLETIONS := $(wildcard completion/n3x-ctl completion/n3x-launch)
+COMPLETIONS := completion/n3x-ctl completion/n3x-launch
 EXAMPLES := $(wildcard examples/*.conf)
 
 install: all man
@@ -249,8 +249,8 @@ install: all man
 	$(INSTALL) -m 0644 $(B)/man/n3x-topology.5 $(DESTDIR)$(MANDIR)/man5/n3x-topology.5
 	$(INSTALL) -m 0644 $(B)/man/n3x-launch.8 $(DESTDIR)$(MANDIR)/man8/n3x-launch.8
 	$(INSTALL) -m 0644 $(B)/man/n3x-demo.1 $(DESTDIR)$(MANDIR)/man1/n3x-demo.1
-	$(if $(COMPLETIONS),$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
-		$(INSTALL) -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/
 	$(INSTALL) -m 0644 systemd/n3x-launch@.service $(DESTDIR)$(SYSTEMDUNITDIR)/n3x-launch@.service
 	for f in $(EXAMPLES); do \
 		sed 's|\.\./build/images/|$(DEMODIR)/images/|g' $$f >$(B)/example.installed && \

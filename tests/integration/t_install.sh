@@ -25,13 +25,8 @@ make -s -C "$SRC" install DESTDIR="$D" PREFIX=/usr >"$TMP/install.log" 2>&1 ||
 	echo "644 /usr/share/man/man5/n3x-topology.5"
 	echo "644 /usr/share/man/man8/n3x-launch.8"
 	echo "644 /usr/share/man/man1/n3x-demo.1"
-	for c in n3x-ctl n3x-launch; do
-		if [ -f "$SRC/completion/$c" ]; then
-			echo "644 /usr/share/bash-completion/completions/$c"
-		else
-			note "no completion/$c in the tree yet: not expected installed" >&2
-		fi
-	done
+	echo "644 /usr/share/bash-completion/completions/n3x-ctl"
+	echo "644 /usr/share/bash-completion/completions/n3x-launch"
 	echo "644 /usr/lib/systemd/system/n3x-launch@.service"
 	for f in "$SRC"/examples/*.conf; do echo "644 /usr/share/n3x-launch/examples/${f##*/}"; done
 	for f in build.sh debian.sh lib.sh; do
