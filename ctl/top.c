@@ -335,9 +335,12 @@ void top_table(const json_t *view, enum top_key key, int width, void (*line)(con
 	size_t i, j;
 
 	top_totals(view, &t);
-	emit(width, line, opaque, "fabric %s: %d VM%s, %d running; sorted by %s; rates %s",
+	if (json_is_number(interval))
+		snprintf(a, sizeof(a), "%.1f s", json_number_value(interval));
+	emit(width, line, opaque, "fabric %s: %d VM%s, %d running; sorted by %s; %s%s",
 	     json_string_value(json_object_get(view, "fabric")) ?: "?", t.vms, t.vms == 1 ? "" : "s", t.running,
-	     top_key_name(key), json_is_number(interval) ? "in bit/s and drops over the last interval" : "after the next sample");
+	     top_key_name(key), json_is_number(interval) ? "rates in bit/s, drops over the last " : "rates after the next sample",
+	     json_is_number(interval) ? a : "");
 	snprintf(a, sizeof(a), t.cpu_pct < 0 ? "-" : "%.1f%%", t.cpu_pct);
 	emit(width, line, opaque, "total: CPU %s  RSS %s  RX %s/s  TX %s/s  drops %s  backlog %s", a,
 	     top_fmt_bytes(t.rss_bytes, b, sizeof(b)), top_fmt_rate(t.rx_bps, c, sizeof(c)),

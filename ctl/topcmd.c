@@ -84,7 +84,8 @@ static int top_once(struct ctl *c, const struct top_opts *o)
 		return fail(EXIT_FAIL, "out of memory");
 	}
 	if (o->json) {
-		char *s = json_dumps(view, JSON_COMPACT);
+		/* 10 digits: 0.3, not 0.29999999999999999 */
+		char *s = json_dumps(view, JSON_COMPACT | JSON_REAL_PRECISION(10));
 
 		if (!s) {
 			json_decref(view);
