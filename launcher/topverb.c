@@ -111,33 +111,31 @@ static int read_links(const struct top_nic *nics, size_t nn, struct linkstats *l
 		      struct err *e)
 {
 	const char **names = calloc(nn * L_N + 1, sizeof(*names));
-	int saved, r;
+	const char **taps = calloc(nn + 1, sizeof(*taps));
+	int saved, r = 0;
 
-	if (!names)
-		return err_set(e, ENOMEM, "out of memory");
-	for (size_t k = 0; k < nn; k++)
+	if (!names || !taps) {
+		r = err_set(e, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < nn; k++) {
 		for (int l = 0; l < L_N; l++)
 			names[k * L_N + l] = nics[k].names[l];
+		/* The glue and port ends' own counters would say the tap's
+		 * again: only the taps' are read. */
+		taps[k] = nics[k].names[L_TAP];
+	}
 	if ((r = fabric_enter(sup.fabric, &saved)) < 0) {
-		free(names);
-		return err_sys(e, -r, "cannot enter the fabric's network namespace");
+		err_sys(e, -r, "cannot enter the fabric's network namespace");
+		goto out;
 	}
-	/* The taps: every L_N-th name.  Reading the glue and port ends' link
-	 * counters too would cost nothing, but they say the same again. */
-	{
-		const char **taps = calloc(nn + 1, sizeof(*taps));
-
-		if (!taps)
-			r = err_set(e, ENOMEM, "out of memory");
-		for (size_t k = 0; taps && k < nn; k++)
-			taps[k] = names[k * L_N + L_TAP];
-		if (taps && (r = linkstats_read(taps, nn, ls)) < 0)
-			err_sys(e, -r, "reading the taps' counters");
-		free(taps);
-	}
-	if (r >= 0 && (r = tc_qstats_read(names, nn * L_N, qs)) < 0)
+	if ((r = linkstats_read(taps, nn, ls)) < 0)
+		err_sys(e, -r, "reading the taps' counters");
+	else if ((r = tc_qstats_read(names, nn * L_N, qs)) < 0)
 		err_sys(e, -r, "reading the qdiscs' counters");
 	fabric_leave(saved);
+out:
+	free(taps);
 	free(names);
 	return r < 0 ? r : 0;
 }
