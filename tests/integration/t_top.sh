@@ -2,16 +2,17 @@
 # one entry per VM (pid, CPU, RSS, its tap); a UDP flood from the fabric's
 # namespace to one guest moves that guest's rx (what it receives: its tap's
 # tx, which `ip -s link` counts independently) while the idle guest's rx
-# stays near zero; then the live view runs in tmux (a 120x30 pane): every
+# stays near zero, and shaping it to 2 Mbit/s shows a backlog and the
+# drops `tc -s` counts; then the live view runs in tmux (a 120x30 pane): every
 # VM name shows, `m` puts the guest holding 96 MiB more RAM (a file written
 # into its initramfs root) first and `n` puts the names back in order, `q`
 # leaves the pane at the shell with exit status 0, and a supervisor that
 # shuts down under a running top ends it with one error line and exit 3.
-# About 40 s.
+# About 20 s.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespaces, the fabric's taps"
-need_cmd ip dnsmasq python3 tmux qemu-system-x86_64 socat
+need_cmd ip tc dnsmasq python3 tmux qemu-system-x86_64 socat
 
 NAME=it-top NS=n3x-it-top
 BUSY_IP=192.168.93.10 IDLE_IP=192.168.93.11
@@ -112,7 +113,6 @@ ta=$(date +%s%N)
 top_json --sort rx
 b=$(iptx) || fail "ip -s link show busy-n0"
 tb=$(date +%s%N)
-kill "$FLOODPID"; wait "$FLOODPID" 2>/dev/null || true; FLOODPID=
 CHECK_WHAT="busy's rx under the flood" check '
 ip_bps = (int(sys.argv[3]) - int(sys.argv[2])) * 8 / ((int(sys.argv[5]) - int(sys.argv[4])) / 1e9)
 b, i = nic0("busy"), nic0("idle")
@@ -124,6 +124,27 @@ assert i["rx_bps"] < 100000, i
 assert 0.6 * ip_bps <= b["rx_bps"] <= 1.6 * ip_bps, (b["rx_bps"], ip_bps)
 print("flood: busy rx %.1f Mbit/s %d pkt/s (ip -s: %.1f Mbit/s), idle rx %d bit/s" %
       (b["rx_bps"] / 1e6, b["rx_pps"], ip_bps / 1e6, i["rx_bps"]))' "$a" "$b" "$ta" "$tb"
+
+# Shaped to 2 Mbit/s, the flood queues in busy's tbf and overflows it: a
+# backlog, and drops as tc -s counts them on the tap's root qdisc.
+ctl tc set busy to-vm: rate 2mbit >/dev/null || fail "tc set busy to-vm: rate 2mbit"
+sleep 0.5
+tcdrops() {
+	tc -n "$NS" -s -j qdisc show dev busy-n0 |
+		python3 -c 'import json, sys; print([q for q in json.load(sys.stdin) if q.get("root")][0]["drops"])'
+}
+a=$(tcdrops) || fail "tc -s qdisc show dev busy-n0"
+top_json
+b=$(tcdrops) || fail "tc -s qdisc show dev busy-n0"
+CHECK_WHAT="busy's queue under 2 Mbit/s" check '
+b, tc = nic0("busy"), int(sys.argv[3]) - int(sys.argv[2])
+assert b["rx_bps"] < 2600000, b
+assert b["backlog_bytes"] > 1000 and b["backlog_pkts"] > 0, b
+assert tc > 100 and 0.5 * tc <= b["rx_drops"] <= 1.5 * tc, (b, tc)
+print("shaped: busy rx %.1f Mbit/s, %d dropped (tc -s: %d), backlog %d bytes" %
+      (b["rx_bps"] / 1e6, b["rx_drops"], tc, b["backlog_bytes"]))' "$a" "$b"
+kill "$FLOODPID"; wait "$FLOODPID" 2>/dev/null || true; FLOODPID=
+ctl tc clear busy >/dev/null || fail "tc clear busy"
 
 # idle holds 96 MiB more: a file in its initramfs root is guest RAM.
 guest_login idle
