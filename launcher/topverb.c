@@ -18,13 +18,13 @@
  * latency) and the tap's egress (the to-vm shape), from it the glue end's
  * egress (the from-vm shape).  The backlog is what the root qdiscs of the
  * three hold now.  Every counter starts from zero with a new QEMU (a new
- * tap) and a qdisc's with a new qdisc; the client says so by the pid and
- * takes a counter that went down as counting from zero.
+ * tap) and a qdisc's with a new qdisc: the client tells a new QEMU by its
+ * pid and takes a counter that went down as counting from zero.
  *
  * It all comes from one read of /proc/PID/stat per VM and two netlink dumps
  * in the fabric's namespace (links, qdiscs), each answered at once by the
- * kernel: nothing waits on a guest, so the loop is held for well under a
- * millisecond per VM.
+ * kernel: nothing waits on a guest or a daemon, so the loop is not held
+ * for longer than those reads.
  */
 #include "launcher/supervisor_impl.h"
 #include "launcher/topverb.h"
