@@ -82,7 +82,7 @@ $(B)/n3x-launch: $(B)/obj/launcher/main.o $(call lib,launch,obj)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS)
 
 # The integration tests drive sanitized binaries, so a memory error in the
 # supervisor fails them even when its behaviour looks right.
@@ -90,7 +90,7 @@ $(B)/san/n3x-launch: $(B)/san/launcher/main.o $(call lib,launch,san)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
 $(B)/san/n3x-ctl: $(B)/san/ctl/main.o $(call lib,ctl,san)
-	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS)
 
 # Unit tests: one Criterion suite per module.  A test's layer is the first
 # word of its name that names one (test_tcrule -> tc); the rest are the

@@ -14,6 +14,7 @@
 #include "ctl/ctlio.h"
 #include "ctl/linkcmds.h"
 #include "ctl/partcmds.h"
+#include "ctl/top.h"
 #include "base/err.h"
 #include "base/paths.h"
 #include "launcher/topology.h"
@@ -466,6 +467,10 @@ static const struct ctl_cmd ctl_commands[] = {
 	{ "schedule", cmd_schedule, "run NAME | stop | status [--json]", 1,
 	  "run a [schedule NAME] of the topology (its timed profile, partition\n"
 	  "and link steps), stop it, or show its steps and how each went" },
+	{ "top", cmd_top, "[--once] [--json] [--sort name|cpu|mem|rx|tx|drops] [--interval S]", 0,
+	  "a live view of each VM: CPU %, RSS, NIC rates (rx: what the\n"
+	  "guest receives), drops, qdisc backlog, every S s (1); keys: q\n"
+	  "quits, n c m r t d sort; --once: one table, --json: its data" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
 	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
 	{ "shutdown", cmd_shutdown, "[--keep-vms]", 0,

@@ -16,6 +16,7 @@
 #include "launcher/impair.h"
 #include "launcher/partition.h"
 #include "launcher/schedule.h"
+#include "launcher/topverb.h"
 #include "net/tap.h"
 
 struct sup_verb {
@@ -577,6 +578,7 @@ static const struct sup_verb sup_verbs[] = {
 	{ "shutdown", cmd_shutdown, NULL, 0, 0 },
 	{ "reset", sup_cmd_reset, NULL, 0, 0 },
 	{ "schedule", sup_cmd_schedule, NULL, 0, 0 },
+	{ "top", sup_cmd_top, NULL, 0, 0 },
 };
 
 void sup_dispatch(struct control_client *c, json_t *req)
