@@ -1,8 +1,9 @@
 /* graph.h - `n3x-ctl graph`: a picture of the fabric (SPEC "Commands").
  *
  * One model, drawn five ways.  The model is what `--format json` prints:
- *   {"fabric", "source" ("supervisor"|"topology"), "profile", "partition"
- *    (text or null), "sites": [...],
+ *   {"fabric", "source" ("supervisor"|"topology"), "file" (the topology's
+ *    path, from a file), "profile", "profile_modified" (true after tc
+ *    set/clear), "partition" (text or null), "sites": [...],
  *    "nodes": [{"id":"net:NAME","kind":"network","name","switch","bridge",
  *               "host_interface","address","subnet","vlans":[N...],"stp"},
  *              {"id":"vm:NAME","kind":"vm","name","state","arch","accel",

@@ -59,7 +59,8 @@ static char *title_label(const json_t *m, const char *nl, char *buf, size_t size
 	PUT("fabric %s", str(m, "fabric") ?: "?");
 	if (str(m, "file"))
 		PUT(" (defined in %s)", str(m, "file"));
-	PUT("%sprofile %s", nl, str(m, "profile") ?: "-");
+	PUT("%sprofile %s%s", nl, str(m, "profile") ?: "-",
+	    json_is_true(json_object_get(m, "profile_modified")) ? " (changed since by tc set/clear)" : "");
 	if (str(m, "partition"))
 		PUT("%spartition %s", nl, str(m, "partition"));
 	return buf;
@@ -350,6 +351,9 @@ static int model_live(struct ctl *c, json_t **model)
 		tc = NULL;
 	rules = graph_rules_from_tc(json_object_get(tc, "tc"));
 	*model = rules ? graph_model(st, rules, "supervisor") : NULL;
+	/* tc set/clear since the switch: the profile's name alone would lie. */
+	if (*model && json_is_true(json_object_get(json_object_get(tc, "tc"), "modified")))
+		json_object_set_new(*model, "profile_modified", json_true());
 	json_decref(rules);
 	json_decref(tc);
 	json_decref(st);
