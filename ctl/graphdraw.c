@@ -24,6 +24,13 @@ const char *__lsan_default_suppressions(void)
 {
 	return "leak:libgvc.so\nleak:libfontconfig.so\n";
 }
+
+/* ... and quietly: every n3x-ctl would list them on stderr. */
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+	return "print_suppressions=0";
+}
 #endif
 
 /* Fill colours by state: the status table's words. */
