@@ -82,7 +82,7 @@ $(B)/n3x-launch: $(B)/obj/launcher/main.o $(call lib,launch,obj)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS) $(GVC_LIBS)
 
 # The integration tests drive sanitized binaries, so a memory error in the
 # supervisor fails them even when its behaviour looks right.
@@ -90,7 +90,7 @@ $(B)/san/n3x-launch: $(B)/san/launcher/main.o $(call lib,launch,san)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
 $(B)/san/n3x-ctl: $(B)/san/ctl/main.o $(call lib,ctl,san)
-	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS) $(GVC_LIBS)
 
 # Unit tests: one Criterion suite per module.  A test's layer is the first
 # word of its name that names one (test_tcrule -> tc); the rest are the
@@ -105,6 +105,8 @@ LINK_test_ctl := ctl topo base
 LINK_test_topo := topo base
 LINK_test_launcher := $(LINK_launch)
 test_layer = $(or $(firstword $(foreach l,base qmp tc ctl topo,$(if $(filter test_$(l)%,$(1)),$(l)))),$(if $(filter $(1),$(BASE_TESTS)),base,$(if $(filter $(1),$(NET_TESTS)),net,launcher)))
+# graph's suite draws through libgvc.
+$(B)/tests/test_ctl_graph: private PKG_LIBS += $(GVC_LIBS)
 BASE_TESTS := test_loop test_err test_sock test_b64 test_buf test_log test_paths test_child
 NET_TESTS := test_link test_netns test_tap test_ovs test_ovsdb test_ovsops test_dnsmasq
 

@@ -20,6 +20,7 @@ struct ctl {
 	char sock[PATHS_MAX];   /* $RUN/control.sock */
 	char fabric[PATHS_MAX]; /* name, or "" with --run-dir */
 	int fd;                 /* -1 until the first request */
+	const char *topo;       /* -f FILE, or NULL */
 };
 
 struct ctl_cmd {

@@ -276,58 +276,6 @@ int ctlfmt_status(FILE *out, const json_t *status)
 	return r;
 }
 
-/* DOT ids may not hold '-': quote every name. */
-void ctlfmt_graph(FILE *out, const json_t *status)
-{
-	const json_t *fab = json_object_get(status, "fabric"), *net, *vm, *nic;
-	const char *fname = json_string_value(json_object_get(fab, "name"));
-	size_t i, j;
-
-	fprintf(out, "graph \"%s\" {\n\tgraph [label=\"fabric %s%s%s\", labelloc=t];\n"
-		"\tnode [fontname=\"monospace\"];\n", fname ?: "?", fname ?: "?",
-		json_is_string(json_object_get(fab, "netns")) ? ", netns " : "",
-		json_string_value(json_object_get(fab, "netns")) ?: "");
-	json_array_foreach(json_object_get(fab, "networks"), i, net) {
-		const char *br = json_string_value(json_object_get(net, "bridge"));
-		const char *hif = json_string_value(json_object_get(net, "host_interface"));
-
-		fprintf(out, "\t\"br:%s\" [shape=box, style=bold, label=\"%s\\n%s %s%s\"];\n", br, br,
-			json_string_value(json_object_get(net, "switch")) ?: "",
-			json_string_value(json_object_get(net, "name")) ?: "",
-			json_is_true(json_object_get(net, "stp")) ? " stp" : "");
-		fprintf(out, "\t\"if:%s\" [shape=ellipse, label=\"host %s\\n%s\"];\n\t\"if:%s\" -- \"br:%s\";\n",
-			hif, hif, json_string_value(json_object_get(net, "address")) ?: "", hif, br);
-	}
-	json_array_foreach(json_object_get(status, "vms"), i, vm) {
-		const char *name = json_string_value(json_object_get(vm, "name"));
-
-		fprintf(out, "\t\"vm:%s\" [shape=component, label=\"%s\\n%s %s\\n%s\"];\n", name, name,
-			json_string_value(json_object_get(vm, "role")) ?: "",
-			json_string_value(json_object_get(vm, "arch")) ?: "",
-			json_string_value(json_object_get(vm, "state")) ?: "");
-		json_array_foreach(json_object_get(vm, "nics"), j, nic) {
-			const json_t *nets = json_object_get(fab, "networks"), *n;
-			const char *netname = json_string_value(json_object_get(nic, "network"));
-			const char *br = NULL, *vlan = json_string_value(json_object_get(nic, "vlan"));
-			size_t k;
-
-			json_array_foreach(nets, k, n)
-				if (netname && strcmp(json_string_value(json_object_get(n, "name")) ?: "", netname) == 0)
-					br = json_string_value(json_object_get(n, "bridge"));
-			/* A pulled cable: dashed, red, and said in the label. */
-			bool down = strcmp(json_string_value(json_object_get(nic, "link")) ?: "", "down") == 0;
-
-			fprintf(out, "\t\"vm:%s\" -- \"br:%s\" [label=\"n%d %s\\n%s%s%s%s\"%s];\n", name,
-				br ?: netname, (int)json_integer_value(json_object_get(nic, "index")),
-				json_string_value(json_object_get(nic, "mac")) ?: "",
-				json_string_value(json_object_get(nic, "ip")) ?: "dhcp",
-				vlan ? "\\nvlan " : "", vlan ?: "", down ? "\\ndown" : "",
-				down ? ", style=dashed, color=red, fontcolor=red" : "");
-		}
-	}
-	fputs("}\n", out);
-}
-
 static void tc_qdiscs(FILE *out, const json_t *list)
 {
 	const json_t *q, *v;

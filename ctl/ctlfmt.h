@@ -20,11 +20,6 @@ int ctlfmt_status(FILE *out, const json_t *status);
 /* "45s", "5m07s", "2h03m", "3d04h"; "-" for a negative value.  Returns buf. */
 char *ctlfmt_uptime(double seconds, char *buf, size_t size);
 
-/* The fabric of a status reply as a Graphviz graph: bridges, host
- * interfaces, VMs (role, arch, state) and one edge per NIC (MAC, IP, VLAN;
- * a pulled cable is a dashed red edge whose label ends in "down"). */
-void ctlfmt_graph(FILE *out, const json_t *status);
-
 /* A `tc status` reply's "tc" object: the profile, then per link and
  * direction the rule from memory and the qdiscs the kernel holds. */
 void ctlfmt_tc(FILE *out, const json_t *tc);

@@ -12,6 +12,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctlfmt.h"
 #include "ctl/ctlio.h"
+#include "ctl/graph.h"
 #include "ctl/linkcmds.h"
 #include "ctl/partcmds.h"
 #include "ctl/top.h"
@@ -203,21 +204,6 @@ static int cmd_tc(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **arg
 		printf("profile %s\n", json_string_value(json_object_get(reply, "profile")) ?: "?");
 	}
 	json_decref(reply);
-	return 0;
-}
-
-static int cmd_graph(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
-{
-	json_t *st;
-	int r;
-
-	(void)argv;
-	if (argc != 1)
-		return usage_error(cmd);
-	if ((r = status_all(c, &st)))
-		return r;
-	ctlfmt_graph(stdout, st);
-	json_decref(st);
 	return 0;
 }
 
@@ -472,7 +458,10 @@ static const struct ctl_cmd ctl_commands[] = {
 	  "guest receives), drops, qdisc backlog, every S s (1); keys: q\n"
 	  "quits, n c m r t d sort; --once: one table, --json: its data" },
 	{ "shell", cmd_shell, "", 0, "a shell inside the fabric's network namespace" },
-	{ "graph", cmd_graph, "", 0, "the topology as Graphviz DOT" },
+	{ "graph", cmd_graph, "[--format dot|svg|png|mermaid|json] [-o FILE]", 0,
+	  "a picture of the fabric: networks, VMs (state, arch, IPs, site),\n"
+	  "links (up/down, impairment rule); svg/png drawn by libgvc; with no\n"
+	  "supervisor running, -f FILE draws the file's topology" },
 	{ "shutdown", cmd_shutdown, "[--keep-vms]", 0,
 	  "stop every VM, then the supervisor; --keep-vms: leave the VMs and\n"
 	  "the fabric running for the next n3x-launch to adopt" },
@@ -553,6 +542,7 @@ static int select_fabric(struct ctl *c, const char *topo, const char *name, cons
 	if (topo) {
 		int r = fabric_of(topo, c->fabric, sizeof(c->fabric));
 
+		c->topo = topo;
 		if (r)
 			return r;
 	} else if (name) {

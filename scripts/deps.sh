@@ -15,7 +15,7 @@ pkgs="build-essential pkg-config git
   qemu-user-static binfmt-support arch-test openssh-client sshpass
   qemu-guest-agent
   scdoc mandoc man-db bash-completion debhelper dpkg-dev lintian fakeroot
-  libsystemd-dev libncurses-dev libgraphviz-dev tmux libxml2-utils file"
+  libsystemd-dev libncurses-dev libgraphviz-dev graphviz tmux libxml2-utils file"
 
 missing=""
 for p in $pkgs; do

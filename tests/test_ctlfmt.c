@@ -140,25 +140,6 @@ Test(ctlfmt, pulled_cable_in_the_nic_table)
 	free(got);
 }
 
-Test(ctlfmt, pulled_cable_in_the_graph)
-{
-	json_t *st = json_loads(pulled_reply, 0, NULL);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-
-	cr_assert_not_null(st);
-	cr_assert_not_null(out);
-	ctlfmt_graph(out, st);
-	fclose(out);
-	json_decref(st);
-	cr_assert(strstr(text, "\t\"vm:a\" -- \"br:br0\" [label=\"n0 52:54:00:00:00:01\\n10.0.0.10\"];\n"),
-		  "plugged edge:\n%s", text);
-	cr_assert(strstr(text, "\t\"vm:a\" -- \"br:br0\" [label=\"n1 52:54:00:00:00:02\\ndhcp\\ndown\", "
-			 "style=dashed, color=red, fontcolor=red];\n"), "pulled edge:\n%s", text);
-	free(text);
-}
-
 /* A guest's disk failed (ENOSPC): the row says paused, the note under the
  * table says which disk, doing what, why, and what QEMU did about it. */
 Test(ctlfmt, io_error_note)

@@ -60,9 +60,14 @@ fi
 echo "ip -o addr show dev $hif" | SHELL=bash ctl shell >"$TMP/shell.out" 2>&1 ||
 	{ cat "$TMP/shell.out"; fail "n3x-ctl shell failed"; }
 grep -q '192.168.100.1/24' "$TMP/shell.out" || { cat "$TMP/shell.out"; fail "n3x-ctl shell does not see $hif"; }
-ctl graph >"$TMP/graph.dot" || fail "n3x-ctl graph failed"
-grep -q "\"vm:j1\" -- \"br:$br\" \[label=\"n0 52:54:00:aa:00:10\\\\n192.168.100.20" "$TMP/graph.dot" ||
-	{ cat "$TMP/graph.dot"; fail "graph: no edge j1 -- $br"; }
+ctl graph --format json >"$TMP/graph.json" || fail "n3x-ctl graph failed"
+python3 - "$TMP/graph.json" "$br" <<'PY' || { cat "$TMP/graph.json"; fail "graph: no edge j1 -- $br"; }
+import json, sys
+m = json.load(open(sys.argv[1]))
+nets = {n["id"]: n for n in m["nodes"] if n["kind"] == "network"}
+assert any(e["from"] == "vm:j1" and e["mac"] == "52:54:00:aa:00:10" and e["ip"] == "192.168.100.20"
+           and nets[e["to"]]["bridge"] == sys.argv[2] for e in m["edges"])
+PY
 
 # From inside the guests: by name, and the host interface.
 for vm in v1 j1; do guest_login "$vm"; done
