@@ -391,13 +391,11 @@ static void print_usage(FILE *out)
 }
 
 /* __complete WHAT (hidden): the words bash completion offers (complete.h).
- * main sets complete_topo and has silenced stderr. */
-static const char *complete_topo;
-
+ * run_complete has silenced stderr. */
 static int cmd_complete(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	(void)cmd;
-	return complete_run(c, ctl_commands, complete_topo, argc > 1 ? argv[1] : "");
+	return complete_run(c, ctl_commands, c->topo, argc > 1 ? argv[1] : "");
 }
 
 static int cmd_help(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
@@ -569,9 +567,9 @@ static int run_complete(struct ctl *c, const struct ctl_cmd *cmd, const char *to
 			const char *run_dir, int argc, char **argv)
 {
 	complete_silence();
-	complete_topo = topo;
 	if (select_fabric(c, topo, name, run_dir))
 		c->sock[0] = c->fabric[0] = '\0';
+	c->topo = topo; /* also when select_fabric gave up before it */
 	cmd->fn(c, cmd, argc, argv);
 	if (c->fd >= 0)
 		close(c->fd);
