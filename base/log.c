@@ -111,6 +111,9 @@ void log_reset(void)
 	lg.max = 0;
 	lg.qlen = 0;
 	lg.dropped = lg.dropped_total = 0;
+	lg.level = LOG_INFO;
+	lg.tap = NULL;
+	lg.tap_opaque = NULL;
 }
 
 static void pick_dest(void)

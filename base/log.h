@@ -80,8 +80,8 @@ void log_flush(int timeout_ms);
 /* For tests: bytes queued now, and lines dropped so far by log_line. */
 size_t log_queued(void);
 unsigned log_dropped(void);
-/* For tests: forget the destination and the queue; the log goes to fd 2
- * again, looked at afresh on the next line. */
+/* For tests: forget the destination, the queue, the level and the tap; the
+ * log goes to fd 2 again, looked at afresh on the next line. */
 void log_reset(void);
 
 #endif

@@ -28,6 +28,7 @@
 #define ABOVE_MAX (16 * 1024)  /* lines waiting for the next frame */
 #define FRAME_MAX (64 * 1024)
 #define COL_MAX 512            /* widest line drawn */
+#define ROWS_MAX 64            /* block lines at most: a frame fits the log's queue */
 
 struct pvm {
 	char name[64];
@@ -83,19 +84,27 @@ static bool emit(const char *buf, size_t len)
 	return true;
 }
 
-static int width(void)
+/* The terminal's columns, and in *rows its lines (80 x 24 when it will
+ * not say). */
+static int width(int *rows)
 {
 	struct winsize ws;
 	int w = 80;
 
-	if (pr.tty >= 0 && ioctl(pr.tty, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+	*rows = 24;
+	if (pr.tty >= 0 && ioctl(pr.tty, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
 		w = ws.ws_col;
+		if (ws.ws_row > 0)
+			*rows = ws.ws_row < ROWS_MAX ? ws.ws_row : ROWS_MAX;
+	}
 	if (w > COL_MAX)
 		w = COL_MAX;
 	return w < 20 ? 20 : w;
 }
 
-/* Printable ASCII of s, at most max columns, into out (size > max). */
+/* Printable ASCII of s, at most max columns, into out (size > max).
+ * Escape sequences go whole (ESC [ ... final byte, or ESC and one byte):
+ * a guest's colours must not move our cursor, nor leave "[31m" behind. */
 static void clean(char *out, size_t size, const char *s, size_t max)
 {
 	size_t n = 0;
@@ -103,6 +112,17 @@ static void clean(char *out, size_t size, const char *s, size_t max)
 	for (; *s && n + 1 < size && n < max; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		if (c == 0x1b) {
+			if (s[1] == '[') {
+				for (s += 2; *s && !(*s >= 0x40 && *s <= 0x7e); s++)
+					;
+			} else if (s[1]) {
+				s++;
+			}
+			if (!*s)
+				break;
+			continue;
+		}
 		if (c == '\t')
 			c = ' ';
 		if (c >= 0x80 && (c & 0xc0) == 0x80)
@@ -146,22 +166,29 @@ static void put(char *f, size_t *len, const char *fmt, ...)
 		*len += (size_t)n < FRAME_MAX - *len ? (size_t)n : FRAME_MAX - 1 - *len;
 }
 
-/* One VM's line: "NAME  STATE  ELAPSED  IP  READY  console", cut to w - 1
+/* One VM's line: "NAME STATE ELAPSED [IP] [ready] | console", cut to w - 1
  * columns so the terminal never wraps it (a wrapped line would throw off
- * the count of lines to go up). */
-static void vm_line(char *f, size_t *len, const struct pvm *v, int w, uint64_t now)
+ * the count of lines to go up).  The IP and ready columns take room only
+ * once some VM has one, leaving it to the console line until then. */
+static void vm_line(char *f, size_t *len, const struct pvm *v, int ipw, bool readyw, int w, uint64_t now)
 {
 	char line[COL_MAX + 1], t[16];
-	int n;
+	int n, cut = w - 1 < (int)sizeof(line) - 1 ? w - 1 : (int)sizeof(line) - 1;
 
 	elapsed(t, sizeof(t), v, now);
-	n = snprintf(line, sizeof(line), "%-*s %-9s %6s  %-15s %-5s ", pr.namew, v->name, v->state, t,
-		     *v->ip ? v->ip : "-", v->ready ? "ready" : "");
-	if (n < 0)
+	n = snprintf(line, sizeof(line), "%-*s %-9s %6s", pr.namew, v->name, v->state, t);
+	if (n > 0 && ipw)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "  %-*s", ipw, *v->ip ? v->ip : "-");
+	if (n > 0 && readyw)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "  %-5s", v->ready ? "ready" : "");
+	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
-	if (n < w - 1 && *v->console)
-		snprintf(line + n, sizeof(line) - (size_t)n, "| %s", v->console);
-	line[w - 1 < (int)sizeof(line) - 1 ? w - 1 : (int)sizeof(line) - 1] = '\0';
+	if (*v->console)
+		snprintf(line + n, sizeof(line) - (size_t)n, "  | %.*s", (int)(sizeof(line) - 5 - (size_t)n),
+			 v->console);
+	line[cut] = '\0';
+	for (n = (int)strlen(line); n > 0 && line[n - 1] == ' '; n--)
+		line[n - 1] = '\0';
 	put(f, len, "\033[2K%s\n", line);
 }
 
@@ -172,13 +199,26 @@ static void home(char *f, size_t *len)
 		put(f, len, "\033[%dA\r", pr.drawn);
 }
 
-/* The lines waiting above the block, then (block) the block itself. */
-static void draw(bool block)
+/* The lines waiting above the block, then the block itself. */
+static void draw(void)
 {
 	static char f[FRAME_MAX];
 	uint64_t now = loop_now_ms();
 	size_t len = 0, off = 0;
-	int w = width();
+	int rows, w = width(&rows), ipw = 0, shown = pr.n, lines;
+	bool readyw = false;
+
+	/* The cursor cannot go up past the top of the screen: a block taller
+	 * than the terminal shows what fits and counts the rest. */
+	if (shown > rows - 2 && rows - 3 >= 1)
+		shown = rows - 3;
+	lines = shown < pr.n ? shown + 1 : shown;
+
+	for (int i = 0; i < pr.n; i++) {
+		if ((int)strlen(pr.vms[i].ip) > ipw)
+			ipw = (int)strlen(pr.vms[i].ip);
+		readyw |= pr.vms[i].ready;
+	}
 
 	if (!pr.live) {
 		if (emit(pr.above, pr.alen))
@@ -195,8 +235,15 @@ static void draw(bool block)
 	}
 	if (pr.above_lost)
 		put(f, &len, "\033[2K%u lines not shown: the terminal is not keeping up\n", pr.above_lost);
-	for (int i = 0; block && i < pr.n; i++)
-		vm_line(f, &len, &pr.vms[i], w, now);
+	for (int i = 0; i < shown; i++)
+		vm_line(f, &len, &pr.vms[i], ipw, readyw, w, now);
+	if (shown < pr.n) {
+		int ready = 0;
+
+		for (int i = shown; i < pr.n; i++)
+			ready += pr.vms[i].ready;
+		put(f, &len, "\033[2K... and %d more VMs, %d of them ready\n", pr.n - shown, ready);
+	}
 	put(f, &len, "\033[J"); /* a shorter block than the last leaves no rest */
 	if (!emit(f, len)) {
 		pr.dirty = true; /* the next tick tries again; the lines wait */
@@ -204,7 +251,7 @@ static void draw(bool block)
 	}
 	pr.alen = 0;
 	pr.above_lost = 0;
-	pr.drawn = block ? pr.n : 0;
+	pr.drawn = lines;
 	pr.dirty = false;
 	pr.drawn_s = now / 1000;
 }
@@ -212,7 +259,7 @@ static void draw(bool block)
 static void tick(struct loop_timer *t)
 {
 	if (pr.dirty || pr.alen || loop_now_ms() / 1000 != pr.drawn_s)
-		draw(true);
+		draw();
 	pr.ticking = pr.on && loop_timer_arm(t, TICK_MS) == 0;
 }
 
@@ -220,7 +267,7 @@ static void tick(struct loop_timer *t)
 static void above(const char *line, size_t len)
 {
 	if (pr.alen + len > sizeof(pr.above))
-		draw(true);
+		draw();
 	if (pr.alen + len > sizeof(pr.above)) {
 		pr.above_lost++;
 		return;
@@ -228,7 +275,7 @@ static void above(const char *line, size_t len)
 	memcpy(pr.above + pr.alen, line, len);
 	pr.alen += len;
 	if (!pr.ticking)
-		draw(true); /* no timer: at once rather than never */
+		draw(); /* no timer: at once rather than never */
 }
 
 /* The log's lines while progress is on.  Foreground (out -1): status
@@ -297,7 +344,7 @@ int progress_open(int out, int tty, const json_t *vms, const bool *autostart)
 	loop_timer_init(&pr.tick, tick);
 	pr.ticking = loop_timer_arm(&pr.tick, TICK_MS) == 0;
 	if (pr.live)
-		draw(true);
+		draw();
 	return 0;
 }
 

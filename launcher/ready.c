@@ -212,8 +212,9 @@ static void settled(struct op *op)
 	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
 	log_status(LOG_INFO, "vm %s: ready (%s)", vm_name(r->vm), what);
 	events_emit(vm_name(r->vm), "ready", json_pack("{s:s}", "condition", what));
-	wr_ready(r);
+	/* systemd hears "all ready" before --wait-ready's parent hands over. */
 	sup_ready_check_all();
+	wr_ready(r);
 }
 
 void sup_ready_check_all(void)
