@@ -278,21 +278,22 @@ static void above(const char *line, size_t len)
 		draw(); /* no timer: at once rather than never */
 }
 
-/* The log's lines while progress is on.  Foreground (out -1): status
- * lines are the block's to show, the others go above it.  --daemon: the
- * log goes to launcher.log, which keeps everything; the parent sees the
- * warnings above the block, or, without a terminal, every line. */
+/* The log's lines while progress is on.  Foreground (out -1): routine
+ * status lines are the block's to show, the others go above it (a crash
+ * too: the block has no room for why).  --daemon: the log goes to
+ * launcher.log, which keeps everything; the parent sees the warnings above
+ * the block, or, without a terminal, every line. */
 static bool tap(enum log_level level, bool status, const char *line, size_t len, void *opaque)
 {
 	(void)opaque;
 	if (!pr.on)
 		return false;
 	if (pr.out < 0) {
-		if (!status)
+		if (!status || level == LOG_WARN)
 			above(line, len);
 		return true;
 	}
-	if (!pr.live || (level == LOG_WARN && !status))
+	if (!pr.live || level == LOG_WARN)
 		above(line, len);
 	return false;
 }
