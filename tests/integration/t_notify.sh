@@ -28,7 +28,7 @@ PIDFILE=$XDG_RUNTIME_DIR/n3x/it-notify/launcher.pid
 receiver() {
 	python3 - "$1" "$2" <<'EOF' &
 import socket, subprocess, sys
-out = open(sys.argv[2], "w", buffering=1)
+out = open(sys.argv[2], "a", buffering=1)  # append: the test empties it between runs
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 while True:
@@ -54,6 +54,7 @@ until_lines() {
 }
 
 # ---- the foreground supervisor under a notify socket
+: >"$TMP/got"
 receiver "$TMP/notify.sock" "$TMP/got"
 NOTIFY_SOCKET=$TMP/notify.sock start_launcher "$conf"
 until_lines "$TMP/got" 1 20

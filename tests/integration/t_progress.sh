@@ -79,7 +79,7 @@ for vm in p1 p2; do
 	expect_eq "$n" 1 "$vm's lines once settled (the block gone)"
 done
 # The log line from before the block is still there, above the table.
-awk '/fabric it-prog: 2 VMs, control/ { log = NR } /^NAME +STATE/ { tab = NR } END { exit !(log && tab > log) }' \
+awk '/fabric it-prog: 2 VMs, control/ { line = NR } /^NAME +STATE/ { tab = NR } END { exit !(line && tab > line) }' \
 	<<<"$settled" || { echo "$settled"; fail "the log line is not above the table"; }
 "${TM[@]}" send-keys -t prog C-c
 wait_gone "$LPID" 30 || fail "n3x-launch did not stop on Ctrl-C"
