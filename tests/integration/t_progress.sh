@@ -2,9 +2,10 @@
 # fixed size): one live line per VM with its state and elapsed time, redrawn
 # in place (never two lines for a VM), log lines kept above it, settling into
 # the final table with the leases `status` reports; --wait-ready does the
-# same through its parent and returns 0.  Without a terminal: timestamped
+# same through its parent and returns 0, and --daemon leaves the table as it
+# stands when it detaches.  Without a terminal: timestamped
 # state, lease and ready lines and no ESC byte.  --quiet: nothing at all on a
-# clean start, while launcher.log still keeps the record.  About 60 s.
+# clean start, while launcher.log still keeps the record.  About 50 s.
 . "$(dirname "$0")/lib.sh"
 
 need_root "network namespaces"
@@ -98,6 +99,24 @@ expect_row p1 "$p"
 contains -E '^n3x-launch: p1 ready \(lease\) after [0-9.]+ s$' <<<"$p" || { echo "$p"; fail "no ready line above the table"; }
 n=$(awk '$1 == "p1" { n++ } END { print n + 0 }' <<<"$p")
 expect_eq "$n" 1 "p1's lines after --wait-ready"
+ctl shutdown >/dev/null || fail "shutdown"
+wait_gone "$LPID" 30 || fail "supervisor still running after shutdown"
+
+# ---- --daemon on a terminal: the table as it stands when it detaches
+"${TM[@]}" new-session -d -s prog3 -x 120 -y 30 \
+	"env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR XDG_STATE_HOME=$XDG_STATE_HOME $BIN/n3x-launch --daemon --only p1 $conf 2>&1; echo rc=\$?; sleep 300"
+for _ in $(seq 1 120); do
+	p=$("${TM[@]}" capture-pane -p -t prog3) || fail "tmux capture-pane failed"
+	contains '^rc=' <<<"$p" && break
+	sleep 0.25
+done
+LPID=$(cat "$PIDFILE") || { echo "$p"; fail "no $PIDFILE after --daemon"; }
+contains '^rc=0$' <<<"$p" || { echo "$p"; fail "--daemon on a terminal did not return 0"; }
+contains -E '^NAME +STATE +ARCH +ACCEL +PID +UPTIME +READY +IP *$' <<<"$p" || { echo "$p"; fail "--daemon: no table"; }
+contains -E '^p1 +(starting|running) +x86_64 +(tcg|kvm) +[0-9]+ ' <<<"$p" || { echo "$p"; fail "--daemon: no row for p1"; }
+n=$(awk '$1 == "p1" { n++ } END { print n + 0 }' <<<"$p")
+expect_eq "$n" 1 "p1's lines after --daemon"
+ctl kill p1 >/dev/null || fail "kill p1"
 ctl shutdown >/dev/null || fail "shutdown"
 wait_gone "$LPID" 30 || fail "supervisor still running after shutdown"
 
