@@ -79,7 +79,7 @@ $(foreach l,$(LIBS),$(eval $(call layer_lib,$(l))))
 
 # LDFLAGS: the packager's (dpkg-buildflags: relro, bindnow).
 $(B)/n3x-launch: $(B)/obj/launcher/main.o $(call lib,launch,obj)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SYSTEMD_LIBS)
 
 $(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS) $(GVC_LIBS)
@@ -87,7 +87,7 @@ $(B)/n3x-ctl: $(B)/obj/ctl/main.o $(call lib,ctl,obj)
 # The integration tests drive sanitized binaries, so a memory error in the
 # supervisor fails them even when its behaviour looks right.
 $(B)/san/n3x-launch: $(B)/san/launcher/main.o $(call lib,launch,san)
-	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(SYSTEMD_LIBS)
 
 $(B)/san/n3x-ctl: $(B)/san/ctl/main.o $(call lib,ctl,san)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(PKG_LIBS) $(PCAP_LIBS) $(CURSES_LIBS) $(GVC_LIBS)
@@ -115,7 +115,7 @@ $(B)/tests/%: tests/%.c $$(call lib,test_$$(call test_layer,$$*),san) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags criterion) \
 		-DTEST_DATA='"$(CURDIR)/tests/data"' -o $@ $< $(call lib,test_$(call test_layer,$*),san) \
-		$(PKG_LIBS) $(shell pkg-config --libs criterion)
+		$(PKG_LIBS) $(if $(filter launcher,$(call test_layer,$*)),$(SYSTEMD_LIBS)) $(shell pkg-config --libs criterion)
 
 # The tc test driver: our tc/ code on one link, for t_tc_rate, the netem VM
 # test and bench/tc.
@@ -128,7 +128,7 @@ $(B)/tests/tc_driver: tests/tc_driver.c $(call lib,test_tc,obj) $(HDRS)
 # one-way UDP probes: the netem VM's switch matrix (images/netem/init).
 $(B)/tests/fabric_driver: tests/fabric_driver.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS) $(SYSTEMD_LIBS)
 $(B)/tests/owd_probe: tests/owd_probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) -o $@ $<
@@ -136,7 +136,7 @@ $(B)/tests/owd_probe: tests/owd_probe.c
 # bench/fabric drives the OVSDB client through this.
 $(B)/bench/fabric_drv: bench/fabric_drv.c $(call lib,launch,obj) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(call lib,launch,obj) $(PKG_LIBS) $(SYSTEMD_LIBS)
 
 # bench/tc drives tc/pairs.c through this; tc/ and base/ only.
 $(B)/bench/pairs_drv: bench/pairs_drv.c $(call lib,test_tc,obj) $(HDRS)
@@ -175,7 +175,7 @@ $(foreach l,$(LINK_launch),$(eval $(call fuzz_lib,$(l))))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 $(FUZZ_BIN): $(B)/fuzz/%: fuzz/%.c $(FUZZ_A) $(HDRS)
 	$(FUZZ_CC) $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< \
-		$(FUZZ_A) $(PKG_LIBS)
+		$(FUZZ_A) $(PKG_LIBS) $(SYSTEMD_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

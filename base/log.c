@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 1024
@@ -40,8 +41,34 @@ static struct {
 	unsigned dropped;         /* log_line lines lost since the last marker */
 	unsigned dropped_total;
 	size_t qlen;
+	enum log_level level;     /* what stderr shows; a log file takes info too */
+	log_tap_fn *tap;
+	void *tap_opaque;
 	char q[LOG_QUEUE_MAX];
-} lg = { .fd = -1, .dirfd = -1 };
+} lg = { .fd = -1, .dirfd = -1, .level = LOG_INFO };
+
+void log_set_level(enum log_level level)
+{
+	lg.level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return lg.level;
+}
+
+void log_set_tap(log_tap_fn *fn, void *opaque)
+{
+	lg.tap = fn;
+	lg.tap_opaque = opaque;
+}
+
+/* Shown at all: stderr shows what the level lets through; launcher.log
+ * (log_to_file) keeps info lines even under --quiet, as the record. */
+static bool shown(enum log_level level)
+{
+	return level <= lg.level || (lg.dirfd >= 0 && level <= LOG_INFO);
+}
 
 void log_set_prefix(const char *prefix)
 {
@@ -84,6 +111,9 @@ void log_reset(void)
 	lg.max = 0;
 	lg.qlen = 0;
 	lg.dropped = lg.dropped_total = 0;
+	lg.level = LOG_INFO;
+	lg.tap = NULL;
+	lg.tap_opaque = NULL;
 }
 
 static void pick_dest(void)
@@ -233,15 +263,28 @@ static size_t format_line(char *out, size_t size, const char *prefix, const char
 	return (size_t)n;
 }
 
-static void vlog(const char *prefix, const char *fmt, va_list ap)
+static void vlog(enum log_level level, bool status, const char *prefix, const char *fmt, va_list ap)
 {
-	char text[LINE_MAX_BYTES], line[LINE_MAX_BYTES + NAME_MAX_BYTES + 4];
+	char text[LINE_MAX_BYTES], line[LINE_MAX_BYTES + NAME_MAX_BYTES + 32];
 	char mark[NAME_MAX_BYTES + 96];
 	size_t n, m = 0;
 
+	if (!shown(level))
+		return;
 	/* Formatted first and queued whole: one line stays one line. */
 	vsnprintf(text, sizeof(text), fmt, ap);
-	n = format_line(line, sizeof(line), prefix, text, strlen(text));
+	n = 0;
+	if (status) {
+		/* "HH:MM:SS ": when a VM changed, for a reader without a live view. */
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (localtime_r(&now, &tm))
+			n = strftime(line, sizeof(line), "%H:%M:%S ", &tm);
+	}
+	n += format_line(line + n, sizeof(line) - n, prefix, text, strlen(text));
+	if (lg.tap && level <= lg.level && lg.tap(level, status, line, n, lg.tap_opaque))
+		return;
 	if (lg.dropped) {
 		char what[80];
 		int k = snprintf(what, sizeof(what), "%u log lines dropped: the log's reader is not keeping up",
@@ -271,7 +314,34 @@ void log_line(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(lg.prefix, fmt, ap);
+	vlog(LOG_WARN, false, lg.prefix, fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, false, lg.prefix, fmt, ap);
+	va_end(ap);
+}
+
+void log_status(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, true, lg.prefix, fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, false, lg.prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -280,8 +350,16 @@ void log_plain(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(NULL, fmt, ap);
+	vlog(LOG_WARN, false, NULL, fmt, ap);
 	va_end(ap);
+}
+
+bool log_raw(const char *s, size_t n)
+{
+	if (!enqueue(s, n, LOG_QUEUE_MAX))
+		return false;
+	flush();
+	return true;
 }
 
 void log_lost(unsigned n)
@@ -295,6 +373,8 @@ bool log_child(const char *tag, const char *text, size_t len)
 	char line[LINE_MAX_BYTES + NAME_MAX_BYTES + 4];
 	size_t n = format_line(line, sizeof(line), tag, text, len);
 
+	if (lg.tap && lg.tap(LOG_WARN, false, line, n, lg.tap_opaque))
+		return true;
 	if (!enqueue(line, n, LOG_CHILD_SHARE))
 		return false;
 	flush();

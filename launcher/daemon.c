@@ -15,7 +15,9 @@
 #include "base/paths.h"
 #include "base/sock.h"
 #include "launcher/impair.h"
+#include "launcher/notify.h"
 #include "launcher/partition.h"
+#include "launcher/progress.h"
 #include "launcher/snapshot.h"
 
 pid_t sup_running(void)
@@ -53,10 +55,27 @@ int sup_write_pid(void)
 	return r;
 }
 
+/* Write all of buf[0..len) to stderr (a progress frame in one piece). */
+static void put_err(const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDERR_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 /* The parent's side of the notify pipe: print the child's lines on our
- * stderr until "=CODE", then exit with CODE.  A child that dies without
- * one is a failure. */
-static void __attribute__((noreturn)) parent_wait(int fd)
+ * stderr until "=CODE", then exit with CODE (0: systemd's main process is
+ * the child from now on).  A child that dies without one is a failure.
+ * The lines a read brings go out in one write, so a progress frame (the
+ * child draws it, progress.c) reaches the terminal whole. */
+static void __attribute__((noreturn)) parent_wait(int fd, pid_t child)
 {
 	char buf[4096];
 	size_t len = 0;
@@ -67,11 +86,20 @@ static void __attribute__((noreturn)) parent_wait(int fd)
 
 		len += n > 0 ? (size_t)n : 0;
 		while ((nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
-			*nl = '\0';
-			if (line[0] == '=')
+			if (line[0] == '=') {
+				*nl = '\0';
+				if (atoi(line + 1) == 0)
+					notify_mainpid(child);
 				exit(atoi(line + 1));
-			fprintf(stderr, "%s\n", line);
-			line = nl + 1;
+			}
+			/* Up to the next "=CODE" line, or what this read completed. */
+			char *end = nl + 1, *next;
+
+			while (end < buf + len && *end != '=' &&
+			       (next = memchr(end, '\n', len - (size_t)(end - buf))))
+				end = next + 1;
+			put_err(line, (size_t)(end - line));
+			line = end;
 		}
 		len -= (size_t)(line - buf);
 		memmove(buf, line, len);
@@ -94,7 +122,7 @@ int sup_daemonize(int *notify, struct err *e)
 		return err_sys(e, errno, "daemon");
 	if (pid > 0) {
 		close(p[1]);
-		parent_wait(p[0]);
+		parent_wait(p[0], pid);
 	}
 	close(p[0]);
 	setsid();
@@ -120,6 +148,12 @@ void sup_notify_line(int fd, const char *fmt, ...)
 	for (int i = 0; i < n; i++)
 		if (line[i] == '\n')
 			line[i] = ' ';
+	if (progress_owns(fd)) {
+		/* Above the progress block, not torn into it. */
+		line[n] = '\0';
+		progress_print(line);
+		return;
+	}
 	line[n] = '\n';
 	/* A parent gone (killed) is EPIPE, SIGPIPE being ignored: nothing to tell. */
 	(void)!write(fd, line, (size_t)n + 1);

@@ -43,6 +43,12 @@ struct sub {
 
 static struct sub *subs;
 static int nsubs;
+static events_listener_fn *listener;
+
+void events_set_listener(events_listener_fn *fn)
+{
+	listener = fn;
+}
 
 int events_nsubscribers(void)
 {
@@ -154,6 +160,8 @@ void events_emit_at(double time, const char *vm, const char *kind, json_t *data)
 {
 	struct ev_line *l;
 
+	if (listener)
+		listener(vm, kind, data);
 	if (!subs) {
 		json_decref(data); /* nobody listens: not even worth encoding */
 		return;

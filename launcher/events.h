@@ -68,6 +68,11 @@ void events_emit(const char *vm, const char *kind, json_t *data);
  * reports began, not when it was sent (a schedule step). */
 void events_emit_at(double time, const char *vm, const char *kind, json_t *data);
 
+/* One listener inside the supervisor (the progress display) hears every
+ * event before the subscribers, data borrowed (may be NULL); NULL: none. */
+typedef void events_listener_fn(const char *vm, const char *kind, const json_t *data);
+void events_set_listener(events_listener_fn *fn);
+
 /* The event object {"time","vm","kind","data"} (a new reference, NULL when
  * out of memory); data is stolen, NULL for {}. */
 json_t *events_encode(double time, const char *vm, const char *kind, json_t *data);

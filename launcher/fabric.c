@@ -36,6 +36,22 @@ void fabric_note(const struct fabric *f, const char *fmt, ...)
 	f->hooks.log(f->hooks.opaque, line);
 }
 
+/* fabric_note for routine news: the info hook when there is one. */
+static void fabric_info(const struct fabric *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fabric_info(const struct fabric *f, const char *fmt, ...)
+{
+	void (*fn)(void *, const char *) = f->hooks.info ? f->hooks.info : f->hooks.log;
+	char line[ERR_MSG_MAX];
+	va_list ap;
+
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fn(f->hooks.opaque, line);
+}
+
 
 static bool uses_vlans(const struct topology *t, const struct topo_network *net)
 {
@@ -398,7 +414,7 @@ static int build(const struct topology *t, const char *run_dir, const char *stat
 		goto fail;
 	if (keep && !fabric_dns_needed(t))
 		fabric_dns_clear_stale(f); /* the topology no longer has DHCP or DNS */
-	fabric_note(f, "%s%s%s %s%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
+	fabric_info(f, "%s%s%s %s%s%s", t->fabric.name, f->netns[0] ? " in namespace " : "", f->netns,
 	     keep ? "kept from an earlier run: its VMs still run" : "ready",
 	     f->ovs ? ", openvswitch datapath " : "", f->ovs ? ovs_datapath(f->ovs) : "");
 	return 0;

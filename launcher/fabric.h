@@ -29,6 +29,9 @@ struct fabric_hooks {
 	/* One line for the log, no newline ("removed namespace n3x-x left by an
 	 * earlier run"); from the fabric's verbs and from the loop. */
 	void (*log)(void *opaque, const char *line);
+	/* Routine news for the log ("ready"), which --quiet leaves out; NULL:
+	 * through log. */
+	void (*info)(void *opaque, const char *line);
 	/* A daemon of the fabric ("dnsmasq") died and runs again; reason is
 	 * how it ended ("killed by signal 9").  From the loop. */
 	void (*restarted)(void *opaque, const char *daemon, const char *reason);

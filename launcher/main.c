@@ -20,6 +20,8 @@ static void usage(FILE *out)
 	      "                   (n3x-ctl shutdown still stops everything)\n"
 	      "  --profile NAME   the tc profile to apply (default: [fabric] profile)\n"
 	      "  --only VM,...    run only these VMs\n"
+	      "  -q, --quiet      warnings and errors only (no progress, no table)\n"
+	      "  -v, --verbose    also debug lines (every console line, QMP events)\n"
 	      "  -h, --help       this text\n"
 	      "--check plans for this host unless told another: N3X_PROBE_ARCH=x86_64|aarch64,\n"
 	      "N3X_PROBE_KVM=ok|pvm-only|absent|denied, N3X_PROBE_OVS_DATAPATH=system|netdev.\n"
@@ -35,6 +37,8 @@ int main(int argc, char **argv)
 		{ "detach-vms", no_argument, NULL, 'D' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -42,7 +46,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.check = 1; break;
 		case 'd': o.daemon = 1; break;
@@ -61,6 +65,8 @@ int main(int argc, char **argv)
 			break;
 		case 'p': o.profile = optarg; break;
 		case 'o': o.only = optarg; break;
+		case 'q': o.verbosity = -1; break;
+		case 'v': o.verbosity = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -24,6 +24,7 @@
 
 #include "base/log.h"
 #include "launcher/events.h"
+#include "launcher/notify.h"
 
 #define READY_EXEC_INTERVAL_MS 1000
 
@@ -41,6 +42,8 @@ static struct {
 	double timeout_s;
 	struct loop_timer timer;
 } wr = { .fd = -1 };
+
+static bool all_told;         /* systemd heard "all N VMs ready" since the last change */
 
 static struct sup_ready *find(const struct vm *vm)
 {
@@ -79,6 +82,7 @@ static bool autostarted(const struct sup_ready *r)
 static void wr_end(int code)
 {
 	loop_timer_close(&wr.timer);
+	sup_progress_settle(); /* the table before the parent's exit */
 	sup_notify_exit(wr.fd, code);
 	wr.fd = -1;
 }
@@ -126,7 +130,8 @@ static void wr_ready(struct sup_ready *r)
 		return;
 	r->reported = true;
 	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
-	sup_notify_line(wr.fd, "%s: %s ready (%s) after %.1f s", SUP_LOG_PREFIX, vm_name(r->vm), what,
+	if (log_get_level() >= LOG_INFO) /* --quiet: only how it failed */
+		sup_notify_line(wr.fd, "%s: %s ready (%s) after %.1f s", SUP_LOG_PREFIX, vm_name(r->vm), what,
 			(loop_now_ms() - r->first_ms) / 1000.0);
 	if (--wr.pending == 0)
 		wr_end(0);
@@ -168,7 +173,8 @@ void sup_wait_ready_start(int fd, double timeout_s)
 		wr_end(0);
 		return;
 	}
-	sup_notify_line(wr.fd, "%s: waiting up to %g s for %d VM%s to be ready", SUP_LOG_PREFIX,
+	if (log_get_level() >= LOG_INFO)
+		sup_notify_line(wr.fd, "%s: waiting up to %g s for %d VM%s to be ready", SUP_LOG_PREFIX,
 			timeout_s, wr.pending, wr.pending > 1 ? "s" : "");
 	for (int i = 0; i < sup.nvms && wr.fd >= 0; i++)
 		if (sup.ready[i].ready)
@@ -204,9 +210,34 @@ static void settled(struct op *op)
 		return; /* the VM went away first: sup_ready_on_state says so */
 	r->ready = true;
 	sup_ready_describe(vm_config(r->vm), what, sizeof(what));
-	log_line("vm %s: ready (%s)", vm_name(r->vm), what);
+	log_status(LOG_INFO, "vm %s: ready (%s)", vm_name(r->vm), what);
 	events_emit(vm_name(r->vm), "ready", json_pack("{s:s}", "condition", what));
+	/* systemd hears "all ready" before --wait-ready's parent hands over. */
+	sup_ready_check_all();
 	wr_ready(r);
+}
+
+void sup_ready_check_all(void)
+{
+	int n = 0, ready = 0, over = 0;
+
+	for (int i = 0; sup.ready && i < sup.nvms; i++) {
+		if (!autostarted(&sup.ready[i]))
+			continue;
+		n++;
+		if (sup.ready[i].ready)
+			ready++;
+		else if (down_for_good(sup.ready[i].vm))
+			over++;
+	}
+	if (!sup.ready || sup.shutting_down)
+		return;
+	if (n && ready == n && !all_told) {
+		all_told = true;
+		notify_all_ready(n);
+	}
+	if (ready + over == n && wr.fd < 0)
+		sup_progress_settle();
 }
 
 /* Stop watching (a waiter still pending is settled into the void). */
@@ -285,6 +316,7 @@ void sup_ready_on_state(struct vm *vm)
 		/* A new QEMU: what held for the last one does not count. */
 		unwatch(r);
 		r->ready = false;
+		all_told = false;
 		if (!r->first_ms)
 			r->first_ms = loop_now_ms();
 		watch(r);
@@ -301,6 +333,8 @@ void sup_ready_on_state(struct vm *vm)
 	case VM_CRASHED:
 		unwatch(r);
 		r->ready = false;
+		all_told = false;
+		sup_ready_check_all();
 		if (wr.fd < 0 || r->reported || !autostarted(r))
 			break;
 		if (sup.shutting_down) {

@@ -501,6 +501,7 @@ void sup_shutdown_all(struct control_client *c)
 	struct op *op = sup_op_new(c);
 
 	sup.shutting_down = true;
+	sup_stopping();
 	schedule_stop("shutdown"); /* no step may touch VMs on their way down */
 	if (!op) {
 		/* No op to wait with: leave now; teardown still answers c. */
@@ -527,6 +528,7 @@ void sup_leave_all(struct control_client *c)
 {
 	log_line("leaving the VMs and the fabric running for the next n3x-launch");
 	sup.shutting_down = sup.keep_vms = true;
+	sup_stopping();
 	schedule_stop("shutdown");
 	for (int i = 0; i < sup.nvms; i++)
 		vm_detach(sup.vms[i]);

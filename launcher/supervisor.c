@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@
 #include "base/log.h"
 #include "launcher/events.h"
 #include "launcher/impair.h"
+#include "launcher/notify.h"
 #include "launcher/partition.h"
+#include "launcher/progress.h"
 #include "launcher/schedule.h"
 #include "launcher/snapshot.h"
 
@@ -48,7 +51,7 @@ static void sig_cb(struct loop_watch *w, uint32_t events)
 			sup_leave_all(NULL);
 			continue;
 		}
-		log_line("SIG%s: stopping every VM (again to kill them)", sigabbrev_np(si.ssi_signo));
+		log_info("SIG%s: stopping every VM (again to kill them)", sigabbrev_np(si.ssi_signo));
 		sup_shutdown_all(NULL);
 	}
 }
@@ -80,6 +83,12 @@ static void on_fabric_log(void *opaque, const char *line)
 {
 	(void)opaque;
 	log_line("fabric: %s", line);
+}
+
+static void on_fabric_info(void *opaque, const char *line)
+{
+	(void)opaque;
+	log_info("fabric: %s", line);
 }
 
 /* A (re)started VM gets its taps wired and then its impairment back. */
@@ -162,7 +171,7 @@ static void on_restart(struct vm *vm, unsigned attempt, unsigned delay_ms)
 static void on_monitor(struct vm *vm, bool up, const char *why)
 {
 	if (up)
-		log_line("vm %s: monitor connected again", vm_name(vm));
+		log_info("vm %s: monitor connected again", vm_name(vm));
 	else
 		log_line("vm %s: monitor lost: %s; reconnecting", vm_name(vm), why ? why : "");
 	events_emit(vm_name(vm), "monitor", json_pack("{s:b, s:s?}", "connected", up, "reason", why));
@@ -170,7 +179,7 @@ static void on_monitor(struct vm *vm, bool up, const char *why)
 
 static void on_agent(struct vm *vm, bool up)
 {
-	log_line("vm %s: guest agent %s", vm_name(vm), up ? "up" : "down");
+	log_info("vm %s: guest agent %s", vm_name(vm), up ? "up" : "down");
 	events_emit(vm_name(vm), "agent", json_pack("{s:b}", "up", up));
 	sup_on_agent(vm, up);
 	snapshot_on_agent(vm, up);
@@ -201,6 +210,7 @@ static void on_lease(void *opaque)
 			}
 			if (strcmp(known, ip) == 0)
 				continue;
+			log_status(LOG_INFO, "vm %s: lease %s (NIC %d)", vm_name(sup.vms[i]), ip, n);
 			events_emit(vm_name(sup.vms[i]), "lease",
 				    json_pack("{s:i, s:s, s:s, s:s?}", "nic", n, "mac",
 					      topo_format_mac(cfg->nics[n].mac, mac), "ip", ip,
@@ -225,14 +235,33 @@ static void on_fabric_restarted(void *opaque, const char *daemon, const char *re
  * theirs. */
 static void on_qmp_event(struct vm *vm, const char *event, json_t *data)
 {
+	log_debug("vm %s: QMP event %s", vm_name(vm), event);
 	snapshot_on_qmp_event(vm, event, data);
 	events_emit(vm_name(vm), event, json_is_object(data) ? json_deep_copy(data) : NULL);
+}
+
+/* A console line: the progress block's last line of the VM, a debug line
+ * (guests print escape sequences: control characters go), the waiters. */
+static void on_console_line(struct vm *vm, const char *line)
+{
+	char clean[512];
+	size_t n = 0;
+
+	progress_console(vm_name(vm), line);
+	if (log_get_level() >= LOG_DEBUG) {
+		for (const char *p = line; *p && n < sizeof(clean) - 1; p++)
+			if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+				clean[n++] = *p;
+		clean[n] = '\0';
+		log_debug("vm %s console: %s", vm_name(vm), clean);
+	}
+	sup_on_console_line(vm, line);
 }
 
 static int build_vms(const struct topology *t, const char *only, const struct accel_choice *choices)
 {
 	static const struct vm_observer obs = {
-		.state = on_state, .console_line = sup_on_console_line,
+		.state = on_state, .console_line = on_console_line,
 		.nics_up = on_nics_up, .nics_down = on_nics_down, .agent = on_agent,
 		.qmp_event = on_qmp_event, .restart = on_restart,
 		.nics_adopt = on_nics_adopt, .monitor = on_monitor,
@@ -273,7 +302,7 @@ static int adopt_or_start(void)
 			const char *stale = vm_stale(vm);
 
 			adopted++;
-			log_line("vm %s: adopted QEMU pid %d", vm_name(vm), vm_pid(vm));
+			log_info("vm %s: adopted QEMU pid %d", vm_name(vm), vm_pid(vm));
 			if (*stale)
 				log_line("vm %s: runs as it was started, not as the file says: %s", vm_name(vm), stale);
 			events_emit(vm_name(vm), "adopted", json_pack("{s:i, s:s?}", "pid", vm_pid(vm), "stale",
@@ -286,6 +315,61 @@ static int adopt_or_start(void)
 			vm_start(vm);
 	}
 	return adopted;
+}
+
+/* ---- progress and systemd ---- */
+
+/* Each VM as status says it (vm_status_json and "ready"), NULL when out
+ * of memory. */
+static json_t *vms_json(void)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < sup.nvms; i++) {
+		json_t *v = vm_status_json(sup.vms[i]);
+
+		if (!v || json_object_set_new(v, "ready", json_boolean(sup_vm_ready(sup.vms[i]))) < 0 ||
+		    json_array_append_new(a, v) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Show the VMs' progress on out (-1: stderr, through the log), for the
+ * terminal tty (owned when out >= 0). */
+static void progress_start(int out, int tty)
+{
+	json_t *vms = vms_json();
+	bool *autostart = calloc(sup.nvms ? sup.nvms : 1, sizeof(*autostart));
+	int r = -ENOMEM;
+
+	for (int i = 0; autostart && i < sup.nvms; i++)
+		autostart[i] = vm_config(sup.vms[i])->autostart;
+	if (vms && autostart)
+		r = progress_open(out, tty, vms, autostart);
+	if (r < 0) {
+		log_line("progress display: %s", strerror(-r));
+		if (out >= 0 && tty >= 0)
+			close(tty);
+	}
+	json_decref(vms);
+	free(autostart);
+}
+
+void sup_progress_settle(void)
+{
+	json_t *vms = vms_json();
+
+	progress_settle(vms);
+	json_decref(vms);
+}
+
+void sup_stopping(void)
+{
+	notify_stopping();
+	sup_progress_settle();
 }
 
 /* ---- the run ---- */
@@ -307,6 +391,9 @@ int supervisor_main(const struct sup_options *opt)
 	pid_t other;
 
 	log_set_prefix(SUP_LOG_PREFIX);
+	log_set_level(opt->verbosity < 0 ? LOG_WARN : opt->verbosity > 0 ? LOG_DEBUG : LOG_INFO);
+	notify_init();
+	events_set_listener(progress_event);
 	if (topo_load(opt->topology, stderr, &sup.topo) < 0)
 		return 2;
 	if ((rc = sup_check(opt, &host, &choices)) != 0)
@@ -345,7 +432,7 @@ int supervisor_main(const struct sup_options *opt)
 	}
 	sup.detach_vms = opt->detach_vms;
 	if (sup_needs_fabric(sup.topo)) {
-		const struct fabric_hooks hooks = { .lease = on_lease, .log = on_fabric_log,
+		const struct fabric_hooks hooks = { .lease = on_lease, .log = on_fabric_log, .info = on_fabric_info,
 						    .restarted = on_fabric_restarted };
 		char path[PATHS_MAX + 16];
 
@@ -373,24 +460,45 @@ int supervisor_main(const struct sup_options *opt)
 		sup.keep_vms = kept;
 		goto out_teardown;
 	}
-	log_line("fabric %s: %d VMs, control %s", sup.topo->fabric.name, sup.nvms, sup.control_path);
+	log_info("fabric %s: %d VMs, control %s", sup.topo->fabric.name, sup.nvms, sup.control_path);
+	if (notify < 0 && opt->verbosity >= 0)
+		progress_start(-1, STDERR_FILENO);
 	if ((r = adopt_or_start()) > 0)
-		log_line("adopted %d of %d VMs", r, sup.nvms);
+		log_info("adopted %d of %d VMs", r, sup.nvms);
 	sup_schedule_start();
+	/* The fabric is up and the VMs are on their way. */
+	notify_ready(sup.nvms, notify >= 0 ? getpid() : 0);
 	if (notify >= 0) {
-		log_line("detached (pid %d); log in %s/launcher.log", (int)getpid(), sup.state);
+		/* The parent's terminal, for its width, before stderr becomes the log. */
+		int tty = opt->verbosity >= 0 ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+
+		log_info("detached (pid %d); log in %s/launcher.log", (int)getpid(), sup.state);
 		sup_daemon_log();
 		if (opt->wait_ready) {
-			/* The parent stays until every autostarted VM is ready (ready.c). */
+			/* The parent stays until every autostarted VM is ready (ready.c),
+			 * watching them boot. */
+			if (tty >= 0)
+				progress_start(notify, tty);
 			sup_wait_ready_start(notify, opt->wait_ready_s);
 			notify = -1;
 		} else {
+			/* Detached at once: the table as it stands, on a terminal. */
+			if (tty >= 0 && isatty(tty)) {
+				progress_start(notify, tty);
+				sup_progress_settle();
+			} else if (tty >= 0) {
+				close(tty);
+			}
 			notify_parent(&notify, 0);
 		}
 	}
+	sup_ready_check_all();
 	rc = loop_run() < 0 ? 1 : 0;
-	log_line("fabric %s stopped", sup.topo->fabric.name);
+	notify_stopping();
+	progress_close();
+	log_info("fabric %s stopped", sup.topo->fabric.name);
 out_teardown:
+	progress_close();
 	schedule_close();
 	sup_teardown();
 out:

@@ -15,6 +15,7 @@ struct sup_options {
 	double wait_ready_s; /* ... for at most this long */
 	bool detach_vms;     /* SIGTERM/SIGINT/SIGHUP: exit leaving the VMs and the
 			      * fabric running for the next n3x-launch to adopt */
+	int verbosity;       /* -1 --quiet, 0, 1 --verbose (the last one given) */
 };
 
 /* Run the supervisor; returns the process exit code (0, 1, or 2 for bad

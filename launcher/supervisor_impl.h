@@ -176,6 +176,16 @@ bool sup_vm_ready(const struct vm *vm);
 void sup_wait_ready_start(int fd, double timeout_s);
 /* The supervisor is going away: a parent still waiting is told so. */
 void sup_wait_ready_abort(const char *why);
+/* Every autostarted VM ready: STATUS= for systemd (once each time it comes
+ * true); each ready or down for good: the progress block settles. */
+void sup_ready_check_all(void);
+
+/* ---- supervisor.c: progress and systemd ---- */
+
+/* The progress block becomes the final table (progress_settle). */
+void sup_progress_settle(void);
+/* Shutdown began: STOPPING=1 to systemd, the block settles. */
+void sup_stopping(void);
 
 /* ---- guest.c: the verbs (vm already looked up) ---- */
 

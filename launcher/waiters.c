@@ -242,8 +242,8 @@ static bool console_over(struct vm *vm)
 void sup_on_state(struct vm *vm, enum vm_state from, const char *why)
 {
 	(void)from;
-	log_line("vm %s: %s%s%s", vm_name(vm), vm_state_name(vm_state(vm)),
-		 why && *why ? ": " : "", why ? why : "");
+	log_status(vm_state(vm) == VM_CRASHED ? LOG_WARN : LOG_INFO, "vm %s: %s%s%s", vm_name(vm),
+		   vm_state_name(vm_state(vm)), why && *why ? ": " : "", why ? why : "");
 	for (struct waiter *w = sup.waiters, *next; w; w = next) {
 		next = w->next;
 		if (w->vm != vm)

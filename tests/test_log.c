@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,4 +239,79 @@ Test(log, a_symlink_in_place_of_the_file_is_refused)
 	cr_assert_eq(log_to_file(dfd, "t.log", 4096), -ELOOP);
 	cr_assert_eq(access(target, F_OK), -1, "the link was followed");
 	close(dfd);
+}
+
+/* A tap that takes what is not a status line, and counts what it saw. */
+static int tapped, tapped_status;
+static char tapped_last[256];
+
+static bool take(enum log_level level, bool status, const char *line, size_t len, void *opaque)
+{
+	(void)level, (void)opaque;
+	tapped++;
+	tapped_status += status;
+	snprintf(tapped_last, sizeof(tapped_last), "%.*s", (int)len, line);
+	return !status;
+}
+
+Test(log, levels_and_tap, .init = setup, .fini = teardown)
+{
+	char out[4096];
+	size_t len;
+	regex_t re;
+
+	stall_stderr();
+	log_set_prefix("n3x");
+	log_set_level(LOG_WARN);
+	log_info("routine");
+	log_debug("chatter");
+	log_status(LOG_INFO, "vm a: running");
+	log_line("a warning");
+	log_status(LOG_WARN, "vm a: crashed");
+	len = drain(out, sizeof(out), 0);
+	cr_assert_eq(regcomp(&re, "^n3x: a warning\n[0-9]{2}:[0-9]{2}:[0-9]{2} n3x: vm a: crashed\n$",
+			     REG_EXTENDED), 0);
+	cr_assert_eq(regexec(&re, out, 0, NULL, 0), 0, "--quiet's stderr: \"%s\"", out);
+	regfree(&re);
+
+	log_set_level(LOG_DEBUG);
+	log_debug("chatter");
+	len = drain(out, sizeof(out), 0);
+	cr_assert_str_eq(out, "n3x: chatter\n");
+
+	/* The tap takes the plain line and passes the status one on. */
+	log_set_level(LOG_INFO);
+	log_set_tap(take, NULL);
+	log_info("taken");
+	cr_assert_str_eq(tapped_last, "n3x: taken\n");
+	log_status(LOG_INFO, "vm a: starting");
+	log_debug("not shown, not tapped");
+	cr_assert_eq(tapped, 2);
+	cr_assert_eq(tapped_status, 1);
+	cr_assert(log_raw("raw\n", 4));
+	len = drain(out, sizeof(out), 0);
+	cr_assert_eq(regcomp(&re, "^[0-9:]{8} n3x: vm a: starting\nraw\n$", REG_EXTENDED), 0);
+	cr_assert_eq(regexec(&re, out, 0, NULL, 0), 0, "with a tap: \"%s\"", out);
+	regfree(&re);
+	(void)len;
+}
+
+Test(log, file_keeps_info_under_quiet, .init = setup, .fini = teardown)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[128], buf[256] = "";
+	FILE *f;
+
+	cr_assert_geq(dfd, 0);
+	log_set_level(LOG_WARN);
+	cr_assert_eq(log_to_file(dfd, "q.log", 4096), 0);
+	log_info("kept");
+	log_debug("not kept");
+	log_flush(0);
+	snprintf(path, sizeof(path), "%s/q.log", dir);
+	cr_assert_not_null(f = fopen(path, "r"));
+	cr_assert_gt(fread(buf, 1, sizeof(buf) - 1, f), 0);
+	fclose(f);
+	close(dfd);
+	cr_assert_str_eq(buf, "kept\n");
 }
