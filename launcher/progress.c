@@ -326,8 +326,11 @@ int progress_open(int out, int tty, const json_t *vms, const bool *autostart)
 
 		snprintf(v->name, sizeof(v->name), "%s", json_string_value(json_object_get(vm, "name")));
 		snprintf(v->state, sizeof(v->state), "%s", json_string_value(json_object_get(vm, "state")));
+		/* A leased address only: before the lease "ip" is the one the
+		 * topology reserves, which the guest does not have yet. */
 		json_array_foreach(json_object_get(vm, "nics"), j, nic)
-			if (!*v->ip && json_is_string(json_object_get(nic, "ip")))
+			if (!*v->ip && json_is_true(json_object_get(nic, "lease")) &&
+			    json_is_string(json_object_get(nic, "ip")))
 				snprintf(v->ip, sizeof(v->ip), "%s", json_string_value(json_object_get(nic, "ip")));
 		v->autostart = autostart[i];
 		if ((int)strlen(v->name) > pr.namew)

@@ -30,8 +30,11 @@ static void setup(void)
 	cr_assert_geq(slave, 0);
 	cr_assert_eq(ioctl(slave, TIOCSWINSZ, &ws), 0);
 	cr_assert_eq(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
-	vms = json_loads("[{\"name\":\"a1\",\"state\":\"starting\",\"nics\":[]},"
-			 "{\"name\":\"bb2\",\"state\":\"stopped\",\"nics\":[{\"ip\":\"10.0.0.5\"}]}]", 0, NULL);
+	/* a1's address is only reserved (no lease yet): not shown. */
+	vms = json_loads("[{\"name\":\"a1\",\"state\":\"starting\","
+			 "\"nics\":[{\"ip\":\"10.0.0.9\",\"lease\":false}]},"
+			 "{\"name\":\"bb2\",\"state\":\"stopped\","
+			 "\"nics\":[{\"ip\":\"10.0.0.5\",\"lease\":true}]}]", 0, NULL);
 	cr_assert_not_null(vms);
 }
 
