@@ -38,7 +38,7 @@ struct link_op {
 
 void sup_link_changed(struct vm *vm, int nic, bool up)
 {
-	log_line("vm %s: NIC %d cable %s", vm_name(vm), nic, up ? "plugged" : "pulled");
+	log_info("vm %s: NIC %d cable %s", vm_name(vm), nic, up ? "plugged" : "pulled");
 	events_emit(vm_name(vm), "link", json_pack("{s:i, s:b}", "nic", nic, "up", up));
 }
 

@@ -526,7 +526,7 @@ void sup_shutdown_all(struct control_client *c)
 
 void sup_leave_all(struct control_client *c)
 {
-	log_line("leaving the VMs and the fabric running for the next n3x-launch");
+	log_info("leaving the VMs and the fabric running for the next n3x-launch");
 	sup.shutting_down = sup.keep_vms = true;
 	sup_stopping();
 	schedule_stop("shutdown");

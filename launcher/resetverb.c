@@ -31,7 +31,7 @@ void sup_cmd_reset(struct control_client *c, json_t *req, const struct sup_verb 
 		json_decref(removed);
 		return;
 	}
-	log_line("vm %s: reset: %zu overlay file%s removed", vm_name(vm), json_array_size(removed),
+	log_info("vm %s: reset: %zu overlay file%s removed", vm_name(vm), json_array_size(removed),
 		 json_array_size(removed) == 1 ? "" : "s");
 	control_reply(c, json_pack("{s:b, s:s, s:o}", "ok", 1, "vm", vm_name(vm), "removed", removed));
 }

@@ -350,7 +350,7 @@ static void write_save(struct snap_op *op)
 		return;
 	}
 	json_decref(meta);
-	log_line("snapshot %s saved: %d VMs in %.1f s, %lld bytes", op->name, op->nvms, secs, bytes);
+	log_info("snapshot %s saved: %d VMs in %.1f s, %lld bytes", op->name, op->nvms, secs, bytes);
 	events_emit(NULL, "snapshot-saved", json_pack("{s:s, s:o, s:f}", "name", op->name, "vms",
 						      op_names(op), "seconds", secs));
 	control_reply(op->client, json_pack("{s:b, s:s, s:o, s:f, s:I}", "ok", 1, "name", op->name, "vms",
@@ -383,7 +383,7 @@ static void reply_load(struct snap_op *op)
 		if (op->vms[i].waiting_agent)
 			json_array_append_new(op->notes, json_sprintf("%s: the guest agent did not answer "
 				"within %d s of the load", op->vms[i].name, AGENT_WAIT_MS / 1000));
-	log_line("snapshot %s loaded: %d VMs in %.1f s", op->name, op->nvms, secs);
+	log_info("snapshot %s loaded: %d VMs in %.1f s", op->name, op->nvms, secs);
 	events_emit(NULL, "snapshot-loaded", json_pack("{s:s, s:o, s:f}", "name", op->name, "vms",
 						       op_names(op), "seconds", secs));
 	control_reply(op->client, json_pack("{s:b, s:s, s:o, s:f, s:O}", "ok", 1, "name", op->name, "vms",
@@ -476,7 +476,7 @@ static void finish_delete(struct snap_op *op)
 		control_reply_error(op->client, 1, "snapshot %s: cannot remove %s: %s", op->name, path,
 				    strerror(errno));
 	} else {
-		log_line("snapshot %s deleted", op->name);
+		log_info("snapshot %s deleted", op->name);
 		control_reply(op->client, json_pack("{s:b}", "ok", 1));
 	}
 	snap_op_free(op);
