@@ -12,6 +12,7 @@
 #include "ctl/client.h"
 #include "ctl/ctl.h"
 #include "ctl/top.h"
+#include "base/loop.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,14 +38,6 @@ struct top_opts {
 static int sample(struct ctl *c, json_t **out, struct err *e)
 {
 	return request_e(c, json_pack("{s:s}", "cmd", "top"), TOP_REQUEST_MS, out, e);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_s(double s)
@@ -163,7 +156,7 @@ static int top_live(struct ctl *c, struct top_opts *o)
 	curs_set(0);
 	r = 0;
 	while (!quit && !got_signal) {
-		long long deadline = now_ms() + (long long)(o->interval_s * 1000), left;
+		long long deadline = (long long)loop_now_ms() + (long long)(o->interval_s * 1000), left;
 
 		json_decref(view);
 		if (!(view = top_view(prev, cur)) || top_sort(view, o->key) < 0) {
@@ -172,7 +165,7 @@ static int top_live(struct ctl *c, struct top_opts *o)
 			break;
 		}
 		draw(view, o->key);
-		while (!quit && !got_signal && (left = deadline - now_ms()) > 0) {
+		while (!quit && !got_signal && (left = deadline - (long long)loop_now_ms()) > 0) {
 			int ch, k;
 
 			timeout((int)left);

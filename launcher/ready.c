@@ -221,7 +221,9 @@ void sup_ready_check_all(void)
 {
 	int n = 0, ready = 0, over = 0;
 
-	for (int i = 0; sup.ready && i < sup.nvms; i++) {
+	if (!sup.ready || sup.shutting_down)
+		return;
+	for (int i = 0; i < sup.nvms; i++) {
 		if (!autostarted(&sup.ready[i]))
 			continue;
 		n++;
@@ -230,8 +232,6 @@ void sup_ready_check_all(void)
 		else if (down_for_good(sup.ready[i].vm))
 			over++;
 	}
-	if (!sup.ready || sup.shutting_down)
-		return;
 	if (n && ready == n && !all_told) {
 		all_told = true;
 		notify_all_ready(n);
